@@ -1,0 +1,11 @@
+//! `call_tool` worker: runs one tool upstream and records the execution (D1, KV, outbound
+//! fetch); reached only through the gateway's Service Binding.
+
+use shared::actions::call_tool::call_tool;
+use shared::adapters::shell::serve;
+use worker::{event, Context, Env, Request, Response};
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    serve("call_tool", req, env, async |ctx, request| call_tool(ctx, request).await).await
+}

@@ -1,0 +1,10 @@
+//! `list_servers` worker: read-only (D1, KV); reached only through the gateway's Service Binding.
+
+use shared::actions::list_servers::list_servers;
+use shared::adapters::shell::serve;
+use worker::{event, Context, Env, Request, Response};
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    serve("list_servers", req, env, async |ctx, _request| list_servers(ctx).await).await
+}

@@ -1,0 +1,10 @@
+//! `list_tools` worker: read-only (D1, KV); reached only through the gateway's Service Binding.
+
+use shared::actions::list_tools::list_tools;
+use shared::adapters::shell::serve;
+use worker::{event, Context, Env, Request, Response};
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    serve("list_tools", req, env, async |ctx, request| list_tools(ctx, request).await).await
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs what mcp-edge needs to build, run and test, from the package registries only.
+# Idempotent: each step checks first and says what it does.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export PATH="$HOME/.cargo/bin:$PATH"
+say() { printf 'install: %s\n' "$*"; }
+
+WASM_BINDGEN_VERSION=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock 2>/dev/null | sed -n 's/^version = "\(.*\)"/\1/p' | head -n1)
+WASM_BINDGEN_VERSION=${WASM_BINDGEN_VERSION:-0.2.130}
+WORKER_BUILD_VERSION=0.8.7
+
+if rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "rust target wasm32-unknown-unknown: present"
+else
+  say "adding rust target wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+fi
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
+
+if [ "$(wasm-bindgen --version 2>/dev/null)" = "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
+  say "wasm-bindgen-cli $WASM_BINDGEN_VERSION: present"
+else
+  say "installing wasm-bindgen-cli =$WASM_BINDGEN_VERSION (matches Cargo.lock; takes a few minutes)"
+  cargo install wasm-bindgen-cli --version "=$WASM_BINDGEN_VERSION" --locked \
+    || cargo install wasm-bindgen-cli --version "=$WASM_BINDGEN_VERSION" --force
+fi
+
+if worker-build --version 2>/dev/null | grep -qw "$WORKER_BUILD_VERSION"; then
+  say "worker-build $WORKER_BUILD_VERSION: present"
+else
+  say "installing worker-build =$WORKER_BUILD_VERSION (takes a few minutes)"
+  cargo install worker-build --version "=$WORKER_BUILD_VERSION" --locked \
+    || cargo install worker-build --version "=$WORKER_BUILD_VERSION" --force
+fi
+
+stamp=node_modules/.mcp-edge-installed
+if [ -f "$stamp" ] && [ "$stamp" -nt package.json ]; then
+  say "npm packages (wrangler, binaryen, node 22, MCP servers, conformance): present"
+else
+  say "installing npm packages from package.json"
+  npm install --no-audit --no-fund --loglevel=error
+  touch "$stamp"
+fi
+
+venv=.venv
+if [ -x "$venv/bin/python" ] && [ "$venv/.installed" -nt tests/servers/requirements.txt ]; then
+  say "python test servers' packages: present"
+else
+  say "creating $venv and installing tests/servers/requirements.txt"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/servers/requirements.txt
+  touch "$venv/.installed"
+fi
+say "done"

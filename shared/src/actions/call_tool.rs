@@ -1,0 +1,184 @@
+//! `call_tool`: run one tool on one of the caller's team's servers and record it.
+//!
+//! Invariants:
+//! - Validation (ids, team scope, tool enabled, arguments) happens before anything is recorded
+//!   or sent; a refused call leaves no execution row.
+//! - Once the `pending` row exists, the call ends with that row in exactly one final state
+//!   (`success`, `error`, `timeout`) and the tool's statistics updated, whatever upstream did.
+//! - A tool that reports `isError` is a completed call: HTTP 200 with `success: false` and the
+//!   tool's own result, so the model in the PWA can read what went wrong. Transport failures
+//!   and timeouts are 502/504 with the execution id in `details`.
+
+use serde_json::{json, Map, Value};
+
+use super::sync_tools::endpoint_of;
+use super::{Ctx, Reply, Upstream};
+use crate::api::{ActionRequest, MAX_ID_LEN, MAX_NAME_LEN};
+use crate::cache::Cache;
+use crate::db::Database;
+use crate::error::{Error, Result};
+use crate::mcp::McpClient;
+use crate::repo::executions::{self, Finished, NewExecution, Status};
+use crate::repo::{new_id, servers, tools};
+use crate::time::iso_from_ms;
+
+/// Stored input/output are capped; the row keeps a marker when a value was cut.
+pub const MAX_STORED_INPUT: usize = 64 * 1024;
+pub const MAX_STORED_OUTPUT: usize = 256 * 1024;
+const MAX_STORED_ERROR: usize = 2000;
+
+pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
+    ctx: &Ctx<'_, D, C, H>,
+    req: &ActionRequest,
+) -> Result<Reply> {
+    let s = &ctx.services;
+    let server_id = req.required_str("server_id", MAX_ID_LEN)?;
+    let tool_name = req.required_str("tool_name", MAX_NAME_LEN)?;
+    let arguments = req.optional_object("parameters")?.cloned().unwrap_or_default();
+
+    let server = servers::get(s.db, ctx.team(), server_id).await?;
+    if !server.is_active {
+        return Err(Error::Conflict(format!(
+            "server '{}' is deactivated; an admin can reactivate it with update_server",
+            server.name
+        )));
+    }
+    let tool = tools::get_by_name(s.db, ctx.team(), server_id, tool_name).await?;
+    if !tool.is_enabled {
+        return Err(Error::Authorization(format!(
+            "tool '{tool_name}' is disabled by your team's admin"
+        )));
+    }
+    let endpoint = endpoint_of(&server, s.settings.allow_private_upstreams)?;
+
+    let execution_id = new_id();
+    let started_ms = s.http.now_ms();
+    executions::start(
+        s.db,
+        NewExecution {
+            id: &execution_id,
+            team_id: ctx.team(),
+            user_id: &ctx.identity.user_id,
+            server_id: &server.id,
+            server_name: &server.name,
+            tool_id: &tool.id,
+            tool_name,
+            request_id: ctx.request_id,
+            input: &capped_json(&Value::Object(arguments.clone()), MAX_STORED_INPUT),
+            started_at: &iso_from_ms(started_ms),
+        },
+    )
+    .await?;
+
+    let timeout_ms = (tool.timeout_seconds.max(1) as u64) * 1000;
+    let client = McpClient::new(s.http, s.cache, endpoint);
+    let outcome = client.call_tool(tool_name, arguments, timeout_ms).await;
+    let ended_ms = s.http.now_ms();
+    let duration_ms = ended_ms.saturating_sub(started_ms);
+
+    let (status, output, error_text, reply) = match outcome {
+        Ok(result) => {
+            let is_error = result.get("isError").and_then(Value::as_bool) == Some(true);
+            let output = capped_json(&result, MAX_STORED_OUTPUT);
+            let reply = Reply::ok(json!({
+                "success": !is_error,
+                "result": result,
+                "duration_ms": duration_ms,
+                "execution_id": execution_id,
+            }));
+            if is_error {
+                let text = error_text_of(&result);
+                (Status::Error, Some(output), Some(text), reply)
+            } else {
+                (Status::Success, Some(output), None, reply)
+            }
+        }
+        Err(err) => {
+            ctx.log(&format!("call_tool {tool_name} on server {} failed: {err}", server.id));
+            let status = if matches!(err, Error::Timeout(_)) { Status::Timeout } else { Status::Error };
+            let mut extra = Map::new();
+            extra.insert("execution_id".into(), execution_id.clone().into());
+            extra.insert("duration_ms".into(), duration_ms.into());
+            let reply = Reply::error(&err, ctx.request_id, extra);
+            (status, None, Some(truncate(&err.public_message(), MAX_STORED_ERROR)), reply)
+        }
+    };
+
+    let finished = Finished {
+        id: &execution_id,
+        tool_id: &tool.id,
+        status,
+        output: output.as_deref(),
+        error: error_text.as_deref(),
+        duration_ms,
+        completed_at: &iso_from_ms(ended_ms),
+    };
+    if let Err(first) = executions::finish(s.db, finished).await {
+        // One retry: losing the final state of a call that happened is worse than a slow reply.
+        ctx.log(&format!("recording execution {execution_id} failed, retrying: {first}"));
+        let retry = Finished {
+            id: &execution_id,
+            tool_id: &tool.id,
+            status,
+            output: output.as_deref(),
+            error: error_text.as_deref(),
+            duration_ms,
+            completed_at: &iso_from_ms(ended_ms),
+        };
+        executions::finish(s.db, retry).await?;
+    }
+    Ok(reply)
+}
+
+/// The text a tool reported with `isError`, for the execution's `error` column.
+fn error_text_of(result: &Value) -> String {
+    let text: Vec<&str> = result
+        .get("content")
+        .and_then(Value::as_array)
+        .map(|items| items.iter().filter_map(|c| c.get("text").and_then(Value::as_str)).collect())
+        .unwrap_or_default();
+    let joined = if text.is_empty() { "tool reported an error".to_string() } else { text.join("\n") };
+    truncate(&joined, MAX_STORED_ERROR)
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+/// JSON text of a value, replaced by a valid JSON marker when it is over the cap.
+fn capped_json(value: &Value, max: usize) -> String {
+    let text = value.to_string();
+    if text.len() <= max {
+        text
+    } else {
+        json!({ "truncated": true, "original_bytes": text.len() }).to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oversized_values_become_a_valid_marker() {
+        let big = json!({ "s": "x".repeat(100) });
+        let stored: Value = serde_json::from_str(&capped_json(&big, 50)).unwrap();
+        assert_eq!(stored["truncated"], true);
+        assert_eq!(capped_json(&json!({"a": 1}), 50), r#"{"a":1}"#);
+    }
+
+    #[test]
+    fn error_text_joins_text_content_and_truncates_on_char_boundaries() {
+        let r = json!({"isError": true, "content": [{"type": "text", "text": "bad"}, {"type": "image"}, {"type": "text", "text": "worse"}]});
+        assert_eq!(error_text_of(&r), "bad\nworse");
+        assert_eq!(error_text_of(&json!({"isError": true})), "tool reported an error");
+        assert_eq!(truncate("ééé", 3), "é…");
+    }
+}

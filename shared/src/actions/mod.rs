@@ -1,0 +1,127 @@
+//! The actions, as plain async functions over the storage and network seams. Worker crates
+//! only build a [`Services`] from their bindings, decode the gateway's envelope and call in.
+//!
+//! Invariants:
+//! - Every function takes the caller's [`Identity`] and scopes every read and write to its team.
+//! - Admin-only work checks the role here too, not only in the gateway.
+//! - A function answers a [`Reply`] (status + JSON body) or an [`Error`]; the shell turns the
+//!   error into the contract body.
+
+pub mod admin;
+pub mod call_tool;
+pub mod list_servers;
+pub mod list_tools;
+pub mod sync_tools;
+
+use serde_json::{Map, Value};
+
+use crate::cache::{keys, Cache};
+use crate::db::Database;
+use crate::error::Error;
+use crate::http::{Clock, HttpClient};
+use crate::identity::Identity;
+
+/// Deployment settings the actions honour (read from worker vars by the shells).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Allow upstream URLs on loopback/private networks (local development).
+    pub allow_private_upstreams: bool,
+    /// Consecutive failures after which a server is marked `error`.
+    pub error_after_failures: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            allow_private_upstreams: false,
+            error_after_failures: 3,
+        }
+    }
+}
+
+impl Settings {
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Settings {
+        let d = Settings::default();
+        Settings {
+            allow_private_upstreams: get("ALLOW_PRIVATE_UPSTREAMS")
+                .map(|v| v == "true" || v == "1")
+                .unwrap_or(d.allow_private_upstreams),
+            error_after_failures: get("ERROR_AFTER_FAILURES")
+                .and_then(|v| v.parse().ok())
+                .filter(|n| *n > 0)
+                .unwrap_or(d.error_after_failures),
+        }
+    }
+}
+
+/// What a worker provides: storage, cache, network and clock, settings, and a log sink.
+pub struct Services<'a, D, C, H> {
+    pub db: &'a D,
+    pub cache: &'a C,
+    pub http: &'a H,
+    pub settings: &'a Settings,
+    pub log: &'a dyn Fn(&str),
+}
+
+pub trait Deps: Database + Sized {}
+
+/// One request's context: the services plus who is asking.
+pub struct Ctx<'a, D, C, H> {
+    pub services: Services<'a, D, C, H>,
+    pub identity: &'a Identity,
+    pub request_id: &'a str,
+}
+
+impl<D, C, H> Ctx<'_, D, C, H> {
+    pub fn team(&self) -> &str {
+        &self.identity.team_id
+    }
+    pub fn log(&self, message: &str) {
+        (self.services.log)(message)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn ok(body: Value) -> Reply {
+        Reply { status: 200, body }
+    }
+
+    /// The error contract body, with extra details merged in (e.g. the execution id).
+    pub fn error(err: &Error, request_id: &str, extra: Map<String, Value>) -> Reply {
+        let mut body = err.to_body(request_id);
+        if let Some(details) = body.get_mut("details").and_then(Value::as_object_mut) {
+            details.extend(extra);
+        }
+        Reply {
+            status: err.status(),
+            body,
+        }
+    }
+}
+
+/// Drops every cached list that a change to this server's tools or status can affect.
+pub(crate) async fn drop_team_caches<C: Cache>(cache: &C, team_id: &str, server_id: Option<&str>) {
+    let mut keys_to_drop = vec![keys::servers_of_team(team_id), keys::tools_of_team(team_id)];
+    if let Some(id) = server_id {
+        keys_to_drop.push(keys::tools_of_server(team_id, id));
+    }
+    for key in keys_to_drop {
+        // A failed delete only means a stale list for at most the TTL; never fail the change.
+        let _ = cache.delete(&key).await;
+    }
+}
+
+/// Marker bound for the network side of the services.
+pub trait Upstream: HttpClient + Clock {}
+impl<T: HttpClient + Clock> Upstream for T {}
+
+#[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
+mod tests;

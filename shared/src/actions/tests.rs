@@ -1,0 +1,281 @@
+//! Action logic over the real SQL (SQLite) and an in-memory cache: team scoping, caching,
+//! validation before side effects, and the execution record of a failed upstream call.
+
+use serde_json::{json, Value};
+
+use super::testing::{identity, NoNetwork, SqliteDb, TWO_TEAMS};
+use super::{admin, call_tool, list_servers, list_tools, Ctx, Services, Settings};
+use crate::api::{Action, ActionRequest};
+use crate::cache::{keys, Cache, MemoryCache};
+use crate::error::Error;
+use crate::identity::{Identity, Role};
+use crate::repo::executions::{self, Finished, Status};
+use crate::repo::tools;
+
+struct World {
+    db: SqliteDb,
+    cache: MemoryCache,
+    net: NoNetwork,
+    settings: Settings,
+}
+
+impl World {
+    fn new() -> World {
+        let db = SqliteDb::migrated();
+        db.exec(TWO_TEAMS);
+        let net = NoNetwork::default();
+        net.now.set(1_795_292_256_000);
+        World {
+            db,
+            cache: MemoryCache::new(),
+            net,
+            settings: Settings {
+                allow_private_upstreams: true,
+                ..Settings::default()
+            },
+        }
+    }
+
+    async fn run(&self, who: &Identity, body: Value) -> Result<super::Reply, Error> {
+        let req = ActionRequest::parse(body.to_string().as_bytes())?;
+        let log = |_: &str| {};
+        let ctx = Ctx {
+            services: Services {
+                db: &self.db,
+                cache: &self.cache,
+                http: &self.net,
+                settings: &self.settings,
+                log: &log,
+            },
+            identity: who,
+            request_id: "req-test",
+        };
+        match req.action {
+            Action::ListServers => list_servers::list_servers(&ctx).await,
+            Action::ListTools => list_tools::list_tools(&ctx, &req).await,
+            Action::CallTool => call_tool::call_tool(&ctx, &req).await,
+            Action::SyncTools => super::sync_tools::sync_tools(&ctx, &req).await,
+            Action::Admin(a) => admin::admin(&ctx, a, &req).await,
+        }
+    }
+}
+
+fn ids(list: &Value, field: &str) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v[field].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn list_servers_shows_only_the_callers_active_servers() {
+    let w = World::new();
+    let a = w.run(&identity("team-a", Role::Member), json!({"action": "list_servers"})).await.unwrap();
+    assert_eq!(ids(&a.body["servers"], "id"), vec!["srv-a"]);
+    let b = w.run(&identity("team-b", Role::Member), json!({"action": "list_servers"})).await.unwrap();
+    assert_eq!(ids(&b.body["servers"], "id"), vec!["srv-b"]);
+    assert!(a.body["servers"][0].get("config").is_none(), "config is not public");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn list_tools_serves_the_second_read_from_cache_until_it_is_dropped() {
+    let w = World::new();
+    let member = identity("team-a", Role::Member);
+    let body = json!({"action": "list_tools", "server_id": "srv-a"});
+    let first = w.run(&member, body.clone()).await.unwrap();
+    assert_eq!(first.body["cached"], false);
+    assert_eq!(ids(&first.body["tools"], "tool_name"), vec!["echo"], "disabled tool hidden");
+    assert_eq!(w.cache.ttl_of(&keys::tools_of_server("team-a", "srv-a")), Some(300));
+    let second = w.run(&member, body.clone()).await.unwrap();
+    assert_eq!(second.body["cached"], true);
+    assert_eq!(second.body["tools"], first.body["tools"]);
+
+    // An admin disables the tool: the cache is dropped and the next read is correct.
+    let admin = identity("team-a", Role::Admin);
+    w.run(&admin, json!({"action": "update_tool", "tool_id": "tool-a1", "is_enabled": false}))
+        .await
+        .unwrap();
+    let third = w.run(&member, body).await.unwrap();
+    assert_eq!(third.body["cached"], false);
+    assert_eq!(third.body["tools"], json!([]));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn list_tools_without_server_covers_every_active_server_of_the_team_only() {
+    let w = World::new();
+    let r = w.run(&identity("team-b", Role::Member), json!({"action": "list_tools"})).await.unwrap();
+    assert_eq!(ids(&r.body["tools"], "id"), vec!["tool-b2", "tool-b1"]);
+    let r = w.run(&identity("team-a", Role::Member), json!({"action": "list_tools"})).await.unwrap();
+    assert_eq!(ids(&r.body["tools"], "id"), vec!["tool-a1"], "inactive server's tools hidden");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn another_teams_ids_are_not_found_for_every_action() {
+    let w = World::new();
+    let a_admin = identity("team-a", Role::Admin);
+    for body in [
+        json!({"action": "list_tools", "server_id": "srv-b"}),
+        json!({"action": "call_tool", "server_id": "srv-b", "tool_name": "echo"}),
+        json!({"action": "sync_tools", "server_id": "srv-b"}),
+        json!({"action": "update_server", "server_id": "srv-b", "name": "x"}),
+        json!({"action": "delete_server", "server_id": "srv-b"}),
+        json!({"action": "update_tool", "tool_id": "tool-b1", "is_enabled": false}),
+    ] {
+        let err = w.run(&a_admin, body.clone()).await.unwrap_err();
+        assert_eq!(err.code(), "not_found", "{body}");
+    }
+    assert_eq!(w.db.scalar("SELECT count(*) FROM mcp_servers WHERE team_id = 'team-b'"), json!(1));
+    assert_eq!(w.db.scalar("SELECT is_enabled FROM mcp_tools WHERE id = 'tool-b1'"), json!(1));
+    assert_eq!(w.db.scalar("SELECT count(*) FROM mcp_tool_executions"), json!(0));
+    assert_eq!(w.net.attempts.get(), 0, "nothing went upstream");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn refused_calls_leave_no_execution_and_send_nothing() {
+    let w = World::new();
+    let member = identity("team-a", Role::Member);
+    let cases = [
+        (json!({"action": "call_tool", "tool_name": "echo"}), "validation_error"),
+        (json!({"action": "call_tool", "server_id": "srv-a"}), "validation_error"),
+        (json!({"action": "call_tool", "server_id": "srv-a", "tool_name": "secret"}), "authorization_error"),
+        (json!({"action": "call_tool", "server_id": "srv-a", "tool_name": "nope"}), "not_found"),
+        (json!({"action": "call_tool", "server_id": "srv-a-off", "tool_name": "echo"}), "conflict"),
+    ];
+    for (body, code) in cases {
+        assert_eq!(w.run(&member, body.clone()).await.unwrap_err().code(), code, "{body}");
+    }
+    assert_eq!(w.db.scalar("SELECT count(*) FROM mcp_tool_executions"), json!(0));
+    assert_eq!(w.net.attempts.get(), 0);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_unreachable_upstream_leaves_one_final_error_row_and_counts_it() {
+    let w = World::new();
+    let member = identity("team-a", Role::Member);
+    let reply = w
+        .run(&member, json!({"action": "call_tool", "server_id": "srv-a", "tool_name": "echo", "parameters": {"message": "hi"}}))
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 502);
+    assert_eq!(reply.body["code"], "upstream_error");
+    let execution_id = reply.body["details"]["execution_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        w.db.scalar(&format!("SELECT status || '|' || user_id || '|' || input FROM mcp_tool_executions WHERE id = '{execution_id}'")),
+        json!(r#"error|user-of-team-a|{"message":"hi"}"#)
+    );
+    assert_eq!(w.db.scalar("SELECT count(*) FROM mcp_tool_executions"), json!(1));
+    assert_eq!(w.db.scalar("SELECT execution_count || '/' || error_count FROM mcp_tools WHERE id = 'tool-a1'"), json!("1/1"));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn members_are_refused_admin_actions_before_anything_changes() {
+    let w = World::new();
+    let member = identity("team-a", Role::Member);
+    for body in [
+        json!({"action": "sync_tools", "server_id": "srv-a"}),
+        json!({"action": "create_server", "name": "x", "server_type": "http", "config": {"url": "http://127.0.0.1:1/mcp"}}),
+        json!({"action": "delete_server", "server_id": "srv-a"}),
+        json!({"action": "update_tool", "tool_id": "tool-a1", "is_enabled": false}),
+    ] {
+        assert_eq!(w.run(&member, body.clone()).await.unwrap_err().code(), "authorization_error", "{body}");
+    }
+    assert_eq!(w.db.scalar("SELECT count(*) FROM mcp_servers WHERE team_id = 'team-a'"), json!(2));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn create_server_validates_and_refuses_duplicate_names() {
+    let w = World::new();
+    let admin = identity("team-a", Role::Admin);
+    let created = w
+        .run(&admin, json!({"action": "create_server", "name": "gamma", "server_type": "http", "config": {"url": "http://127.0.0.1:1/mcp"}}))
+        .await
+        .unwrap();
+    assert_eq!(created.status, 201);
+    assert_eq!(created.body["server"]["connection_status"], "pending");
+    let dup = w
+        .run(&admin, json!({"action": "create_server", "name": "gamma", "server_type": "http", "config": {"url": "http://127.0.0.1:1/mcp"}}))
+        .await
+        .unwrap_err();
+    assert_eq!(dup.code(), "conflict");
+    let bad_type = w
+        .run(&admin, json!({"action": "create_server", "name": "d", "server_type": "ftp", "config": {"url": "http://127.0.0.1:1/mcp"}}))
+        .await
+        .unwrap_err();
+    assert_eq!(bad_type.details()["field"], "server_type");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn private_urls_are_refused_unless_the_deployment_allows_them() {
+    let mut w = World::new();
+    w.settings.allow_private_upstreams = false;
+    let admin = identity("team-a", Role::Admin);
+    let err = w
+        .run(&admin, json!({"action": "create_server", "name": "meta", "server_type": "http", "config": {"url": "http://169.254.169.254/mcp"}}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "validation_error");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn finishing_an_execution_twice_counts_it_once() {
+    let w = World::new();
+    w.db.exec(
+        "INSERT INTO mcp_tool_executions (id, team_id, user_id, server_id, tool_id, tool_name, status, started_at) \
+         VALUES ('e1', 'team-a', 'u', 'srv-a', 'tool-a1', 'echo', 'pending', '2026-01-01T00:00:00.000Z')",
+    );
+    for status in [Status::Success, Status::Error] {
+        executions::finish(
+            &w.db,
+            Finished {
+                id: "e1",
+                tool_id: "tool-a1",
+                status,
+                output: Some("{}"),
+                error: None,
+                duration_ms: 40,
+                completed_at: "2026-01-01T00:00:01.000Z",
+            },
+        )
+        .await
+        .unwrap();
+    }
+    assert_eq!(w.db.scalar("SELECT status FROM mcp_tool_executions WHERE id = 'e1'"), json!("success"));
+    assert_eq!(
+        w.db.scalar("SELECT execution_count || '/' || success_count || '/' || error_count || '/' || avg_duration_ms FROM mcp_tools WHERE id = 'tool-a1'"),
+        json!("1/1/0/40.0")
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn sync_upserts_keeps_policy_and_removes_what_the_server_dropped() {
+    let w = World::new();
+    w.db.exec("UPDATE mcp_tools SET timeout_seconds = 7, execution_count = 5 WHERE id = 'tool-b1'");
+    let listed = vec![
+        crate::mcp::ToolDef {
+            name: "echo".into(),
+            title: None,
+            description: Some("Echo v2".into()),
+            input_schema: json!({"type": "object", "properties": {"m": {"type": "string"}}}),
+            annotations: None,
+        },
+        crate::mcp::ToolDef {
+            name: "new".into(),
+            title: Some("New".into()),
+            description: None,
+            input_schema: json!({"type": "object"}),
+            annotations: Some(json!({"readOnlyHint": true})),
+        },
+    ];
+    let outcome = tools::sync(&w.db, "team-b", "srv-b", &listed, "2026-11-21T00:00:00.000Z").await.unwrap();
+    assert_eq!((outcome.tools_synced, outcome.tools_removed), (2, 1));
+    assert_eq!(
+        w.db.scalar("SELECT description || '|' || timeout_seconds || '|' || execution_count FROM mcp_tools WHERE id = 'tool-b1'"),
+        json!("Echo v2|7|5")
+    );
+    assert_eq!(w.db.scalar("SELECT count(*) FROM mcp_tools WHERE server_id = 'srv-b'"), json!(2));
+    assert_eq!(w.db.scalar("SELECT count(*) FROM mcp_tools WHERE team_id = 'team-a'"), json!(3), "other team untouched");
+    // A cache entry for the other team is never touched by this team's sync either.
+    w.cache.put(&keys::tools_of_server("team-a", "srv-a"), "[]", 300).await.unwrap();
+    assert!(w.cache.get(&keys::tools_of_server("team-a", "srv-a")).await.unwrap().is_some());
+}

@@ -1,0 +1,77 @@
+//! What every action worker does around its action: decode the gateway's envelope, build the
+//! services from the bindings, run the action, and answer the reply or the error contract.
+//! A worker crate is then one `#[event(fetch)]` calling [`serve`] with its action.
+
+use serde_json::Map;
+use worker::{Env, Request, Response};
+
+use super::d1::D1Store;
+use super::fetch::FetchHttp;
+use super::kv::KvCache;
+use super::log::log;
+use crate::actions::{Ctx, Reply, Services, Settings};
+use crate::api::ActionRequest;
+use crate::error::{Error, Result};
+use crate::internal::Envelope;
+
+/// The concrete context an action runs with inside a worker.
+pub type WorkerCtx<'a> = Ctx<'a, D1Store, KvCache, FetchHttp>;
+
+/// Serves one envelope with `action`. Never fails: every outcome is a response.
+pub async fn serve<F>(worker_name: &'static str, mut req: Request, env: Env, action: F) -> worker::Result<Response>
+where
+    F: AsyncFn(&WorkerCtx<'_>, &ActionRequest) -> Result<Reply>,
+{
+    let envelope = match req.json::<Envelope>().await {
+        Ok(e) => e,
+        Err(e) => {
+            log("error", worker_name, "-", &format!("undecodable envelope: {e}"));
+            return respond(&Reply::error(&Error::internal("bad envelope"), "-", Map::new()), "-");
+        }
+    };
+    let request_id = envelope.request_id.clone();
+    let reply = match run(worker_name, &env, &envelope, action).await {
+        Ok(reply) => reply,
+        Err(err) => {
+            let level = if err.status() >= 500 { "error" } else { "info" };
+            log(level, worker_name, &request_id, &format!("{} {}: {err}", err.status(), err.code()));
+            Reply::error(&err, &request_id, Map::new())
+        }
+    };
+    respond(&reply, &request_id)
+}
+
+async fn run<F>(worker_name: &'static str, env: &Env, envelope: &Envelope, action: F) -> Result<Reply>
+where
+    F: AsyncFn(&WorkerCtx<'_>, &ActionRequest) -> Result<Reply>,
+{
+    let request = ActionRequest::from_value(envelope.request.clone())?;
+    let db = D1Store::new(env.d1("DB").map_err(|e| Error::internal(format!("binding DB: {e}")))?);
+    let cache = KvCache::new(env.kv("CACHE").map_err(|e| Error::internal(format!("binding CACHE: {e}")))?);
+    let http = FetchHttp::new();
+    let settings = settings_from(env);
+    let request_id = envelope.request_id.as_str();
+    let log_line = |message: &str| log("info", worker_name, request_id, message);
+    let ctx = Ctx {
+        services: Services {
+            db: &db,
+            cache: &cache,
+            http: &http,
+            settings: &settings,
+            log: &log_line,
+        },
+        identity: &envelope.identity,
+        request_id,
+    };
+    action(&ctx, &request).await
+}
+
+pub fn settings_from(env: &Env) -> Settings {
+    Settings::from_vars(|name| env.var(name).ok().map(|v| v.to_string()))
+}
+
+fn respond(reply: &Reply, request_id: &str) -> worker::Result<Response> {
+    let mut response = Response::from_json(&reply.body)?.with_status(reply.status);
+    response.headers_mut().set("x-request-id", request_id)?;
+    Ok(response)
+}

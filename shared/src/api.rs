@@ -1,0 +1,327 @@
+//! The public request contract (DESIGN.md §2): parsing and shape validation of the body the
+//! PWA sends. Everything here is pure; limits are enforced before any I/O happens.
+//!
+//! Invariants:
+//! - A parsed [`ActionRequest`] has a known action, and every field it carries has the type
+//!   the contract documents; anything else is a `validation_error` naming the field.
+//! - Ids and names are length-bounded; `parameters` is an object within depth and size limits.
+
+use serde_json::{json, Map, Value};
+
+use crate::error::{Error, Result};
+
+/// Largest accepted request body.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+pub const MAX_ID_LEN: usize = 128;
+pub const MAX_NAME_LEN: usize = 256;
+pub const MAX_JSON_DEPTH: usize = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    ListServers,
+    ListTools,
+    CallTool,
+    SyncTools,
+    Admin(AdminAction),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminAction {
+    CreateServer,
+    UpdateServer,
+    DeleteServer,
+    UpdateTool,
+}
+
+/// Which action worker serves an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    ListServers,
+    ListTools,
+    CallTool,
+    SyncTools,
+    Admin,
+}
+
+impl Action {
+    pub const NAMES: &'static [&'static str] = &[
+        "list_servers",
+        "list_tools",
+        "call_tool",
+        "sync_tools",
+        "create_server",
+        "update_server",
+        "delete_server",
+        "update_tool",
+    ];
+
+    pub fn parse(name: &str) -> Option<Action> {
+        Some(match name {
+            "list_servers" => Action::ListServers,
+            "list_tools" => Action::ListTools,
+            "call_tool" => Action::CallTool,
+            "sync_tools" => Action::SyncTools,
+            "create_server" => Action::Admin(AdminAction::CreateServer),
+            "update_server" => Action::Admin(AdminAction::UpdateServer),
+            "delete_server" => Action::Admin(AdminAction::DeleteServer),
+            "update_tool" => Action::Admin(AdminAction::UpdateTool),
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::ListServers => "list_servers",
+            Action::ListTools => "list_tools",
+            Action::CallTool => "call_tool",
+            Action::SyncTools => "sync_tools",
+            Action::Admin(AdminAction::CreateServer) => "create_server",
+            Action::Admin(AdminAction::UpdateServer) => "update_server",
+            Action::Admin(AdminAction::DeleteServer) => "delete_server",
+            Action::Admin(AdminAction::UpdateTool) => "update_tool",
+        }
+    }
+
+    pub fn route(self) -> Route {
+        match self {
+            Action::ListServers => Route::ListServers,
+            Action::ListTools => Route::ListTools,
+            Action::CallTool => Route::CallTool,
+            Action::SyncTools => Route::SyncTools,
+            Action::Admin(_) => Route::Admin,
+        }
+    }
+
+    pub fn requires_admin(self) -> bool {
+        matches!(self, Action::SyncTools | Action::Admin(_))
+    }
+}
+
+/// A validated request body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionRequest {
+    pub action: Action,
+    /// The whole body as sent (already shape-checked); action workers read their fields from it.
+    pub body: Map<String, Value>,
+}
+
+impl ActionRequest {
+    /// Parses and validates raw body bytes.
+    pub fn parse(bytes: &[u8]) -> Result<ActionRequest> {
+        if bytes.len() > MAX_BODY_BYTES {
+            return Err(Error::PayloadTooLarge(format!(
+                "request body is {} bytes; the limit is {MAX_BODY_BYTES}",
+                bytes.len()
+            )));
+        }
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(Error::validation(
+                "request body is empty; send a JSON object with an \"action\"",
+            ));
+        }
+        check_depth(bytes)?;
+        let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+            Error::validation_with(
+                "request body is not valid JSON",
+                json!({ "line": e.line(), "column": e.column() }),
+            )
+        })?;
+        let Value::Object(body) = value else {
+            return Err(Error::validation("request body must be a JSON object"));
+        };
+        let action_name = match body.get("action") {
+            None => return Err(field_error("action", "is required")),
+            Some(Value::String(s)) => s.as_str(),
+            Some(_) => return Err(field_error("action", "must be a string")),
+        };
+        let action = Action::parse(action_name).ok_or_else(|| {
+            Error::validation_with(
+                format!("unknown action '{}'", truncate(action_name, 64)),
+                json!({ "field": "action", "allowed": Action::NAMES }),
+            )
+        })?;
+        let request = ActionRequest { action, body };
+        // Shape-check the common fields wherever they appear.
+        request.optional_str("server_id", MAX_ID_LEN)?;
+        request.optional_str("tool_name", MAX_NAME_LEN)?;
+        request.optional_object("parameters")?;
+        Ok(request)
+    }
+
+    pub fn optional_str(&self, field: &str, max_len: usize) -> Result<Option<&str>> {
+        match self.body.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.is_empty() => Err(field_error(field, "must not be empty")),
+            Some(Value::String(s)) if s.chars().count() > max_len => Err(field_error(
+                field,
+                &format!("is longer than {max_len} characters"),
+            )),
+            Some(Value::String(s)) => Ok(Some(s.as_str())),
+            Some(_) => Err(field_error(field, "must be a string")),
+        }
+    }
+
+    pub fn required_str(&self, field: &str, max_len: usize) -> Result<&str> {
+        self.optional_str(field, max_len)?
+            .ok_or_else(|| field_error(field, &format!("is required for {}", self.action.name())))
+    }
+
+    pub fn optional_object(&self, field: &str) -> Result<Option<&Map<String, Value>>> {
+        match self.body.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Object(m)) => Ok(Some(m)),
+            Some(_) => Err(field_error(field, "must be a JSON object")),
+        }
+    }
+
+    pub fn optional_bool(&self, field: &str) -> Result<Option<bool>> {
+        match self.body.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(field_error(field, "must be true or false")),
+        }
+    }
+
+    pub fn optional_u64(&self, field: &str, min: u64, max: u64) -> Result<Option<u64>> {
+        match self.body.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => match v.as_u64() {
+                Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
+                _ => Err(field_error(
+                    field,
+                    &format!("must be an integer from {min} to {max}"),
+                )),
+            },
+        }
+    }
+
+    /// The request as JSON again, for forwarding to an action worker.
+    pub fn to_value(&self) -> Value {
+        Value::Object(self.body.clone())
+    }
+
+    /// Rebuilds a request an action worker received from the gateway (already validated there,
+    /// validated again here because the check is cheap and the worker must not trust shape).
+    pub fn from_value(value: Value) -> Result<ActionRequest> {
+        let bytes = serde_json::to_vec(&value).map_err(Error::internal)?;
+        ActionRequest::parse(&bytes)
+    }
+}
+
+pub fn field_error(field: &str, problem: &str) -> Error {
+    Error::validation_with(format!("'{field}' {problem}"), json!({ "field": field }))
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+/// Rejects bodies nested deeper than [`MAX_JSON_DEPTH`] before serde sees them (serde_json has
+/// its own recursion limit of 128, which would answer with a less useful message).
+fn check_depth(bytes: &[u8]) -> Result<()> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in bytes {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > MAX_JSON_DEPTH {
+                    return Err(Error::validation_with(
+                        format!("request body is nested deeper than {MAX_JSON_DEPTH} levels"),
+                        json!({ "max_depth": MAX_JSON_DEPTH }),
+                    ));
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<ActionRequest> {
+        ActionRequest::parse(s.as_bytes())
+    }
+
+    #[test]
+    fn known_actions_parse_and_route() {
+        let r = parse(r#"{"action":"call_tool","server_id":"s1","tool_name":"echo","parameters":{"message":"hi"}}"#).unwrap();
+        assert_eq!(r.action, Action::CallTool);
+        assert_eq!(r.action.route(), Route::CallTool);
+        assert_eq!(r.required_str("tool_name", 10).unwrap(), "echo");
+        for name in Action::NAMES {
+            assert_eq!(Action::parse(name).unwrap().name(), *name);
+        }
+    }
+
+    #[test]
+    fn unknown_action_is_a_validation_error_listing_the_allowed_ones() {
+        let err = parse(r#"{"action":"drop_tables"}"#).unwrap_err();
+        assert_eq!(err.code(), "validation_error");
+        assert!(err.details()["allowed"].as_array().unwrap().len() >= 4);
+    }
+
+    #[test]
+    fn missing_and_mistyped_fields_name_the_field() {
+        for (body, field) in [
+            (r#"{}"#, "action"),
+            (r#"{"action":7}"#, "action"),
+            (r#"{"action":"list_tools","server_id":5}"#, "server_id"),
+            (r#"{"action":"call_tool","parameters":"x"}"#, "parameters"),
+            (r#"{"action":"call_tool","tool_name":""}"#, "tool_name"),
+        ] {
+            let err = parse(body).unwrap_err();
+            assert_eq!(err.code(), "validation_error", "{body}");
+            assert_eq!(err.details()["field"], field, "{body}");
+        }
+    }
+
+    #[test]
+    fn non_objects_and_garbage_are_rejected() {
+        for body in ["", "  ", "[]", "\"x\"", "{", "nul", "{\"action\":\"list_servers\"}}"] {
+            assert_eq!(parse(body).unwrap_err().code(), "validation_error", "{body:?}");
+        }
+    }
+
+    #[test]
+    fn oversized_body_is_payload_too_large() {
+        let big = format!(r#"{{"action":"list_servers","x":"{}"}}"#, "a".repeat(MAX_BODY_BYTES));
+        assert_eq!(parse(&big).unwrap_err().status(), 413);
+    }
+
+    #[test]
+    fn deep_nesting_is_rejected_but_brackets_in_strings_are_not_counted() {
+        let deep = format!(
+            r#"{{"action":"call_tool","parameters":{}{}}}"#,
+            "[".repeat(40),
+            "]".repeat(40)
+        );
+        assert_eq!(parse(&deep).unwrap_err().code(), "validation_error");
+        let quoted = format!(
+            r#"{{"action":"call_tool","parameters":{{"s":"{}"}}}}"#,
+            "[".repeat(100)
+        );
+        assert!(parse(&quoted).is_ok());
+    }
+
+    #[test]
+    fn overlong_ids_are_rejected() {
+        let body = format!(r#"{{"action":"list_tools","server_id":"{}"}}"#, "x".repeat(200));
+        assert_eq!(parse(&body).unwrap_err().details()["field"], "server_id");
+    }
+}

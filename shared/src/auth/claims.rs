@@ -1,0 +1,146 @@
+//! Verified claims → [`Identity`] through the configured claim paths.
+//!
+//! Invariants:
+//! - A path is dotted (`user_metadata.team_id`), except that a top-level claim named by the whole
+//!   path wins (`https://example.com/team_id`, the namespaced claims Auth0 requires).
+//! - User and team are required non-empty strings of at most [`MAX_ID_LEN`] bytes without control
+//!   characters; a missing or malformed one is an `Error::Auth` naming the path.
+//! - Role is optional (missing ⇒ member) and goes through [`Role::from_claim`], so nothing but an
+//!   exact `admin`/`owner` string grants admin.
+
+use serde_json::{Map, Value};
+
+use super::config::AuthConfig;
+use crate::error::{Error, Result};
+use crate::identity::{Identity, Role};
+
+/// Ids end up in cache keys and SQL parameters; real ones (UUIDs, `auth0|…`) are far shorter.
+pub const MAX_ID_LEN: usize = 256;
+
+/// The value at `path` in `claims`, if any.
+pub fn lookup<'c>(claims: &'c Map<String, Value>, path: &str) -> Option<&'c Value> {
+    if let Some(v) = claims.get(path) {
+        return Some(v);
+    }
+    let mut segments = path.split('.');
+    let mut current = claims.get(segments.next()?)?;
+    for segment in segments {
+        current = current.as_object()?.get(segment)?;
+    }
+    Some(current)
+}
+
+fn required_id(claims: &Map<String, Value>, path: &str, what: &str) -> Result<String> {
+    let value = match lookup(claims, path) {
+        None | Some(Value::Null) => {
+            return Err(Error::Auth(format!("token has no {what} claim at {path}")))
+        }
+        Some(v) => v,
+    };
+    let malformed = |why: &str| Error::Auth(format!("token {what} claim at {path} {why}"));
+    let Value::String(s) = value else {
+        return Err(malformed("is not a string"));
+    };
+    if s.is_empty() {
+        return Err(malformed("is empty"));
+    }
+    if s.len() > MAX_ID_LEN {
+        return Err(malformed(&format!("is longer than {MAX_ID_LEN} bytes")));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(malformed("holds control characters"));
+    }
+    Ok(s.clone())
+}
+
+/// The caller's identity from verified claims.
+pub fn identity(claims: &Map<String, Value>, config: &AuthConfig) -> Result<Identity> {
+    let user_id = required_id(claims, &config.user_claim, "user")?;
+    let team_id = required_id(claims, &config.team_claim, "team")?;
+    let role = match lookup(claims, &config.role_claim) {
+        Some(Value::String(s)) => Role::from_claim(s),
+        _ => Role::Member,
+    };
+    Ok(Identity {
+        user_id,
+        team_id,
+        role,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    fn config() -> AuthConfig {
+        AuthConfig::hs256("0123456789abcdef0123456789abcdef")
+    }
+
+    #[test]
+    fn auth_claim_lookup_walks_dotted_paths_and_prefers_literal_names() {
+        let c = obj(json!({
+            "sub": "u",
+            "a": {"b": {"c": "deep"}},
+            "https://example.com/team": "literal",
+            "x.y": "dotted-name",
+            "x": {"y": "nested"},
+            "list": ["no"],
+        }));
+        assert_eq!(lookup(&c, "a.b.c"), Some(&json!("deep")));
+        assert_eq!(lookup(&c, "a.b"), Some(&json!({"c": "deep"})));
+        assert_eq!(lookup(&c, "https://example.com/team"), Some(&json!("literal")));
+        assert_eq!(lookup(&c, "x.y"), Some(&json!("dotted-name")));
+        assert_eq!(lookup(&c, "a.b.c.d"), None);
+        assert_eq!(lookup(&c, "list.0"), None);
+        assert_eq!(lookup(&c, "missing"), None);
+    }
+
+    #[test]
+    fn auth_identity_requires_user_and_team_and_defaults_role_to_member() {
+        let id = identity(
+            &obj(json!({"sub": "u1", "user_metadata": {"team_id": "t1"}})),
+            &config(),
+        )
+        .unwrap();
+        assert_eq!(id.user_id, "u1");
+        assert_eq!(id.team_id, "t1");
+        assert_eq!(id.role, Role::Member);
+
+        let err = identity(&obj(json!({"sub": "u1"})), &config()).unwrap_err();
+        assert_eq!(
+            err,
+            Error::Auth("token has no team claim at user_metadata.team_id".into())
+        );
+        let err = identity(&obj(json!({"user_metadata": {"team_id": "t"}})), &config())
+            .unwrap_err();
+        assert_eq!(err, Error::Auth("token has no user claim at sub".into()));
+    }
+
+    #[test]
+    fn auth_identity_rejects_malformed_ids_and_never_upgrades_odd_roles() {
+        let cases = [
+            (json!({"sub": "u", "user_metadata": {"team_id": ""}}), "is empty"),
+            (json!({"sub": "u", "user_metadata": {"team_id": 42}}), "is not a string"),
+            (json!({"sub": "u", "user_metadata": {"team_id": "a\nb"}}), "control"),
+            (json!({"sub": "u", "user_metadata": {"team_id": "t".repeat(257)}}), "longer"),
+            (json!({"sub": ["u"], "user_metadata": {"team_id": "t"}}), "is not a string"),
+        ];
+        for (claims, why) in cases {
+            let err = identity(&obj(claims.clone()), &config()).unwrap_err();
+            assert!(
+                matches!(&err, Error::Auth(m) if m.contains(why)),
+                "{claims}: {err:?}"
+            );
+        }
+        for role in [json!(["admin"]), json!({"admin": true}), json!(true), json!("Admin")] {
+            let claims = json!({"sub": "u", "user_metadata": {"team_id": "t", "role": role}});
+            assert_eq!(identity(&obj(claims), &config()).unwrap().role, Role::Member);
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! The one error type of mcp-edge and its mapping to HTTP.
+//!
+//! Invariants:
+//! - Every failure a client can see is an [`Error`]; [`Error::status`] and [`Error::code`] are
+//!   the only place a variant becomes an HTTP status and a contract code (DESIGN.md §2).
+//! - [`Error::Internal`] carries detail for the log only: [`Error::public_message`] never
+//!   returns it, so internals (SQL, stack traces, secrets) cannot reach a response.
+//! - Upstream messages are written by us from what the upstream said, already trimmed and
+//!   free of credentials: they are meant for a team admin to act on.
+
+use serde_json::{json, Map, Value};
+
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum Error {
+    #[error("{0}")]
+    Auth(String),
+    #[error("{0}")]
+    Authorization(String),
+    #[error("{message}")]
+    Validation { message: String, details: Value },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{message}")]
+    RateLimit { message: String, retry_after_secs: u64 },
+    /// The tool ran and reported a failure of its own (not a transport problem).
+    #[error("{0}")]
+    Tool(String),
+    #[error("{0}")]
+    Upstream(String),
+    #[error("{0}")]
+    Timeout(String),
+    /// Detail is for logs only; the client sees a generic message.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn validation(message: impl Into<String>) -> Self {
+        Error::Validation {
+            message: message.into(),
+            details: Value::Object(Map::new()),
+        }
+    }
+
+    pub fn validation_with(message: impl Into<String>, details: Value) -> Self {
+        Error::Validation {
+            message: message.into(),
+            details,
+        }
+    }
+
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        Error::Internal(detail.to_string())
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            Error::Validation { .. } => 400,
+            Error::Auth(_) => 401,
+            Error::Authorization(_) => 403,
+            Error::NotFound(_) => 404,
+            Error::Conflict(_) => 409,
+            Error::PayloadTooLarge(_) => 413,
+            Error::RateLimit { .. } => 429,
+            Error::Tool(_) | Error::Upstream(_) => 502,
+            Error::Timeout(_) => 504,
+            Error::Internal(_) => 500,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Auth(_) => "auth_error",
+            Error::Authorization(_) => "authorization_error",
+            Error::Validation { .. } => "validation_error",
+            Error::NotFound(_) => "not_found",
+            Error::Conflict(_) => "conflict",
+            Error::PayloadTooLarge(_) => "payload_too_large",
+            Error::RateLimit { .. } => "rate_limit",
+            Error::Tool(_) => "tool_error",
+            Error::Upstream(_) => "upstream_error",
+            Error::Timeout(_) => "timeout",
+            Error::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The message a client may see.
+    pub fn public_message(&self) -> String {
+        match self {
+            Error::Internal(_) => "internal error; the request id identifies it in the logs".into(),
+            other => other.to_string(),
+        }
+    }
+
+    pub fn details(&self) -> Value {
+        match self {
+            Error::Validation { details, .. } => details.clone(),
+            Error::RateLimit {
+                retry_after_secs, ..
+            } => json!({ "retry_after_seconds": retry_after_secs }),
+            _ => Value::Object(Map::new()),
+        }
+    }
+
+    /// The contract body: `{status, code, message, details, request_id, error}`.
+    pub fn to_body(&self, request_id: &str) -> Value {
+        let message = self.public_message();
+        json!({
+            "status": "error",
+            "code": self.code(),
+            "message": message,
+            "details": self.details(),
+            "request_id": request_id,
+            "error": message,
+        })
+    }
+
+    /// Rebuilds an error from a contract body (what an action worker answered the gateway).
+    pub fn from_body(status: u16, body: &Value) -> Option<Self> {
+        let code = body.get("code")?.as_str()?;
+        let message = body
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let details = body.get("details").cloned().unwrap_or(Value::Null);
+        Some(match code {
+            "auth_error" => Error::Auth(message),
+            "authorization_error" => Error::Authorization(message),
+            "validation_error" => Error::Validation { message, details },
+            "not_found" => Error::NotFound(message),
+            "conflict" => Error::Conflict(message),
+            "payload_too_large" => Error::PayloadTooLarge(message),
+            "rate_limit" => Error::RateLimit {
+                message,
+                retry_after_secs: details
+                    .get("retry_after_seconds")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(1),
+            },
+            "tool_error" => Error::Tool(message),
+            "upstream_error" => Error::Upstream(message),
+            "timeout" => Error::Timeout(message),
+            _ if status >= 500 => Error::Internal(message),
+            _ => return None,
+        })
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_maps_to_its_documented_status_and_code() {
+        let cases = [
+            (Error::Auth("x".into()), 401, "auth_error"),
+            (Error::Authorization("x".into()), 403, "authorization_error"),
+            (Error::validation("x"), 400, "validation_error"),
+            (Error::NotFound("x".into()), 404, "not_found"),
+            (Error::Conflict("x".into()), 409, "conflict"),
+            (Error::PayloadTooLarge("x".into()), 413, "payload_too_large"),
+            (
+                Error::RateLimit {
+                    message: "x".into(),
+                    retry_after_secs: 3,
+                },
+                429,
+                "rate_limit",
+            ),
+            (Error::Tool("x".into()), 502, "tool_error"),
+            (Error::Upstream("x".into()), 502, "upstream_error"),
+            (Error::Timeout("x".into()), 504, "timeout"),
+            (Error::Internal("x".into()), 500, "internal_error"),
+        ];
+        for (err, status, code) in cases {
+            assert_eq!(err.status(), status, "{err:?}");
+            assert_eq!(err.code(), code, "{err:?}");
+        }
+    }
+
+    #[test]
+    fn internal_detail_never_reaches_the_body() {
+        let body = Error::internal("D1_ERROR: no such table secret_sauce").to_body("req-1");
+        let text = body.to_string();
+        assert!(!text.contains("secret_sauce"), "{text}");
+        assert_eq!(body["code"], "internal_error");
+        assert_eq!(body["request_id"], "req-1");
+    }
+
+    #[test]
+    fn body_repeats_message_as_error_for_older_clients() {
+        let body = Error::NotFound("server not found".into()).to_body("r");
+        assert_eq!(body["status"], "error");
+        assert_eq!(body["message"], "server not found");
+        assert_eq!(body["error"], "server not found");
+    }
+
+    #[test]
+    fn body_round_trips_through_from_body() {
+        let original = Error::validation_with("bad", json!({"field": "tool_name"}));
+        let body = original.to_body("r");
+        assert_eq!(Error::from_body(400, &body), Some(original));
+    }
+}

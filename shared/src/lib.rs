@@ -1,0 +1,25 @@
+//! mcp-edge core. Everything a worker does that is not binding glue lives here and runs under
+//! native `cargo test`: the request contract, identity, errors, the storage and network seams,
+//! the MCP client and the action logic. Only `adapters` touches `worker::`.
+
+pub mod actions;
+pub mod adapters;
+pub mod api;
+pub mod auth;
+pub mod cache;
+pub mod db;
+pub mod error;
+pub mod gateway;
+pub mod http;
+pub mod identity;
+pub mod internal;
+pub mod mcp;
+pub mod repo;
+pub mod server_config;
+pub mod ssrf;
+pub mod time;
+
+#[cfg(feature = "native")]
+pub mod native_http;
+
+pub use error::{Error, Result};

@@ -1,0 +1,279 @@
+//! JSON-RPC 2.0 messages as MCP uses them: building what we send, classifying what we receive.
+//!
+//! Invariants:
+//! - Parsing never panics: anything that is not a JSON-RPC message is an `Err(String)` naming
+//!   what was wrong, written for a team admin (it ends up in `Error::Upstream`).
+//! - Our request ids are JSON numbers below 2^53 (safe for JavaScript servers); a reply matches
+//!   when its id is the same number, or a string of the same digits (some servers echo strings).
+//! - An error reply with a `null` id is a server-level rejection (parse error, bad session) and
+//!   is accepted as the answer to the request in flight: see [`Incoming::answers`].
+
+use serde_json::{json, Map, Value};
+
+pub const METHOD_NOT_FOUND: i64 = -32601;
+/// `UnsupportedProtocolVersion` of 2026-07-28 as the Python SDK and most peers send it.
+pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
+/// The same error under the code an earlier draft of the spec used; some servers still send it.
+pub const UNSUPPORTED_PROTOCOL_VERSION_DRAFT: i64 = -32004;
+
+/// A JSON-RPC error object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RpcError {
+    pub code: i64,
+    pub message: String,
+    pub data: Option<Value>,
+}
+
+impl RpcError {
+    pub fn is_unsupported_version(&self) -> bool {
+        self.code == UNSUPPORTED_PROTOCOL_VERSION || self.code == UNSUPPORTED_PROTOCOL_VERSION_DRAFT
+    }
+
+    /// `data.supported` of an `UnsupportedProtocolVersion` error, when well formed.
+    pub fn supported_versions(&self) -> Option<Vec<String>> {
+        let list = self.data.as_ref()?.get("supported")?.as_array()?;
+        Some(list.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+    }
+
+    /// One line for an admin: the message trimmed, then the code.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} (JSON-RPC error {})",
+            super::text::clip(&self.message, 300),
+            self.code
+        )
+    }
+}
+
+/// One message received from a server.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Incoming {
+    Response {
+        id: Value,
+        outcome: Result<Value, RpcError>,
+    },
+    /// A server→client request (ping, roots/list, sampling, elicitation…).
+    Request {
+        id: Value,
+        method: String,
+        params: Value,
+    },
+    Notification {
+        method: String,
+        params: Value,
+    },
+}
+
+impl Incoming {
+    /// Whether this message is the reply to our request `want`.
+    pub fn answers(&self, want: u64) -> bool {
+        match self {
+            Incoming::Response { id, outcome } => {
+                id_matches(id, want) || (id.is_null() && outcome.is_err())
+            }
+            _ => false,
+        }
+    }
+}
+
+pub fn id_matches(id: &Value, want: u64) -> bool {
+    match id {
+        Value::Number(n) => n.as_u64() == Some(want),
+        Value::String(s) => s.parse::<u64>().ok() == Some(want),
+        _ => false,
+    }
+}
+
+pub fn request(id: u64, method: &str, params: Value) -> Value {
+    json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params })
+}
+
+pub fn notification(method: &str, params: Value) -> Value {
+    if params.is_null() {
+        json!({ "jsonrpc": "2.0", "method": method })
+    } else {
+        json!({ "jsonrpc": "2.0", "method": method, "params": params })
+    }
+}
+
+pub fn response_ok(id: &Value, result: Value) -> Value {
+    json!({ "jsonrpc": "2.0", "id": id, "result": result })
+}
+
+pub fn response_err(id: &Value, code: i64, message: &str) -> Value {
+    json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message } })
+}
+
+/// Our answer to a server→client request. We declare no client capabilities, so only `ping`
+/// and an empty `roots/list` are served; anything else is refused so the server does not wait.
+pub fn answer_server_request(id: &Value, method: &str) -> Value {
+    match method {
+        "ping" => response_ok(id, json!({})),
+        "roots/list" => response_ok(id, json!({ "roots": [] })),
+        other => response_err(
+            id,
+            METHOD_NOT_FOUND,
+            &format!("mcp-edge does not support {other}"),
+        ),
+    }
+}
+
+/// Parses one body: a single message or a batch (array) of messages.
+pub fn parse_body(bytes: &[u8]) -> Result<Vec<Incoming>, String> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            "the reply was empty".to_string()
+        } else {
+            format!("the reply is not valid JSON ({e})")
+        }
+    })?;
+    match value {
+        Value::Array(items) if items.is_empty() => Err("the reply was an empty JSON array".into()),
+        Value::Array(items) => items.into_iter().map(parse_message).collect(),
+        other => Ok(vec![parse_message(other)?]),
+    }
+}
+
+/// Classifies one decoded JSON value as a JSON-RPC message.
+pub fn parse_message(value: Value) -> Result<Incoming, String> {
+    let Value::Object(mut obj) = value else {
+        return Err(format!(
+            "expected a JSON-RPC object, got {}",
+            kind_of(&value)
+        ));
+    };
+    if let Some(method) = obj.get("method") {
+        let Some(method) = method.as_str().map(str::to_string) else {
+            return Err("a JSON-RPC message has a non-string \"method\"".into());
+        };
+        let params = obj.remove("params").unwrap_or(Value::Null);
+        return Ok(match obj.remove("id") {
+            Some(id) if !id.is_null() => Incoming::Request { id, method, params },
+            _ => Incoming::Notification { method, params },
+        });
+    }
+    let Some(id) = obj.remove("id") else {
+        return Err("a JSON-RPC message has neither \"method\" nor \"id\"".into());
+    };
+    if let Some(result) = obj.remove("result") {
+        return Ok(Incoming::Response {
+            id,
+            outcome: Ok(result),
+        });
+    }
+    if let Some(error) = obj.remove("error") {
+        return Ok(Incoming::Response {
+            id,
+            outcome: Err(parse_error_object(error)),
+        });
+    }
+    Err("a JSON-RPC response has neither \"result\" nor \"error\"".into())
+}
+
+fn parse_error_object(error: Value) -> RpcError {
+    let mut obj = match error {
+        Value::Object(obj) => obj,
+        other => {
+            return RpcError {
+                code: 0,
+                message: format!("malformed error object: {}", kind_of(&other)),
+                data: None,
+            }
+        }
+    };
+    RpcError {
+        code: obj.get("code").and_then(Value::as_i64).unwrap_or(0),
+        message: obj
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("(no message)")
+            .to_string(),
+        data: obj.remove("data"),
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// `params` as an object map (a `null` becomes an empty map).
+pub fn params_object(params: Value) -> Map<String, Value> {
+    match params {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_the_four_message_kinds() {
+        let got = parse_body(br#"[
+            {"jsonrpc":"2.0","id":7,"result":{"ok":true}},
+            {"jsonrpc":"2.0","id":"8","error":{"code":-32601,"message":"nope","data":{"x":1}}},
+            {"jsonrpc":"2.0","id":1,"method":"ping"},
+            {"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":1}}
+        ]"#)
+        .unwrap();
+        assert!(got[0].answers(7));
+        assert!(got[1].answers(8), "string ids of the same digits match");
+        assert!(matches!(&got[1], Incoming::Response { outcome: Err(e), .. } if e.code == -32601 && e.data.is_some()));
+        assert!(matches!(&got[2], Incoming::Request { method, .. } if method == "ping"));
+        assert!(matches!(&got[3], Incoming::Notification { method, .. } if method == "notifications/progress"));
+    }
+
+    #[test]
+    fn garbage_is_an_error_never_a_panic() {
+        for body in [
+            &b""[..],
+            b"   ",
+            b"<html>nope</html>",
+            b"{\"jsonrpc\":\"2.0\"}",
+            b"[]",
+            b"42",
+            b"{\"id\":1}",
+            b"{\"method\":5}",
+            b"\xff\xfe",
+            b"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":",
+        ] {
+            assert!(parse_body(body).is_err(), "{:?}", String::from_utf8_lossy(body));
+        }
+    }
+
+    #[test]
+    fn malformed_error_objects_still_parse() {
+        let got = parse_body(br#"{"jsonrpc":"2.0","id":3,"error":"boom"}"#).unwrap();
+        assert!(matches!(&got[0], Incoming::Response { outcome: Err(e), .. } if e.code == 0));
+    }
+
+    #[test]
+    fn null_id_errors_answer_the_request_in_flight_but_results_do_not() {
+        let err = parse_body(br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"bad"}}"#)
+            .unwrap();
+        assert!(err[0].answers(99));
+        let ok = parse_body(br#"{"jsonrpc":"2.0","id":null,"result":{}}"#).unwrap();
+        assert!(!ok[0].answers(99));
+        let other = parse_body(br#"{"jsonrpc":"2.0","id":98,"result":{}}"#).unwrap();
+        assert!(!other[0].answers(99));
+    }
+
+    #[test]
+    fn unsupported_version_data_is_read() {
+        let e = RpcError {
+            code: UNSUPPORTED_PROTOCOL_VERSION,
+            message: "Unsupported protocol version".into(),
+            data: Some(json!({"supported": ["2026-07-28"], "requested": "x"})),
+        };
+        assert!(e.is_unsupported_version());
+        assert_eq!(e.supported_versions().unwrap(), vec!["2026-07-28"]);
+    }
+}

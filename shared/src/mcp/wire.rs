@@ -1,0 +1,131 @@
+//! The one place requests leave for the upstream: adds the endpoint's headers, counts requests,
+//! mints request ids and remembers what is in flight so a timeout can cancel it.
+//!
+//! Invariants:
+//! - Every upstream HTTP request goes through [`Wire::send`], so [`Wire::sent`] is exact.
+//! - Protocol headers are ours: an endpoint header with the same name as one of them
+//!   (`Accept`, `Content-Type`, `Mcp-Session-Id`, …) is not sent, so configuration cannot break
+//!   the protocol.
+//! - Errors from the HTTP client are scrubbed of header values before they go further.
+//! - Request ids are unique per client and start at a random base, so two worker invocations
+//!   sharing one upstream session never reuse an id (servers stall on duplicate ids).
+
+use std::cell::{Cell, RefCell};
+
+use serde_json::Value;
+
+use super::text::Redactor;
+use super::ServerEndpoint;
+use crate::error::{Error, Result};
+use crate::http::{HttpClient, HttpRequest, HttpResponse, Method};
+
+pub const ACCEPT_BOTH: &str = "application/json, text/event-stream";
+
+const RESERVED: &[&str] = &[
+    "accept",
+    "content-type",
+    "content-length",
+    "host",
+    "mcp-session-id",
+    "mcp-protocol-version",
+    "mcp-method",
+    "mcp-name",
+    "last-event-id",
+];
+
+/// Where to send `notifications/cancelled` for the request in flight.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CancelRoute {
+    /// POST to `url` with these protocol headers (Streamable HTTP or legacy SSE message URL).
+    Post {
+        url: String,
+        headers: Vec<(String, String)>,
+    },
+    /// 2026-07-28: closing the response stream is the cancellation; nothing to send.
+    CloseStream,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct InFlight {
+    pub id: u64,
+    pub method: String,
+    pub route: CancelRoute,
+}
+
+pub struct Wire<'a, H> {
+    pub http: &'a H,
+    pub endpoint: ServerEndpoint,
+    pub redactor: Redactor,
+    sent: Cell<u32>,
+    next_id: Cell<u64>,
+    in_flight: RefCell<Option<InFlight>>,
+}
+
+impl<'a, H: HttpClient> Wire<'a, H> {
+    pub fn new(http: &'a H, endpoint: ServerEndpoint) -> Self {
+        let redactor = Redactor::new(endpoint.headers.iter().map(|(_, v)| v.as_str()));
+        // Random base below 2^48, so ids stay well within JavaScript's safe integers.
+        let base = (uuid::Uuid::new_v4().as_u128() as u64) & ((1 << 48) - 1);
+        Wire {
+            http,
+            endpoint,
+            redactor,
+            sent: Cell::new(0),
+            next_id: Cell::new(base.max(1)),
+            in_flight: RefCell::new(None),
+        }
+    }
+
+    pub fn sent(&self) -> u32 {
+        self.sent.get()
+    }
+
+    pub fn next_id(&self) -> u64 {
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
+        id
+    }
+
+    pub fn set_in_flight(&self, in_flight: Option<InFlight>) {
+        *self.in_flight.borrow_mut() = in_flight;
+    }
+
+    pub fn take_in_flight(&self) -> Option<InFlight> {
+        self.in_flight.borrow_mut().take()
+    }
+
+    /// A POST of `body` as JSON with the given protocol headers.
+    pub fn post(&self, url: &str, protocol_headers: &[(String, String)], body: &Value) -> HttpRequest {
+        let mut req = HttpRequest::new(Method::Post, url)
+            .header("content-type", "application/json")
+            .header("accept", ACCEPT_BOTH)
+            .body(serde_json::to_vec(body).unwrap_or_default());
+        req.headers.extend(protocol_headers.iter().cloned());
+        req
+    }
+
+    pub fn get_stream(&self, url: &str, protocol_headers: &[(String, String)]) -> HttpRequest {
+        let mut req = HttpRequest::new(Method::Get, url).header("accept", "text/event-stream");
+        req.headers.extend(protocol_headers.iter().cloned());
+        req
+    }
+
+    pub async fn send(&self, mut req: HttpRequest) -> Result<HttpResponse> {
+        for (name, value) in &self.endpoint.headers {
+            if !RESERVED.iter().any(|r| name.eq_ignore_ascii_case(r)) {
+                req.headers.push((name.clone(), value.clone()));
+            }
+        }
+        self.sent.set(self.sent.get() + 1);
+        self.http.send(req).await.map_err(|e| self.scrub_error(e))
+    }
+
+    pub fn scrub_error(&self, e: Error) -> Error {
+        match e {
+            Error::Upstream(m) => Error::Upstream(self.redactor.scrub(&m)),
+            Error::Timeout(m) => Error::Timeout(self.redactor.scrub(&m)),
+            Error::Internal(m) => Error::Internal(self.redactor.scrub(&m)),
+            other => other,
+        }
+    }
+}

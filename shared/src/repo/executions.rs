@@ -1,0 +1,97 @@
+//! `mcp_tool_executions`: one row per `call_tool` that got past validation.
+//!
+//! Invariants:
+//! - A row is inserted as `pending` before anything goes upstream, and finished exactly once:
+//!   [`finish`] only updates rows still `pending`, so a late or duplicate finish is a no-op.
+//! - Finishing the row and folding it into the tool's statistics happen in one batch.
+
+use serde::{Deserialize, Serialize};
+
+use super::tools;
+use crate::db::Database;
+use crate::error::Result;
+use crate::stmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pending,
+    Success,
+    Error,
+    Timeout,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Success => "success",
+            Status::Error => "error",
+            Status::Timeout => "timeout",
+        }
+    }
+}
+
+pub struct NewExecution<'a> {
+    pub id: &'a str,
+    pub team_id: &'a str,
+    pub user_id: &'a str,
+    pub server_id: &'a str,
+    pub server_name: &'a str,
+    pub tool_id: &'a str,
+    pub tool_name: &'a str,
+    pub request_id: &'a str,
+    pub input: &'a str,
+    pub started_at: &'a str,
+}
+
+pub async fn start<D: Database>(db: &D, e: NewExecution<'_>) -> Result<()> {
+    db.execute(stmt!(
+        "INSERT INTO mcp_tool_executions (id, team_id, user_id, server_id, server_name, tool_id, tool_name, \
+         request_id, input, status, started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', ?10)",
+        e.id,
+        e.team_id,
+        e.user_id,
+        e.server_id,
+        e.server_name,
+        e.tool_id,
+        e.tool_name,
+        e.request_id,
+        e.input,
+        e.started_at
+    ))
+    .await?;
+    Ok(())
+}
+
+pub struct Finished<'a> {
+    pub id: &'a str,
+    pub tool_id: &'a str,
+    pub status: Status,
+    pub output: Option<&'a str>,
+    pub error: Option<&'a str>,
+    pub duration_ms: u64,
+    pub completed_at: &'a str,
+}
+
+/// Finishes a pending execution and updates the tool's statistics, atomically.
+pub async fn finish<D: Database>(db: &D, f: Finished<'_>) -> Result<()> {
+    let finish = stmt!(
+        "UPDATE mcp_tool_executions SET status = ?2, output = ?3, error = ?4, duration_ms = ?5, \
+         completed_at = ?6 WHERE id = ?1 AND status = 'pending'",
+        f.id,
+        f.status.as_str(),
+        f.output,
+        f.error,
+        f.duration_ms,
+        f.completed_at
+    );
+    let stats = tools::record_execution(
+        f.tool_id,
+        f.status == Status::Success,
+        f.duration_ms,
+        f.completed_at,
+    );
+    db.batch(vec![finish, stats]).await?;
+    Ok(())
+}
