@@ -94,7 +94,10 @@ mod tests {
         }));
         assert_eq!(lookup(&c, "a.b.c"), Some(&json!("deep")));
         assert_eq!(lookup(&c, "a.b"), Some(&json!({"c": "deep"})));
-        assert_eq!(lookup(&c, "https://example.com/team"), Some(&json!("literal")));
+        assert_eq!(
+            lookup(&c, "https://example.com/team"),
+            Some(&json!("literal"))
+        );
         assert_eq!(lookup(&c, "x.y"), Some(&json!("dotted-name")));
         assert_eq!(lookup(&c, "a.b.c.d"), None);
         assert_eq!(lookup(&c, "list.0"), None);
@@ -117,19 +120,34 @@ mod tests {
             err,
             Error::Auth("token has no team claim at user_metadata.team_id".into())
         );
-        let err = identity(&obj(json!({"user_metadata": {"team_id": "t"}})), &config())
-            .unwrap_err();
+        let err =
+            identity(&obj(json!({"user_metadata": {"team_id": "t"}})), &config()).unwrap_err();
         assert_eq!(err, Error::Auth("token has no user claim at sub".into()));
     }
 
     #[test]
     fn auth_identity_rejects_malformed_ids_and_never_upgrades_odd_roles() {
         let cases = [
-            (json!({"sub": "u", "user_metadata": {"team_id": ""}}), "is empty"),
-            (json!({"sub": "u", "user_metadata": {"team_id": 42}}), "is not a string"),
-            (json!({"sub": "u", "user_metadata": {"team_id": "a\nb"}}), "control"),
-            (json!({"sub": "u", "user_metadata": {"team_id": "t".repeat(257)}}), "longer"),
-            (json!({"sub": ["u"], "user_metadata": {"team_id": "t"}}), "is not a string"),
+            (
+                json!({"sub": "u", "user_metadata": {"team_id": ""}}),
+                "is empty",
+            ),
+            (
+                json!({"sub": "u", "user_metadata": {"team_id": 42}}),
+                "is not a string",
+            ),
+            (
+                json!({"sub": "u", "user_metadata": {"team_id": "a\nb"}}),
+                "control",
+            ),
+            (
+                json!({"sub": "u", "user_metadata": {"team_id": "t".repeat(257)}}),
+                "longer",
+            ),
+            (
+                json!({"sub": ["u"], "user_metadata": {"team_id": "t"}}),
+                "is not a string",
+            ),
         ];
         for (claims, why) in cases {
             let err = identity(&obj(claims.clone()), &config()).unwrap_err();
@@ -138,9 +156,17 @@ mod tests {
                 "{claims}: {err:?}"
             );
         }
-        for role in [json!(["admin"]), json!({"admin": true}), json!(true), json!("Admin")] {
+        for role in [
+            json!(["admin"]),
+            json!({"admin": true}),
+            json!(true),
+            json!("Admin"),
+        ] {
             let claims = json!({"sub": "u", "user_metadata": {"team_id": "t", "role": role}});
-            assert_eq!(identity(&obj(claims), &config()).unwrap().role, Role::Member);
+            assert_eq!(
+                identity(&obj(claims), &config()).unwrap().role,
+                Role::Member
+            );
         }
     }
 }

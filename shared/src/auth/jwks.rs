@@ -130,22 +130,25 @@ fn fits(key: &Value, alg: Algorithm) -> std::result::Result<(), String> {
     };
     if kty != want_kty {
         let shown = match kty {
-            "RSA" | "EC" | "oct" | "OKP" => kty,
-            _ => "unknown",
+            "RSA" => "an RSA key",
+            "EC" => "an EC key",
+            "oct" => "a symmetric (oct) key",
+            "OKP" => "an OKP key",
+            _ => "a key of unknown type",
         };
-        return Err(format!("it names a {shown} key, not a {want_kty} key"));
+        return Err(format!("its kid names {shown}"));
     }
     if want_crv.is_some() && str_field(key, "crv") != want_crv {
-        return Err("it names an EC key that is not on curve P-256".into());
+        return Err("its kid names an EC key that is not on curve P-256".into());
     }
     if let Some(key_alg) = key.get("alg") {
         if key_alg.as_str() != Some(alg.as_str()) {
-            return Err(format!("it names a key that is not for {alg}"));
+            return Err("its kid names a key published for another algorithm".into());
         }
     }
     if let Some(usage) = key.get("use") {
         if usage.as_str() != Some("sig") {
-            return Err("it names a key that is not for signatures".into());
+            return Err("its kid names a key not meant for signatures".into());
         }
     }
     if let Some(ops) = key.get("key_ops") {
@@ -153,7 +156,7 @@ fn fits(key: &Value, alg: Algorithm) -> std::result::Result<(), String> {
             .as_array()
             .is_some_and(|ops| ops.iter().any(|o| o.as_str() == Some("verify")));
         if !verifies {
-            return Err("it names a key that may not verify".into());
+            return Err("its kid names a key not allowed to verify".into());
         }
     }
     Ok(())
@@ -216,8 +219,8 @@ fn verify_rs256(key: &Value, token: &UnverifiedToken<'_>) -> Result<()> {
             "an RSA key in the identity provider's JWKS is shorter than {MIN_RSA_BITS} bits"
         )));
     }
-    let signature = pkcs1v15::Signature::try_from(token.signature.as_slice())
-        .map_err(|_| bad_signature())?;
+    let signature =
+        pkcs1v15::Signature::try_from(token.signature.as_slice()).map_err(|_| bad_signature())?;
     pkcs1v15::VerifyingKey::<Sha256>::new(public)
         .verify(token.signing_input, &signature)
         .map_err(|_| bad_signature())
@@ -236,9 +239,8 @@ fn verify_es256(key: &Value, token: &UnverifiedToken<'_>) -> Result<()> {
         p256::FieldBytes::from_slice(&y),
         false,
     );
-    let public = p256::ecdsa::VerifyingKey::from_encoded_point(&point).map_err(|_| {
-        upstream("a P-256 key in the identity provider's JWKS is not on the curve")
-    })?;
+    let public = p256::ecdsa::VerifyingKey::from_encoded_point(&point)
+        .map_err(|_| upstream("a P-256 key in the identity provider's JWKS is not on the curve"))?;
     // JWS carries r || s, 32 bytes each (RFC 7518 §3.4), never DER.
     if token.signature.len() != 64 {
         return Err(bad_signature());

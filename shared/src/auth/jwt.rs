@@ -99,9 +99,7 @@ pub(crate) fn parse<'a>(token: &'a str, config: &AuthConfig) -> Result<Unverifie
             ))
         })?;
     if header.contains_key("crit") {
-        return Err(auth(
-            "token header has crit extensions; none are supported",
-        ));
+        return Err(auth("token header has crit extensions; none are supported"));
     }
     let kid = match header.get("kid") {
         None | Some(Value::Null) => None,
@@ -274,9 +272,8 @@ mod tests {
     #[test]
     fn auth_registered_claims_apply_leeway_at_the_boundaries() {
         let c = config(); // leeway 30
-        let ok = |claims: Value, now| {
-            validate_registered_claims(claims.as_object().unwrap(), &c, now)
-        };
+        let ok =
+            |claims: Value, now| validate_registered_claims(claims.as_object().unwrap(), &c, now);
         assert!(ok(json!({"exp": 1000}), 1029).is_ok());
         assert_eq!(
             ok(json!({"exp": 1000}), 1030),

@@ -64,12 +64,13 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str> {
         .map(str::trim)
         .filter(|h| !h.is_empty())
         .ok_or_else(|| {
-            Error::Auth("missing Authorization header; send \"Authorization: Bearer <token>\"".into())
+            Error::Auth(
+                "missing Authorization header; send \"Authorization: Bearer <token>\"".into(),
+            )
         })?;
-    let malformed =
-        || Error::Auth("Authorization header must be \"Bearer <token>\"".into());
+    let malformed = || Error::Auth("Authorization header must be \"Bearer <token>\"".into());
     let (scheme, rest) = header
-        .split_once(|c: char| c == ' ' || c == '\t')
+        .split_once([' ', '\t'])
         .ok_or_else(malformed)?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(malformed());
@@ -87,7 +88,10 @@ mod tests {
 
     #[test]
     fn auth_bearer_token_takes_the_credential_after_a_case_insensitive_scheme() {
-        assert_eq!(bearer_token(Some("Bearer abc.def.ghi")).unwrap(), "abc.def.ghi");
+        assert_eq!(
+            bearer_token(Some("Bearer abc.def.ghi")).unwrap(),
+            "abc.def.ghi"
+        );
         assert_eq!(bearer_token(Some("bearer  abc ")).unwrap(), "abc");
         assert_eq!(bearer_token(Some("BEARER\tabc")).unwrap(), "abc");
     }

@@ -79,6 +79,17 @@ pub fn initialize_means_legacy_sse(failure: &Failure) -> bool {
     matches!(failure.status(), Some(404 | 405))
 }
 
+/// A 2026-07-28 request was refused as a whole, not by the method: `UnsupportedProtocolVersion`,
+/// or 400/404/405 without a JSON-RPC error or with the generic -32000 handshake-era SDKs use
+/// ("Server not initialized", "Unsupported protocol version").
+pub fn modern_refused(failure: &Failure) -> bool {
+    if failure.rpc().is_some_and(|e| e.is_unsupported_version()) {
+        return true;
+    }
+    matches!(failure.status(), Some(400 | 404 | 405))
+        && failure.rpc().is_none_or(|e| e.code == -32000)
+}
+
 /// A Streamable HTTP request failed because its session is gone (expired, server restarted).
 /// `had_session` says whether the request carried a session id.
 pub fn is_lost_session(status: u16, message: &str, had_session: bool) -> bool {

