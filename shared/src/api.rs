@@ -293,14 +293,29 @@ mod tests {
 
     #[test]
     fn non_objects_and_garbage_are_rejected() {
-        for body in ["", "  ", "[]", "\"x\"", "{", "nul", "{\"action\":\"list_servers\"}}"] {
-            assert_eq!(parse(body).unwrap_err().code(), "validation_error", "{body:?}");
+        for body in [
+            "",
+            "  ",
+            "[]",
+            "\"x\"",
+            "{",
+            "nul",
+            "{\"action\":\"list_servers\"}}",
+        ] {
+            assert_eq!(
+                parse(body).unwrap_err().code(),
+                "validation_error",
+                "{body:?}"
+            );
         }
     }
 
     #[test]
     fn oversized_body_is_payload_too_large() {
-        let big = format!(r#"{{"action":"list_servers","x":"{}"}}"#, "a".repeat(MAX_BODY_BYTES));
+        let big = format!(
+            r#"{{"action":"list_servers","x":"{}"}}"#,
+            "a".repeat(MAX_BODY_BYTES)
+        );
         assert_eq!(parse(&big).unwrap_err().status(), 413);
     }
 
@@ -321,7 +336,10 @@ mod tests {
 
     #[test]
     fn overlong_ids_are_rejected() {
-        let body = format!(r#"{{"action":"list_tools","server_id":"{}"}}"#, "x".repeat(200));
+        let body = format!(
+            r#"{{"action":"list_tools","server_id":"{}"}}"#,
+            "x".repeat(200)
+        );
         assert_eq!(parse(&body).unwrap_err().details()["field"], "server_id");
     }
 }

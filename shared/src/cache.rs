@@ -66,9 +66,10 @@ impl Cache for MemoryCache {
         Ok(self.entries.borrow().get(key).map(|(v, _)| v.clone()))
     }
     async fn put(&self, key: &str, value: &str, ttl_secs: u64) -> Result<()> {
-        self.entries
-            .borrow_mut()
-            .insert(key.to_string(), (value.to_string(), ttl_secs.max(MIN_TTL_SECS)));
+        self.entries.borrow_mut().insert(
+            key.to_string(),
+            (value.to_string(), ttl_secs.max(MIN_TTL_SECS)),
+        );
         Ok(())
     }
     async fn delete(&self, key: &str) -> Result<()> {

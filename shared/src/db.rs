@@ -98,7 +98,11 @@ pub trait Database {
     async fn batch(&self, stmts: Vec<Statement>) -> Result<Vec<u64>>;
 
     async fn query_as<T: DeserializeOwned>(&self, stmt: Statement) -> Result<Vec<T>> {
-        self.query(stmt).await?.into_iter().map(decode_row).collect()
+        self.query(stmt)
+            .await?
+            .into_iter()
+            .map(decode_row)
+            .collect()
     }
 
     async fn query_one<T: DeserializeOwned>(&self, stmt: Statement) -> Result<Option<T>> {
@@ -110,7 +114,8 @@ pub trait Database {
 }
 
 pub fn decode_row<T: DeserializeOwned>(row: Row) -> Result<T> {
-    serde_json::from_value(Value::Object(row)).map_err(|e| Error::internal(format!("decoding row: {e}")))
+    serde_json::from_value(Value::Object(row))
+        .map_err(|e| Error::internal(format!("decoding row: {e}")))
 }
 
 /// JavaScript hands every number over as a double; give whole numbers back their integer type.

@@ -25,7 +25,10 @@ pub enum Error {
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{message}")]
-    RateLimit { message: String, retry_after_secs: u64 },
+    RateLimit {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// The tool ran and reported a failure of its own (not a transport problem).
     #[error("{0}")]
     Tool(String),

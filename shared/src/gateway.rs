@@ -45,7 +45,12 @@ pub fn check_content_type(content_type: Option<&str>) -> Result<()> {
     match content_type {
         None => Ok(()),
         Some(ct) => {
-            let mime = ct.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+            let mime = ct
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase();
             if mime == "application/json" || mime.ends_with("+json") {
                 Ok(())
             } else {
@@ -120,7 +125,8 @@ impl CorsPolicy {
             ("vary", "Origin".into()),
             (
                 "access-control-expose-headers",
-                "X-Request-Id, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After".into(),
+                "X-Request-Id, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After"
+                    .into(),
             ),
         ]
     }
@@ -148,28 +154,45 @@ mod tests {
     fn listed_origins_are_echoed_and_others_get_nothing() {
         let p = CorsPolicy::from_setting(Some("https://app.example.com, http://localhost:5173/"));
         let h = p.headers(Some("http://localhost:5173"));
-        assert!(h.contains(&("access-control-allow-origin", "http://localhost:5173".into())));
+        assert!(h.contains(&(
+            "access-control-allow-origin",
+            "http://localhost:5173".into()
+        )));
         assert!(p.headers(Some("https://evil.example")).is_empty());
         assert!(p.headers(None).is_empty());
-        assert!(CorsPolicy::from_setting(None).headers(Some("https://app.example.com")).is_empty());
+        assert!(CorsPolicy::from_setting(None)
+            .headers(Some("https://app.example.com"))
+            .is_empty());
     }
 
     #[test]
     fn wildcard_never_comes_with_credentials() {
         let h = CorsPolicy::AnyOrigin.preflight_headers(Some("https://x.example"));
         assert!(h.contains(&("access-control-allow-origin", "*".into())));
-        assert!(h.iter().all(|(k, _)| *k != "access-control-allow-credentials"));
-        assert!(h.iter().any(|(k, v)| *k == "access-control-allow-headers" && v.contains("Authorization")));
+        assert!(h
+            .iter()
+            .all(|(k, _)| *k != "access-control-allow-credentials"));
+        assert!(h
+            .iter()
+            .any(|(k, v)| *k == "access-control-allow-headers" && v.contains("Authorization")));
     }
 
     #[test]
     fn declared_length_and_content_type_are_checked() {
-        assert_eq!(check_declared_length(Some("999999999")).unwrap_err().status(), 413);
+        assert_eq!(
+            check_declared_length(Some("999999999"))
+                .unwrap_err()
+                .status(),
+            413
+        );
         assert!(check_declared_length(Some("10")).is_ok());
         assert!(check_declared_length(None).is_ok());
         assert!(check_content_type(Some("application/json; charset=utf-8")).is_ok());
         assert!(check_content_type(None).is_ok());
-        assert_eq!(check_content_type(Some("text/plain")).unwrap_err().code(), "validation_error");
+        assert_eq!(
+            check_content_type(Some("text/plain")).unwrap_err().code(),
+            "validation_error"
+        );
     }
 
     #[test]

@@ -48,8 +48,12 @@ fn host_of(url: &str) -> String {
     url::Url::parse(url)
         .ok()
         .and_then(|u| {
-            u.host_str()
-                .map(|h| format!("{h}{}", u.port().map(|p| format!(":{p}")).unwrap_or_default()))
+            u.host_str().map(|h| {
+                format!(
+                    "{h}{}",
+                    u.port().map(|p| format!(":{p}")).unwrap_or_default()
+                )
+            })
         })
         .unwrap_or_else(|| "the configured host".into())
 }
@@ -77,7 +81,10 @@ impl HttpClient for NativeHttp {
         let mut builder = self.client.request(method, &request.url);
         for (name, value) in &request.headers {
             let name = reqwest::header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-                Error::Upstream(format!("the header name \"{}\" is not valid HTTP", name.escape_default()))
+                Error::Upstream(format!(
+                    "the header name \"{}\" is not valid HTTP",
+                    name.escape_default()
+                ))
             })?;
             let value = reqwest::header::HeaderValue::from_str(value).map_err(|_| {
                 Error::Upstream(format!("the value of header \"{name}\" is not valid HTTP"))

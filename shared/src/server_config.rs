@@ -33,15 +33,26 @@ impl RemoteConfig {
         for (name, value) in &parsed.headers {
             let lower = name.to_ascii_lowercase();
             if !is_token(name) {
-                return Err(Error::validation(format!("header name '{name}' is not valid")));
+                return Err(Error::validation(format!(
+                    "header name '{name}' is not valid"
+                )));
             }
-            if lower == "authorization" || lower.contains("key") || lower.contains("token") || lower.contains("secret") {
+            if lower == "authorization"
+                || lower.contains("key")
+                || lower.contains("token")
+                || lower.contains("secret")
+            {
                 return Err(Error::validation(format!(
                     "header '{name}' looks like a credential; store it with set_credential instead of the server config"
                 )));
             }
-            if !value.as_str().is_some_and(|v| v.len() <= 1024 && !v.contains(['\r', '\n'])) {
-                return Err(Error::validation(format!("header '{name}' must be a single-line string")));
+            if !value
+                .as_str()
+                .is_some_and(|v| v.len() <= 1024 && !v.contains(['\r', '\n']))
+            {
+                return Err(Error::validation(format!(
+                    "header '{name}' must be a single-line string"
+                )));
             }
         }
         Ok(parsed)
@@ -70,7 +81,9 @@ impl RemoteConfig {
 fn is_token(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 128
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 #[cfg(test)]
@@ -87,18 +100,42 @@ mod tests {
 
     #[test]
     fn credential_like_headers_are_refused() {
-        for h in ["Authorization", "X-Api-Key", "x-auth-token", "Client-Secret"] {
-            let err = RemoteConfig::parse(&json!({"url": "https://x.example/mcp", "headers": {h: "v"}}), false)
-                .unwrap_err();
+        for h in [
+            "Authorization",
+            "X-Api-Key",
+            "x-auth-token",
+            "Client-Secret",
+        ] {
+            let err = RemoteConfig::parse(
+                &json!({"url": "https://x.example/mcp", "headers": {h: "v"}}),
+                false,
+            )
+            .unwrap_err();
             assert!(err.to_string().contains("set_credential"), "{h}: {err}");
         }
     }
 
     #[test]
     fn unknown_fields_and_bad_headers_are_refused() {
-        assert!(RemoteConfig::parse(&json!({"url": "https://x.example/mcp", "password": "x"}), false).is_err());
-        assert!(RemoteConfig::parse(&json!({"url": "https://x.example/mcp", "headers": {"X-A": "a\r\nb"}}), false).is_err());
-        assert!(RemoteConfig::parse(&json!({"url": "https://x.example/mcp", "headers": {"bad header": "a"}}), false).is_err());
-        assert!(RemoteConfig::parse(&json!({"url": "https://x.example/mcp", "transport": "carrier_pigeon"}), false).is_err());
+        assert!(RemoteConfig::parse(
+            &json!({"url": "https://x.example/mcp", "password": "x"}),
+            false
+        )
+        .is_err());
+        assert!(RemoteConfig::parse(
+            &json!({"url": "https://x.example/mcp", "headers": {"X-A": "a\r\nb"}}),
+            false
+        )
+        .is_err());
+        assert!(RemoteConfig::parse(
+            &json!({"url": "https://x.example/mcp", "headers": {"bad header": "a"}}),
+            false
+        )
+        .is_err());
+        assert!(RemoteConfig::parse(
+            &json!({"url": "https://x.example/mcp", "transport": "carrier_pigeon"}),
+            false
+        )
+        .is_err());
     }
 }

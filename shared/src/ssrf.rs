@@ -14,7 +14,8 @@ use crate::error::{Error, Result};
 
 /// Parses and checks an upstream URL. `allow_private` is the deployment setting.
 pub fn check_upstream_url(raw: &str, allow_private: bool) -> Result<Url> {
-    let url = Url::parse(raw).map_err(|e| Error::validation(format!("server url is not a valid URL: {e}")))?;
+    let url = Url::parse(raw)
+        .map_err(|e| Error::validation(format!("server url is not a valid URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(Error::validation("server url must use http or https"));
     }
@@ -46,8 +47,13 @@ fn is_public(host: &Host<&str>) -> bool {
                     IpAddr::V6(v6) => is_public_v6(v6),
                 };
             }
-            const INTERNAL_SUFFIXES: [&str; 5] =
-                [".localhost", ".local", ".internal", ".localdomain", ".home.arpa"];
+            const INTERNAL_SUFFIXES: [&str; 5] = [
+                ".localhost",
+                ".local",
+                ".internal",
+                ".localdomain",
+                ".home.arpa",
+            ];
             !(name == "localhost"
                 || name == "metadata"
                 || INTERNAL_SUFFIXES.iter().any(|s| name.ends_with(s))
@@ -122,7 +128,12 @@ mod tests {
 
     #[test]
     fn other_schemes_and_embedded_credentials_are_refused() {
-        for url in ["file:///etc/passwd", "ftp://example.com/", "https://user:pw@example.com/mcp", "not a url"] {
+        for url in [
+            "file:///etc/passwd",
+            "ftp://example.com/",
+            "https://user:pw@example.com/mcp",
+            "not a url",
+        ] {
             assert!(check_upstream_url(url, true).is_err(), "{url}");
         }
     }

@@ -24,7 +24,10 @@ async fn everything_lists_and_calls_tools_and_detection_costs_one_probe() {
     let tools = c.list_tools().await.unwrap();
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
     for expected in ["echo", "get-sum", "get-structured-content"] {
-        assert!(names.contains(&expected), "{expected} missing from {names:?}");
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
     }
     let echo = tools.iter().find(|t| t.name == "echo").unwrap();
     assert_eq!(echo.input_schema["type"], "object");
@@ -83,7 +86,11 @@ async fn a_warm_call_from_a_new_client_costs_exactly_one_request() {
             .call_tool(tool, args(json!({"message": "two"})), 10_000)
             .await
             .unwrap();
-        assert!(first_text(&result).contains("two"), "{}: {result}", server.name);
+        assert!(
+            first_text(&result).contains("two"),
+            "{}: {result}",
+            server.name
+        );
         assert_eq!(second.upstream_requests(), 1, "{}", server.name);
     }
 }
@@ -136,7 +143,11 @@ async fn a_restarted_server_is_reinitialized() {
         .await
         .unwrap();
     assert!(first_text(&result).contains("after"));
-    assert_eq!(c.upstream_requests(), 4, "404 + initialize + initialized + call");
+    assert_eq!(
+        c.upstream_requests(),
+        4,
+        "404 + initialize + initialized + call"
+    );
     let after = cached_state(&cache, &ep).await.unwrap();
     assert_ne!(before["session_id"], after["session_id"]);
 }
@@ -150,7 +161,11 @@ async fn tool_errors_structured_content_and_progress_with_the_python_sdk() {
         }
         let server = Server::python(&argv);
         let (http, cache) = (NativeHttp::new(), MemoryCache::new());
-        let c = client(&http, &cache, server.endpoint("/mcp", TransportPin::StreamableHttp));
+        let c = client(
+            &http,
+            &cache,
+            server.endpoint("/mcp", TransportPin::StreamableHttp),
+        );
 
         let failed = c
             .call_tool("fail", args(json!({"message": "kaput"})), 10_000)
@@ -209,12 +224,21 @@ async fn list_tools_follows_next_cursor() {
         "7",
     ]);
     let (http, cache) = (NativeHttp::new(), MemoryCache::new());
-    let c = client(&http, &cache, server.endpoint("/mcp", TransportPin::StreamableHttp));
+    let c = client(
+        &http,
+        &cache,
+        server.endpoint("/mcp", TransportPin::StreamableHttp),
+    );
     let tools = c.list_tools().await.unwrap();
     // 8 tools of our own + 7 fillers, 3 a page: 5 pages.
-    assert_eq!(tools.len(), 15, "{:?}", tools.iter().map(|t| &t.name).collect::<Vec<_>>());
+    assert_eq!(
+        tools.len(),
+        15,
+        "{:?}",
+        tools.iter().map(|t| &t.name).collect::<Vec<_>>()
+    );
     assert!(tools.iter().any(|t| t.name == "filler_6"));
-    assert_eq!(c.upstream_requests(), 2 + 5);
+    assert_eq!(c.upstream_requests(), 2 + 6);
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -230,7 +254,10 @@ async fn a_timeout_cancels_the_call_on_the_server() {
         .call_tool("sleep", args(json!({"seconds": 30})), 700)
         .await
         .unwrap_err();
-    assert!(matches!(&err, Error::Timeout(m) if m.contains("700 ms")), "{err:?}");
+    assert!(
+        matches!(&err, Error::Timeout(m) if m.contains("700 ms")),
+        "{err:?}"
+    );
     assert!(started.elapsed().as_millis() < 5_000);
 
     // notifications/cancelled reached the server and it cancelled the handler.
@@ -253,10 +280,28 @@ async fn a_timeout_cancels_the_call_on_the_server() {
 async fn unknown_tools_and_bad_arguments_are_reported() {
     let server = Server::everything("streamableHttp");
     let (http, cache) = (NativeHttp::new(), MemoryCache::new());
-    let c = client(&http, &cache, server.endpoint("/mcp", TransportPin::StreamableHttp));
+    let c = client(
+        &http,
+        &cache,
+        server.endpoint("/mcp", TransportPin::StreamableHttp),
+    );
     match c.call_tool("no-such-tool", args(json!({})), 10_000).await {
         Err(Error::Upstream(m)) => assert!(m.contains("tools/call no-such-tool"), "{m}"),
         Ok(r) => assert_eq!(r["isError"], true, "{r}"),
         Err(e) => panic!("unexpected {e:?}"),
     }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_broken_reply_stream_is_resumed_with_last_event_id() {
+    let server = Server::python(&["--transport", "streamable-http", "--resumable"]);
+    let (http, cache) = (NativeHttp::new(), MemoryCache::new());
+    let c = client(&http, &cache, server.endpoint("/mcp", TransportPin::StreamableHttp));
+    let r = c
+        .call_tool("interrupted", args(json!({})), 10_000)
+        .await
+        .unwrap();
+    assert_eq!(first_text(&r), "resumed");
+    // initialize + initialized + tools/call + the resuming GET.
+    assert_eq!(c.upstream_requests(), 4);
 }

@@ -61,7 +61,9 @@ impl Server {
         );
         let port = free_port();
         let mut cmd = Command::new(bin);
-        cmd.arg(mode).env("PORT", port.to_string()).env("PATH", path);
+        cmd.arg(mode)
+            .env("PORT", port.to_string())
+            .env("PATH", path);
         Server::spawn(cmd, port, &format!("everything-{mode}"))
     }
 
@@ -74,10 +76,17 @@ impl Server {
         let root = repo_root();
         let python = root.join(".venv/bin/python");
         let script = root.join("tests/servers/py_server.py");
-        assert!(python.exists(), "{} is missing: {INSTALL_HINT}", python.display());
+        assert!(
+            python.exists(),
+            "{} is missing: {INSTALL_HINT}",
+            python.display()
+        );
         assert!(script.exists(), "{} is missing", script.display());
         let mut cmd = Command::new(python);
-        cmd.arg(script).args(args).arg("--port").arg(port.to_string());
+        cmd.arg(script)
+            .args(args)
+            .arg("--port")
+            .arg(port.to_string());
         Server::spawn(cmd, port, &format!("py{}", args.join("")))
     }
 

@@ -19,6 +19,8 @@ Tools:
   weather(city)            -> structuredContent {city, temperature_c, conditions}
   progress(steps)          -> sends `steps` progress notifications, then "done"
   header(name)             -> the value of request header `name` ("" when absent)
+  interrupted()            -> with --resumable, closes its SSE reply stream mid-call, then
+                              answers "resumed" (the client must resume with Last-Event-ID)
   cancelled()              -> how many `sleep` calls were cancelled so far
   filler_0 … filler_{N-1}  -> with --extra-tools N, to make listings long
 With --page-size N, tools/list answers N tools per page and sets nextCursor.
@@ -33,6 +35,7 @@ from typing import Any, TypedDict
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.streamable_http import EventCallback, EventMessage, EventStore
 from mcp_types import ListToolsResult, PaginatedRequestParams
 
 STATE = {"cancelled": 0}
@@ -50,6 +53,28 @@ class PagedServer(MCPServer):
         start = int(params.cursor) if params is not None and params.cursor else 0
         end = start + self.page_size
         return ListToolsResult(tools=tools[start:end], next_cursor=str(end) if end < len(tools) else None)
+
+
+class MemoryEventStore(EventStore):
+    """Keeps every SSE event so a client can resume a broken reply stream with Last-Event-ID."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, Any]] = []
+
+    async def store_event(self, stream_id: str, message: Any) -> str:
+        event_id = str(len(self.events) + 1)
+        self.events.append((stream_id, event_id, message))
+        return event_id
+
+    async def replay_events_after(self, last_event_id: str, send_callback: EventCallback) -> str | None:
+        index = next((i for i, e in enumerate(self.events) if e[1] == last_event_id), None)
+        if index is None:
+            return None
+        stream_id = self.events[index][0]
+        for sid, event_id, message in self.events[index + 1 :]:
+            if sid == stream_id and message is not None:
+                await send_callback(EventMessage(message, event_id))
+        return stream_id
 
 
 class Weather(TypedDict):
@@ -98,6 +123,13 @@ def build(page_size: int | None, extra_tools: int) -> PagedServer:
     def header(name: str, ctx: Context) -> str:
         headers = ctx.headers or {}
         return headers.get(name.lower(), "")
+
+    @server.tool(description="Closes its reply stream mid-call (with --resumable), then answers.")
+    async def interrupted(ctx: Context) -> str:
+        await ctx.report_progress(1, 2)
+        await ctx.close_sse_stream()
+        await anyio.sleep(0.3)
+        return "resumed"
 
     @server.tool(description="How many sleep calls were cancelled.")
     def cancelled() -> int:
@@ -149,6 +181,9 @@ def main() -> None:
     parser.add_argument("--json-response", action="store_true", help="answer with JSON bodies instead of SSE")
     parser.add_argument("--stateless", action="store_true", help="Streamable HTTP without sessions")
     parser.add_argument("--legacy-only", action="store_true", help="refuse 2026-07-28 requests (HTTP 400)")
+    parser.add_argument(
+        "--resumable", action="store_true", help="keep SSE events so broken reply streams can resume"
+    )
     parser.add_argument("--page-size", type=int, default=None, help="tools per tools/list page")
     parser.add_argument("--extra-tools", type=int, default=0, help="register this many filler tools")
     args = parser.parse_args()
@@ -157,7 +192,12 @@ def main() -> None:
     if args.transport == "sse":
         app = server.sse_app()
     else:
-        app = server.streamable_http_app(json_response=args.json_response, stateless_http=args.stateless)
+        resumable: dict[str, Any] = (
+            {"event_store": MemoryEventStore(), "retry_interval": 100} if args.resumable else {}
+        )
+        app = server.streamable_http_app(
+            json_response=args.json_response, stateless_http=args.stateless, **resumable
+        )
     if args.legacy_only:
         app = LegacyOnly(app)
 

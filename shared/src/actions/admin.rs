@@ -35,7 +35,11 @@ fn action_name(action: AdminAction) -> &'static str {
     crate::api::Action::Admin(action).name()
 }
 
-fn validated_config(req: &ActionRequest, server_type: &str, allow_private: bool) -> Result<Option<String>> {
+fn validated_config(
+    req: &ActionRequest,
+    server_type: &str,
+    allow_private: bool,
+) -> Result<Option<String>> {
     let Some(config) = req.optional_object("config")? else {
         return Ok(None);
     };
@@ -60,7 +64,10 @@ async fn create_server<D: Database, C: Cache, H: Upstream>(
     let description = req.optional_str("description", MAX_DESCRIPTION)?;
     let server_type = req.required_str("server_type", 16)?;
     if !SERVER_TYPES.contains(&server_type) {
-        return Err(field_error("server_type", "must be one of http, sse, stdio"));
+        return Err(field_error(
+            "server_type",
+            "must be one of http, sse, stdio",
+        ));
     }
     let config = validated_config(req, server_type, s.settings.allow_private_upstreams)?
         .ok_or_else(|| field_error("config", "is required (for http/sse: {\"url\": …})"))?;
@@ -85,7 +92,9 @@ async fn create_server<D: Database, C: Cache, H: Upstream>(
     let sync = if sync_now {
         let server = servers::get(s.db, ctx.team(), &id).await?;
         Some(match sync_server(s, &server).await {
-            Ok(o) => json!({"success": true, "tools_synced": o.tools_synced, "tools_removed": o.tools_removed}),
+            Ok(o) => {
+                json!({"success": true, "tools_synced": o.tools_synced, "tools_removed": o.tools_removed})
+            }
             Err(e) => json!({"success": false, "code": e.code(), "error": e.public_message()}),
         })
     } else {
@@ -105,7 +114,11 @@ async fn update_server<D: Database, C: Cache, H: Upstream>(
     let s = &ctx.services;
     let server_id = req.required_str("server_id", MAX_ID_LEN)?;
     let existing = servers::get(s.db, ctx.team(), server_id).await?;
-    let config = validated_config(req, &existing.server_type, s.settings.allow_private_upstreams)?;
+    let config = validated_config(
+        req,
+        &existing.server_type,
+        s.settings.allow_private_upstreams,
+    )?;
     let update = servers::ServerUpdate {
         name: req.optional_str("name", MAX_SERVER_NAME)?,
         description: req.optional_str("description", MAX_DESCRIPTION)?,
@@ -116,7 +129,9 @@ async fn update_server<D: Database, C: Cache, H: Upstream>(
     servers::update(s.db, ctx.team(), server_id, update, &now).await?;
     drop_team_caches(s.cache, ctx.team(), Some(server_id)).await;
     let server = servers::get(s.db, ctx.team(), server_id).await?;
-    Ok(Reply::ok(json!({ "success": true, "server": server.public_json() })))
+    Ok(Reply::ok(
+        json!({ "success": true, "server": server.public_json() }),
+    ))
 }
 
 async fn delete_server<D: Database, C: Cache, H: Upstream>(
@@ -127,7 +142,9 @@ async fn delete_server<D: Database, C: Cache, H: Upstream>(
     let server_id = req.required_str("server_id", MAX_ID_LEN)?;
     servers::delete(s.db, ctx.team(), server_id).await?;
     drop_team_caches(s.cache, ctx.team(), Some(server_id)).await;
-    Ok(Reply::ok(json!({ "success": true, "server_id": server_id })))
+    Ok(Reply::ok(
+        json!({ "success": true, "server_id": server_id }),
+    ))
 }
 
 async fn update_tool<D: Database, C: Cache, H: Upstream>(
@@ -146,5 +163,7 @@ async fn update_tool<D: Database, C: Cache, H: Upstream>(
     tools::update_policy(s.db, ctx.team(), tool_id, policy, &now).await?;
     let tool = tools::get_by_id(s.db, ctx.team(), tool_id).await?;
     drop_team_caches(s.cache, ctx.team(), Some(&tool.server_id)).await;
-    Ok(Reply::ok(json!({ "success": true, "tool": tool.public_json() })))
+    Ok(Reply::ok(
+        json!({ "success": true, "tool": tool.public_json() }),
+    ))
 }

@@ -34,7 +34,10 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
     let s = &ctx.services;
     let server_id = req.required_str("server_id", MAX_ID_LEN)?;
     let tool_name = req.required_str("tool_name", MAX_NAME_LEN)?;
-    let arguments = req.optional_object("parameters")?.cloned().unwrap_or_default();
+    let arguments = req
+        .optional_object("parameters")?
+        .cloned()
+        .unwrap_or_default();
 
     let server = servers::get(s.db, ctx.team(), server_id).await?;
     if !server.is_active {
@@ -94,13 +97,25 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
             }
         }
         Err(err) => {
-            ctx.log(&format!("call_tool {tool_name} on server {} failed: {err}", server.id));
-            let status = if matches!(err, Error::Timeout(_)) { Status::Timeout } else { Status::Error };
+            ctx.log(&format!(
+                "call_tool {tool_name} on server {} failed: {err}",
+                server.id
+            ));
+            let status = if matches!(err, Error::Timeout(_)) {
+                Status::Timeout
+            } else {
+                Status::Error
+            };
             let mut extra = Map::new();
             extra.insert("execution_id".into(), execution_id.clone().into());
             extra.insert("duration_ms".into(), duration_ms.into());
             let reply = Reply::error(&err, ctx.request_id, extra);
-            (status, None, Some(truncate(&err.public_message(), MAX_STORED_ERROR)), reply)
+            (
+                status,
+                None,
+                Some(truncate(&err.public_message(), MAX_STORED_ERROR)),
+                reply,
+            )
         }
     };
 
@@ -115,7 +130,9 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
     };
     if let Err(first) = executions::finish(s.db, finished).await {
         // One retry: losing the final state of a call that happened is worse than a slow reply.
-        ctx.log(&format!("recording execution {execution_id} failed, retrying: {first}"));
+        ctx.log(&format!(
+            "recording execution {execution_id} failed, retrying: {first}"
+        ));
         let retry = Finished {
             id: &execution_id,
             tool_id: &tool.id,
@@ -135,9 +152,18 @@ fn error_text_of(result: &Value) -> String {
     let text: Vec<&str> = result
         .get("content")
         .and_then(Value::as_array)
-        .map(|items| items.iter().filter_map(|c| c.get("text").and_then(Value::as_str)).collect())
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|c| c.get("text").and_then(Value::as_str))
+                .collect()
+        })
         .unwrap_or_default();
-    let joined = if text.is_empty() { "tool reported an error".to_string() } else { text.join("\n") };
+    let joined = if text.is_empty() {
+        "tool reported an error".to_string()
+    } else {
+        text.join("\n")
+    };
     truncate(&joined, MAX_STORED_ERROR)
 }
 
@@ -178,7 +204,10 @@ mod tests {
     fn error_text_joins_text_content_and_truncates_on_char_boundaries() {
         let r = json!({"isError": true, "content": [{"type": "text", "text": "bad"}, {"type": "image"}, {"type": "text", "text": "worse"}]});
         assert_eq!(error_text_of(&r), "bad\nworse");
-        assert_eq!(error_text_of(&json!({"isError": true})), "tool reported an error");
+        assert_eq!(
+            error_text_of(&json!({"isError": true})),
+            "tool reported an error"
+        );
         assert_eq!(truncate("ééé", 3), "é…");
     }
 }

@@ -18,7 +18,12 @@ pub async fn list_servers<D: Database, C: Cache, H>(ctx: &Ctx<'_, D, C, H>) -> R
     let rows = servers::list_active(ctx.services.db, ctx.team()).await?;
     let list: Vec<Value> = rows.iter().map(servers::Server::public_json).collect();
     let list = Value::from(list);
-    if let Err(e) = ctx.services.cache.put(&key, &list.to_string(), LIST_TTL_SECS).await {
+    if let Err(e) = ctx
+        .services
+        .cache
+        .put(&key, &list.to_string(), LIST_TTL_SECS)
+        .await
+    {
         ctx.log(&format!("caching server list failed: {e}"));
     }
     Ok(Reply::ok(json!({ "servers": list, "cached": false })))

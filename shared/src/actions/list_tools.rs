@@ -35,8 +35,17 @@ pub async fn list_tools<D: Database, C: Cache, H>(
         }
         None => tools::list_enabled_for_team(ctx.services.db, ctx.team()).await?,
     };
-    let list = Value::from(rows.iter().map(tools::Tool::public_json).collect::<Vec<_>>());
-    if let Err(e) = ctx.services.cache.put(&key, &list.to_string(), LIST_TTL_SECS).await {
+    let list = Value::from(
+        rows.iter()
+            .map(tools::Tool::public_json)
+            .collect::<Vec<_>>(),
+    );
+    if let Err(e) = ctx
+        .services
+        .cache
+        .put(&key, &list.to_string(), LIST_TTL_SECS)
+        .await
+    {
         ctx.log(&format!("caching tool list failed: {e}"));
     }
     Ok(Reply::ok(json!({ "tools": list, "cached": false })))

@@ -87,7 +87,8 @@ pub async fn sync_server<D: Database, C: Cache, H: Upstream>(
     let now = iso_from_ms(services.http.now_ms());
     let result = match listed {
         Ok(listed) => {
-            let outcome = tools::sync(services.db, &server.team_id, &server.id, &listed, &now).await?;
+            let outcome =
+                tools::sync(services.db, &server.team_id, &server.id, &listed, &now).await?;
             servers::mark_connected(services.db, &server.team_id, &server.id, &now).await?;
             Ok(outcome)
         }
@@ -117,10 +118,15 @@ pub fn endpoint_of(server: &Server, allow_private: bool) -> Result<crate::mcp::S
             server.name
         )));
     }
-    let config: Value = serde_json::from_str(&server.config)
-        .map_err(|_| Error::Upstream(format!("server '{}' has an unreadable config", server.name)))?;
+    let config: Value = serde_json::from_str(&server.config).map_err(|_| {
+        Error::Upstream(format!("server '{}' has an unreadable config", server.name))
+    })?;
     let remote = RemoteConfig::parse(&config, allow_private).map_err(|e| {
-        Error::Upstream(format!("server '{}' config: {}", server.name, e.public_message()))
+        Error::Upstream(format!(
+            "server '{}' config: {}",
+            server.name,
+            e.public_message()
+        ))
     })?;
     Ok(remote.endpoint(&server.id, &server.server_type))
 }

@@ -21,13 +21,18 @@ impl SqliteDb {
         let conn = rusqlite::Connection::open_in_memory().unwrap();
         conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
-        let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         files.sort();
         for f in files {
             conn.execute_batch(&std::fs::read_to_string(&f).unwrap())
                 .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         }
-        SqliteDb { conn: RefCell::new(conn) }
+        SqliteDb {
+            conn: RefCell::new(conn),
+        }
     }
 
     /// Runs raw SQL (fixtures).
@@ -37,7 +42,8 @@ impl SqliteDb {
 
     pub fn scalar(&self, sql: &str) -> Value {
         let conn = self.conn.borrow();
-        conn.query_row(sql, [], |r| Ok(to_json(r.get_ref(0)?))).unwrap()
+        conn.query_row(sql, [], |r| Ok(to_json(r.get_ref(0)?)))
+            .unwrap()
     }
 }
 
@@ -75,9 +81,15 @@ impl Database for SqliteDb {
     async fn query(&self, stmt: Statement) -> Result<Vec<Row>> {
         let conn = self.conn.borrow();
         let mut prepared = conn.prepare(stmt.sql).map_err(sqlite_error)?;
-        let names: Vec<String> = prepared.column_names().iter().map(|s| s.to_string()).collect();
+        let names: Vec<String> = prepared
+            .column_names()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let params: Vec<Sqlite> = stmt.params.iter().map(to_sqlite).collect();
-        let mut rows = prepared.query(rusqlite::params_from_iter(params)).map_err(sqlite_error)?;
+        let mut rows = prepared
+            .query(rusqlite::params_from_iter(params))
+            .map_err(sqlite_error)?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().map_err(sqlite_error)? {
             let mut m = Map::new();
@@ -115,7 +127,10 @@ pub struct NoNetwork {
 impl HttpClient for NoNetwork {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
         self.attempts.set(self.attempts.get() + 1);
-        Err(Error::Upstream(format!("test network refuses {}", request.url)))
+        Err(Error::Upstream(format!(
+            "test network refuses {}",
+            request.url
+        )))
     }
 }
 

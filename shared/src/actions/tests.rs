@@ -71,11 +71,26 @@ fn ids(list: &Value, field: &str) -> Vec<String> {
 #[tokio::test(flavor = "current_thread")]
 async fn list_servers_shows_only_the_callers_active_servers() {
     let w = World::new();
-    let a = w.run(&identity("team-a", Role::Member), json!({"action": "list_servers"})).await.unwrap();
+    let a = w
+        .run(
+            &identity("team-a", Role::Member),
+            json!({"action": "list_servers"}),
+        )
+        .await
+        .unwrap();
     assert_eq!(ids(&a.body["servers"], "id"), vec!["srv-a"]);
-    let b = w.run(&identity("team-b", Role::Member), json!({"action": "list_servers"})).await.unwrap();
+    let b = w
+        .run(
+            &identity("team-b", Role::Member),
+            json!({"action": "list_servers"}),
+        )
+        .await
+        .unwrap();
     assert_eq!(ids(&b.body["servers"], "id"), vec!["srv-b"]);
-    assert!(a.body["servers"][0].get("config").is_none(), "config is not public");
+    assert!(
+        a.body["servers"][0].get("config").is_none(),
+        "config is not public"
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -85,17 +100,27 @@ async fn list_tools_serves_the_second_read_from_cache_until_it_is_dropped() {
     let body = json!({"action": "list_tools", "server_id": "srv-a"});
     let first = w.run(&member, body.clone()).await.unwrap();
     assert_eq!(first.body["cached"], false);
-    assert_eq!(ids(&first.body["tools"], "tool_name"), vec!["echo"], "disabled tool hidden");
-    assert_eq!(w.cache.ttl_of(&keys::tools_of_server("team-a", "srv-a")), Some(300));
+    assert_eq!(
+        ids(&first.body["tools"], "tool_name"),
+        vec!["echo"],
+        "disabled tool hidden"
+    );
+    assert_eq!(
+        w.cache.ttl_of(&keys::tools_of_server("team-a", "srv-a")),
+        Some(300)
+    );
     let second = w.run(&member, body.clone()).await.unwrap();
     assert_eq!(second.body["cached"], true);
     assert_eq!(second.body["tools"], first.body["tools"]);
 
     // An admin disables the tool: the cache is dropped and the next read is correct.
     let admin = identity("team-a", Role::Admin);
-    w.run(&admin, json!({"action": "update_tool", "tool_id": "tool-a1", "is_enabled": false}))
-        .await
-        .unwrap();
+    w.run(
+        &admin,
+        json!({"action": "update_tool", "tool_id": "tool-a1", "is_enabled": false}),
+    )
+    .await
+    .unwrap();
     let third = w.run(&member, body).await.unwrap();
     assert_eq!(third.body["cached"], false);
     assert_eq!(third.body["tools"], json!([]));
@@ -104,10 +129,26 @@ async fn list_tools_serves_the_second_read_from_cache_until_it_is_dropped() {
 #[tokio::test(flavor = "current_thread")]
 async fn list_tools_without_server_covers_every_active_server_of_the_team_only() {
     let w = World::new();
-    let r = w.run(&identity("team-b", Role::Member), json!({"action": "list_tools"})).await.unwrap();
+    let r = w
+        .run(
+            &identity("team-b", Role::Member),
+            json!({"action": "list_tools"}),
+        )
+        .await
+        .unwrap();
     assert_eq!(ids(&r.body["tools"], "id"), vec!["tool-b2", "tool-b1"]);
-    let r = w.run(&identity("team-a", Role::Member), json!({"action": "list_tools"})).await.unwrap();
-    assert_eq!(ids(&r.body["tools"], "id"), vec!["tool-a1"], "inactive server's tools hidden");
+    let r = w
+        .run(
+            &identity("team-a", Role::Member),
+            json!({"action": "list_tools"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&r.body["tools"], "id"),
+        vec!["tool-a1"],
+        "inactive server's tools hidden"
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -125,9 +166,18 @@ async fn another_teams_ids_are_not_found_for_every_action() {
         let err = w.run(&a_admin, body.clone()).await.unwrap_err();
         assert_eq!(err.code(), "not_found", "{body}");
     }
-    assert_eq!(w.db.scalar("SELECT count(*) FROM mcp_servers WHERE team_id = 'team-b'"), json!(1));
-    assert_eq!(w.db.scalar("SELECT is_enabled FROM mcp_tools WHERE id = 'tool-b1'"), json!(1));
-    assert_eq!(w.db.scalar("SELECT count(*) FROM mcp_tool_executions"), json!(0));
+    assert_eq!(
+        w.db.scalar("SELECT count(*) FROM mcp_servers WHERE team_id = 'team-b'"),
+        json!(1)
+    );
+    assert_eq!(
+        w.db.scalar("SELECT is_enabled FROM mcp_tools WHERE id = 'tool-b1'"),
+        json!(1)
+    );
+    assert_eq!(
+        w.db.scalar("SELECT count(*) FROM mcp_tool_executions"),
+        json!(0)
+    );
     assert_eq!(w.net.attempts.get(), 0, "nothing went upstream");
 }
 
@@ -136,16 +186,38 @@ async fn refused_calls_leave_no_execution_and_send_nothing() {
     let w = World::new();
     let member = identity("team-a", Role::Member);
     let cases = [
-        (json!({"action": "call_tool", "tool_name": "echo"}), "validation_error"),
-        (json!({"action": "call_tool", "server_id": "srv-a"}), "validation_error"),
-        (json!({"action": "call_tool", "server_id": "srv-a", "tool_name": "secret"}), "authorization_error"),
-        (json!({"action": "call_tool", "server_id": "srv-a", "tool_name": "nope"}), "not_found"),
-        (json!({"action": "call_tool", "server_id": "srv-a-off", "tool_name": "echo"}), "conflict"),
+        (
+            json!({"action": "call_tool", "tool_name": "echo"}),
+            "validation_error",
+        ),
+        (
+            json!({"action": "call_tool", "server_id": "srv-a"}),
+            "validation_error",
+        ),
+        (
+            json!({"action": "call_tool", "server_id": "srv-a", "tool_name": "secret"}),
+            "authorization_error",
+        ),
+        (
+            json!({"action": "call_tool", "server_id": "srv-a", "tool_name": "nope"}),
+            "not_found",
+        ),
+        (
+            json!({"action": "call_tool", "server_id": "srv-a-off", "tool_name": "echo"}),
+            "conflict",
+        ),
     ];
     for (body, code) in cases {
-        assert_eq!(w.run(&member, body.clone()).await.unwrap_err().code(), code, "{body}");
+        assert_eq!(
+            w.run(&member, body.clone()).await.unwrap_err().code(),
+            code,
+            "{body}"
+        );
     }
-    assert_eq!(w.db.scalar("SELECT count(*) FROM mcp_tool_executions"), json!(0));
+    assert_eq!(
+        w.db.scalar("SELECT count(*) FROM mcp_tool_executions"),
+        json!(0)
+    );
     assert_eq!(w.net.attempts.get(), 0);
 }
 
@@ -159,13 +231,24 @@ async fn an_unreachable_upstream_leaves_one_final_error_row_and_counts_it() {
         .unwrap();
     assert_eq!(reply.status, 502);
     assert_eq!(reply.body["code"], "upstream_error");
-    let execution_id = reply.body["details"]["execution_id"].as_str().unwrap().to_string();
+    let execution_id = reply.body["details"]["execution_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(
         w.db.scalar(&format!("SELECT status || '|' || user_id || '|' || input FROM mcp_tool_executions WHERE id = '{execution_id}'")),
         json!(r#"error|user-of-team-a|{"message":"hi"}"#)
     );
-    assert_eq!(w.db.scalar("SELECT count(*) FROM mcp_tool_executions"), json!(1));
-    assert_eq!(w.db.scalar("SELECT execution_count || '/' || error_count FROM mcp_tools WHERE id = 'tool-a1'"), json!("1/1"));
+    assert_eq!(
+        w.db.scalar("SELECT count(*) FROM mcp_tool_executions"),
+        json!(1)
+    );
+    assert_eq!(
+        w.db.scalar(
+            "SELECT execution_count || '/' || error_count FROM mcp_tools WHERE id = 'tool-a1'"
+        ),
+        json!("1/1")
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -178,9 +261,16 @@ async fn members_are_refused_admin_actions_before_anything_changes() {
         json!({"action": "delete_server", "server_id": "srv-a"}),
         json!({"action": "update_tool", "tool_id": "tool-a1", "is_enabled": false}),
     ] {
-        assert_eq!(w.run(&member, body.clone()).await.unwrap_err().code(), "authorization_error", "{body}");
+        assert_eq!(
+            w.run(&member, body.clone()).await.unwrap_err().code(),
+            "authorization_error",
+            "{body}"
+        );
     }
-    assert_eq!(w.db.scalar("SELECT count(*) FROM mcp_servers WHERE team_id = 'team-a'"), json!(2));
+    assert_eq!(
+        w.db.scalar("SELECT count(*) FROM mcp_servers WHERE team_id = 'team-a'"),
+        json!(2)
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -240,7 +330,10 @@ async fn finishing_an_execution_twice_counts_it_once() {
         .await
         .unwrap();
     }
-    assert_eq!(w.db.scalar("SELECT status FROM mcp_tool_executions WHERE id = 'e1'"), json!("success"));
+    assert_eq!(
+        w.db.scalar("SELECT status FROM mcp_tool_executions WHERE id = 'e1'"),
+        json!("success")
+    );
     assert_eq!(
         w.db.scalar("SELECT execution_count || '/' || success_count || '/' || error_count || '/' || avg_duration_ms FROM mcp_tools WHERE id = 'tool-a1'"),
         json!("1/1/0/40.0")
@@ -267,15 +360,38 @@ async fn sync_upserts_keeps_policy_and_removes_what_the_server_dropped() {
             annotations: Some(json!({"readOnlyHint": true})),
         },
     ];
-    let outcome = tools::sync(&w.db, "team-b", "srv-b", &listed, "2026-11-21T00:00:00.000Z").await.unwrap();
+    let outcome = tools::sync(
+        &w.db,
+        "team-b",
+        "srv-b",
+        &listed,
+        "2026-11-21T00:00:00.000Z",
+    )
+    .await
+    .unwrap();
     assert_eq!((outcome.tools_synced, outcome.tools_removed), (2, 1));
     assert_eq!(
         w.db.scalar("SELECT description || '|' || timeout_seconds || '|' || execution_count FROM mcp_tools WHERE id = 'tool-b1'"),
         json!("Echo v2|7|5")
     );
-    assert_eq!(w.db.scalar("SELECT count(*) FROM mcp_tools WHERE server_id = 'srv-b'"), json!(2));
-    assert_eq!(w.db.scalar("SELECT count(*) FROM mcp_tools WHERE team_id = 'team-a'"), json!(3), "other team untouched");
+    assert_eq!(
+        w.db.scalar("SELECT count(*) FROM mcp_tools WHERE server_id = 'srv-b'"),
+        json!(2)
+    );
+    assert_eq!(
+        w.db.scalar("SELECT count(*) FROM mcp_tools WHERE team_id = 'team-a'"),
+        json!(3),
+        "other team untouched"
+    );
     // A cache entry for the other team is never touched by this team's sync either.
-    w.cache.put(&keys::tools_of_server("team-a", "srv-a"), "[]", 300).await.unwrap();
-    assert!(w.cache.get(&keys::tools_of_server("team-a", "srv-a")).await.unwrap().is_some());
+    w.cache
+        .put(&keys::tools_of_server("team-a", "srv-a"), "[]", 300)
+        .await
+        .unwrap();
+    assert!(w
+        .cache
+        .get(&keys::tools_of_server("team-a", "srv-a"))
+        .await
+        .unwrap()
+        .is_some());
 }

@@ -54,7 +54,11 @@ impl Database for D1Store {
         Ok(rows
             .into_iter()
             .filter_map(|row| match row {
-                Value::Object(m) => Some(m.into_iter().map(|(k, v)| (k, normalize_number(v))).collect()),
+                Value::Object(m) => Some(
+                    m.into_iter()
+                        .map(|(k, v)| (k, normalize_number(v)))
+                        .collect(),
+                ),
                 _ => None,
             })
             .collect())
@@ -66,7 +70,10 @@ impl Database for D1Store {
     }
 
     async fn batch(&self, stmts: Vec<Statement>) -> Result<Vec<u64>> {
-        let prepared = stmts.iter().map(|s| self.prepare(s)).collect::<Result<Vec<_>>>()?;
+        let prepared = stmts
+            .iter()
+            .map(|s| self.prepare(s))
+            .collect::<Result<Vec<_>>>()?;
         let results = self.db.batch(prepared).await.map_err(d1_error)?;
         Ok(results.iter().map(changes).collect())
     }

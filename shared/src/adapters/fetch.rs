@@ -35,9 +35,9 @@ impl HttpClient for FetchHttp {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
         let headers = Headers::new();
         for (name, value) in &request.headers {
-            headers
-                .set(name, value)
-                .map_err(|_| Error::Upstream(format!("header '{name}' is not valid for an HTTP request")))?;
+            headers.set(name, value).map_err(|_| {
+                Error::Upstream(format!("header '{name}' is not valid for an HTTP request"))
+            })?;
         }
         let mut init = RequestInit::new();
         init.with_method(match request.method {
@@ -69,7 +69,11 @@ impl HttpClient for FetchHttp {
                 .boxed_local(),
             Err(_) => futures::stream::empty().boxed_local(),
         };
-        Ok(HttpResponse { status, headers, body })
+        Ok(HttpResponse {
+            status,
+            headers,
+            body,
+        })
     }
 }
 

@@ -5,6 +5,7 @@
 use serde_json::json;
 
 pub fn log(level: &str, worker: &str, request_id: &str, message: &str) {
-    let line = json!({ "level": level, "worker": worker, "request_id": request_id, "msg": message });
+    let line =
+        json!({ "level": level, "worker": worker, "request_id": request_id, "msg": message });
     worker::console_log!("{line}");
 }

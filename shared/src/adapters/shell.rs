@@ -18,15 +18,28 @@ use crate::internal::Envelope;
 pub type WorkerCtx<'a> = Ctx<'a, D1Store, KvCache, FetchHttp>;
 
 /// Serves one envelope with `action`. Never fails: every outcome is a response.
-pub async fn serve<F>(worker_name: &'static str, mut req: Request, env: Env, action: F) -> worker::Result<Response>
+pub async fn serve<F>(
+    worker_name: &'static str,
+    mut req: Request,
+    env: Env,
+    action: F,
+) -> worker::Result<Response>
 where
     F: AsyncFn(&WorkerCtx<'_>, &ActionRequest) -> Result<Reply>,
 {
     let envelope = match req.json::<Envelope>().await {
         Ok(e) => e,
         Err(e) => {
-            log("error", worker_name, "-", &format!("undecodable envelope: {e}"));
-            return respond(&Reply::error(&Error::internal("bad envelope"), "-", Map::new()), "-");
+            log(
+                "error",
+                worker_name,
+                "-",
+                &format!("undecodable envelope: {e}"),
+            );
+            return respond(
+                &Reply::error(&Error::internal("bad envelope"), "-", Map::new()),
+                "-",
+            );
         }
     };
     let request_id = envelope.request_id.clone();
@@ -34,20 +47,36 @@ where
         Ok(reply) => reply,
         Err(err) => {
             let level = if err.status() >= 500 { "error" } else { "info" };
-            log(level, worker_name, &request_id, &format!("{} {}: {err}", err.status(), err.code()));
+            log(
+                level,
+                worker_name,
+                &request_id,
+                &format!("{} {}: {err}", err.status(), err.code()),
+            );
             Reply::error(&err, &request_id, Map::new())
         }
     };
     respond(&reply, &request_id)
 }
 
-async fn run<F>(worker_name: &'static str, env: &Env, envelope: &Envelope, action: F) -> Result<Reply>
+async fn run<F>(
+    worker_name: &'static str,
+    env: &Env,
+    envelope: &Envelope,
+    action: F,
+) -> Result<Reply>
 where
     F: AsyncFn(&WorkerCtx<'_>, &ActionRequest) -> Result<Reply>,
 {
     let request = ActionRequest::from_value(envelope.request.clone())?;
-    let db = D1Store::new(env.d1("DB").map_err(|e| Error::internal(format!("binding DB: {e}")))?);
-    let cache = KvCache::new(env.kv("CACHE").map_err(|e| Error::internal(format!("binding CACHE: {e}")))?);
+    let db = D1Store::new(
+        env.d1("DB")
+            .map_err(|e| Error::internal(format!("binding DB: {e}")))?,
+    );
+    let cache = KvCache::new(
+        env.kv("CACHE")
+            .map_err(|e| Error::internal(format!("binding CACHE: {e}")))?,
+    );
     let http = FetchHttp::new();
     let settings = settings_from(env);
     let request_id = envelope.request_id.as_str();

@@ -69,9 +69,7 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str> {
             )
         })?;
     let malformed = || Error::Auth("Authorization header must be \"Bearer <token>\"".into());
-    let (scheme, rest) = header
-        .split_once([' ', '\t'])
-        .ok_or_else(malformed)?;
+    let (scheme, rest) = header.split_once([' ', '\t']).ok_or_else(malformed)?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(malformed());
     }

@@ -59,7 +59,9 @@ pub fn after_discover(outcome: &Result<Value, Failure>) -> DiscoverVerdict {
                 Some(list) if list.iter().any(|v| v == MODERN_VERSION) => DiscoverVerdict::Modern,
                 Some(list)
                     if !list.is_empty()
-                        && !list.iter().any(|v| HANDSHAKE_VERSIONS.contains(&v.as_str())) =>
+                        && !list
+                            .iter()
+                            .any(|v| HANDSHAKE_VERSIONS.contains(&v.as_str())) =>
                 {
                     DiscoverVerdict::Incompatible(format!(
                         "the server speaks only MCP {} and mcp-edge speaks {MODERN_VERSION} and {}",
@@ -157,14 +159,20 @@ mod tests {
             status(400, Some(unsupported(json!(["2025-11-25", "2030-01-01"])))),
             Failure::upstream("the reply was text/html"),
         ] {
-            assert_eq!(after_discover(&Err(f.clone())), DiscoverVerdict::Legacy, "{f:?}");
+            assert_eq!(
+                after_discover(&Err(f.clone())),
+                DiscoverVerdict::Legacy,
+                "{f:?}"
+            );
         }
         assert!(matches!(
             after_discover(&Err(status(400, Some(unsupported(json!(["2030-01-01"])))))),
             DiscoverVerdict::Incompatible(_)
         ));
         assert_eq!(
-            after_discover(&Err(Failure::Unreachable(Error::Upstream("refused".into())))),
+            after_discover(&Err(Failure::Unreachable(Error::Upstream(
+                "refused".into()
+            )))),
             DiscoverVerdict::GiveUp
         );
         assert_eq!(
@@ -185,8 +193,16 @@ mod tests {
     fn lost_sessions_in_the_wording_of_deployed_sdks() {
         assert!(is_lost_session(404, "Session not found", true));
         assert!(!is_lost_session(404, "Not Found", false));
-        assert!(is_lost_session(400, "Bad Request: Server not initialized", true));
-        assert!(is_lost_session(400, "Bad Request: No valid session ID provided", false));
+        assert!(is_lost_session(
+            400,
+            "Bad Request: Server not initialized",
+            true
+        ));
+        assert!(is_lost_session(
+            400,
+            "Bad Request: No valid session ID provided",
+            false
+        ));
         assert!(!is_lost_session(400, "Invalid params", true));
         assert!(!is_lost_session(500, "session exploded", true));
     }

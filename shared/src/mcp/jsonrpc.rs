@@ -32,7 +32,11 @@ impl RpcError {
     /// `data.supported` of an `UnsupportedProtocolVersion` error, when well formed.
     pub fn supported_versions(&self) -> Option<Vec<String>> {
         let list = self.data.as_ref()?.get("supported")?.as_array()?;
-        Some(list.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        Some(
+            list.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect(),
+        )
     }
 
     /// One line for an admin: the message trimmed, then the code.
@@ -217,18 +221,24 @@ mod tests {
 
     #[test]
     fn classifies_the_four_message_kinds() {
-        let got = parse_body(br#"[
+        let got = parse_body(
+            br#"[
             {"jsonrpc":"2.0","id":7,"result":{"ok":true}},
             {"jsonrpc":"2.0","id":"8","error":{"code":-32601,"message":"nope","data":{"x":1}}},
             {"jsonrpc":"2.0","id":1,"method":"ping"},
             {"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":1}}
-        ]"#)
+        ]"#,
+        )
         .unwrap();
         assert!(got[0].answers(7));
         assert!(got[1].answers(8), "string ids of the same digits match");
-        assert!(matches!(&got[1], Incoming::Response { outcome: Err(e), .. } if e.code == -32601 && e.data.is_some()));
+        assert!(
+            matches!(&got[1], Incoming::Response { outcome: Err(e), .. } if e.code == -32601 && e.data.is_some())
+        );
         assert!(matches!(&got[2], Incoming::Request { method, .. } if method == "ping"));
-        assert!(matches!(&got[3], Incoming::Notification { method, .. } if method == "notifications/progress"));
+        assert!(
+            matches!(&got[3], Incoming::Notification { method, .. } if method == "notifications/progress")
+        );
     }
 
     #[test]
@@ -245,7 +255,11 @@ mod tests {
             b"\xff\xfe",
             b"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":",
         ] {
-            assert!(parse_body(body).is_err(), "{:?}", String::from_utf8_lossy(body));
+            assert!(
+                parse_body(body).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(body)
+            );
         }
     }
 
@@ -257,8 +271,9 @@ mod tests {
 
     #[test]
     fn null_id_errors_answer_the_request_in_flight_but_results_do_not() {
-        let err = parse_body(br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"bad"}}"#)
-            .unwrap();
+        let err =
+            parse_body(br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"bad"}}"#)
+                .unwrap();
         assert!(err[0].answers(99));
         let ok = parse_body(br#"{"jsonrpc":"2.0","id":null,"result":{}}"#).unwrap();
         assert!(!ok[0].answers(99));

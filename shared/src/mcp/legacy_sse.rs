@@ -39,9 +39,17 @@ impl LegacySse {
             .await
             .map_err(Failure::Unreachable)?;
         let mut resp = check_status(resp, WHAT, &wire.redactor).await?;
-        let content_type = resp.header("content-type").unwrap_or("").to_ascii_lowercase();
+        let content_type = resp
+            .header("content-type")
+            .unwrap_or("")
+            .to_ascii_lowercase();
         if !content_type.starts_with("text/event-stream") {
-            let essence = content_type.split(';').next().unwrap_or("").trim().to_string();
+            let essence = content_type
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string();
             return Err(Failure::upstream(format!(
                 "{WHAT}: the server answered {}, not an event stream: is the URL the server's SSE endpoint?",
                 if essence.is_empty() { "without a content type".to_string() } else { essence }
@@ -86,8 +94,12 @@ impl LegacySse {
             )));
         }
         conn.protocol_version = version.to_string();
-        conn.post(wire, "notifications/initialized", &jsonrpc::notification("notifications/initialized", Value::Null))
-            .await?;
+        conn.post(
+            wire,
+            "notifications/initialized",
+            &jsonrpc::notification("notifications/initialized", Value::Null),
+        )
+        .await?;
         Ok(conn)
     }
 
@@ -118,7 +130,9 @@ impl LegacySse {
                 continue;
             }
             let value: Value = serde_json::from_str(&event.data).map_err(|e| {
-                Failure::upstream(format!("{method}: an SSE event from the server is not JSON ({e})"))
+                Failure::upstream(format!(
+                    "{method}: an SSE event from the server is not JSON ({e})"
+                ))
             })?;
             let msg = jsonrpc::parse_message(value)
                 .map_err(|m| Failure::upstream(format!("{method}: {m}")))?;
@@ -139,7 +153,12 @@ impl LegacySse {
         }
     }
 
-    async fn post<H: HttpClient>(&self, wire: &Wire<'_, H>, what: &str, body: &Value) -> Result<(), Failure> {
+    async fn post<H: HttpClient>(
+        &self,
+        wire: &Wire<'_, H>,
+        what: &str,
+        body: &Value,
+    ) -> Result<(), Failure> {
         let resp = wire
             .send(wire.post(&self.post_url, &[], body))
             .await
@@ -189,7 +208,12 @@ mod tests {
 
     #[test]
     fn endpoints_on_another_origin_are_refused() {
-        for bad in ["http://evil.example/m", "https://h:1/m", "http://h:2/m", "//evil/m"] {
+        for bad in [
+            "http://evil.example/m",
+            "https://h:1/m",
+            "http://h:2/m",
+            "//evil/m",
+        ] {
             assert!(resolve_endpoint("http://h:1/sse", bad).is_err(), "{bad}");
         }
     }

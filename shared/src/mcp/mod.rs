@@ -166,7 +166,9 @@ impl<'a, H: HttpClient + Clock, C: Cache> McpClient<'a, H, C> {
             "_meta": { "progressToken": token },
         });
         let op = self.run(async |conn: &mut Conn| {
-            let result = conn.request(&self.wire, "tools/call", params.clone()).await?;
+            let result = conn
+                .request(&self.wire, "tools/call", params.clone())
+                .await?;
             if result.is_object() {
                 Ok(result)
             } else {

@@ -69,7 +69,10 @@ impl Failure {
     }
 
     pub fn rpc_error(what: &str, error: RpcError, redactor: &Redactor) -> Self {
-        let message = redactor.scrub(&format!("{what} failed on the server: {}", error.describe()));
+        let message = redactor.scrub(&format!(
+            "{what} failed on the server: {}",
+            error.describe()
+        ));
         Failure::Rpc { error, message }
     }
 
@@ -115,7 +118,9 @@ pub async fn check_status(
     let body = read_capped(&mut resp, MAX_ERROR_BODY_BYTES).await;
     let rpc = jsonrpc::parse_body(&body).ok().and_then(|msgs| {
         msgs.into_iter().find_map(|m| match m {
-            Incoming::Response { outcome: Err(e), .. } => Some(e),
+            Incoming::Response {
+                outcome: Err(e), ..
+            } => Some(e),
             _ => None,
         })
     });
@@ -156,7 +161,11 @@ pub enum Messages {
 
 impl Messages {
     /// Opens a 2xx reply that must carry JSON-RPC messages (JSON or SSE).
-    pub async fn open(mut resp: HttpResponse, what: &str, redactor: &Redactor) -> Result<Self, Failure> {
+    pub async fn open(
+        mut resp: HttpResponse,
+        what: &str,
+        redactor: &Redactor,
+    ) -> Result<Self, Failure> {
         let content_type = resp
             .header("content-type")
             .unwrap_or("")
@@ -188,9 +197,8 @@ impl Messages {
             .read_to_end(MAX_REPLY_BYTES)
             .await
             .map_err(|e| Failure::Fatal(prefix(what, e)))?;
-        let msgs = jsonrpc::parse_body(&body).map_err(|m| {
-            Failure::upstream(redactor.scrub(&format!("{what}: {m}")))
-        })?;
+        let msgs = jsonrpc::parse_body(&body)
+            .map_err(|m| Failure::upstream(redactor.scrub(&format!("{what}: {m}"))))?;
         Ok(Messages::Json(msgs.into()))
     }
 
@@ -268,7 +276,10 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.status(), Some(502));
         let msg = err.into_error().to_string();
-        assert!(msg.contains("HTTP 502") && msg.contains("Bad Gateway"), "{msg}");
+        assert!(
+            msg.contains("HTTP 502") && msg.contains("Bad Gateway"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -298,27 +309,42 @@ mod tests {
         .err()
         .unwrap();
         let msg = err.into_error().to_string();
-        assert!(msg.contains("text/html, not JSON or SSE") && msg.contains("MCP endpoint"), "{msg}");
+        assert!(
+            msg.contains("text/html, not JSON or SSE") && msg.contains("MCP endpoint"),
+            "{msg}"
+        );
     }
 
     #[test]
     fn invalid_json_and_truncated_sse_are_errors() {
         let r = Redactor::default();
-        let err = block_on(Messages::open(resp(200, "application/json", b"{\"jsonrpc\":"), "x", &r))
-            .err()
-            .unwrap();
+        let err = block_on(Messages::open(
+            resp(200, "application/json", b"{\"jsonrpc\":"),
+            "x",
+            &r,
+        ))
+        .err()
+        .unwrap();
         assert!(matches!(err, Failure::Fatal(Error::Upstream(_))));
 
         block_on(async {
             let mut m = Messages::open(
-                resp(200, "text/event-stream", b"event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\"res"),
+                resp(
+                    200,
+                    "text/event-stream",
+                    b"event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\"res",
+                ),
                 "x",
                 &r,
             )
             .await
             .ok()
             .unwrap();
-            assert_eq!(m.next("x").await.unwrap(), None, "a cut-off event is dropped");
+            assert_eq!(
+                m.next("x").await.unwrap(),
+                None,
+                "a cut-off event is dropped"
+            );
 
             let mut m = Messages::open(
                 resp(200, "text/event-stream", b"data: not json\n\n"),
@@ -345,7 +371,9 @@ mod tests {
     #[test]
     fn accepted_without_reply_is_an_error() {
         let r = Redactor::default();
-        let err = block_on(Messages::open(resp(202, "", b""), "tools/call", &r)).err().unwrap();
+        let err = block_on(Messages::open(resp(202, "", b""), "tools/call", &r))
+            .err()
+            .unwrap();
         assert!(err.into_error().to_string().contains("HTTP 202"));
     }
 }

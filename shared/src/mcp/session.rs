@@ -76,7 +76,10 @@ mod tests {
             store(&cache, "srv", &state).await;
             let raw = cache.get(&keys::mcp_session("srv")).await.unwrap().unwrap();
             assert!(raw.contains("\"streamable_http\""), "{raw}");
-            assert_eq!(cache.ttl_of(&keys::mcp_session("srv")), Some(SESSION_TTL_SECS));
+            assert_eq!(
+                cache.ttl_of(&keys::mcp_session("srv")),
+                Some(SESSION_TTL_SECS)
+            );
             assert_eq!(load(&cache, "srv", "http://x/mcp").await, Some(state));
             assert_eq!(load(&cache, "srv", "http://other/mcp").await, None);
             forget(&cache, "srv").await;
@@ -88,7 +91,10 @@ mod tests {
     fn garbage_in_the_cache_is_a_miss() {
         block_on(async {
             let cache = MemoryCache::new();
-            cache.put(&keys::mcp_session("srv"), "{not json", 60).await.unwrap();
+            cache
+                .put(&keys::mcp_session("srv"), "{not json", 60)
+                .await
+                .unwrap();
             assert_eq!(load(&cache, "srv", "http://x").await, None);
         });
     }

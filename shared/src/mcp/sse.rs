@@ -144,15 +144,9 @@ impl SseParser {
                 self.data.push('\n');
                 self.has_data = true;
             }
-            b"id" => {
-                if !value.contains('\0') {
-                    self.last_event_id = Some(value.into_owned());
-                }
-            }
-            b"retry" => {
-                if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-                    self.retry_ms = value.parse().ok();
-                }
+            b"id" if !value.contains('\0') => self.last_event_id = Some(value.into_owned()),
+            b"retry" if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) => {
+                self.retry_ms = value.parse().ok();
             }
             _ => {}
         }
@@ -265,9 +259,7 @@ mod tests {
 
     #[test]
     fn parses_a_typical_mcp_stream() {
-        let got = parse_chunks(&[
-            b"id: 0\ndata: \n\nevent: message\nid: 1\ndata: {\"a\":1}\n\n",
-        ]);
+        let got = parse_chunks(&[b"id: 0\ndata: \n\nevent: message\nid: 1\ndata: {\"a\":1}\n\n"]);
         assert_eq!(got, vec![ev("message", "{\"a\":1}", Some("1"))]);
     }
 
@@ -293,8 +285,11 @@ mod tests {
     fn comments_retry_and_unknown_fields() {
         let mut p = SseParser::new(1024);
         let mut out = Vec::new();
-        p.feed(b":hello\nretry: 1500\nfoo: bar\nretry: x\ndata\n\n", &mut out)
-            .unwrap();
+        p.feed(
+            b":hello\nretry: 1500\nfoo: bar\nretry: x\ndata\n\n",
+            &mut out,
+        )
+        .unwrap();
         assert_eq!(p.retry_ms(), Some(1500));
         // `data` with no colon is a data line with an empty value: an empty event, not dispatched.
         assert!(out.is_empty());
@@ -333,7 +328,9 @@ mod tests {
 
     #[test]
     fn stream_total_is_capped_and_truncation_drops_the_partial_event() {
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         rt.block_on(async {
             let chunks: Vec<Result<Vec<u8>>> =
                 vec![Ok(b"data: 1\n\n".to_vec()), Ok(b"data: 2 trunc".to_vec())];

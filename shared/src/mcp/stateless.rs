@@ -48,7 +48,10 @@ pub fn with_meta(params: Value) -> Value {
 /// The routing headers for `method` with `params`.
 pub fn headers(method: &str, params: &Value) -> Vec<(String, String)> {
     let mut h = vec![
-        ("mcp-protocol-version".to_string(), MODERN_VERSION.to_string()),
+        (
+            "mcp-protocol-version".to_string(),
+            MODERN_VERSION.to_string(),
+        ),
         ("mcp-method".to_string(), method.to_string()),
     ];
     let name_key = match method {

@@ -9,14 +9,12 @@
 /// At most `max` characters of `s`, control characters replaced, `…` appended when cut.
 pub fn clip(s: &str, max: usize) -> String {
     let mut out = String::new();
-    let mut count = 0;
-    for c in s.trim().chars() {
+    for (count, c) in s.trim().chars().enumerate() {
         if count == max {
             out.push('…');
             return out;
         }
         out.push(if c.is_control() { ' ' } else { c });
-        count += 1;
     }
     out
 }
@@ -95,7 +93,10 @@ mod tests {
         let r = Redactor::new(["Bearer sk-live-1234567890", "abc"]);
         let s = r.scrub("auth Bearer sk-live-1234567890 / token sk-live-1234567890 / abc");
         assert!(!s.contains("sk-live"), "{s}");
-        assert!(s.contains("abc"), "values under 4 chars are too short to be secrets: {s}");
+        assert!(
+            s.contains("abc"),
+            "values under 4 chars are too short to be secrets: {s}"
+        );
     }
 
     #[test]

@@ -66,8 +66,18 @@ mod tests {
 
     #[test]
     fn end_of_listing_and_broken_pages() {
-        assert_eq!(parse_page(&json!({"tools": [], "nextCursor": ""})).unwrap().1, None);
-        assert_eq!(parse_page(&json!({"tools": [], "nextCursor": null})).unwrap().1, None);
+        assert_eq!(
+            parse_page(&json!({"tools": [], "nextCursor": ""}))
+                .unwrap()
+                .1,
+            None
+        );
+        assert_eq!(
+            parse_page(&json!({"tools": [], "nextCursor": null}))
+                .unwrap()
+                .1,
+            None
+        );
         assert!(parse_page(&json!({"content": []})).is_err());
     }
 }

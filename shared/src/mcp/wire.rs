@@ -95,7 +95,12 @@ impl<'a, H: HttpClient> Wire<'a, H> {
     }
 
     /// A POST of `body` as JSON with the given protocol headers.
-    pub fn post(&self, url: &str, protocol_headers: &[(String, String)], body: &Value) -> HttpRequest {
+    pub fn post(
+        &self,
+        url: &str,
+        protocol_headers: &[(String, String)],
+        body: &Value,
+    ) -> HttpRequest {
         let mut req = HttpRequest::new(Method::Post, url)
             .header("content-type", "application/json")
             .header("accept", ACCEPT_BOTH)

@@ -36,8 +36,14 @@ impl Server {
         m.insert("description".into(), self.description.clone().into());
         m.insert("server_type".into(), self.server_type.clone().into());
         m.insert("is_active".into(), self.is_active.into());
-        m.insert("last_connected_at".into(), self.last_connected_at.clone().into());
-        m.insert("connection_status".into(), self.connection_status.clone().into());
+        m.insert(
+            "last_connected_at".into(),
+            self.last_connected_at.clone().into(),
+        );
+        m.insert(
+            "connection_status".into(),
+            self.connection_status.clone().into(),
+        );
         m.insert("last_error".into(), self.last_error.clone().into());
         Value::Object(m)
     }
@@ -54,7 +60,6 @@ macro_rules! select_servers {
     };
 }
 
-
 pub async fn list_active<D: Database>(db: &D, team_id: &str) -> Result<Vec<Server>> {
     const SQL: &str = select_servers!("WHERE team_id = ?1 AND is_active = 1 ORDER BY name");
     db.query_as(stmt!(SQL, team_id)).await
@@ -69,7 +74,12 @@ pub async fn get<D: Database>(db: &D, team_id: &str, server_id: &str) -> Result<
 }
 
 /// Records a successful contact: connected, failures reset.
-pub async fn mark_connected<D: Database>(db: &D, team_id: &str, server_id: &str, now: &str) -> Result<()> {
+pub async fn mark_connected<D: Database>(
+    db: &D,
+    team_id: &str,
+    server_id: &str,
+    now: &str,
+) -> Result<()> {
     db.execute(stmt!(
         "UPDATE mcp_servers SET connection_status = 'connected', last_connected_at = ?3, \
          last_error = NULL, consecutive_failures = 0, updated_at = ?3 \
@@ -172,7 +182,9 @@ pub async fn update<D: Database>(
         ))
         .await;
     match result {
-        Ok(0) => Err(Error::NotFound(format!("server '{server_id}' not found in your team"))),
+        Ok(0) => Err(Error::NotFound(format!(
+            "server '{server_id}' not found in your team"
+        ))),
         Ok(_) => Ok(()),
         Err(Error::Internal(detail)) if detail.contains("UNIQUE") => Err(Error::Conflict(
             "your team already has a server with that name".into(),
@@ -191,7 +203,9 @@ pub async fn delete<D: Database>(db: &D, team_id: &str, server_id: &str) -> Resu
         ))
         .await?;
     if changed == 0 {
-        return Err(Error::NotFound(format!("server '{server_id}' not found in your team")));
+        return Err(Error::NotFound(format!(
+            "server '{server_id}' not found in your team"
+        )));
     }
     Ok(())
 }

@@ -245,7 +245,9 @@ pub async fn update_policy<D: Database>(
         ))
         .await?;
     if changed == 0 {
-        return Err(Error::NotFound(format!("tool '{tool_id}' not found in your team")));
+        return Err(Error::NotFound(format!(
+            "tool '{tool_id}' not found in your team"
+        )));
     }
     Ok(())
 }
