@@ -230,10 +230,10 @@ async fn list_tools_follows_next_cursor() {
         server.endpoint("/mcp", TransportPin::StreamableHttp),
     );
     let tools = c.list_tools().await.unwrap();
-    // 8 tools of our own + 7 fillers, 3 a page: 5 pages.
+    // 9 tools of our own + 7 fillers, 3 a page: 6 pages.
     assert_eq!(
         tools.len(),
-        15,
+        16,
         "{:?}",
         tools.iter().map(|t| &t.name).collect::<Vec<_>>()
     );
@@ -296,7 +296,11 @@ async fn unknown_tools_and_bad_arguments_are_reported() {
 async fn a_broken_reply_stream_is_resumed_with_last_event_id() {
     let server = Server::python(&["--transport", "streamable-http", "--resumable"]);
     let (http, cache) = (NativeHttp::new(), MemoryCache::new());
-    let c = client(&http, &cache, server.endpoint("/mcp", TransportPin::StreamableHttp));
+    let c = client(
+        &http,
+        &cache,
+        server.endpoint("/mcp", TransportPin::StreamableHttp),
+    );
     let r = c
         .call_tool("interrupted", args(json!({})), 10_000)
         .await

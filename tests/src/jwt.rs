@@ -26,7 +26,10 @@ pub fn sign_with_header(secret: &str, header: &Value, claims: &Value) -> String 
     );
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key size");
     mac.update(input.as_bytes());
-    format!("{input}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+    format!(
+        "{input}.{}",
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    )
 }
 
 /// The claims a valid user token carries.

@@ -45,7 +45,11 @@ impl Proc {
 
     pub fn assert_running(&mut self) {
         if let Ok(Some(status)) = self.child.try_wait() {
-            panic!("{} exited early ({status}); log:\n{}", self.name, self.log_text());
+            panic!(
+                "{} exited early ({status}); log:\n{}",
+                self.name,
+                self.log_text()
+            );
         }
     }
 

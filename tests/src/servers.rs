@@ -27,9 +27,15 @@ pub fn everything_sse() -> McpServer {
 fn everything(mode: &str, path: &str) -> McpServer {
     let port = free_port();
     let bin = root().join("node_modules/.bin/mcp-server-everything");
-    assert!(bin.exists(), "{} missing: run scripts/install.sh", bin.display());
+    assert!(
+        bin.exists(),
+        "{} missing: run scripts/install.sh",
+        bin.display()
+    );
     let mut cmd = Command::new(bin);
-    cmd.arg(mode).env("PORT", port.to_string()).env("PATH", tool_path());
+    cmd.arg(mode)
+        .env("PORT", port.to_string())
+        .env("PATH", tool_path());
     let mut proc = Proc::spawn(&format!("server-everything-{mode}"), cmd);
     proc.wait_for_port(port, Duration::from_secs(30));
     McpServer {
@@ -43,10 +49,18 @@ fn everything(mode: &str, path: &str) -> McpServer {
 pub fn python_streamable() -> McpServer {
     let port = free_port();
     let python = root().join(".venv/bin/python");
-    assert!(python.exists(), "{} missing: run scripts/install.sh", python.display());
+    assert!(
+        python.exists(),
+        "{} missing: run scripts/install.sh",
+        python.display()
+    );
     let mut cmd = Command::new(python);
-    cmd.arg(root().join("tests/servers/py_server.py"))
-        .args(["--transport", "streamable-http", "--port", &port.to_string()]);
+    cmd.arg(root().join("tests/servers/py_server.py")).args([
+        "--transport",
+        "streamable-http",
+        "--port",
+        &port.to_string(),
+    ]);
     let mut proc = Proc::spawn("py-server", cmd);
     proc.wait_for_port(port, Duration::from_secs(30));
     McpServer {

@@ -11,7 +11,14 @@ use serde_json::Value;
 use crate::proc::Proc;
 use crate::{free_port, jwt, root, tool_path};
 
-pub const WORKERS: [&str; 6] = ["gateway", "list_servers", "list_tools", "call_tool", "sync_tools", "admin"];
+pub const WORKERS: [&str; 6] = [
+    "gateway",
+    "list_servers",
+    "list_tools",
+    "call_tool",
+    "sync_tools",
+    "admin",
+];
 
 static BUILD: Once = Once::new();
 
@@ -21,7 +28,10 @@ pub fn build_once() {
     BUILD.call_once(|| {
         run_script("scripts/dev-vars.sh", &[]);
         if std::env::var_os("MCP_EDGE_PREBUILT").is_none() {
-            run_script("scripts/build-workers.sh", &[("MCP_EDGE_PROFILE", "fastdev")]);
+            run_script(
+                "scripts/build-workers.sh",
+                &[("MCP_EDGE_PROFILE", "fastdev")],
+            );
         }
     });
 }
@@ -81,9 +91,20 @@ impl Stack {
     pub fn start(seed_sql: &str) -> Stack {
         build_once();
         let state = tempfile::tempdir().expect("temp dir");
-        let out = wrangler(&["d1", "migrations", "apply", "DB", "--local", "-c", "wrangler.toml"], state.path())
-            .output()
-            .expect("wrangler d1 migrations apply");
+        let out = wrangler(
+            &[
+                "d1",
+                "migrations",
+                "apply",
+                "DB",
+                "--local",
+                "-c",
+                "wrangler.toml",
+            ],
+            state.path(),
+        )
+        .output()
+        .expect("wrangler d1 migrations apply");
         assert!(
             out.status.success(),
             "migrations failed:\n{}{}",
@@ -148,7 +169,10 @@ impl Stack {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("gateway never became healthy; log:\n{}", self.dev.log_text());
+        panic!(
+            "gateway never became healthy; log:\n{}",
+            self.dev.log_text()
+        );
     }
 
     pub fn token(&self, user: &str, team: &str, role: &str) -> String {
@@ -229,7 +253,17 @@ fn d1_exec(state: &Path, sql: &str) {
     std::fs::write(&file, sql).expect("write seed");
     let file_s = file.display().to_string();
     let out = wrangler(
-        &["d1", "execute", "DB", "--local", "-c", "wrangler.toml", "--file", &file_s, "--yes"],
+        &[
+            "d1",
+            "execute",
+            "DB",
+            "--local",
+            "-c",
+            "wrangler.toml",
+            "--file",
+            &file_s,
+            "--yes",
+        ],
         state,
     )
     .output()
@@ -244,7 +278,17 @@ fn d1_exec(state: &Path, sql: &str) {
 
 fn d1_query(state: &Path, sql: &str) -> Vec<Value> {
     let out = wrangler(
-        &["d1", "execute", "DB", "--local", "-c", "wrangler.toml", "--json", "--command", sql],
+        &[
+            "d1",
+            "execute",
+            "DB",
+            "--local",
+            "-c",
+            "wrangler.toml",
+            "--json",
+            "--command",
+            sql,
+        ],
         state,
     )
     .output()

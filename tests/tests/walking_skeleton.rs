@@ -21,10 +21,17 @@ fn assert_error(answer: &Answer, status: u16, code: &str) {
     assert_eq!(answer.status, status, "{}", answer.text);
     assert_eq!(answer.body["status"], "error", "{}", answer.text);
     assert_eq!(answer.body["code"], code, "{}", answer.text);
-    assert!(answer.body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    assert!(answer.body["message"]
+        .as_str()
+        .is_some_and(|m| !m.is_empty()));
     assert_eq!(answer.body["error"], answer.body["message"]);
-    let header = answer.header("x-request-id").expect("X-Request-Id on every answer");
-    assert_eq!(answer.body["request_id"], header, "body and header carry the same request id");
+    let header = answer
+        .header("x-request-id")
+        .expect("X-Request-Id on every answer");
+    assert_eq!(
+        answer.body["request_id"], header,
+        "body and header carry the same request id"
+    );
 }
 
 fn one(stack: &Stack, sql: &str) -> Value {
@@ -80,7 +87,10 @@ fn core_path_end_to_end_against_real_servers() {
 
 fn sync_fills_the_catalogue_and_marks_servers_connected(w: &World) {
     let s = &w.stack;
-    let synced = s.call(&w.admin, json!({"action": "sync_tools", "server_id": w.python_id}));
+    let synced = s.call(
+        &w.admin,
+        json!({"action": "sync_tools", "server_id": w.python_id}),
+    );
     assert_eq!(synced.status, 200, "{}", synced.text);
     assert_eq!(synced.body["success"], true);
     let python_tools = synced.body["tools_synced"].as_u64().unwrap();
@@ -111,15 +121,30 @@ fn sync_fills_the_catalogue_and_marks_servers_connected(w: &World) {
 fn list_servers_is_scoped_to_the_callers_team(w: &World) {
     let mine = w.stack.call(&w.member, json!({"action": "list_servers"}));
     assert_eq!(mine.status, 200, "{}", mine.text);
-    let mut names: Vec<&str> = mine.body["servers"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    let mut names: Vec<&str> = mine.body["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
     names.sort();
     assert_eq!(names, ["everything", "python"]);
     let server = &mine.body["servers"][0];
-    for field in ["id", "name", "description", "server_type", "is_active", "last_connected_at", "connection_status"] {
+    for field in [
+        "id",
+        "name",
+        "description",
+        "server_type",
+        "is_active",
+        "last_connected_at",
+        "connection_status",
+    ] {
         assert!(server.get(field).is_some(), "missing {field}: {server}");
     }
     assert!(server.get("config").is_none(), "config stays private");
-    let theirs = w.stack.call(&w.other_admin, json!({"action": "list_servers"}));
+    let theirs = w
+        .stack
+        .call(&w.other_admin, json!({"action": "list_servers"}));
     assert_eq!(theirs.body["servers"], json!([]), "{}", theirs.text);
 }
 
@@ -129,22 +154,42 @@ fn list_tools_is_cached_and_the_cache_is_dropped_by_sync(w: &World) {
     let first = s.call(&w.member, body.clone());
     assert_eq!(first.status, 200, "{}", first.text);
     let tools = first.body["tools"].as_array().unwrap();
-    let echo = tools.iter().find(|t| t["tool_name"] == "echo").expect("echo listed");
-    for field in ["id", "tool_name", "description", "input_schema", "execution_count"] {
+    let echo = tools
+        .iter()
+        .find(|t| t["tool_name"] == "echo")
+        .expect("echo listed");
+    for field in [
+        "id",
+        "tool_name",
+        "description",
+        "input_schema",
+        "execution_count",
+    ] {
         assert!(echo.get(field).is_some(), "missing {field}: {echo}");
     }
     let second = s.call(&w.member, body.clone());
     assert_eq!(second.body["cached"], true, "second read comes from KV");
     assert_eq!(second.body["tools"], first.body["tools"]);
 
-    s.call(&w.admin, json!({"action": "sync_tools", "server_id": w.everything_id}));
+    s.call(
+        &w.admin,
+        json!({"action": "sync_tools", "server_id": w.everything_id}),
+    );
     let third = s.call(&w.member, body);
     assert_eq!(third.body["cached"], false, "sync dropped the cached list");
 
     let all = s.call(&w.member, json!({"action": "list_tools"}));
-    let servers: std::collections::BTreeSet<&str> =
-        all.body["tools"].as_array().unwrap().iter().map(|t| t["server_id"].as_str().unwrap()).collect();
-    assert_eq!(servers.len(), 2, "without server_id: every server of the team");
+    let servers: std::collections::BTreeSet<&str> = all.body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["server_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        servers.len(),
+        2,
+        "without server_id: every server of the team"
+    );
 }
 
 fn call_tool_records_the_execution_and_statistics(w: &World) {
@@ -158,7 +203,10 @@ fn call_tool_records_the_execution_and_statistics(w: &World) {
         );
         assert_eq!(answer.status, 200, "{}", answer.text);
         assert_eq!(answer.body["success"], true);
-        assert_eq!(answer.body["result"]["content"][0]["text"], format!("Echo: hello {i}"));
+        assert_eq!(
+            answer.body["result"]["content"][0]["text"],
+            format!("Echo: hello {i}")
+        );
         assert!(answer.body["duration_ms"].is_u64());
         execution_ids.push(answer.body["execution_id"].as_str().unwrap().to_string());
     }
@@ -167,7 +215,11 @@ fn call_tool_records_the_execution_and_statistics(w: &World) {
         json!({"action": "call_tool", "server_id": w.python_id, "tool_name": "add", "parameters": {"a": 2, "b": 40}}),
     );
     assert_eq!(add.status, 200, "{}", add.text);
-    assert_eq!(add.body["result"]["structuredContent"]["result"], 42, "{}", add.text);
+    assert_eq!(
+        add.body["result"]["structuredContent"]["result"], 42,
+        "{}",
+        add.text
+    );
 
     let row = one(
         s,
@@ -181,7 +233,10 @@ fn call_tool_records_the_execution_and_statistics(w: &World) {
     assert_eq!(row["user_id"], "bob");
     assert_eq!(row["team_id"], "team-a");
     assert_eq!(row["tool_name"], "echo");
-    assert_eq!(serde_json::from_str::<Value>(row["input"].as_str().unwrap()).unwrap(), json!({"message": "hello 2"}));
+    assert_eq!(
+        serde_json::from_str::<Value>(row["input"].as_str().unwrap()).unwrap(),
+        json!({"message": "hello 2"})
+    );
     assert!(row["output"].as_str().unwrap().contains("Echo: hello 2"));
     assert!(row["completed_at"].is_string() && row["duration_ms"].is_u64());
 
@@ -193,7 +248,14 @@ fn call_tool_records_the_execution_and_statistics(w: &World) {
             w.everything_id
         ),
     );
-    assert_eq!((stats["execution_count"].as_u64(), stats["success_count"].as_u64(), stats["error_count"].as_u64()), (Some(3), Some(3), Some(0)));
+    assert_eq!(
+        (
+            stats["execution_count"].as_u64(),
+            stats["success_count"].as_u64(),
+            stats["error_count"].as_u64()
+        ),
+        (Some(3), Some(3), Some(0))
+    );
     assert!(stats["last_executed_at"].is_string());
 }
 
@@ -208,32 +270,61 @@ fn tool_errors_are_completed_calls_with_success_false(w: &World) {
     assert_eq!(answer.body["result"]["isError"], true);
     let row = one(
         s,
-        &format!("SELECT status, error FROM mcp_tool_executions WHERE id = '{}'", answer.body["execution_id"].as_str().unwrap()),
+        &format!(
+            "SELECT status, error FROM mcp_tool_executions WHERE id = '{}'",
+            answer.body["execution_id"].as_str().unwrap()
+        ),
     );
     assert_eq!(row["status"], "error");
-    assert!(row["error"].as_str().unwrap().contains("disk on fire"), "{row}");
+    assert!(
+        row["error"].as_str().unwrap().contains("disk on fire"),
+        "{row}"
+    );
 }
 
 fn tool_timeout_is_504_and_recorded_as_timeout(w: &World) {
     let s = &w.stack;
-    let tool_id = one(s, &format!("SELECT id FROM mcp_tools WHERE server_id = '{}' AND tool_name = 'sleep'", w.python_id))["id"]
+    let tool_id = one(
+        s,
+        &format!(
+            "SELECT id FROM mcp_tools WHERE server_id = '{}' AND tool_name = 'sleep'",
+            w.python_id
+        ),
+    )["id"]
         .as_str()
         .unwrap()
         .to_string();
-    let policy = s.call(&w.admin, json!({"action": "update_tool", "tool_id": tool_id, "timeout_seconds": 1}));
+    let policy = s.call(
+        &w.admin,
+        json!({"action": "update_tool", "tool_id": tool_id, "timeout_seconds": 1}),
+    );
     assert_eq!(policy.status, 200, "{}", policy.text);
     let answer = s.call(
         &w.member,
         json!({"action": "call_tool", "server_id": w.python_id, "tool_name": "sleep", "parameters": {"seconds": 5}}),
     );
     assert_error(&answer, 504, "timeout");
-    let execution_id = answer.body["details"]["execution_id"].as_str().expect("execution id in details");
+    let execution_id = answer.body["details"]["execution_id"]
+        .as_str()
+        .expect("execution id in details");
     let row = one(s, &format!("SELECT status, duration_ms, error FROM mcp_tool_executions WHERE id = '{execution_id}'"));
     assert_eq!(row["status"], "timeout", "{row}");
     let duration = row["duration_ms"].as_u64().unwrap();
-    assert!((900..5000).contains(&duration), "gave up near the 1 s budget: {row}");
-    let stats = one(s, &format!("SELECT execution_count, error_count FROM mcp_tools WHERE id = '{tool_id}'"));
-    assert_eq!((stats["execution_count"].as_u64(), stats["error_count"].as_u64()), (Some(1), Some(1)));
+    assert!(
+        (900..5000).contains(&duration),
+        "gave up near the 1 s budget: {row}"
+    );
+    let stats = one(
+        s,
+        &format!("SELECT execution_count, error_count FROM mcp_tools WHERE id = '{tool_id}'"),
+    );
+    assert_eq!(
+        (
+            stats["execution_count"].as_u64(),
+            stats["error_count"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
 }
 
 fn sync_removes_tools_the_server_no_longer_lists(w: &World) {
@@ -243,13 +334,24 @@ fn sync_removes_tools_the_server_no_longer_lists(w: &World) {
         "INSERT INTO mcp_tools (id, server_id, team_id, tool_name) VALUES ('gone-tool', '{}', 'team-a', 'retired_tool') RETURNING id",
         w.python_id
     ));
-    let synced = s.call(&w.admin, json!({"action": "sync_tools", "server_id": w.python_id}));
+    let synced = s.call(
+        &w.admin,
+        json!({"action": "sync_tools", "server_id": w.python_id}),
+    );
     assert_eq!(synced.status, 200, "{}", synced.text);
     assert_eq!(synced.body["tools_removed"], 1, "{}", synced.text);
-    assert!(s.d1("SELECT id FROM mcp_tools WHERE id = 'gone-tool'").is_empty());
+    assert!(s
+        .d1("SELECT id FROM mcp_tools WHERE id = 'gone-tool'")
+        .is_empty());
     // History survives: the sleep tool's statistics were kept through the re-sync.
     let kept = one(s, &format!("SELECT execution_count, timeout_seconds FROM mcp_tools WHERE server_id = '{}' AND tool_name = 'sleep'", w.python_id));
-    assert_eq!((kept["execution_count"].as_u64(), kept["timeout_seconds"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (
+            kept["execution_count"].as_u64(),
+            kept["timeout_seconds"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
 }
 
 fn bad_requests_get_the_error_contract_and_never_a_500(w: &World) {
@@ -277,13 +379,28 @@ fn bad_requests_get_the_error_contract_and_never_a_500(w: &World) {
     assert_error(&get, 400, "validation_error");
     let elsewhere = s.request("POST", "/admin.php", Some(&w.member), Some("{}"), &[]);
     assert_error(&elsewhere, 404, "not_found");
-    let legacy_path = s.request("POST", "/functions/v1/mcp-client", Some(&w.member), Some(r#"{"action":"list_servers"}"#), &[]);
-    assert_eq!(legacy_path.status, 200, "the path the existing PWA uses works too");
+    let legacy_path = s.request(
+        "POST",
+        "/functions/v1/mcp-client",
+        Some(&w.member),
+        Some(r#"{"action":"list_servers"}"#),
+        &[],
+    );
+    assert_eq!(
+        legacy_path.status, 200,
+        "the path the existing PWA uses works too"
+    );
 }
 
 fn other_teams_ids_are_not_found_and_admin_work_needs_admin(w: &World) {
     let s = &w.stack;
-    let echo_id = one(s, &format!("SELECT id FROM mcp_tools WHERE server_id = '{}' AND tool_name = 'echo'", w.everything_id))["id"]
+    let echo_id = one(
+        s,
+        &format!(
+            "SELECT id FROM mcp_tools WHERE server_id = '{}' AND tool_name = 'echo'",
+            w.everything_id
+        ),
+    )["id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -308,19 +425,48 @@ fn other_teams_ids_are_not_found_and_admin_work_needs_admin(w: &World) {
     }
     let after = one(s, "SELECT count(*) AS n FROM mcp_tool_executions")["n"].as_u64();
     assert_eq!(before, after, "refused calls record nothing");
-    assert_eq!(one(s, &format!("SELECT is_active FROM mcp_servers WHERE id = '{}'", w.everything_id))["is_active"], 1);
+    assert_eq!(
+        one(
+            s,
+            &format!(
+                "SELECT is_active FROM mcp_servers WHERE id = '{}'",
+                w.everything_id
+            )
+        )["is_active"],
+        1
+    );
 }
 
 fn disabled_tools_are_hidden_and_refused(w: &World) {
     let s = &w.stack;
-    let echo_id = one(s, &format!("SELECT id FROM mcp_tools WHERE server_id = '{}' AND tool_name = 'echo'", w.python_id))["id"]
+    let echo_id = one(
+        s,
+        &format!(
+            "SELECT id FROM mcp_tools WHERE server_id = '{}' AND tool_name = 'echo'",
+            w.python_id
+        ),
+    )["id"]
         .as_str()
         .unwrap()
         .to_string();
-    let off = s.call(&w.admin, json!({"action": "update_tool", "tool_id": echo_id, "is_enabled": false}));
+    let off = s.call(
+        &w.admin,
+        json!({"action": "update_tool", "tool_id": echo_id, "is_enabled": false}),
+    );
     assert_eq!(off.status, 200, "{}", off.text);
-    let listed = s.call(&w.member, json!({"action": "list_tools", "server_id": w.python_id}));
-    assert!(listed.body["tools"].as_array().unwrap().iter().all(|t| t["tool_name"] != "echo"), "{}", listed.text);
+    let listed = s.call(
+        &w.member,
+        json!({"action": "list_tools", "server_id": w.python_id}),
+    );
+    assert!(
+        listed.body["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["tool_name"] != "echo"),
+        "{}",
+        listed.text
+    );
     let refused = s.call(
         &w.member,
         json!({"action": "call_tool", "server_id": w.python_id, "tool_name": "echo", "parameters": {"message": "x"}}),

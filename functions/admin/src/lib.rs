@@ -9,9 +9,14 @@ use worker::{event, Context, Env, Request, Response};
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
-    serve("admin", req, env, async |ctx, request| match request.action {
-        Action::Admin(action) => admin(ctx, action, request).await,
-        other => Err(Error::internal(format!("admin worker got {}", other.name()))),
+    serve("admin", req, env, async |ctx, request| {
+        match request.action {
+            Action::Admin(action) => admin(ctx, action, request).await,
+            other => Err(Error::internal(format!(
+                "admin worker got {}",
+                other.name()
+            ))),
+        }
     })
     .await
 }

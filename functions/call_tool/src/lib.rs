@@ -7,5 +7,8 @@ use worker::{event, Context, Env, Request, Response};
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
-    serve("call_tool", req, env, async |ctx, request| call_tool(ctx, request).await).await
+    serve("call_tool", req, env, async |ctx, request| {
+        call_tool(ctx, request).await
+    })
+    .await
 }

@@ -8,7 +8,9 @@ use shared::adapters::fetch::FetchHttp;
 use shared::adapters::kv::KvCache;
 use shared::adapters::log::log;
 use shared::auth::AuthConfig;
-use shared::gateway::{admit, binding_of, check_content_type, check_declared_length, is_api_path, CorsPolicy};
+use shared::gateway::{
+    admit, binding_of, check_content_type, check_declared_length, is_api_path, CorsPolicy,
+};
 use shared::http::Clock;
 use shared::internal::{action_url, Envelope};
 use shared::Error;
@@ -20,17 +22,30 @@ const WORKER: &str = "gateway";
 async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
     let request_id = uuid_v4();
     let origin = req.headers().get("origin")?;
-    let cors = CorsPolicy::from_setting(env.var("CORS_ALLOWED_ORIGINS").ok().map(|v| v.to_string()).as_deref());
+    let cors = CorsPolicy::from_setting(
+        env.var("CORS_ALLOWED_ORIGINS")
+            .ok()
+            .map(|v| v.to_string())
+            .as_deref(),
+    );
     let started = worker::Date::now().as_millis();
 
     let (mut response, cors_headers) = if req.method() == Method::Options {
-        (Response::empty()?.with_status(204), cors.preflight_headers(origin.as_deref()))
+        (
+            Response::empty()?.with_status(204),
+            cors.preflight_headers(origin.as_deref()),
+        )
     } else {
         let response = match handle(&mut req, &env, &request_id).await {
             Ok(response) => response,
             Err(err) => {
                 let level = if err.status() >= 500 { "error" } else { "info" };
-                log(level, WORKER, &request_id, &format!("{} {}: {err}", err.status(), err.code()));
+                log(
+                    level,
+                    WORKER,
+                    &request_id,
+                    &format!("{} {}: {err}", err.status(), err.code()),
+                );
                 Response::from_json(&err.to_body(&request_id))?.with_status(err.status())
             }
         };
@@ -62,7 +77,9 @@ async fn handle(req: &mut Request, env: &Env, request_id: &str) -> Result<Respon
         return Response::from_json(&json!({ "status": "ok" })).map_err(Error::internal);
     }
     if !is_api_path(&path) {
-        return Err(Error::NotFound(format!("no such endpoint '{path}'; POST to /")));
+        return Err(Error::NotFound(format!(
+            "no such endpoint '{path}'; POST to /"
+        )));
     }
     if req.method() != Method::Post {
         return Err(Error::validation("use POST with a JSON body"));
@@ -71,20 +88,39 @@ async fn handle(req: &mut Request, env: &Env, request_id: &str) -> Result<Respon
     check_declared_length(header("content-length").as_deref())?;
     check_content_type(header("content-type").as_deref())?;
     let authorization = header("authorization");
-    let body = req.bytes().await.map_err(|e| Error::validation(format!("unreadable body: {e}")))?;
+    let body = req
+        .bytes()
+        .await
+        .map_err(|e| Error::validation(format!("unreadable body: {e}")))?;
 
     let auth = AuthConfig::from_settings(|name| env.var(name).ok().map(|v| v.to_string()))?;
     let http = FetchHttp::new();
-    let cache = KvCache::new(env.kv("CACHE").map_err(|e| Error::internal(format!("binding CACHE: {e}")))?);
+    let cache = KvCache::new(
+        env.kv("CACHE")
+            .map_err(|e| Error::internal(format!("binding CACHE: {e}")))?,
+    );
     let now_secs = http.now_ms() / 1000;
-    let (identity, request) = admit(authorization.as_deref(), &body, &auth, now_secs, &http, &cache).await?;
+    let (identity, request) = admit(
+        authorization.as_deref(),
+        &body,
+        &auth,
+        now_secs,
+        &http,
+        &cache,
+    )
+    .await?;
 
     let action = request.action;
     log(
         "info",
         WORKER,
         request_id,
-        &format!("{} by user {} of team {}", action.name(), identity.user_id, identity.team_id),
+        &format!(
+            "{} by user {} of team {}",
+            action.name(),
+            identity.user_id,
+            identity.team_id
+        ),
     );
     let envelope = Envelope {
         request_id: request_id.to_string(),
@@ -95,15 +131,24 @@ async fn handle(req: &mut Request, env: &Env, request_id: &str) -> Result<Respon
 }
 
 /// Sends the envelope to an action worker and relays its answer (status and body) as is.
-async fn forward(env: &Env, binding: &str, action: &str, envelope: &Envelope) -> Result<Response, Error> {
+async fn forward(
+    env: &Env,
+    binding: &str,
+    action: &str,
+    envelope: &Envelope,
+) -> Result<Response, Error> {
     let service = env
         .service(binding)
         .map_err(|e| Error::internal(format!("binding {binding}: {e}")))?;
     let headers = Headers::new();
-    headers.set("content-type", "application/json").map_err(Error::internal)?;
+    headers
+        .set("content-type", "application/json")
+        .map_err(Error::internal)?;
     let body = serde_json::to_string(envelope).map_err(Error::internal)?;
     let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_headers(headers).with_body(Some(body.into()));
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_body(Some(body.into()));
     let mut upstream = service
         .fetch(action_url(action), Some(init))
         .await
@@ -113,7 +158,9 @@ async fn forward(env: &Env, binding: &str, action: &str, envelope: &Envelope) ->
         .bytes()
         .await
         .map_err(|e| Error::internal(format!("reading {binding}'s answer: {e}")))?;
-    let response = Response::from_bytes(bytes).map_err(Error::internal)?.with_status(status);
+    let response = Response::from_bytes(bytes)
+        .map_err(Error::internal)?
+        .with_status(status);
     response
         .headers()
         .set("content-type", "application/json")

@@ -6,5 +6,8 @@ use worker::{event, Context, Env, Request, Response};
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
-    serve("list_servers", req, env, async |ctx, _request| list_servers(ctx).await).await
+    serve("list_servers", req, env, async |ctx, _request| {
+        list_servers(ctx).await
+    })
+    .await
 }

@@ -6,5 +6,8 @@ use worker::{event, Context, Env, Request, Response};
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
-    serve("list_tools", req, env, async |ctx, request| list_tools(ctx, request).await).await
+    serve("list_tools", req, env, async |ctx, request| {
+        list_tools(ctx, request).await
+    })
+    .await
 }

