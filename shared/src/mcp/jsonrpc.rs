@@ -282,6 +282,19 @@ mod tests {
     }
 
     #[test]
+    fn server_requests_get_an_answer_that_unblocks_the_server() {
+        let id = json!(5);
+        assert_eq!(answer_server_request(&id, "ping")["result"], json!({}));
+        assert_eq!(
+            answer_server_request(&id, "roots/list")["result"]["roots"],
+            json!([])
+        );
+        let refused = answer_server_request(&id, "sampling/createMessage");
+        assert_eq!(refused["error"]["code"], METHOD_NOT_FOUND);
+        assert_eq!(refused["id"], 5);
+    }
+
+    #[test]
     fn unsupported_version_data_is_read() {
         let e = RpcError {
             code: UNSUPPORTED_PROTOCOL_VERSION,
