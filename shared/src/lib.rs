@@ -15,6 +15,7 @@ pub mod identity;
 pub mod internal;
 pub mod mcp;
 pub mod repo;
+pub mod schema;
 pub mod server_config;
 pub mod ssrf;
 pub mod time;

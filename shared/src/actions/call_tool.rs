@@ -1,7 +1,7 @@
 //! `call_tool`: run one tool on one of the caller's team's servers and record it.
 //!
 //! Invariants:
-//! - Validation (ids, team scope, tool enabled, arguments) happens before anything is recorded
+//! - Validation (ids, team scope, tool enabled, arguments against the tool's input schema) happens before anything is recorded
 //!   or sent; a refused call leaves no execution row.
 //! - Once the `pending` row exists, the call ends with that row in exactly one final state
 //!   (`success`, `error`, `timeout`) and the tool's statistics updated, whatever upstream did.
@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::mcp::McpClient;
 use crate::repo::executions::{self, Finished, NewExecution, Status};
 use crate::repo::{new_id, servers, tools};
+use crate::schema::validate_arguments;
 use crate::time::iso_from_ms;
 
 /// Stored input/output are capped; the row keeps a marker when a value was cut.
@@ -51,6 +52,9 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
         return Err(Error::Authorization(format!(
             "tool '{tool_name}' is disabled by your team's admin"
         )));
+    }
+    if let Some(schema) = &tool.input_schema {
+        validate_arguments(schema, &Value::Object(arguments.clone()))?;
     }
     let endpoint = endpoint_of(&server, s.settings.allow_private_upstreams)?;
 
