@@ -24,7 +24,9 @@ fn conformance_runner() {
     let Ok(scenario) = std::env::var("MCP_CONFORMANCE_SCENARIO") else {
         return;
     };
-    let url = std::env::args().last().expect("the server URL argument");
+    let url = std::env::args()
+        .next_back()
+        .expect("the server URL argument");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -136,8 +136,6 @@ impl Stack {
                 &inspector,
                 "--show-interactive-dev-session=false",
                 "--test-scheduled",
-                "--log-level",
-                "info",
             ]
             .map(String::from),
         );

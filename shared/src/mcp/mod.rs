@@ -228,7 +228,11 @@ impl<'a, H: HttpClient + Clock, C: Cache> McpClient<'a, H, C> {
             (_, Failure::SessionLost { .. }) => true,
             // A cached 2026-07-28 verdict no longer holds (the server was replaced by one of
             // the handshake era, which refuses the request as a whole).
-            (Conn::Stateless, f) if cached => detect::modern_refused(f),
+            (Conn::Stateless, f)
+                if cached && self.wire.endpoint.transport == TransportPin::Auto =>
+            {
+                detect::modern_refused(f)
+            }
             _ => false,
         };
         if !recover {
