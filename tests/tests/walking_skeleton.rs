@@ -381,15 +381,26 @@ fn bad_requests_get_the_error_contract_and_never_a_500(w: &World) {
         json!({"action": "call_tool", "server_id": w.everything_id, "tool_name": "echo", "parameters": {"message": 5}}),
     );
     assert_error(&mistyped, 400, "validation_error");
-    assert_eq!(mistyped.body["details"]["errors"][0]["path"], "/message", "{}", mistyped.text);
+    assert_eq!(
+        mistyped.body["details"]["errors"][0]["path"], "/message",
+        "{}",
+        mistyped.text
+    );
     let missing = s.call(
         &w.member,
         json!({"action": "call_tool", "server_id": w.python_id, "tool_name": "add", "parameters": {"a": 1}}),
     );
     assert_error(&missing, 400, "validation_error");
-    assert_eq!(missing.body["details"]["errors"][0]["path"], "/b", "{}", missing.text);
+    assert_eq!(
+        missing.body["details"]["errors"][0]["path"], "/b",
+        "{}",
+        missing.text
+    );
     let after = one(s, "SELECT count(*) AS n FROM mcp_tool_executions")["n"].as_u64();
-    assert_eq!(before, after, "arguments are checked against the input schema before anything is recorded or sent");
+    assert_eq!(
+        before, after,
+        "arguments are checked against the input schema before anything is recorded or sent"
+    );
 
     let get = s.request("GET", "/", Some(&w.member), None, &[]);
     assert_error(&get, 400, "validation_error");
