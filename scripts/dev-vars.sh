@@ -2,16 +2,48 @@
 # Writes the local-only secrets and settings wrangler dev reads from .dev.vars files, once:
 # a random JWT_SECRET for the gateway, and ALLOW_PRIVATE_UPSTREAMS=true for the workers that
 # call MCP servers (local demo and test servers listen on loopback). Never used in deploys.
+#
+# The workers that seal or open server credentials (admin, call_tool, sync_tools) also get one
+# shared credential key ring: two random AES-256 keys, `local2` (writes) and `local1` (only
+# decrypts), so local runs exercise key rotation. call_tool gets a CONFIRMATION_SECRET. Values
+# already present are kept; missing ones are appended (older .dev.vars files lack them).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+random_hex() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+random_key() { head -c 32 /dev/urandom | base64 | tr -d '\n'; }
+
 if [ ! -f "$root/.dev.vars" ]; then
   echo "dev-vars: writing .dev.vars with a fresh random JWT_SECRET"
-  printf 'JWT_SECRET=%s\n' "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" > "$root/.dev.vars"
+  printf 'JWT_SECRET=%s\n' "$(random_hex)" > "$root/.dev.vars"
 fi
-for w in call_tool sync_tools admin; do
+
+key_workers=(call_tool sync_tools admin)
+ring=""
+for w in "${key_workers[@]}"; do
+  f="$root/functions/$w/.dev.vars"
+  if [ -f "$f" ] && grep -q '^CREDENTIAL_KEYS=' "$f"; then
+    ring=$(grep -m1 '^CREDENTIAL_KEYS=' "$f" | cut -d= -f2-)
+    break
+  fi
+done
+if [ -z "$ring" ]; then
+  ring="local2:$(random_key),local1:$(random_key)"
+fi
+
+append_missing() { # file name value
+  if ! grep -q "^$2=" "$1" 2>/dev/null; then
+    echo "dev-vars: adding $2 to ${1#"$root"/}"
+    printf '%s=%s\n' "$2" "$3" >> "$1"
+  fi
+}
+
+for w in "${key_workers[@]}"; do
   f="$root/functions/$w/.dev.vars"
   if [ ! -f "$f" ]; then
     echo "dev-vars: writing functions/$w/.dev.vars (ALLOW_PRIVATE_UPSTREAMS=true)"
     printf 'ALLOW_PRIVATE_UPSTREAMS=true\n' > "$f"
   fi
+  append_missing "$f" CREDENTIAL_KEYS "$ring"
+  append_missing "$f" CREDENTIAL_KEY_ID local2
 done
+append_missing "$root/functions/call_tool/.dev.vars" CONFIRMATION_SECRET "$(random_hex)"

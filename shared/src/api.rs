@@ -31,6 +31,10 @@ pub enum AdminAction {
     UpdateServer,
     DeleteServer,
     UpdateTool,
+    GetServer,
+    SetCredential,
+    DeleteCredential,
+    ReencryptCredentials,
 }
 
 /// Which action worker serves an action.
@@ -53,6 +57,10 @@ impl Action {
         "update_server",
         "delete_server",
         "update_tool",
+        "get_server",
+        "set_credential",
+        "delete_credential",
+        "reencrypt_credentials",
     ];
 
     pub fn parse(name: &str) -> Option<Action> {
@@ -65,6 +73,10 @@ impl Action {
             "update_server" => Action::Admin(AdminAction::UpdateServer),
             "delete_server" => Action::Admin(AdminAction::DeleteServer),
             "update_tool" => Action::Admin(AdminAction::UpdateTool),
+            "get_server" => Action::Admin(AdminAction::GetServer),
+            "set_credential" => Action::Admin(AdminAction::SetCredential),
+            "delete_credential" => Action::Admin(AdminAction::DeleteCredential),
+            "reencrypt_credentials" => Action::Admin(AdminAction::ReencryptCredentials),
             _ => return None,
         })
     }
@@ -79,6 +91,10 @@ impl Action {
             Action::Admin(AdminAction::UpdateServer) => "update_server",
             Action::Admin(AdminAction::DeleteServer) => "delete_server",
             Action::Admin(AdminAction::UpdateTool) => "update_tool",
+            Action::Admin(AdminAction::GetServer) => "get_server",
+            Action::Admin(AdminAction::SetCredential) => "set_credential",
+            Action::Admin(AdminAction::DeleteCredential) => "delete_credential",
+            Action::Admin(AdminAction::ReencryptCredentials) => "reencrypt_credentials",
         }
     }
 

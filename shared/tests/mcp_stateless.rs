@@ -178,3 +178,65 @@ async fn wrong_urls_and_dead_servers_give_actionable_errors_without_secrets() {
         "an outage is not a reason to probe further"
     );
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn mcp_param_headers_mirror_the_arguments_the_schema_marks() {
+    // py_server's `header(name)` answers the value of request header `name`; the schema we
+    // pass marks `name` and an extra `region` argument with x-mcp-header.
+    let server = Server::python(&["--transport", "streamable-http"]);
+    let (http, cache) = (NativeHttp::new(), MemoryCache::new());
+    let mut ep = server.endpoint("/mcp", TransportPin::Auto);
+    // A configured header may not stand in for an argument.
+    ep.headers = vec![("Mcp-Param-Forged".into(), "from-config".into())];
+    let c = client(&http, &cache, ep);
+    let schema = json!({"type": "object", "properties": {
+        "name": {"type": "string", "x-mcp-header": "Probe"},
+        "region": {"type": "string", "x-mcp-header": "Region"}
+    }});
+    let call = |arguments: serde_json::Value, schema: Option<&serde_json::Value>| {
+        let arguments = args(arguments);
+        let c = &c;
+        let schema = schema.cloned();
+        async move {
+            c.call_tool_with_schema("header", arguments, schema.as_ref(), 10_000)
+                .await
+        }
+    };
+    let r = call(json!({"name": "mcp-param-probe"}), Some(&schema))
+        .await
+        .unwrap();
+    assert_eq!(first_text(&r), "mcp-param-probe");
+    let r = call(
+        json!({"name": "mcp-param-region", "region": "é-west"}),
+        Some(&schema),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        first_text(&r),
+        "=?base64?w6ktd2VzdA==?=",
+        "non-ASCII is base64-wrapped"
+    );
+    let r = call(json!({"name": "mcp-param-probe"}), None)
+        .await
+        .unwrap();
+    assert_eq!(first_text(&r), "", "no schema, no Mcp-Param header");
+    let r = call(json!({"name": "mcp-param-forged"}), Some(&schema))
+        .await
+        .unwrap();
+    assert_eq!(
+        first_text(&r),
+        "",
+        "configured Mcp-Param-* headers are not sent"
+    );
+
+    // An invalid annotation: the tool is refused before anything is sent.
+    let before = c.upstream_requests();
+    let bad = json!({"properties": {"name": {"type": "string", "x-mcp-header": "Bad Name"}}});
+    let err = call(json!({"name": "x"}), Some(&bad)).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Upstream(m) if m.contains("inputSchema is invalid")),
+        "{err}"
+    );
+    assert_eq!(c.upstream_requests(), before);
+}

@@ -47,7 +47,11 @@ fn everything(mode: &str, path: &str) -> McpServer {
 
 /// Our Python MCP SDK server over Streamable HTTP (`/mcp`).
 pub fn python_streamable() -> McpServer {
-    let port = free_port();
+    python_streamable_on(free_port())
+}
+
+/// The same on a given port (e.g. to bring a "dead" server back).
+pub fn python_streamable_on(port: u16) -> McpServer {
     let python = root().join(".venv/bin/python");
     assert!(
         python.exists(),

@@ -89,6 +89,13 @@ impl Answer {
 impl Stack {
     /// Starts everything with `seed_sql` applied after the migrations.
     pub fn start(seed_sql: &str) -> Stack {
+        Stack::start_with_vars(seed_sql, &[])
+    }
+
+    /// Like [`Stack::start`], with `vars` overriding the gateway's `[vars]` (`wrangler dev
+    /// --var K:V`; with several `-c` configs wrangler gives them to the first, the gateway,
+    /// and so to the Durable Objects it hosts, only).
+    pub fn start_with_vars(seed_sql: &str, vars: &[(&str, &str)]) -> Stack {
         build_once();
         let state = tempfile::tempdir().expect("temp dir");
         let out = wrangler(
@@ -139,6 +146,10 @@ impl Stack {
             ]
             .map(String::from),
         );
+        for (name, value) in vars {
+            args.push("--var".into());
+            args.push(format!("{name}:{value}"));
+        }
         let argv: Vec<&str> = args.iter().map(String::as_str).collect();
         let mut dev = Proc::spawn("wrangler-dev", wrangler(&argv, state.path()));
         dev.wait_for_port(port, Duration::from_secs(180));
@@ -239,10 +250,55 @@ impl Stack {
         self.dev.log_text()
     }
 
-    /// Fires the cron trigger as Cloudflare would.
-    pub fn trigger_cron(&self, cron: &str) -> Answer {
-        let path = format!("/__scheduled?cron={}", cron.replace(' ', "+"));
-        self.request("GET", &path, None, None, &[])
+    /// Starts the sync_tools worker (the one with the cron triggers) in a second `wrangler dev`
+    /// session on the same local state: `--test-scheduled`'s `/__scheduled` only reaches a
+    /// session's first worker, and the first worker of the main session is the gateway.
+    pub fn cron_runner(&self) -> CronRunner {
+        let port = free_port();
+        let port_s = port.to_string();
+        let inspector = free_port().to_string();
+        let args = [
+            "dev",
+            "-c",
+            "functions/sync_tools/wrangler.toml",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            &port_s,
+            "--inspector-port",
+            &inspector,
+            "--show-interactive-dev-session=false",
+            "--test-scheduled",
+        ];
+        let mut dev = Proc::spawn("wrangler-dev-cron", wrangler(&args, self.state.path()));
+        dev.wait_for_port(port, Duration::from_secs(180));
+        CronRunner {
+            base: format!("http://127.0.0.1:{port}"),
+            dev,
+            agent: self.agent.clone(),
+        }
+    }
+}
+
+/// The sync_tools worker's own `wrangler dev` session, for firing its cron triggers.
+pub struct CronRunner {
+    base: String,
+    dev: Proc,
+    agent: ureq::Agent,
+}
+
+impl CronRunner {
+    /// Fires the cron trigger as Cloudflare would, and waits for the handler to finish.
+    pub fn trigger(&self, cron: &str) -> u16 {
+        let url = format!("{}/__scheduled?cron={}", self.base, cron.replace(' ', "+"));
+        match self.agent.get(&url).call() {
+            Ok(r) => r.status().as_u16(),
+            Err(e) => panic!("{url}: {e}; log:\n{}", self.dev.log_text()),
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        self.dev.log_text()
     }
 }
 

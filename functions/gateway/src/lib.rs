@@ -1,7 +1,14 @@
 //! The public gateway worker: the one function URL the PWA calls. It answers CORS preflights,
-//! admits requests (size, JWT, shape, role; see `shared::gateway`), forwards them to the
-//! action worker over a Service Binding with the verified identity, and stamps every answer
-//! with `X-Request-Id` and CORS headers. It never holds a credential key.
+//! admits requests (size, JWT, shape, role; see `shared::gateway`), asks the team's rate
+//! limiter (`limiter`, the `RateLimiter` Durable Object in `rate_limiter`), forwards admitted
+//! requests to the action worker over a Service Binding with the verified identity, and
+//! stamps every answer with `X-Request-Id`, CORS and rate-limit headers. It never holds a
+//! credential key.
+
+mod limiter;
+mod rate_limiter;
+
+pub use rate_limiter::RateLimiter;
 
 use serde_json::json;
 use shared::adapters::fetch::FetchHttp;
@@ -30,13 +37,15 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Resp
     );
     let started = worker::Date::now().as_millis();
 
+    // Rate-limit headers, set once the limiter has decided (on 429s and admitted answers).
+    let mut limit_headers = Vec::new();
     let (mut response, cors_headers) = if req.method() == Method::Options {
         (
             Response::empty()?.with_status(204),
             cors.preflight_headers(origin.as_deref()),
         )
     } else {
-        let response = match handle(&mut req, &env, &request_id).await {
+        let response = match handle(&mut req, &env, &request_id, &mut limit_headers).await {
             Ok(response) => response,
             Err(err) => {
                 let level = if err.status() >= 500 { "error" } else { "info" };
@@ -53,7 +62,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Resp
     };
     let headers = response.headers_mut();
     headers.set("x-request-id", &request_id)?;
-    for (name, value) in cors_headers {
+    for (name, value) in cors_headers.into_iter().chain(limit_headers) {
         headers.set(name, &value)?;
     }
     log(
@@ -71,7 +80,12 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Resp
     Ok(response)
 }
 
-async fn handle(req: &mut Request, env: &Env, request_id: &str) -> Result<Response, Error> {
+async fn handle(
+    req: &mut Request,
+    env: &Env,
+    request_id: &str,
+    limit_headers: &mut Vec<(&'static str, String)>,
+) -> Result<Response, Error> {
     let path = req.path();
     if path == "/health" && req.method() == Method::Get {
         return Response::from_json(&json!({ "status": "ok" })).map_err(Error::internal);
@@ -122,6 +136,12 @@ async fn handle(req: &mut Request, env: &Env, request_id: &str) -> Result<Respon
             identity.team_id
         ),
     );
+    if let Some(decision) = limiter::consult(env, &identity, action, request_id, WORKER).await? {
+        *limit_headers = decision.headers();
+        if !decision.allowed {
+            return Err(decision.to_error());
+        }
+    }
     let envelope = Envelope {
         request_id: request_id.to_string(),
         identity,

@@ -185,7 +185,10 @@ mod tests {
 
     #[test]
     fn finds_id_keys_but_not_escaped_text() {
-        assert_eq!(candidate_ids(br#"{"result":{},"jsonrpc":"2.0","id": 42}"#), vec![42]);
+        assert_eq!(
+            candidate_ids(br#"{"result":{},"jsonrpc":"2.0","id": 42}"#),
+            vec![42]
+        );
         assert_eq!(candidate_ids(br#"{"text":"\"id\":9"}"#), Vec::<u64>::new());
         assert_eq!(candidate_ids(br#""id":"s""#), Vec::<u64>::new());
     }

@@ -49,7 +49,7 @@ macro_rules! debug {
 macro_rules! info {
     ($($t:tt)*) => { $crate::log::write($crate::log::Level::Info, format_args!($($t)*)) };
 }
-macro_rules! warn {
+macro_rules! warning {
     ($($t:tt)*) => { $crate::log::write($crate::log::Level::Warn, format_args!($($t)*)) };
 }
-pub(crate) use {debug, info, warn};
+pub(crate) use {debug, info, warning};

@@ -1,9 +1,11 @@
 //! `sync_tools` worker: refreshes a team's tool catalogue from its servers (D1, KV, outbound
-//! fetch); reached only through the gateway's Service Binding.
+//! fetch); reached only through the gateway's Service Binding. Its cron triggers (see its
+//! wrangler.toml) health-check every server and re-sync every catalogue.
 
 use shared::actions::sync_tools::sync_tools;
+use shared::adapters::cron::run_scheduled;
 use shared::adapters::shell::serve;
-use worker::{event, Context, Env, Request, Response};
+use worker::{event, Context, Env, Request, Response, ScheduleContext, ScheduledEvent};
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
@@ -11,4 +13,10 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         sync_tools(ctx, request).await
     })
     .await
+}
+
+#[event(scheduled)]
+async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    // Outcomes are recorded on the server rows and logged; nothing to return to a caller.
+    let _ = run_scheduled(&env, &event.cron()).await;
 }

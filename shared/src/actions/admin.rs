@@ -1,14 +1,23 @@
-//! Admin actions: manage the team's servers and per-tool policy. Every change drops the cached
-//! lists it affects, so the next `list_*` is correct.
+//! Admin actions: manage the team's servers, their credentials and per-tool policy.
+//!
+//! Invariants:
+//! - Every action checks the admin role first, then scopes every read and write to the team.
+//! - Every change drops the cached lists it affects, so the next `list_*` is correct; a change
+//!   to a server's config or credential also drops its upstream session.
+//! - A credential goes in sealed (see `crate::credentials`) and never comes out: answers say
+//!   that one is set, its type, attributes and when it was last used, never the value.
 
 use serde_json::{json, Value};
 
 use super::sync_tools::sync_server;
 use super::{drop_team_caches, Ctx, Reply, Upstream};
-use crate::api::{field_error, ActionRequest, AdminAction, MAX_ID_LEN};
-use crate::cache::Cache;
+use crate::api::{field_error, ActionRequest, AdminAction, MAX_ID_LEN, MAX_NAME_LEN};
+use crate::cache::{keys, Cache};
+use crate::credentials::{self as secrets, Binding};
 use crate::db::Database;
 use crate::error::{Error, Result};
+use crate::repo::credentials::{self, NewSealed};
+use crate::repo::servers::Server;
 use crate::repo::{new_id, servers, tools};
 use crate::server_config::{RemoteConfig, SERVER_TYPES};
 use crate::time::iso_from_ms;
@@ -28,6 +37,10 @@ pub async fn admin<D: Database, C: Cache, H: Upstream>(
         AdminAction::UpdateServer => update_server(ctx, req).await,
         AdminAction::DeleteServer => delete_server(ctx, req).await,
         AdminAction::UpdateTool => update_tool(ctx, req).await,
+        AdminAction::GetServer => get_server(ctx, req).await,
+        AdminAction::SetCredential => set_credential(ctx, req).await,
+        AdminAction::DeleteCredential => delete_credential(ctx, req).await,
+        AdminAction::ReencryptCredentials => reencrypt_credentials(ctx).await,
     }
 }
 
@@ -103,7 +116,7 @@ async fn create_server<D: Database, C: Cache, H: Upstream>(
     let server = servers::get(s.db, ctx.team(), &id).await?;
     Ok(Reply {
         status: 201,
-        body: json!({ "success": true, "server": server.public_json(), "sync": sync }),
+        body: json!({ "success": true, "server": admin_view(s.db, &server).await?, "sync": sync }),
     })
 }
 
@@ -127,10 +140,10 @@ async fn update_server<D: Database, C: Cache, H: Upstream>(
     };
     let now = iso_from_ms(s.http.now_ms());
     servers::update(s.db, ctx.team(), server_id, update, &now).await?;
-    drop_team_caches(s.cache, ctx.team(), Some(server_id)).await;
+    drop_server_caches(s.cache, ctx.team(), server_id).await;
     let server = servers::get(s.db, ctx.team(), server_id).await?;
     Ok(Reply::ok(
-        json!({ "success": true, "server": server.public_json() }),
+        json!({ "success": true, "server": admin_view(s.db, &server).await? }),
     ))
 }
 
@@ -141,7 +154,7 @@ async fn delete_server<D: Database, C: Cache, H: Upstream>(
     let s = &ctx.services;
     let server_id = req.required_str("server_id", MAX_ID_LEN)?;
     servers::delete(s.db, ctx.team(), server_id).await?;
-    drop_team_caches(s.cache, ctx.team(), Some(server_id)).await;
+    drop_server_caches(s.cache, ctx.team(), server_id).await;
     Ok(Reply::ok(
         json!({ "success": true, "server_id": server_id }),
     ))
@@ -152,7 +165,25 @@ async fn update_tool<D: Database, C: Cache, H: Upstream>(
     req: &ActionRequest,
 ) -> Result<Reply> {
     let s = &ctx.services;
-    let tool_id = req.required_str("tool_id", MAX_ID_LEN)?;
+    let tool_id = match (
+        req.optional_str("tool_id", MAX_ID_LEN)?,
+        req.optional_str("server_id", MAX_ID_LEN)?,
+        req.optional_str("tool_name", MAX_NAME_LEN)?,
+    ) {
+        (Some(id), _, _) => id.to_string(),
+        (None, Some(server_id), Some(name)) => {
+            tools::get_by_name(s.db, ctx.team(), server_id, name)
+                .await?
+                .id
+        }
+        _ => {
+            return Err(field_error(
+                "tool_id",
+                "is required for update_tool (or server_id and tool_name)",
+            ))
+        }
+    };
+    let tool_id = tool_id.as_str();
     let policy = tools::ToolPolicy {
         is_enabled: req.optional_bool("is_enabled")?,
         requires_confirmation: req.optional_bool("requires_confirmation")?,
@@ -166,4 +197,186 @@ async fn update_tool<D: Database, C: Cache, H: Upstream>(
     Ok(Reply::ok(
         json!({ "success": true, "tool": tool.public_json() }),
     ))
+}
+
+/// A server as its admins see it: the public fields, its config (never secret) and whether a
+/// credential is set.
+async fn admin_view<D: Database>(db: &D, server: &Server) -> Result<Value> {
+    let mut view = server.public_json();
+    let credential = credentials::for_server(db, &server.team_id, &server.id).await?;
+    if let Some(m) = view.as_object_mut() {
+        m.insert(
+            "config".into(),
+            serde_json::from_str(&server.config).unwrap_or(Value::Null),
+        );
+        m.insert(
+            "credential".into(),
+            credential.map_or(json!({ "is_set": false }), |c| c.public_json()),
+        );
+        m.insert(
+            "consecutive_failures".into(),
+            server.consecutive_failures.into(),
+        );
+        m.insert("created_at".into(), server.created_at.clone().into());
+        m.insert("updated_at".into(), server.updated_at.clone().into());
+    }
+    Ok(view)
+}
+
+/// Drops the lists a server change affects and the server's upstream session.
+async fn drop_server_caches<C: Cache>(cache: &C, team_id: &str, server_id: &str) {
+    drop_team_caches(cache, team_id, Some(server_id)).await;
+    let _ = cache.delete(&keys::mcp_session(server_id)).await;
+}
+
+/// `get_server`: one server by `server_id` or `name`, active or not, with its credential status.
+async fn get_server<D: Database, C: Cache, H: Upstream>(
+    ctx: &Ctx<'_, D, C, H>,
+    req: &ActionRequest,
+) -> Result<Reply> {
+    let db = ctx.services.db;
+    let server = match (
+        req.optional_str("server_id", MAX_ID_LEN)?,
+        req.optional_str("name", MAX_SERVER_NAME)?,
+    ) {
+        (Some(id), _) => servers::get(db, ctx.team(), id).await?,
+        (None, Some(name)) => servers::get_by_name(db, ctx.team(), name).await?,
+        (None, None) => {
+            return Err(field_error(
+                "server_id",
+                "is required for get_server (or name)",
+            ))
+        }
+    };
+    Ok(Reply::ok(
+        json!({ "server": admin_view(db, &server).await? }),
+    ))
+}
+
+/// `set_credential`: seals the credential under the write key and stores it for the server.
+async fn set_credential<D: Database, C: Cache, H: Upstream>(
+    ctx: &Ctx<'_, D, C, H>,
+    req: &ActionRequest,
+) -> Result<Reply> {
+    let s = &ctx.services;
+    let server_id = req.required_str("server_id", MAX_ID_LEN)?;
+    let server = servers::get(s.db, ctx.team(), server_id).await?;
+    let credential_type = req.required_str("credential_type", 32)?;
+    let fields = req.optional_object("credential")?.ok_or_else(|| {
+        field_error(
+            "credential",
+            "is required: an object with the secret fields of the credential type",
+        )
+    })?;
+    let now_ms = s.http.now_ms();
+    let new = secrets::parse_new(credential_type, fields, now_ms)?;
+    let ring = s
+        .settings
+        .credential_keys
+        .as_ref()
+        .map_err(|e| Error::internal(format!("set_credential on the admin worker: {e}")))?;
+    let expires_at = new.expires_at_ms.map(iso_from_ms);
+    let binding = Binding {
+        team_id: ctx.team(),
+        server_id: &server.id,
+        credential_type: new.material.credential_type(),
+        header_name: new.header_name.as_deref(),
+        expires_at: expires_at.as_deref(),
+    };
+    let sealed = secrets::seal(ring, &binding, &new.material);
+    credentials::upsert(
+        s.db,
+        NewSealed {
+            id: &new_id(),
+            team_id: ctx.team(),
+            server_id: &server.id,
+            credential_type: binding.credential_type,
+            encrypted_value: &sealed.value,
+            key_id: &sealed.key_id,
+            header_name: binding.header_name,
+            expires_at: binding.expires_at,
+            now: &iso_from_ms(now_ms),
+        },
+    )
+    .await?;
+    drop_server_caches(s.cache, ctx.team(), &server.id).await;
+    ctx.log(&format!(
+        "credential ({}) set for server {} by {}",
+        binding.credential_type, server.id, ctx.identity.user_id
+    ));
+    let stored = credentials::for_server(s.db, ctx.team(), &server.id)
+        .await?
+        .ok_or_else(|| Error::internal("credential vanished right after it was set"))?;
+    Ok(Reply::ok(json!({
+        "success": true,
+        "server_id": server.id,
+        "credential": stored.public_json(),
+    })))
+}
+
+/// `delete_credential`: the server is called without credential from now on.
+async fn delete_credential<D: Database, C: Cache, H: Upstream>(
+    ctx: &Ctx<'_, D, C, H>,
+    req: &ActionRequest,
+) -> Result<Reply> {
+    let s = &ctx.services;
+    let server_id = req.required_str("server_id", MAX_ID_LEN)?;
+    let server = servers::get(s.db, ctx.team(), server_id).await?;
+    let deleted = credentials::delete(s.db, ctx.team(), &server.id).await?;
+    drop_server_caches(s.cache, ctx.team(), &server.id).await;
+    Ok(Reply::ok(json!({
+        "success": true,
+        "server_id": server.id,
+        "deleted": deleted,
+    })))
+}
+
+/// `reencrypt_credentials`: re-seals every credential of the team that is not under the
+/// current write key (key rotation). Credentials that do not open are reported, not changed.
+async fn reencrypt_credentials<D: Database, C: Cache, H: Upstream>(
+    ctx: &Ctx<'_, D, C, H>,
+) -> Result<Reply> {
+    let s = &ctx.services;
+    let ring =
+        s.settings.credential_keys.as_ref().map_err(|e| {
+            Error::internal(format!("reencrypt_credentials on the admin worker: {e}"))
+        })?;
+    let (mut reencrypted, mut current, mut failed) = (0u64, 0u64, Vec::new());
+    for stored in credentials::list_for_team(s.db, ctx.team()).await? {
+        if stored.key_id == ring.write_key_id() {
+            current += 1;
+            continue;
+        }
+        let binding = stored.binding();
+        match secrets::open(Ok(ring), &binding, &stored.key_id, &stored.encrypted_value) {
+            Ok(material) => {
+                let sealed = secrets::seal(ring, &binding, &material);
+                if credentials::replace_sealed(s.db, &stored, &sealed.value, &sealed.key_id).await?
+                {
+                    reencrypted += 1;
+                }
+            }
+            Err(why) => {
+                ctx.log(&format!(
+                    "re-encrypting credential {} of server {} failed: {why}",
+                    stored.id, stored.server_id
+                ));
+                let name = servers::get(s.db, ctx.team(), &stored.server_id)
+                    .await
+                    .map(|srv| srv.name)
+                    .unwrap_or_else(|_| stored.server_id.clone());
+                failed.push(json!({
+                    "server_id": stored.server_id,
+                    "error": secrets::cannot_decrypt(&name).public_message(),
+                }));
+            }
+        }
+    }
+    Ok(Reply::ok(json!({
+        "success": failed.is_empty(),
+        "key_id": ring.write_key_id(),
+        "reencrypted": reencrypted,
+        "already_current": current,
+        "failed": failed,
+    })))
 }

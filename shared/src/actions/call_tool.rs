@@ -1,8 +1,14 @@
 //! `call_tool`: run one tool on one of the caller's team's servers and record it.
 //!
 //! Invariants:
-//! - Validation (ids, team scope, tool enabled, arguments against the tool's input schema) happens before anything is recorded
-//!   or sent; a refused call leaves no execution row.
+//! - Validation (ids, team scope, tool enabled, arguments against the tool's input schema, a
+//!   usable credential, confirmation) happens before anything is recorded or sent; a refused
+//!   call leaves no execution row.
+//! - A tool that requires confirmation runs only with a confirmation token issued for this
+//!   user, server, tool and exact arguments, unexpired and never redeemed before; the first
+//!   call answers `confirmation_required` (HTTP 200, `success: false`) with that token.
+//! - A cacheable tool's successful result is served from KV for a short time (`cached: true`,
+//!   the `execution_id` of the call that produced it, no new row); see `crate::result_cache`.
 //! - Once the `pending` row exists, the call ends with that row in exactly one final state
 //!   (`success`, `error`, `timeout`) and the tool's statistics updated, whatever upstream did.
 //! - A tool that reports `isError` is a completed call: HTTP 200 with `success: false` and the
@@ -11,15 +17,17 @@
 
 use serde_json::{json, Map, Value};
 
-use super::sync_tools::endpoint_of;
+use super::sync_tools::authorized_endpoint;
 use super::{Ctx, Reply, Upstream};
 use crate::api::{ActionRequest, MAX_ID_LEN, MAX_NAME_LEN};
 use crate::cache::Cache;
+use crate::confirmation::{self, ConfirmationKey, MAX_TOKEN_LEN};
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::mcp::McpClient;
 use crate::repo::executions::{self, Finished, NewExecution, Status};
-use crate::repo::{new_id, servers, tools};
+use crate::repo::{confirmations, new_id, servers, tools};
+use crate::result_cache;
 use crate::schema::validate_arguments;
 use crate::time::iso_from_ms;
 
@@ -39,6 +47,7 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
         .optional_object("parameters")?
         .cloned()
         .unwrap_or_default();
+    let confirmation_token = req.optional_str("confirmation_token", MAX_TOKEN_LEN)?;
 
     let server = servers::get(s.db, ctx.team(), server_id).await?;
     if !server.is_active {
@@ -56,7 +65,45 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
     if let Some(schema) = &tool.input_schema {
         validate_arguments(schema, &Value::Object(arguments.clone()))?;
     }
-    let endpoint = endpoint_of(&server, s.settings.allow_private_upstreams)?;
+    let upstream = authorized_endpoint(s, &server).await?;
+    let arguments_value = Value::Object(arguments.clone());
+
+    if tool.requires_confirmation {
+        let subject = confirmation::Subject {
+            user_id: &ctx.identity.user_id,
+            team_id: ctx.team(),
+            server_id: &server.id,
+            tool_name,
+            arguments: &arguments_value,
+        };
+        match confirmation_token {
+            None => return confirmation_required(ctx, &subject),
+            Some(token) => redeem_confirmation(ctx, &subject, token).await?,
+        }
+    }
+
+    let cache_key = result_cache::CallKey {
+        team_id: ctx.team(),
+        server_id: &server.id,
+        server_config: &server.config,
+        tool_name,
+        tool_synced_at: tool.synced_at.as_deref(),
+        arguments: &arguments_value,
+        credential_scope: upstream.credential.as_ref().map(|c| c.scope.as_str()),
+    };
+    if tool.cacheable {
+        if let Some(hit) = result_cache::get(s.cache, &cache_key).await {
+            return Ok(Reply::ok(json!({
+                "success": true,
+                "result": hit.result,
+                "duration_ms": hit.duration_ms,
+                "execution_id": hit.execution_id,
+                "cached": true,
+            })));
+        }
+    }
+    upstream.record_use(s).await;
+    let endpoint = upstream.endpoint;
 
     let execution_id = new_id();
     let started_ms = s.http.now_ms();
@@ -87,11 +134,22 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
         Ok(result) => {
             let is_error = result.get("isError").and_then(Value::as_bool) == Some(true);
             let output = capped_json(&result, MAX_STORED_OUTPUT);
+            if tool.cacheable && !is_error {
+                let entry = result_cache::CachedResult {
+                    result: result.clone(),
+                    execution_id: execution_id.clone(),
+                    duration_ms,
+                };
+                if let Err(e) = result_cache::put(s.cache, &cache_key, &entry).await {
+                    ctx.log(&format!("caching the result of {tool_name} failed: {e}"));
+                }
+            }
             let reply = Reply::ok(json!({
                 "success": !is_error,
                 "result": result,
                 "duration_ms": duration_ms,
                 "execution_id": execution_id,
+                "cached": false,
             }));
             if is_error {
                 let text = error_text_of(&result);
@@ -149,6 +207,66 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
         executions::finish(s.db, retry).await?;
     }
     Ok(reply)
+}
+
+/// The first answer to a call that needs confirmation: a token bound to this exact call, and
+/// nothing recorded or sent.
+fn confirmation_required<D, C, H: Upstream>(
+    ctx: &Ctx<'_, D, C, H>,
+    subject: &confirmation::Subject<'_>,
+) -> Result<Reply> {
+    let key = confirmation_key(ctx)?;
+    let token = confirmation::issue(key, subject, &new_id(), ctx.services.http.now_ms());
+    Ok(Reply::ok(json!({
+        "success": false,
+        "confirmation_required": true,
+        "confirmation_token": token.text,
+        "expires_at": iso_from_ms(token.expires_ms),
+        "server_id": subject.server_id,
+        "tool_name": subject.tool_name,
+        "parameters": subject.arguments,
+        "message": format!(
+            "tool '{}' requires confirmation: repeat the call with this confirmation_token to run it",
+            subject.tool_name
+        ),
+    })))
+}
+
+/// Accepts a presented token once: genuine, current, for this call, and not used before.
+async fn redeem_confirmation<D: Database, C, H: Upstream>(
+    ctx: &Ctx<'_, D, C, H>,
+    subject: &confirmation::Subject<'_>,
+    text: &str,
+) -> Result<()> {
+    let now_ms = ctx.services.http.now_ms();
+    let token = confirmation::verify(confirmation_key(ctx)?, subject, text, now_ms)?;
+    let fresh = confirmations::redeem(
+        ctx.services.db,
+        confirmations::Redemption {
+            token_id: &token.id,
+            team_id: subject.team_id,
+            user_id: subject.user_id,
+            server_id: subject.server_id,
+            tool_name: subject.tool_name,
+            expires_at: &iso_from_ms(token.expires_ms),
+            now: &iso_from_ms(now_ms),
+        },
+    )
+    .await?;
+    if !fresh {
+        return Err(Error::Conflict(
+            "confirmation_token was already used; call again without it to get a new one".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn confirmation_key<'a, D, C, H>(ctx: &Ctx<'a, D, C, H>) -> Result<&'a ConfirmationKey> {
+    ctx.services
+        .settings
+        .confirmation_key
+        .as_ref()
+        .ok_or_else(|| Error::internal("CONFIRMATION_SECRET is not set on the call_tool worker"))
 }
 
 /// The text a tool reported with `isError`, for the execution's `error` column.

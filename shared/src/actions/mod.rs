@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod call_tool;
+pub mod cron;
 pub mod list_servers;
 pub mod list_tools;
 pub mod sync_tools;
@@ -16,6 +17,8 @@ pub mod sync_tools;
 use serde_json::{Map, Value};
 
 use crate::cache::{keys, Cache};
+use crate::confirmation::ConfirmationKey;
+use crate::credentials::{KeyRing, KeyRingError};
 use crate::db::Database;
 use crate::error::Error;
 use crate::http::{Clock, HttpClient};
@@ -28,6 +31,11 @@ pub struct Settings {
     pub allow_private_upstreams: bool,
     /// Consecutive failures after which a server is marked `error`.
     pub error_after_failures: u32,
+    /// Credential keys (secrets `CREDENTIAL_KEYS`, `CREDENTIAL_KEY_ID`); only the workers
+    /// that seal or inject credentials (admin, call_tool, sync_tools) have them.
+    pub credential_keys: Result<KeyRing, KeyRingError>,
+    /// HMAC key of confirmation tokens (secret `CONFIRMATION_SECRET`; call_tool only).
+    pub confirmation_key: Option<ConfirmationKey>,
 }
 
 impl Default for Settings {
@@ -35,6 +43,8 @@ impl Default for Settings {
         Settings {
             allow_private_upstreams: false,
             error_after_failures: 3,
+            credential_keys: Err(KeyRingError::NotConfigured),
+            confirmation_key: None,
         }
     }
 }
@@ -50,6 +60,12 @@ impl Settings {
                 .and_then(|v| v.parse().ok())
                 .filter(|n| *n > 0)
                 .unwrap_or(d.error_after_failures),
+            credential_keys: KeyRing::from_settings(
+                get("CREDENTIAL_KEYS").as_deref(),
+                get("CREDENTIAL_KEY_ID").as_deref(),
+            ),
+            confirmation_key: get("CONFIRMATION_SECRET")
+                .and_then(|s| ConfirmationKey::from_secret(&s)),
         }
     }
 }

@@ -5,15 +5,19 @@
 //! - A successful one upserts every listed tool, removes the ones no longer listed, marks the
 //!   server connected and drops the team's cached lists.
 //! - One server's failure never stops the others in a team-wide sync.
+//! - Every upstream request goes to an [`authorized_endpoint`]: the server's credential is
+//!   opened here, into headers only, and a credential that cannot be used stops the request.
 
 use serde_json::{json, Map, Value};
 
 use super::{drop_team_caches, Ctx, Reply, Services, Upstream};
 use crate::api::{ActionRequest, MAX_ID_LEN};
 use crate::cache::Cache;
+use crate::credentials as secrets;
 use crate::db::Database;
 use crate::error::{Error, Result};
-use crate::mcp::McpClient;
+use crate::mcp::{McpClient, ServerEndpoint};
+use crate::repo::credentials;
 use crate::repo::servers::{self, Server};
 use crate::repo::tools::{self, SyncOutcome};
 use crate::server_config::RemoteConfig;
@@ -79,8 +83,9 @@ pub async fn sync_server<D: Database, C: Cache, H: Upstream>(
     server: &Server,
 ) -> Result<SyncOutcome> {
     let listed = async {
-        let endpoint = endpoint_of(server, services.settings.allow_private_upstreams)?;
-        let client = McpClient::new(services.http, services.cache, endpoint);
+        let upstream = authorized_endpoint(services, server).await?;
+        upstream.record_use(services).await;
+        let client = McpClient::new(services.http, services.cache, upstream.endpoint);
         client.list_tools().await
     }
     .await;
@@ -110,8 +115,88 @@ pub async fn sync_server<D: Database, C: Cache, H: Upstream>(
     result
 }
 
-/// How to reach a server; a config the admin must fix is an `upstream_error` naming it.
-pub fn endpoint_of(server: &Server, allow_private: bool) -> Result<crate::mcp::ServerEndpoint> {
+/// How to reach a server, with its credential's headers: what every upstream request uses.
+pub struct Authorized {
+    pub endpoint: ServerEndpoint,
+    /// The credential in the headers, if the server has one.
+    pub credential: Option<CredentialUse>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialUse {
+    pub id: String,
+    pub team_id: String,
+    /// Identifies the credential value (cache keys of cacheable results).
+    pub scope: String,
+}
+
+impl Authorized {
+    /// Records `last_used_at`; call right before the request goes upstream. A failure to
+    /// record is logged, never fatal.
+    pub async fn record_use<D: Database, C, H: Upstream>(&self, services: &Services<'_, D, C, H>) {
+        if let Some(c) = &self.credential {
+            let now = iso_from_ms(services.http.now_ms());
+            if let Err(e) = credentials::touch(services.db, &c.team_id, &c.id, &now).await {
+                (services.log)(&format!("recording use of credential {} failed: {e}", c.id));
+            }
+        }
+    }
+}
+
+/// [`endpoint_of`] plus the server's credential, opened and checked. Fails closed: a
+/// credential that does not open or an expired OAuth token is a `conflict` telling the admin
+/// what to do, and the caller sends nothing upstream.
+pub async fn authorized_endpoint<D: Database, C, H: Upstream>(
+    services: &Services<'_, D, C, H>,
+    server: &Server,
+) -> Result<Authorized> {
+    let mut endpoint = endpoint_of(server, services.settings.allow_private_upstreams)?;
+    let Some(stored) = credentials::for_server(services.db, &server.team_id, &server.id).await?
+    else {
+        return Ok(Authorized {
+            endpoint,
+            credential: None,
+        });
+    };
+    let material = secrets::open(
+        services.settings.credential_keys.as_ref(),
+        &stored.binding(),
+        &stored.key_id,
+        &stored.encrypted_value,
+    )
+    .map_err(|why| {
+        (services.log)(&format!(
+            "credential {} of server {} is unusable: {why}",
+            stored.id, server.id
+        ));
+        secrets::cannot_decrypt(&server.name)
+    })?;
+    if let Some(expires_at) = &stored.expires_at {
+        let expired =
+            secrets::parse_iso_ms(expires_at).is_none_or(|at| services.http.now_ms() >= at);
+        if expired {
+            return Err(secrets::expired(&server.name, expires_at));
+        }
+    }
+    for (name, value) in material.headers() {
+        endpoint
+            .headers
+            .retain(|(k, _)| !k.eq_ignore_ascii_case(&name));
+        endpoint.headers.push((name, value));
+    }
+    Ok(Authorized {
+        endpoint,
+        credential: Some(CredentialUse {
+            id: stored.id.clone(),
+            team_id: stored.team_id.clone(),
+            scope: stored.scope(),
+        }),
+    })
+}
+
+/// How to reach a server, without its credential (see [`authorized_endpoint`]); a config the
+/// admin must fix is an `upstream_error` naming it.
+pub fn endpoint_of(server: &Server, allow_private: bool) -> Result<ServerEndpoint> {
     if server.server_type == "stdio" {
         return Err(Error::Upstream(format!(
             "server '{}' is a stdio server; this deployment has no stdio bridge configured",

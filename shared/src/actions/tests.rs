@@ -1,29 +1,87 @@
 //! Action logic over the real SQL (SQLite) and an in-memory cache: team scoping, caching,
-//! validation before side effects, and the execution record of a failed upstream call.
+//! validation before side effects, the execution record of a failed upstream call, sealed
+//! credentials (injected, failing closed, rotated, never leaked) and confirmation tokens.
 
+use std::cell::{Cell, RefCell};
+
+use base64::Engine;
 use serde_json::{json, Value};
 
-use super::testing::{identity, NoNetwork, SqliteDb, TWO_TEAMS};
+use super::testing::{identity, SqliteDb, TWO_TEAMS};
 use super::{admin, call_tool, list_servers, list_tools, Ctx, Services, Settings};
 use crate::api::{Action, ActionRequest};
 use crate::cache::{keys, Cache, MemoryCache};
+use crate::confirmation::ConfirmationKey;
+use crate::credentials::KeyRing;
 use crate::error::Error;
+use crate::http::{Clock, HttpClient, HttpRequest, HttpResponse};
 use crate::identity::{Identity, Role};
 use crate::repo::executions::{self, Finished, Status};
 use crate::repo::tools;
 
+/// A network that records every request it is asked to send, then refuses it.
+#[derive(Default)]
+struct Wire {
+    now: Cell<u64>,
+    attempts: Cell<u32>,
+    requests: RefCell<Vec<HttpRequest>>,
+}
+
+impl HttpClient for Wire {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, Error> {
+        self.attempts.set(self.attempts.get() + 1);
+        let url = request.url.clone();
+        self.requests.borrow_mut().push(request);
+        Err(Error::Upstream(format!("test network refuses {url}")))
+    }
+}
+
+impl Clock for Wire {
+    fn now_ms(&self) -> u64 {
+        self.now.get()
+    }
+    async fn sleep_ms(&self, ms: u64) {
+        self.now.set(self.now.get() + ms);
+    }
+}
+
+impl Wire {
+    /// The value of `name` on the first recorded request.
+    fn sent_header(&self, name: &str) -> Option<String> {
+        self.requests.borrow().first().and_then(|r| {
+            r.headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone())
+        })
+    }
+}
+
+fn key_b64(byte: u8) -> String {
+    base64::engine::general_purpose::STANDARD.encode([byte; 32])
+}
+
+fn ring(spec: &[(&str, u8)]) -> KeyRing {
+    let text: Vec<String> = spec
+        .iter()
+        .map(|(id, b)| format!("{id}:{}", key_b64(*b)))
+        .collect();
+    KeyRing::from_settings(Some(&text.join(",")), None).unwrap()
+}
+
 struct World {
     db: SqliteDb,
     cache: MemoryCache,
-    net: NoNetwork,
+    net: Wire,
     settings: Settings,
+    logs: RefCell<Vec<String>>,
 }
 
 impl World {
     fn new() -> World {
         let db = SqliteDb::migrated();
         db.exec(TWO_TEAMS);
-        let net = NoNetwork::default();
+        let net = Wire::default();
         net.now.set(1_795_292_256_000);
         World {
             db,
@@ -31,14 +89,17 @@ impl World {
             net,
             settings: Settings {
                 allow_private_upstreams: true,
+                credential_keys: Ok(ring(&[("k1", 1)])),
+                confirmation_key: ConfirmationKey::from_secret("confirmation-secret-for-tests"),
                 ..Settings::default()
             },
+            logs: RefCell::new(Vec::new()),
         }
     }
 
     async fn run(&self, who: &Identity, body: Value) -> Result<super::Reply, Error> {
         let req = ActionRequest::parse(body.to_string().as_bytes())?;
-        let log = |_: &str| {};
+        let log = |line: &str| self.logs.borrow_mut().push(line.to_string());
         let ctx = Ctx {
             services: Services {
                 db: &self.db,
@@ -56,7 +117,21 @@ impl World {
             Action::CallTool => call_tool::call_tool(&ctx, &req).await,
             Action::SyncTools => super::sync_tools::sync_tools(&ctx, &req).await,
             Action::Admin(a) => admin::admin(&ctx, a, &req).await,
+            #[allow(unreachable_patterns)]
+            other => panic!("no test route for {}", other.name()),
         }
+    }
+
+    /// Runs and folds an error into its contract body, as the worker shell does.
+    async fn answer(&self, who: &Identity, body: Value) -> super::Reply {
+        match self.run(who, body).await {
+            Ok(reply) => reply,
+            Err(e) => super::Reply::error(&e, "req-test", Default::default()),
+        }
+    }
+
+    fn executions(&self) -> Value {
+        self.db.scalar("SELECT count(*) FROM mcp_tool_executions")
     }
 }
 
@@ -162,6 +237,11 @@ async fn another_teams_ids_are_not_found_for_every_action() {
         json!({"action": "update_server", "server_id": "srv-b", "name": "x"}),
         json!({"action": "delete_server", "server_id": "srv-b"}),
         json!({"action": "update_tool", "tool_id": "tool-b1", "is_enabled": false}),
+        json!({"action": "update_tool", "server_id": "srv-b", "tool_name": "echo", "is_enabled": false}),
+        json!({"action": "get_server", "server_id": "srv-b"}),
+        json!({"action": "get_server", "name": "beta"}),
+        json!({"action": "set_credential", "server_id": "srv-b", "credential_type": "bearer", "credential": {"token": "t"}}),
+        json!({"action": "delete_credential", "server_id": "srv-b"}),
     ] {
         let err = w.run(&a_admin, body.clone()).await.unwrap_err();
         assert_eq!(err.code(), "not_found", "{body}");
@@ -260,6 +340,10 @@ async fn members_are_refused_admin_actions_before_anything_changes() {
         json!({"action": "create_server", "name": "x", "server_type": "http", "config": {"url": "http://127.0.0.1:1/mcp"}}),
         json!({"action": "delete_server", "server_id": "srv-a"}),
         json!({"action": "update_tool", "tool_id": "tool-a1", "is_enabled": false}),
+        json!({"action": "get_server", "server_id": "srv-a"}),
+        json!({"action": "set_credential", "server_id": "srv-a", "credential_type": "bearer", "credential": {"token": "t"}}),
+        json!({"action": "delete_credential", "server_id": "srv-a"}),
+        json!({"action": "reencrypt_credentials"}),
     ] {
         assert_eq!(
             w.run(&member, body.clone()).await.unwrap_err().code(),
@@ -395,3 +479,6 @@ async fn sync_upserts_keeps_policy_and_removes_what_the_server_dropped() {
         .unwrap()
         .is_some());
 }
+
+mod confirmations;
+mod credentials;

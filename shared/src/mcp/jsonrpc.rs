@@ -108,12 +108,14 @@ pub fn response_err(id: &Value, code: i64, message: &str) -> Value {
     json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message } })
 }
 
-/// Our answer to a server→client request. We declare no client capabilities, so only `ping`
-/// and an empty `roots/list` are served; anything else is refused so the server does not wait.
-pub fn answer_server_request(id: &Value, method: &str) -> Value {
+/// Our answer to a server→client request, given at once so the server never waits on us:
+/// `ping`, an empty `roots/list`, and `elicitation/create` answered from the schema's defaults
+/// (see [`super::elicit`]); anything else (sampling…) is refused.
+pub fn answer_server_request(id: &Value, method: &str, params: &Value) -> Value {
     match method {
         "ping" => response_ok(id, json!({})),
         "roots/list" => response_ok(id, json!({ "roots": [] })),
+        "elicitation/create" => response_ok(id, super::elicit::answer(params)),
         other => response_err(
             id,
             METHOD_NOT_FOUND,
@@ -284,12 +286,21 @@ mod tests {
     #[test]
     fn server_requests_get_an_answer_that_unblocks_the_server() {
         let id = json!(5);
-        assert_eq!(answer_server_request(&id, "ping")["result"], json!({}));
+        let none = Value::Null;
         assert_eq!(
-            answer_server_request(&id, "roots/list")["result"]["roots"],
+            answer_server_request(&id, "ping", &none)["result"],
+            json!({})
+        );
+        assert_eq!(
+            answer_server_request(&id, "roots/list", &none)["result"]["roots"],
             json!([])
         );
-        let refused = answer_server_request(&id, "sampling/createMessage");
+        let elicited = answer_server_request(&id, "elicitation/create", &none);
+        assert_eq!(
+            elicited["result"]["action"], "decline",
+            "no schema: nothing to accept"
+        );
+        let refused = answer_server_request(&id, "sampling/createMessage", &none);
         assert_eq!(refused["error"]["code"], METHOD_NOT_FOUND);
         assert_eq!(refused["id"], 5);
     }

@@ -78,7 +78,7 @@ impl LegacySse {
                 "initialize",
                 json!({
                     "protocolVersion": LEGACY_SSE_VERSION,
-                    "capabilities": {},
+                    "capabilities": super::client_capabilities(),
                     "clientInfo": { "name": CLIENT_NAME, "version": env!("CARGO_PKG_VERSION") },
                 }),
             )
@@ -144,8 +144,12 @@ impl LegacySse {
                     wire.set_in_flight(None);
                     return outcome.map_err(|e| Failure::rpc_error(method, e, &wire.redactor));
                 }
-                Incoming::Request { id, method: m, .. } => {
-                    let answer = jsonrpc::answer_server_request(&id, &m);
+                Incoming::Request {
+                    id,
+                    method: m,
+                    params,
+                } => {
+                    let answer = jsonrpc::answer_server_request(&id, &m, &params);
                     let _ = self.post(wire, &m, &answer).await;
                 }
                 _ => {}

@@ -3,7 +3,9 @@
 //!
 //! Layout, one job per file: [`jsonrpc`] messages, [`sse`] event-stream parsing, [`reply`]
 //! reading one HTTP answer, [`wire`] sending, [`session`] state in the cache, [`detect`] the
-//! protocol verdicts, and one file per transport: [`streamable`], [`stateless`], [`legacy_sse`].
+//! protocol verdicts, [`elicit`] answering elicitation without a user, [`param_headers`] the
+//! `Mcp-Param-*` headers of 2026-07-28, and one file per transport: [`streamable`],
+//! [`stateless`], [`legacy_sse`].
 //!
 //! Invariants:
 //! - Each public call opens a connection from the cached session state when there is one
@@ -12,12 +14,21 @@
 //! - A lost session is recovered once per call: drop the cached state, re-initialize, retry.
 //! - Every public call is bounded in time by [`Clock::sleep_ms`]; on expiry the request in
 //!   flight is cancelled (best effort) and the answer is `Error::Timeout`.
+//! - A session we replace while it is still valid (the endpoint's URL or transport pin changed)
+//!   is ended with a best-effort `DELETE`, sent only to the URL it was made for and only when
+//!   that URL has the endpoint's origin (the endpoint's credentials never go to another
+//!   origin). A session the server already lost is just forgotten.
+//! - Server→client requests are answered at once (elicitation from the form's defaults:
+//!   [`elicit`]); with [`McpClient::with_standalone_stream`] a `tools/call` on Streamable HTTP
+//!   also listens on the standalone `GET` stream, at the cost of one more request.
 //! - Upstream trouble is `Error::Upstream` with a message for a team admin; no header value
 //!   ever appears in a message.
 
 pub mod detect;
+pub mod elicit;
 pub mod jsonrpc;
 pub mod legacy_sse;
+pub mod param_headers;
 pub mod reply;
 pub mod session;
 pub mod sse;
@@ -52,6 +63,16 @@ pub const LIST_TIMEOUT_MS: u64 = 30_000;
 pub const MAX_TOOL_PAGES: usize = 100;
 /// Time given to the best-effort `notifications/cancelled` after a timeout.
 pub const CANCEL_BUDGET_MS: u64 = 2_000;
+/// Time given to a `DELETE` that ends a session ([`McpClient::close_session`], or a session
+/// replaced after a configuration change).
+pub const CLOSE_BUDGET_MS: u64 = 2_000;
+
+/// The capabilities we declare, on every protocol generation. Elicitation is answered without a
+/// user, from the form's defaults ([`elicit`]); `{}` is form mode only (2025-11-25), and reads
+/// the same to servers of earlier versions.
+pub fn client_capabilities() -> Value {
+    json!({ "elicitation": {} })
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -126,6 +147,7 @@ fn pin_allows(pin: TransportPin, kind: TransportKind) -> bool {
 pub struct McpClient<'a, H, C> {
     wire: Wire<'a, H>,
     cache: &'a C,
+    standalone: bool,
 }
 
 impl<'a, H: HttpClient + Clock, C: Cache> McpClient<'a, H, C> {
@@ -133,7 +155,17 @@ impl<'a, H: HttpClient + Clock, C: Cache> McpClient<'a, H, C> {
         McpClient {
             wire: Wire::new(http, endpoint),
             cache,
+            standalone: false,
         }
+    }
+
+    /// Whether `tools/call` on Streamable HTTP keeps the standalone `GET` stream open while the
+    /// call runs (off by default). Servers send requests not tied to a call (e.g. an
+    /// `elicitation/create` made outside the call's context) only there, and drop them when no
+    /// stream is open; listening costs one more upstream request per call (GET + POST).
+    pub fn with_standalone_stream(mut self, on: bool) -> Self {
+        self.standalone = on;
+        self
     }
 
     /// Upstream HTTP requests this client has sent so far.
@@ -156,7 +188,27 @@ impl<'a, H: HttpClient + Clock, C: Cache> McpClient<'a, H, C> {
         arguments: Map<String, Value>,
         timeout_ms: u64,
     ) -> Result<Value> {
+        self.call_tool_with_schema(name, arguments, None, timeout_ms)
+            .await
+    }
+
+    /// [`Self::call_tool`] knowing the tool's `inputSchema` (from `tools/list`): on 2026-07-28
+    /// the arguments its properties mark with `x-mcp-header` are mirrored into `Mcp-Param-*`
+    /// headers ([`param_headers`]), which servers of that version require; a schema whose
+    /// annotations are invalid is refused before the call is sent (`Err(Upstream)`), as the
+    /// spec asks of clients. Other protocol generations ignore the schema.
+    pub async fn call_tool_with_schema(
+        &self,
+        name: &str,
+        arguments: Map<String, Value>,
+        input_schema: Option<&Value>,
+        timeout_ms: u64,
+    ) -> Result<Value> {
         let what = format!("tools/call {}", text::clip(name, 80));
+        let param_headers = match input_schema {
+            Some(schema) => param_headers::headers_for(schema, &arguments),
+            None => Ok(Vec::new()),
+        };
         // Asking for progress keeps long calls visibly alive on SSE replies; the notifications
         // are read and skipped until the result arrives.
         let token = format!("mcp-edge-{}", self.wire.next_id());
@@ -166,9 +218,26 @@ impl<'a, H: HttpClient + Clock, C: Cache> McpClient<'a, H, C> {
             "_meta": { "progressToken": token },
         });
         let op = self.run(async |conn: &mut Conn| {
-            let result = conn
-                .request(&self.wire, "tools/call", params.clone())
-                .await?;
+            let result = match conn {
+                Conn::Streamable(s) if self.standalone => {
+                    s.request_listening(&self.wire, "tools/call", params.clone())
+                        .await?
+                }
+                Conn::Stateless => {
+                    let headers = param_headers.as_ref().map_err(|m| {
+                        Failure::upstream(format!(
+                            "{what}: the tool's inputSchema is invalid, so mcp-edge will not call it: {m}"
+                        ))
+                    })?;
+                    stateless::request_with(&self.wire, "tools/call", params.clone(), headers)
+                        .await?
+                }
+                other => {
+                    other
+                        .request(&self.wire, "tools/call", params.clone())
+                        .await?
+                }
+            };
             if result.is_object() {
                 Ok(result)
             } else {
@@ -188,6 +257,52 @@ impl<'a, H: HttpClient + Clock, C: Cache> McpClient<'a, H, C> {
             other => other.request(&self.wire, "ping", json!({})).await.map(drop),
         });
         self.bounded("ping", timeout_ms, op).await
+    }
+
+    /// Ends the cached upstream session, if any, and forgets it: `DELETE` on Streamable HTTP
+    /// (other transports have nothing to end). For admin code when a server is deleted or its
+    /// configuration changes: call it with the endpoint as it was *before* the change. `Ok(true)`
+    /// when the server confirmed; `Ok(false)` when there was nothing to end (no session, the
+    /// server already forgot it, or it does not let clients end sessions). The cache entry is
+    /// gone in every case, errors included.
+    pub async fn close_session(&self) -> Result<bool> {
+        let ep = &self.wire.endpoint;
+        let state = session::load_any(self.cache, &ep.server_id).await;
+        session::forget(self.cache, &ep.server_id).await;
+        match state {
+            Some(state) => self.end_session(&state).await,
+            None => Ok(false),
+        }
+    }
+
+    /// `DELETE` of a stored Streamable HTTP session, within [`CLOSE_BUDGET_MS`]; only to the
+    /// session's URL and only when it has the endpoint's origin.
+    async fn end_session(&self, state: &SessionState) -> Result<bool> {
+        let ep = &self.wire.endpoint;
+        let (TransportKind::StreamableHttp, Some(session_id)) =
+            (state.transport, state.session_id.as_ref())
+        else {
+            return Ok(false);
+        };
+        if !same_origin(&state.url, &ep.url) {
+            return Ok(false);
+        }
+        let s = Streamable {
+            session_id: Some(session_id.clone()),
+            protocol_version: state
+                .protocol_version
+                .clone()
+                .unwrap_or_else(|| detect::LATEST_HANDSHAKE_VERSION.into()),
+        };
+        let delete = Box::pin(s.terminate(&self.wire, &state.url));
+        let timer = Box::pin(self.wire.http.sleep_ms(CLOSE_BUDGET_MS));
+        let outcome = match select(delete, timer).await {
+            Either::Left((outcome, _)) => outcome.map_err(Failure::into_error),
+            Either::Right(..) => Err(Error::Timeout(format!(
+                "ending the session (DELETE): the server did not answer within {CLOSE_BUDGET_MS} ms"
+            ))),
+        };
+        outcome
     }
 
     async fn list_on(&self, conn: &mut Conn) -> Result<Vec<ToolDef>, Failure> {
@@ -257,8 +372,12 @@ impl<'a, H: HttpClient + Clock, C: Cache> McpClient<'a, H, C> {
     /// The flag says whether it came from the cache.
     async fn open(&self) -> Result<(Conn, bool)> {
         let ep = &self.wire.endpoint;
-        if let Some(state) = session::load(self.cache, &ep.server_id, &ep.url).await {
-            if pin_allows(ep.transport, state.transport) {
+        if let Some(state) = session::load_any(self.cache, &ep.server_id).await {
+            if state.url != ep.url || !pin_allows(ep.transport, state.transport) {
+                // Replaced by what `establish` makes below; end it while it is still valid.
+                let _ = self.end_session(&state).await;
+                session::forget(self.cache, &ep.server_id).await;
+            } else {
                 match state.transport {
                     TransportKind::StreamableHttp => {
                         let s = Streamable {
@@ -393,5 +512,27 @@ impl<'a, H: HttpClient + Clock, C: Cache> McpClient<'a, H, C> {
         let send = Box::pin(self.wire.send(self.wire.post(&url, &headers, &body)));
         let timer = Box::pin(self.wire.http.sleep_ms(CANCEL_BUDGET_MS));
         let _ = select(send, timer).await;
+    }
+}
+
+/// Same scheme, host and port.
+fn same_origin(a: &str, b: &str) -> bool {
+    match (url::Url::parse(a), url::Url::parse(b)) {
+        (Ok(a), Ok(b)) => a.origin() == b.origin(),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_origin_compares_scheme_host_and_port() {
+        assert!(same_origin("http://h:1/mcp", "http://h:1/v2/mcp?x=1"));
+        assert!(!same_origin("http://h:1/mcp", "http://h:2/mcp"));
+        assert!(!same_origin("http://h/mcp", "https://h/mcp"));
+        assert!(!same_origin("http://h/mcp", "http://evil/mcp"));
+        assert!(!same_origin("not a url", "not a url"));
     }
 }

@@ -39,6 +39,12 @@ pub async fn load<C: Cache>(cache: &C, server_id: &str, url: &str) -> Option<Ses
     (state.url == url).then_some(state)
 }
 
+/// The stored state whatever URL it was made for (to terminate a session being replaced).
+pub async fn load_any<C: Cache>(cache: &C, server_id: &str) -> Option<SessionState> {
+    let raw = cache.get(&keys::mcp_session(server_id)).await.ok()??;
+    serde_json::from_str(&raw).ok()
+}
+
 pub async fn store<C: Cache>(cache: &C, server_id: &str, state: &SessionState) {
     if let Ok(raw) = serde_json::to_string(state) {
         let _ = cache
@@ -80,8 +86,12 @@ mod tests {
                 cache.ttl_of(&keys::mcp_session("srv")),
                 Some(SESSION_TTL_SECS)
             );
-            assert_eq!(load(&cache, "srv", "http://x/mcp").await, Some(state));
+            assert_eq!(
+                load(&cache, "srv", "http://x/mcp").await,
+                Some(state.clone())
+            );
             assert_eq!(load(&cache, "srv", "http://other/mcp").await, None);
+            assert_eq!(load_any(&cache, "srv").await, Some(state));
             forget(&cache, "srv").await;
             assert_eq!(load(&cache, "srv", "http://x/mcp").await, None);
         });

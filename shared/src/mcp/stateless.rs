@@ -7,9 +7,12 @@
 //!   `resources/read`, `Mcp-Name` (the spec's `=?base64?…?=` form when the value is not plain
 //!   printable ASCII). Header and body always agree, which servers check.
 //! - A result with `resultType: "input_required"` is retried with the echoed `requestState`
-//!   and our `inputResponses`, at most [`MAX_INPUT_ROUNDS`] times. We can answer `roots/list`
-//!   (no roots); any other input request (elicitation, sampling) is an `Error::Upstream` naming
-//!   it, since nobody is there to answer.
+//!   and our `inputResponses`, at most [`MAX_INPUT_ROUNDS`] times. We answer `roots/list`
+//!   (no roots) and `elicitation/create` (the form's defaults, or decline: see
+//!   [`super::elicit`]); any other input request (sampling…) is an `Error::Upstream` naming it,
+//!   since nobody is there to answer.
+//! - A `tools/call` made with the tool's schema also carries its `Mcp-Param-*` headers
+//!   ([`super::param_headers`]), on every `input_required` round.
 //! - Cancellation is closing the response stream (dropping the future); nothing is sent.
 
 use base64::Engine;
@@ -36,7 +39,10 @@ pub fn with_meta(params: Value) -> Value {
         _ => Map::new(),
     };
     meta.insert(META_PROTOCOL_VERSION.into(), json!(MODERN_VERSION));
-    meta.insert(META_CLIENT_CAPABILITIES.into(), json!({}));
+    meta.insert(
+        META_CLIENT_CAPABILITIES.into(),
+        super::client_capabilities(),
+    );
     meta.insert(
         META_CLIENT_INFO.into(),
         json!({ "name": CLIENT_NAME, "version": env!("CARGO_PKG_VERSION") }),
@@ -83,7 +89,7 @@ pub fn encode_header_value(value: &str) -> String {
 
 /// `server/discover`: one request.
 pub async fn discover<H: HttpClient + Clock>(wire: &Wire<'_, H>) -> Result<Value, Failure> {
-    once(wire, "server/discover", json!({})).await
+    once(wire, "server/discover", json!({}), &[]).await
 }
 
 /// One request, following `input_required` rounds to the final result.
@@ -92,10 +98,20 @@ pub async fn request<H: HttpClient + Clock>(
     method: &str,
     params: Value,
 ) -> Result<Value, Failure> {
+    request_with(wire, method, params, &[]).await
+}
+
+/// [`request`] with more headers on every round (the `Mcp-Param-*` of a `tools/call`).
+pub async fn request_with<H: HttpClient + Clock>(
+    wire: &Wire<'_, H>,
+    method: &str,
+    params: Value,
+    extra_headers: &[(String, String)],
+) -> Result<Value, Failure> {
     let mut params = params;
     let mut backoff_ms = 50;
     for _ in 0..=MAX_INPUT_ROUNDS {
-        let result = once(wire, method, params.clone()).await?;
+        let result = once(wire, method, params.clone(), extra_headers).await?;
         if result.get("resultType").and_then(Value::as_str) != Some("input_required") {
             return Ok(result);
         }
@@ -129,6 +145,10 @@ fn answer_input_requests(method: &str, result: &Value) -> Result<Map<String, Val
                 "roots/list" => {
                     responses.insert(key.clone(), json!({ "roots": [] }));
                 }
+                "elicitation/create" => {
+                    let params = req.get("params").unwrap_or(&Value::Null);
+                    responses.insert(key.clone(), super::elicit::answer(params));
+                }
                 other => {
                     return Err(Failure::upstream(format!(
                         "{method}: the tool needs interactive input ({}), which mcp-edge cannot provide",
@@ -145,10 +165,12 @@ async fn once<H: HttpClient + Clock>(
     wire: &Wire<'_, H>,
     method: &str,
     params: Value,
+    extra_headers: &[(String, String)],
 ) -> Result<Value, Failure> {
     let id = wire.next_id();
     let params = with_meta(params);
-    let headers = headers(method, &params);
+    let mut headers = headers(method, &params);
+    headers.extend(extra_headers.iter().cloned());
     wire.set_in_flight(Some(InFlight {
         id,
         method: method.to_string(),
@@ -187,7 +209,7 @@ mod tests {
         assert_eq!(p["name"], "echo");
         assert_eq!(p["_meta"]["progressToken"], 1);
         assert_eq!(p["_meta"][META_PROTOCOL_VERSION], MODERN_VERSION);
-        assert!(p["_meta"][META_CLIENT_CAPABILITIES].is_object());
+        assert!(p["_meta"][META_CLIENT_CAPABILITIES]["elicitation"].is_object());
         assert_eq!(p["_meta"][META_CLIENT_INFO]["name"], CLIENT_NAME);
         assert!(with_meta(Value::Null)["_meta"].is_object());
     }
@@ -218,8 +240,18 @@ mod tests {
         let got = answer_input_requests("tools/call", &roots).unwrap();
         assert_eq!(got["r"], json!({"roots": []}));
         let elicit = json!({"resultType": "input_required",
-            "inputRequests": {"e": {"method": "elicitation/create", "params": {}}}});
-        let err = answer_input_requests("tools/call", &elicit).unwrap_err();
-        assert!(err.into_error().to_string().contains("elicitation/create"));
+            "inputRequests": {"e": {"method": "elicitation/create", "params": {
+                "message": "m",
+                "requestedSchema": {"type": "object",
+                    "properties": {"n": {"type": "integer", "default": 3}}}}}}});
+        let got = answer_input_requests("tools/call", &elicit).unwrap();
+        assert_eq!(got["e"], json!({"action": "accept", "content": {"n": 3}}));
+        let sampling = json!({"resultType": "input_required",
+            "inputRequests": {"s": {"method": "sampling/createMessage", "params": {}}}});
+        let err = answer_input_requests("tools/call", &sampling).unwrap_err();
+        assert!(err
+            .into_error()
+            .to_string()
+            .contains("sampling/createMessage"));
     }
 }

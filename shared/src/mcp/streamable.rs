@@ -11,20 +11,30 @@
 //!   waits on us.
 //! - A 404 on a request that carried a session id, or a 400 that names a missing session, is
 //!   [`Failure::SessionLost`]: the caller re-initializes once.
+//! - With [`Streamable::request_listening`] the standalone `GET` stream is open for the duration
+//!   of the request (opened before the POST, so nothing the server sends there is lost) and
+//!   requests on it are answered the same way; it ends with the request.
+//! - A session is ended with `DELETE` (best effort) when it is replaced or closed; 404/405 and
+//!   "no such session" answers mean there is nothing left to end.
 //! - An SSE reply cut off before the answer is resumed with `GET` + `Last-Event-ID` after the
 //!   server's `retry:` delay (capped), at most [`MAX_RESUMES`] times.
 
+use std::pin::pin;
+
+use futures::future::{select, Either};
 use serde_json::{json, Value};
 
 use super::detect::{is_lost_session, HANDSHAKE_VERSIONS, LATEST_HANDSHAKE_VERSION};
 use super::jsonrpc::{self, Incoming};
-use super::reply::{check_status, Failure, Messages};
+use super::reply::{check_status, Failure, Messages, MAX_ERROR_BODY_BYTES};
 use super::wire::{CancelRoute, InFlight, Wire};
 use super::CLIENT_NAME;
 use crate::error::Error;
 use crate::http::{Clock, HttpClient, HttpResponse};
 
 pub const MAX_RESUMES: u32 = 3;
+/// Time the standalone `GET` stream has to open before a call goes ahead without it.
+pub const STANDALONE_OPEN_MS: u64 = 1000;
 const DEFAULT_RETRY_MS: u64 = 1000;
 const MAX_RETRY_MS: u64 = 5000;
 
@@ -43,7 +53,7 @@ impl Streamable {
             "initialize",
             json!({
                 "protocolVersion": LATEST_HANDSHAKE_VERSION,
-                "capabilities": {},
+                "capabilities": super::client_capabilities(),
                 "clientInfo": { "name": CLIENT_NAME, "version": env!("CARGO_PKG_VERSION") },
             }),
         );
@@ -118,6 +128,116 @@ impl Streamable {
         out
     }
 
+    /// [`Self::request`] while the standalone `GET` stream is open, so server→client requests
+    /// not tied to this request (the server has nowhere else to send them) are answered too.
+    /// Costs one more upstream request (the `GET`); without a session, or when the server
+    /// refuses the stream (405…) or does not open it within [`STANDALONE_OPEN_MS`], this is
+    /// plain [`Self::request`]. The stream never fails or delays the request's own answer.
+    pub async fn request_listening<H: HttpClient + Clock>(
+        &self,
+        wire: &Wire<'_, H>,
+        method: &str,
+        params: Value,
+    ) -> Result<Value, Failure> {
+        let Some(stream) = self.open_standalone(wire).await else {
+            return self.request(wire, method, params).await;
+        };
+        let listener = async {
+            self.serve_standalone(wire, stream).await;
+            futures::future::pending::<()>().await
+        };
+        let request = self.request(wire, method, params);
+        match select(pin!(request), pin!(listener)).await {
+            Either::Left((result, _)) => result,
+            Either::Right(((), request)) => request.await,
+        }
+    }
+
+    /// Opens the standalone stream: `Some` only for a 2xx event stream within the budget.
+    async fn open_standalone<H: HttpClient + Clock>(
+        &self,
+        wire: &Wire<'_, H>,
+    ) -> Option<HttpResponse> {
+        self.session_id.as_ref()?;
+        let open = wire.send(wire.get_stream(&wire.endpoint.url, &self.headers()));
+        let timer = wire.http.sleep_ms(STANDALONE_OPEN_MS);
+        let resp = match select(pin!(open), pin!(timer)).await {
+            Either::Left((Ok(resp), _)) => resp,
+            _ => return None,
+        };
+        let is_sse = resp
+            .header("content-type")
+            .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("text/event-stream"));
+        ((200..300).contains(&resp.status) && is_sse).then_some(resp)
+    }
+
+    /// Answers every server→client request on the standalone stream until it ends, breaks or
+    /// exceeds its caps (the caps of any reply: [`Messages`]).
+    async fn serve_standalone<H: HttpClient + Clock>(
+        &self,
+        wire: &Wire<'_, H>,
+        resp: HttpResponse,
+    ) {
+        const WHAT: &str = "the standalone stream";
+        let Ok(mut messages) = Messages::open(resp, WHAT, &wire.redactor).await else {
+            return;
+        };
+        while let Ok(Some(msg)) = messages.next(WHAT).await {
+            if let Incoming::Request { id, method, params } = msg {
+                self.answer(wire, &id, &method, &params).await;
+            }
+        }
+    }
+
+    /// Answers a server→client request at once. Best effort: if the answer cannot be delivered
+    /// the reply to our own request may still come.
+    async fn answer<H: HttpClient>(
+        &self,
+        wire: &Wire<'_, H>,
+        id: &Value,
+        method: &str,
+        params: &Value,
+    ) {
+        let answer = jsonrpc::answer_server_request(id, method, params);
+        if let Ok(mut resp) = wire
+            .send(wire.post(&wire.endpoint.url, &self.headers(), &answer))
+            .await
+        {
+            // Drain the (empty, 202) body so the connection can be reused.
+            let _ = resp.read_to_end(MAX_ERROR_BODY_BYTES).await;
+        }
+    }
+
+    /// `DELETE` of the session at `url` (the URL it was made for). `Ok(true)`: the server
+    /// ended it; `Ok(false)`: nothing to end (no session id, already gone, or the server does
+    /// not let clients end sessions: 405).
+    pub async fn terminate<H: HttpClient>(
+        &self,
+        wire: &Wire<'_, H>,
+        url: &str,
+    ) -> Result<bool, Failure> {
+        if self.session_id.is_none() {
+            return Ok(false);
+        }
+        let resp = wire
+            .send(wire.delete(url, &self.headers()))
+            .await
+            .map_err(Failure::Unreachable)?;
+        match check_status(resp, "ending the session (DELETE)", &wire.redactor).await {
+            Ok(mut resp) => {
+                let _ = resp.read_to_end(MAX_ERROR_BODY_BYTES).await;
+                Ok(true)
+            }
+            Err(Failure::Status {
+                status: 404 | 405, ..
+            }) => Ok(false),
+            Err(Failure::Status {
+                status, message, ..
+            }) if is_lost_session(status, &message, true) => Ok(false),
+            Err(f) => Err(f),
+        }
+    }
+
     pub async fn notify<H: HttpClient>(
         &self,
         wire: &Wire<'_, H>,
@@ -165,12 +285,8 @@ impl Streamable {
                     };
                     return outcome.map_err(|e| Failure::rpc_error(what, e, &wire.redactor));
                 }
-                Some(Incoming::Request { id, method, .. }) => {
-                    let answer = jsonrpc::answer_server_request(&id, &method);
-                    // Best effort: if the answer cannot be delivered the reply still may come.
-                    let _ = wire
-                        .send(wire.post(&wire.endpoint.url, &self.headers(), &answer))
-                        .await;
+                Some(Incoming::Request { id, method, params }) => {
+                    self.answer(wire, &id, &method, &params).await;
                 }
                 Some(_) => {}
                 None => {

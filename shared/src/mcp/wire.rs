@@ -5,7 +5,8 @@
 //! - Every upstream HTTP request goes through [`Wire::send`], so [`Wire::sent`] is exact.
 //! - Protocol headers are ours: an endpoint header with the same name as one of them
 //!   (`Accept`, `Content-Type`, `Mcp-Session-Id`, …) is not sent, so configuration cannot break
-//!   the protocol.
+//!   the protocol. The `Mcp-Param-*` namespace is ours too, so a configured header can never
+//!   stand in for an argument that was not sent.
 //! - Errors from the HTTP client are scrubbed of header values before they go further.
 //! - Request ids are unique per client and start at a random base, so two worker invocations
 //!   sharing one upstream session never reuse an id (servers stall on duplicate ids).
@@ -115,9 +116,17 @@ impl<'a, H: HttpClient> Wire<'a, H> {
         req
     }
 
+    /// A `DELETE` (session termination) with the given protocol headers.
+    pub fn delete(&self, url: &str, protocol_headers: &[(String, String)]) -> HttpRequest {
+        let mut req = HttpRequest::new(Method::Delete, url);
+        req.headers.extend(protocol_headers.iter().cloned());
+        req
+    }
+
     pub async fn send(&self, mut req: HttpRequest) -> Result<HttpResponse> {
         for (name, value) in &self.endpoint.headers {
-            if !RESERVED.iter().any(|r| name.eq_ignore_ascii_case(r)) {
+            let lower = name.to_ascii_lowercase();
+            if !RESERVED.contains(&lower.as_str()) && !lower.starts_with("mcp-param-") {
                 req.headers.push((name.clone(), value.clone()));
             }
         }

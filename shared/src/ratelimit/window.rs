@@ -13,9 +13,10 @@
 //! - [`SlidingWindow::check`] never changes state; [`SlidingWindow::admit`] adds weight only
 //!   when the same check allows it. The caller stores the window after `admit` without
 //!   awaiting in between, which is what makes a decision atomic.
-//! - Time may go backwards (another machine's clock, a restored state): the window then keeps
-//!   the ages of what it counts relative to the latest instant it has seen, so going back in
-//!   time neither frees capacity nor locks a team out for longer than one window.
+//! - Time may go backwards (another machine's clock, a restored state). Up to one window back,
+//!   the window decides as of the latest instant it has seen, so a late clock never frees
+//!   capacity early. Further back, the clock was reset: the counted weight keeps its age
+//!   relative to the new clock, so nobody is locked out for longer than one window.
 
 use serde::{Deserialize, Serialize};
 
@@ -76,7 +77,7 @@ impl SlidingWindow {
     /// Weight counted at `now_ms` (after the same clock handling as `check`).
     pub fn used(&self, spec: &WindowSpec, now_ms: u64) -> u64 {
         let mut w = self.clone();
-        w.advance(spec, now_ms);
+        let now_ms = w.advance(spec, now_ms);
         w.counted(spec, now_ms).map(|(_, weight)| weight).sum()
     }
 
@@ -84,13 +85,13 @@ impl SlidingWindow {
     /// charged as the whole limit, so that a small limit still admits a heavy action.
     pub fn check(&self, spec: &WindowSpec, now_ms: u64, cost: u64) -> Verdict {
         let mut w = self.clone();
-        w.advance(spec, now_ms);
+        let now_ms = w.advance(spec, now_ms);
         w.verdict(spec, now_ms, cost)
     }
 
     /// Checks and, when allowed, records `cost` at `now_ms`.
     pub fn admit(&mut self, spec: &WindowSpec, now_ms: u64, cost: u64) -> Verdict {
-        self.advance(spec, now_ms);
+        let now_ms = self.advance(spec, now_ms);
         let verdict = self.verdict(spec, now_ms, cost);
         if verdict.allowed {
             self.record(spec, now_ms, effective_cost(spec, cost));
@@ -106,20 +107,29 @@ impl SlidingWindow {
             .unwrap_or(self.seen_ms)
     }
 
-    /// Applies the clock: drops expired slots; if time went backwards, moves the recorded slots
-    /// back by the whole slots the clock lost, so their remaining lifetimes are unchanged.
-    fn advance(&mut self, spec: &WindowSpec, now_ms: u64) {
-        if now_ms < self.seen_ms {
-            let back = (self.seen_ms - now_ms) / spec.slot_ms();
+    /// Applies the clock and answers the instant to decide at. Drops expired slots. A clock up
+    /// to one window behind is read as the latest instant seen; a clock further behind was
+    /// reset, so the recorded slots move back by the whole slots it lost, keeping their
+    /// remaining lifetimes.
+    fn advance(&mut self, spec: &WindowSpec, now_ms: u64) -> u64 {
+        let behind = self.seen_ms.saturating_sub(now_ms);
+        let now_ms = if behind == 0 {
+            now_ms
+        } else if behind <= spec.length_ms {
+            self.seen_ms
+        } else {
+            let back = behind / spec.slot_ms();
             for (index, _) in &mut self.slots {
                 *index = index.saturating_sub(back);
             }
-        }
+            now_ms
+        };
         self.seen_ms = now_ms;
         let current = now_ms / spec.slot_ms();
         let span = spec.span();
         self.slots
             .retain(|(index, weight)| *weight > 0 && index.saturating_add(span) >= current);
+        now_ms
     }
 
     fn counted<'a>(
@@ -349,6 +359,20 @@ mod tests {
     }
 
     #[test]
+    fn a_late_clock_alternating_with_the_right_one_never_frees_early() {
+        let s = spec(10);
+        let slot = s.slot_ms();
+        let mut w = SlidingWindow::default();
+        assert_eq!(fill(&mut w, &s, T0, 10), 10);
+        let expiry = T0 + slot + HOUR;
+        for late_by in [1, 5 * 60_000, 59 * 60_000, HOUR] {
+            assert!(!w.admit(&s, expiry - 1 - late_by, 1).allowed);
+            assert!(!w.admit(&s, expiry - 1, 1).allowed, "late by {late_by}");
+        }
+        assert!(w.admit(&s, expiry, 1).allowed);
+    }
+
+    #[test]
     fn clock_skew_backwards_by_days_does_not_lock_the_team_out_for_days() {
         let s = spec(10);
         let slot = s.slot_ms();
@@ -356,7 +380,7 @@ mod tests {
         assert_eq!(fill(&mut w, &s, T0, 10), 10);
         // A restored state from a clock two days ahead: the counted weight keeps its age...
         let back = T0 - 2 * 86_400_000;
-        let v = w.check(&s, back, 1);
+        let v = w.admit(&s, back, 1);
         assert!(!v.allowed);
         assert!(v.retry_after_ms <= HOUR + slot, "{v:?}");
         // ...and expires one window later on the new clock, not two days later.
@@ -383,7 +407,7 @@ mod tests {
             assert!(w.admit(&s, T0 + i * slot / 7, 1).allowed);
         }
         assert!(w.slots.len() as u64 <= SLOTS + 1, "{}", w.slots.len());
-        let v = w.check(&s, T0 + 10 * HOUR, 1);
+        let v = w.check(&s, T0 + 30 * HOUR, 1);
         assert_eq!(v.remaining, 1_000_000 - 1);
         assert_eq!(w.expires_at_ms(&s), w.expiry(&s, w.slots.last().unwrap().0));
     }

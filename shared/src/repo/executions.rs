@@ -95,3 +95,30 @@ pub async fn finish<D: Database>(db: &D, f: Finished<'_>) -> Result<()> {
     db.batch(vec![finish, stats]).await?;
     Ok(())
 }
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct StalePending {
+    pub id: String,
+    pub tool_id: Option<String>,
+    pub started_at: String,
+    /// Milliseconds between `started_at` and the cutoff's `now`.
+    pub age_ms: i64,
+}
+
+/// Executions still `pending` that started before `cutoff` (their worker stopped mid-call).
+pub async fn stale_pending<D: Database>(
+    db: &D,
+    cutoff: &str,
+    now: &str,
+    limit: u32,
+) -> Result<Vec<StalePending>> {
+    db.query_as(stmt!(
+        "SELECT id, tool_id, started_at, \
+         CAST((julianday(?2) - julianday(started_at)) * 86400000 AS INTEGER) AS age_ms \
+         FROM mcp_tool_executions WHERE status = 'pending' AND started_at < ?1 ORDER BY started_at LIMIT ?3",
+        cutoff,
+        now,
+        limit
+    ))
+    .await
+}

@@ -65,12 +65,27 @@ pub async fn list_active<D: Database>(db: &D, team_id: &str) -> Result<Vec<Serve
     db.query_as(stmt!(SQL, team_id)).await
 }
 
+/// Every active server of every team, for cron. Not team-scoped by design: cron acts for the
+/// deployment, and each server is then handled with its own `team_id`.
+pub async fn list_all_active<D: Database>(db: &D, limit: u32) -> Result<Vec<Server>> {
+    const SQL: &str = select_servers!("WHERE is_active = 1 ORDER BY team_id, id LIMIT ?1");
+    db.query_as(stmt!(SQL, limit)).await
+}
+
 /// A server of the caller's team, active or not; `not_found` for any other team's id.
 pub async fn get<D: Database>(db: &D, team_id: &str, server_id: &str) -> Result<Server> {
     const SQL: &str = select_servers!("WHERE team_id = ?1 AND id = ?2");
     db.query_one(stmt!(SQL, team_id, server_id))
         .await?
         .ok_or_else(|| Error::NotFound(format!("server '{server_id}' not found in your team")))
+}
+
+/// A server of the caller's team by its (unique per team) name, active or not.
+pub async fn get_by_name<D: Database>(db: &D, team_id: &str, name: &str) -> Result<Server> {
+    const SQL: &str = select_servers!("WHERE team_id = ?1 AND name = ?2");
+    db.query_one(stmt!(SQL, team_id, name))
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("your team has no server named '{name}'")))
 }
 
 /// Records a successful contact: connected, failures reset.

@@ -1,0 +1,225 @@
+//! The `RateLimiter` Durable Object: one instance per team (named by the team id), holding
+//! the team's windows in its SQLite storage. It only loads, asks `shared::ratelimit::decide`,
+//! and stores; every rule lives in `shared::ratelimit`.
+//!
+//! Exactness: a Durable Object runs one event at a time between awaits. The team's limits are
+//! read (from the in-memory cache or D1) first; from loading the windows to storing them
+//! there is no await, and the SQL API is synchronous, so concurrent requests of one team are
+//! decided strictly one after another and a burst admits exactly the limit.
+//!
+//! Storage: `windows(key, state, expires_at)`, one row per window (`team`, `admin`,
+//! `user:<id>`), the state as JSON. Rows whose windows hold nothing any more are deleted now
+//! and then, so idle users do not accumulate.
+
+use std::cell::{Cell, RefCell};
+
+use serde_json::Value;
+use shared::adapters::d1::D1Store;
+use shared::adapters::log::log;
+use shared::api::Action;
+use shared::ratelimit::{
+    charges, decide, load_team_row, CachedLimits, Charge, CheckRequest, Decision, RateLimitConfig,
+    SlidingWindow, TeamLimits,
+};
+use shared::Error;
+use worker::{
+    durable_object, Date, DurableObject, Env, Request, Response, SqlStorage, SqlStorageValue, State,
+};
+
+const WORKER: &str = "rate_limiter";
+/// Expired windows are swept every this many requests.
+const SWEEP_EVERY: u64 = 256;
+
+#[durable_object]
+pub struct RateLimiter {
+    state: State,
+    env: Env,
+    limits: RefCell<Option<CachedLimits>>,
+    schema_ready: Cell<bool>,
+    requests: Cell<u64>,
+}
+
+impl DurableObject for RateLimiter {
+    fn new(state: State, env: Env) -> Self {
+        RateLimiter {
+            state,
+            env,
+            limits: RefCell::new(None),
+            schema_ready: Cell::new(false),
+            requests: Cell::new(0),
+        }
+    }
+
+    async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        let check: CheckRequest = match req.json().await {
+            Ok(c) => c,
+            Err(e) => return Response::error(format!("bad check request: {e}"), 400),
+        };
+        match self.check(&check).await {
+            Ok(decision) => Response::from_json(&decision),
+            Err(err) => {
+                log(
+                    "error",
+                    WORKER,
+                    &check.request_id,
+                    &format!("team {}: {err}", check.team_id),
+                );
+                Response::error(err.to_string(), 500)
+            }
+        }
+    }
+}
+
+impl RateLimiter {
+    async fn check(&self, check: &CheckRequest) -> Result<Decision, Error> {
+        let config =
+            RateLimitConfig::from_vars(|name| self.env.var(name).ok().map(|v| v.to_string()))?;
+        let action = Action::parse(&check.action)
+            .ok_or_else(|| Error::validation(format!("unknown action '{}'", check.action)))?;
+        let limits = self.team_limits(check, &config).await?;
+
+        // No await from here on: load, decide and store form one step.
+        let now = Date::now().as_millis();
+        let charges = charges(action, &check.user_id, &limits, &config);
+        let sql = self.state.storage().sql();
+        self.ensure_schema(&sql)?;
+        let mut windows = charges
+            .iter()
+            .map(|c| self.load(&sql, c, &check.request_id))
+            .collect::<Result<Vec<_>, Error>>()?;
+        let decision = decide(&charges, &mut windows, now);
+        if decision.allowed {
+            for (charge, window) in charges.iter().zip(&windows) {
+                store(&sql, charge, window)?;
+            }
+        }
+        self.sweep(&sql, now)?;
+        Ok(decision)
+    }
+
+    /// The team's limits: cached for `team_cache_secs`, else read from D1. If D1 fails, the
+    /// last limits read are better than none.
+    async fn team_limits(
+        &self,
+        check: &CheckRequest,
+        config: &RateLimitConfig,
+    ) -> Result<TeamLimits, Error> {
+        let now = Date::now().as_millis();
+        let cached = *self.limits.borrow();
+        if let Some(c) = cached.filter(|c| c.fresh(now, config.team_cache_secs)) {
+            return Ok(c.limits);
+        }
+        let db = D1Store::new(
+            self.env
+                .d1("DB")
+                .map_err(|e| Error::internal(format!("binding DB: {e}")))?,
+        );
+        match load_team_row(&db, &check.team_id).await {
+            Ok(row) => {
+                let limits = TeamLimits::resolve(row.as_ref(), config);
+                *self.limits.borrow_mut() = Some(CachedLimits {
+                    limits,
+                    read_at_ms: now,
+                });
+                Ok(limits)
+            }
+            Err(err) => match cached {
+                Some(c) => {
+                    log(
+                        "error",
+                        WORKER,
+                        &check.request_id,
+                        &format!(
+                            "reading team {}: {err}; using limits read earlier",
+                            check.team_id
+                        ),
+                    );
+                    Ok(c.limits)
+                }
+                None => Err(err),
+            },
+        }
+    }
+
+    fn ensure_schema(&self, sql: &SqlStorage) -> Result<(), Error> {
+        if !self.schema_ready.get() {
+            sql.exec(
+                "CREATE TABLE IF NOT EXISTS windows (key TEXT PRIMARY KEY, state TEXT NOT NULL, \
+                 expires_at INTEGER NOT NULL)",
+                None,
+            )
+            .map_err(storage_error)?;
+            sql.exec(
+                "CREATE INDEX IF NOT EXISTS windows_expires_at ON windows (expires_at)",
+                None,
+            )
+            .map_err(storage_error)?;
+            self.schema_ready.set(true);
+        }
+        Ok(())
+    }
+
+    fn load(
+        &self,
+        sql: &SqlStorage,
+        charge: &Charge,
+        request_id: &str,
+    ) -> Result<SlidingWindow, Error> {
+        let rows: Vec<Value> = sql
+            .exec(
+                "SELECT state FROM windows WHERE key = ?",
+                vec![SqlStorageValue::from(charge.key.as_str())],
+            )
+            .and_then(|cursor| cursor.to_array())
+            .map_err(storage_error)?;
+        let Some(state) = rows
+            .first()
+            .and_then(|r| r.get("state"))
+            .and_then(Value::as_str)
+        else {
+            return Ok(SlidingWindow::default());
+        };
+        Ok(serde_json::from_str(state).unwrap_or_else(|e| {
+            // Only this object writes these rows; an unreadable one starts over, loudly.
+            log(
+                "error",
+                WORKER,
+                request_id,
+                &format!("window {} unreadable ({e}); starting it over", charge.key),
+            );
+            SlidingWindow::default()
+        }))
+    }
+
+    fn sweep(&self, sql: &SqlStorage, now: u64) -> Result<(), Error> {
+        let n = self.requests.get().wrapping_add(1);
+        self.requests.set(n);
+        if n.is_multiple_of(SWEEP_EVERY) {
+            sql.exec(
+                "DELETE FROM windows WHERE expires_at < ?",
+                vec![SqlStorageValue::from(now as i64)],
+            )
+            .map_err(storage_error)?;
+        }
+        Ok(())
+    }
+}
+
+fn store(sql: &SqlStorage, charge: &Charge, window: &SlidingWindow) -> Result<(), Error> {
+    let state = serde_json::to_string(window).map_err(Error::internal)?;
+    sql.exec(
+        "INSERT INTO windows (key, state, expires_at) VALUES (?, ?, ?) \
+         ON CONFLICT (key) DO UPDATE SET state = excluded.state, expires_at = excluded.expires_at",
+        vec![
+            SqlStorageValue::from(charge.key.as_str()),
+            SqlStorageValue::from(state),
+            SqlStorageValue::from(window.expires_at_ms(&charge.spec) as i64),
+        ],
+    )
+    .map_err(storage_error)?;
+    Ok(())
+}
+
+fn storage_error(e: worker::Error) -> Error {
+    Error::internal(format!("limiter storage: {e}"))
+}

@@ -1,0 +1,135 @@
+//! The `stdio_bridge` binary: configuration from the environment, and SIGTERM.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+struct Bin {
+    proc: std::process::Child,
+    addr: String,
+}
+
+impl Drop for Bin {
+    fn drop(&mut self) {
+        let _ = self.proc.kill();
+        let _ = self.proc.wait();
+    }
+}
+
+fn spawn_bin(extra: &[(&str, &str)]) -> Bin {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stdio_bridge"));
+    cmd.env_clear()
+        .env("BRIDGE_TOKEN", TOKEN)
+        .env("BRIDGE_ADDR", "127.0.0.1:0")
+        .env(
+            "BRIDGE_ALLOWED_COMMANDS",
+            format!("mcp-server-everything,{}", python().display()),
+        )
+        .env("PATH", search_path())
+        .env(
+            "HOME",
+            std::env::var("HOME").unwrap_or_else(|_| "/tmp".into()),
+        )
+        .envs(extra.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut proc = cmd.spawn().expect("stdio_bridge binary starts");
+    let mut line = String::new();
+    BufReader::new(proc.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("stdio_bridge listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    Bin { proc, addr }
+}
+
+fn url(bin: &Bin, team: &str, server: &str) -> String {
+    format!("http://{}/t/{team}/s/{server}/mcp", bin.addr)
+}
+
+#[tokio::test]
+async fn sigterm_kills_every_child_process_group() {
+    let marker = format!(
+        "sigterm-test-{}-{:?}",
+        std::process::id(),
+        std::time::Instant::now()
+    );
+    let mut bin = spawn_bin(&[]);
+    let mut c = Client::new(
+        url(&bin, "team1", "py"),
+        &py_with_env(&[("TEST_MARKER", &marker)]),
+    );
+    c.initialize().await;
+    let child = pid_of(&c).await;
+    let grandchild: u32 = text(&c.call_tool("spawn_grandchild", json!({})).await)
+        .parse()
+        .unwrap();
+    let mut spec = everything();
+    spec.env.insert("TEST_MARKER".into(), marker.clone());
+    let mut e = Client::new(url(&bin, "team2", "everything"), &spec);
+    e.initialize().await;
+    assert!(alive(child) && alive(grandchild));
+
+    unsafe {
+        libc::kill(bin.proc.id() as i32, libc::SIGTERM);
+    }
+    let status = bin.proc.wait().unwrap();
+    assert!(status.success(), "clean exit on SIGTERM: {status}");
+    wait_until(
+        "the child and its grandchild are gone",
+        Duration::from_secs(5),
+        || !alive(child) && !alive(grandchild),
+    )
+    .await;
+    // No process started by this bridge (server-everything's node included) survives.
+    let ours = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| alive(*pid))
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.contains(&marker))
+        })
+        .count();
+    assert_eq!(
+        ours, 0,
+        "no process carries the marker from the launch specs"
+    );
+}
+
+#[tokio::test]
+async fn children_never_see_the_bridge_token() {
+    let bin = spawn_bin(&[]);
+    let mut c = Client::new(
+        url(&bin, "team1", "py"),
+        &py_with_env(&[("API_KEY", "from-spec")]),
+    );
+    c.initialize().await;
+    assert_eq!(
+        text(&c.call_tool("env", json!({"name": "BRIDGE_TOKEN"})).await),
+        ""
+    );
+    assert_eq!(
+        text(&c.call_tool("env", json!({"name": "API_KEY"})).await),
+        "from-spec"
+    );
+    assert!(!text(&c.call_tool("env", json!({"name": "PATH"})).await).is_empty());
+}
+
+#[test]
+fn refuses_to_start_without_a_token() {
+    let out = Command::new(env!("CARGO_BIN_EXE_stdio_bridge"))
+        .env_clear()
+        .env("BRIDGE_ADDR", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("BRIDGE_TOKEN"));
+}

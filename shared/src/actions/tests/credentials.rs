@@ -1,0 +1,309 @@
+//! Credentials through the actions: sealed at rest, injected upstream, shown only as status,
+//! failing closed, rotated, and never leaked into answers, logs or rows.
+
+use serde_json::{json, Value};
+
+use super::{ring, World};
+use crate::actions::testing::identity;
+use crate::credentials::KeyRingError;
+use crate::identity::Role;
+
+const TOKEN: &str = "tok-5f1c9a-never-visible";
+
+async fn set(w: &World, server: &str, kind: &str, credential: Value) -> super::super::Reply {
+    w.run(
+        &identity("team-a", Role::Admin),
+        json!({"action": "set_credential", "server_id": server, "credential_type": kind, "credential": credential}),
+    )
+    .await
+    .unwrap()
+}
+
+async fn call_echo(w: &World) -> super::super::Reply {
+    w.answer(
+        &identity("team-a", Role::Member),
+        json!({"action": "call_tool", "server_id": "srv-a", "tool_name": "echo", "parameters": {"message": "hi"}}),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn set_credential_stores_ciphertext_and_answers_only_its_status() {
+    let w = World::new();
+    let reply = set(&w, "srv-a", "bearer", json!({"token": TOKEN})).await;
+    assert_eq!(reply.body["credential"]["is_set"], true);
+    assert_eq!(reply.body["credential"]["credential_type"], "bearer");
+    assert_eq!(reply.body["credential"]["key_id"], "k1");
+    assert_eq!(reply.body["credential"]["last_used_at"], Value::Null);
+    let stored =
+        w.db.scalar("SELECT encrypted_value FROM mcp_server_credentials WHERE server_id = 'srv-a'");
+    assert!(!stored.as_str().unwrap().contains(TOKEN));
+    let view = w
+        .run(
+            &identity("team-a", Role::Admin),
+            json!({"action": "get_server", "name": "alpha"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        view.body["server"]["credential"]["credential_type"],
+        "bearer"
+    );
+    assert_eq!(
+        view.body["server"]["config"]["url"],
+        "http://127.0.0.1:9/mcp"
+    );
+    assert!(!view.body.to_string().contains(TOKEN));
+    assert!(!view.body.to_string().contains(stored.as_str().unwrap()));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn each_credential_type_reaches_the_upstream_request_as_its_header() {
+    for (kind, credential, header, value) in [
+        (
+            "bearer",
+            json!({"token": TOKEN}),
+            "authorization",
+            format!("Bearer {TOKEN}"),
+        ),
+        (
+            "api_key",
+            json!({"value": TOKEN, "header_name": "X-Team-Key"}),
+            "x-team-key",
+            TOKEN.to_string(),
+        ),
+        (
+            "basic_auth",
+            json!({"username": "u", "password": "p"}),
+            "authorization",
+            "Basic dTpw".to_string(),
+        ),
+        (
+            "oauth_token",
+            json!({"access_token": TOKEN, "expires_in": 3600}),
+            "authorization",
+            format!("Bearer {TOKEN}"),
+        ),
+        (
+            "custom_headers",
+            json!({"headers": {"X-One": TOKEN, "X-Two": "2"}}),
+            "x-one",
+            TOKEN.to_string(),
+        ),
+    ] {
+        let w = World::new();
+        set(&w, "srv-a", kind, credential).await;
+        let reply = call_echo(&w).await;
+        assert_eq!(
+            reply.status, 502,
+            "{kind}: the test network refuses, after sending"
+        );
+        assert_eq!(
+            w.net.sent_header(header).as_deref(),
+            Some(value.as_str()),
+            "{kind}"
+        );
+        assert!(
+            w.db.scalar("SELECT last_used_at FROM mcp_server_credentials")
+                .is_string(),
+            "{kind}: use recorded"
+        );
+        assert!(!reply.body.to_string().contains(TOKEN), "{kind}");
+        assert!(!w.logs.borrow().join("\n").contains(TOKEN), "{kind}");
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn credentials_that_do_not_open_fail_closed_before_anything_is_sent() {
+    let tamper = "UPDATE mcp_server_credentials SET encrypted_value = \
+                  substr(encrypted_value, 1, 20) || CASE substr(encrypted_value, 21, 1) WHEN 'A' THEN 'B' ELSE 'A' END \
+                  || substr(encrypted_value, 22)";
+    let move_expiry = "UPDATE mcp_server_credentials SET header_name = 'X-Other'";
+    let unknown_id = "UPDATE mcp_server_credentials SET key_id = 'k0'";
+    let cases: [(&str, Option<&str>, Option<Result<_, _>>); 5] = [
+        ("tampered ciphertext", Some(tamper), None),
+        ("edited binding column", Some(move_expiry), None),
+        ("unknown key id", Some(unknown_id), None),
+        ("wrong key", None, Some(Ok(ring(&[("k1", 9)])))),
+        ("no keys", None, Some(Err(KeyRingError::NotConfigured))),
+    ];
+    for (case, sql, keys) in cases {
+        let mut w = World::new();
+        set(&w, "srv-a", "api_key", json!({"value": TOKEN})).await;
+        if let Some(sql) = sql {
+            w.db.exec(sql);
+        }
+        if let Some(keys) = keys {
+            w.settings.credential_keys = keys;
+        }
+        let reply = call_echo(&w).await;
+        assert_eq!(reply.status, 409, "{case}: {}", reply.body);
+        assert_eq!(
+            reply.body["message"],
+            "credential for server 'alpha' cannot be decrypted with the configured keys; set it again with set_credential",
+            "{case}"
+        );
+        assert_eq!(w.net.attempts.get(), 0, "{case}: nothing sent");
+        assert_eq!(w.executions(), json!(0), "{case}: nothing recorded");
+        assert!(!w.logs.borrow().join("\n").contains(TOKEN), "{case}");
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_expired_oauth_token_is_refused_naming_the_expiry_and_the_fix() {
+    let w = World::new();
+    set(
+        &w,
+        "srv-a",
+        "oauth_token",
+        json!({"access_token": TOKEN, "expires_in": 60}),
+    )
+    .await;
+    w.net.now.set(w.net.now.get() + 61_000);
+    let reply = call_echo(&w).await;
+    assert_eq!(reply.status, 409);
+    let message = reply.body["message"].as_str().unwrap();
+    assert!(
+        message.contains("expired at 2026-11-21T20:18:36.000Z"),
+        "{message}"
+    );
+    assert!(message.contains("set_credential"), "{message}");
+    assert_eq!(w.net.attempts.get(), 0);
+    assert_eq!(w.executions(), json!(0));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn rotation_keeps_old_credentials_working_and_reencrypt_moves_them_to_the_new_key() {
+    let mut w = World::new();
+    set(&w, "srv-a", "bearer", json!({"token": TOKEN})).await;
+    let old_value =
+        w.db.scalar("SELECT encrypted_value FROM mcp_server_credentials");
+    w.settings.credential_keys = Ok(ring(&[("k2", 2), ("k1", 1)]));
+
+    call_echo(&w).await;
+    assert_eq!(
+        w.net.sent_header("authorization"),
+        Some(format!("Bearer {TOKEN}"))
+    );
+
+    let admin = identity("team-a", Role::Admin);
+    let r = w
+        .run(&admin, json!({"action": "reencrypt_credentials"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            r.body["reencrypted"].clone(),
+            r.body["already_current"].clone(),
+            r.body["key_id"].clone()
+        ),
+        (json!(1), json!(0), json!("k2"))
+    );
+    assert_eq!(
+        w.db.scalar("SELECT key_id FROM mcp_server_credentials"),
+        json!("k2")
+    );
+    assert_ne!(
+        w.db.scalar("SELECT encrypted_value FROM mcp_server_credentials"),
+        old_value
+    );
+
+    // The old key can now be retired.
+    w.settings.credential_keys = Ok(ring(&[("k2", 2)]));
+    w.net.requests.borrow_mut().clear();
+    call_echo(&w).await;
+    assert_eq!(
+        w.net.sent_header("authorization"),
+        Some(format!("Bearer {TOKEN}"))
+    );
+    let again = w
+        .run(&admin, json!({"action": "reencrypt_credentials"}))
+        .await
+        .unwrap();
+    assert_eq!(again.body["already_current"], 1);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn reencrypt_reports_credentials_it_cannot_open_and_leaves_them() {
+    let mut w = World::new();
+    set(&w, "srv-a", "bearer", json!({"token": TOKEN})).await;
+    w.settings.credential_keys = Ok(ring(&[("k2", 2)]));
+    let r = w
+        .run(
+            &identity("team-a", Role::Admin),
+            json!({"action": "reencrypt_credentials"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.body["success"], false);
+    assert_eq!(r.body["failed"][0]["server_id"], "srv-a");
+    assert_eq!(
+        w.db.scalar("SELECT key_id FROM mcp_server_credentials"),
+        json!("k1")
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn delete_credential_and_delete_server_remove_the_sealed_value() {
+    let w = World::new();
+    let admin = identity("team-a", Role::Admin);
+    set(&w, "srv-a", "bearer", json!({"token": TOKEN})).await;
+    let r = w
+        .run(
+            &admin,
+            json!({"action": "delete_credential", "server_id": "srv-a"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.body["deleted"], true);
+    call_echo(&w).await;
+    assert_eq!(w.net.sent_header("authorization"), None);
+    set(&w, "srv-a", "bearer", json!({"token": TOKEN})).await;
+    w.run(
+        &admin,
+        json!({"action": "delete_server", "server_id": "srv-a"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        w.db.scalar("SELECT count(*) FROM mcp_server_credentials"),
+        json!(0)
+    );
+    assert_eq!(w.executions(), json!(1), "history stays");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn setting_a_credential_drops_the_upstream_session_and_cached_lists() {
+    let w = World::new();
+    for key in [
+        crate::cache::keys::mcp_session("srv-a"),
+        crate::cache::keys::tools_of_server("team-a", "srv-a"),
+    ] {
+        super::Cache::put(&w.cache, &key, "x", 300).await.unwrap();
+    }
+    set(&w, "srv-a", "bearer", json!({"token": TOKEN})).await;
+    assert!(w.cache.is_empty());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn invalid_credentials_and_missing_keys_are_refused_without_echoing_values() {
+    let mut w = World::new();
+    let admin = identity("team-a", Role::Admin);
+    let err = w
+        .run(&admin, json!({"action": "set_credential", "server_id": "srv-a", "credential_type": "bearer", "credential": {"token": format!("{TOKEN}\n")}}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.details()["field"], "credential.token");
+    assert!(!err.to_string().contains(TOKEN));
+    w.settings.credential_keys = Err(KeyRingError::NotConfigured);
+    let err = w
+        .run(&admin, json!({"action": "set_credential", "server_id": "srv-a", "credential_type": "bearer", "credential": {"token": TOKEN}}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "internal_error");
+    assert!(!err.public_message().contains(TOKEN));
+    assert_eq!(
+        w.db.scalar("SELECT count(*) FROM mcp_server_credentials"),
+        json!(0)
+    );
+}

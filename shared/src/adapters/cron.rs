@@ -1,0 +1,54 @@
+//! The `#[event(scheduled)]` side of the sync_tools worker: builds the services from the
+//! bindings and runs the cron job the schedule names. Never panics; failures are logged.
+
+use worker::Env;
+
+use super::d1::D1Store;
+use super::fetch::FetchHttp;
+use super::kv::KvCache;
+use super::log::log;
+use super::shell::settings_from;
+use crate::actions::cron::{run, Job, Report};
+use crate::actions::Services;
+use crate::error::{Error, Result};
+
+/// The schedule that re-syncs every catalogue; any other schedule runs health checks.
+pub const SYNC_SCHEDULE_VAR: &str = "SYNC_SCHEDULE";
+pub const DEFAULT_SYNC_SCHEDULE: &str = "0 * * * *";
+
+pub async fn run_scheduled(env: &Env, cron: &str) -> Result<Report> {
+    let run_id = format!("cron-{}", crate::repo::new_id());
+    let sync_schedule = env
+        .var(SYNC_SCHEDULE_VAR)
+        .map(|v| v.to_string())
+        .unwrap_or_else(|_| DEFAULT_SYNC_SCHEDULE.to_string());
+    let job = Job::for_schedule(cron, &sync_schedule);
+    let db = D1Store::new(
+        env.d1("DB")
+            .map_err(|e| Error::internal(format!("binding DB: {e}")))?,
+    );
+    let cache = KvCache::new(
+        env.kv("CACHE")
+            .map_err(|e| Error::internal(format!("binding CACHE: {e}")))?,
+    );
+    let http = FetchHttp::new();
+    let settings = settings_from(env);
+    let log_line = |message: &str| log("info", "sync_tools", &run_id, message);
+    let services = Services {
+        db: &db,
+        cache: &cache,
+        http: &http,
+        settings: &settings,
+        log: &log_line,
+    };
+    let outcome = run(&services, job).await;
+    if let Err(e) = &outcome {
+        log(
+            "error",
+            "sync_tools",
+            &run_id,
+            &format!("cron '{cron}' failed: {e}"),
+        );
+    }
+    outcome
+}

@@ -1,0 +1,68 @@
+//! Cron on the sync_tools worker, triggered as Cloudflare would (`/__scheduled`) under
+//! `wrangler dev --test-scheduled`: health checks mark dead servers `error` after N failures
+//! and `connected` again when they answer; stale `pending` executions are closed.
+
+use std::time::Duration;
+
+use integration::free_port;
+use integration::servers::{python_streamable, python_streamable_on};
+use integration::stack::Stack;
+use serde_json::json;
+
+const SEED: &str = "INSERT INTO teams (id, name) VALUES ('team-a', 'Team A');";
+const HEALTH: &str = "*/5 * * * *";
+const SYNC: &str = "0 * * * *";
+
+#[test]
+fn cron_checks_health_recovers_servers_and_closes_stale_executions() {
+    let python = python_streamable();
+    let down_port = free_port();
+    let stack = Stack::start(SEED);
+    let admin = stack.token("alice", "team-a", "admin");
+    let create = |name: &str, url: &str| {
+        let answer = stack.call(
+            &admin,
+            json!({"action": "create_server", "name": name, "server_type": "http", "config": {"url": url}}),
+        );
+        assert_eq!(answer.status, 201, "{}", answer.text);
+        answer.body["server"]["id"].as_str().unwrap().to_string()
+    };
+    let up = create("up", &python.url);
+    let down = create("down", &format!("http://127.0.0.1:{down_port}/mcp"));
+    stack.d1(
+        "INSERT INTO mcp_tool_executions (id, team_id, user_id, server_id, tool_name, status, started_at) \
+         VALUES ('abandoned', 'team-a', 'bob', 'x', 'echo', 'pending', '2020-01-01T00:00:00.000Z') RETURNING id",
+    );
+
+    let cron = stack.cron_runner();
+    for run in 1..=3 {
+        assert_eq!(cron.trigger(HEALTH), 200);
+        let row = &stack.d1(&format!("SELECT connection_status, consecutive_failures, last_error FROM mcp_servers WHERE id = '{down}'"))[0];
+        assert_eq!(row["consecutive_failures"], run, "{row}\ncron log:\n{}", cron.log_text());
+        let expected = if run < 3 { "pending" } else { "error" };
+        assert_eq!(row["connection_status"], expected, "after {run} failed checks: {row}");
+        assert!(row["last_error"].as_str().unwrap().contains("connect"), "{row}");
+    }
+    let up_row = &stack.d1(&format!("SELECT connection_status, consecutive_failures FROM mcp_servers WHERE id = '{up}'"))[0];
+    assert_eq!(up_row["connection_status"], "connected", "{up_row}");
+    assert_eq!(up_row["consecutive_failures"], 0);
+
+    let abandoned = &stack.d1("SELECT status, error FROM mcp_tool_executions WHERE id = 'abandoned'")[0];
+    assert_eq!(abandoned["status"], "error", "{abandoned}");
+    assert!(abandoned["error"].as_str().unwrap().contains("never finished"));
+
+    // The server comes back: the next check routes it again.
+    let revived = python_streamable_on(down_port);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(cron.trigger(HEALTH), 200);
+    let row = &stack.d1(&format!("SELECT connection_status, consecutive_failures, last_error FROM mcp_servers WHERE id = '{down}'"))[0];
+    assert_eq!(row["connection_status"], "connected", "{row}");
+    assert_eq!(row["consecutive_failures"], 0);
+    assert!(row["last_error"].is_null());
+
+    // The hourly schedule re-syncs every catalogue.
+    assert_eq!(cron.trigger(SYNC), 200);
+    let tools = &stack.d1(&format!("SELECT count(*) AS n FROM mcp_tools WHERE server_id IN ('{up}', '{down}')"))[0];
+    assert!(tools["n"].as_u64().unwrap() >= 16, "{tools}");
+    drop(revived);
+}
