@@ -38,18 +38,35 @@ fn cron_checks_health_recovers_servers_and_closes_stale_executions() {
     for run in 1..=3 {
         assert_eq!(cron.trigger(HEALTH), 200);
         let row = &stack.d1(&format!("SELECT connection_status, consecutive_failures, last_error FROM mcp_servers WHERE id = '{down}'"))[0];
-        assert_eq!(row["consecutive_failures"], run, "{row}\ncron log:\n{}", cron.log_text());
+        assert_eq!(
+            row["consecutive_failures"],
+            run,
+            "{row}\ncron log:\n{}",
+            cron.log_text()
+        );
         let expected = if run < 3 { "pending" } else { "error" };
-        assert_eq!(row["connection_status"], expected, "after {run} failed checks: {row}");
-        assert!(row["last_error"].as_str().unwrap().contains("connect"), "{row}");
+        assert_eq!(
+            row["connection_status"], expected,
+            "after {run} failed checks: {row}"
+        );
+        assert!(
+            row["last_error"].as_str().unwrap().contains("connect"),
+            "{row}"
+        );
     }
-    let up_row = &stack.d1(&format!("SELECT connection_status, consecutive_failures FROM mcp_servers WHERE id = '{up}'"))[0];
+    let up_row = &stack.d1(&format!(
+        "SELECT connection_status, consecutive_failures FROM mcp_servers WHERE id = '{up}'"
+    ))[0];
     assert_eq!(up_row["connection_status"], "connected", "{up_row}");
     assert_eq!(up_row["consecutive_failures"], 0);
 
-    let abandoned = &stack.d1("SELECT status, error FROM mcp_tool_executions WHERE id = 'abandoned'")[0];
+    let abandoned =
+        &stack.d1("SELECT status, error FROM mcp_tool_executions WHERE id = 'abandoned'")[0];
     assert_eq!(abandoned["status"], "error", "{abandoned}");
-    assert!(abandoned["error"].as_str().unwrap().contains("never finished"));
+    assert!(abandoned["error"]
+        .as_str()
+        .unwrap()
+        .contains("never finished"));
 
     // The server comes back: the next check routes it again.
     let revived = python_streamable_on(down_port);
@@ -62,7 +79,9 @@ fn cron_checks_health_recovers_servers_and_closes_stale_executions() {
 
     // The hourly schedule re-syncs every catalogue.
     assert_eq!(cron.trigger(SYNC), 200);
-    let tools = &stack.d1(&format!("SELECT count(*) AS n FROM mcp_tools WHERE server_id IN ('{up}', '{down}')"))[0];
+    let tools = &stack.d1(&format!(
+        "SELECT count(*) AS n FROM mcp_tools WHERE server_id IN ('{up}', '{down}')"
+    ))[0];
     assert!(tools["n"].as_u64().unwrap() >= 16, "{tools}");
     drop(revived);
 }
