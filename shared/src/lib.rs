@@ -17,6 +17,7 @@ pub mod identity;
 pub mod internal;
 pub mod mcp;
 pub mod ratelimit;
+pub mod redact;
 pub mod repo;
 pub mod result_cache;
 pub mod schema;

@@ -56,7 +56,7 @@ async fn python_sse_calls_tools_and_reports_tool_errors() {
         .await
         .unwrap();
     assert_eq!(first_text(&done), "done");
-    assert_eq!(c.list_tools().await.unwrap().len(), 9);
+    assert_eq!(c.list_tools().await.unwrap().len(), 10);
 }
 
 #[tokio::test(flavor = "current_thread")]

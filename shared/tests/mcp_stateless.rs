@@ -63,11 +63,11 @@ async fn stateless_headers_and_meta_are_accepted_in_both_reply_modes() {
         ep.headers = vec![("Authorization".into(), "Bearer s3cret-value-1".into())];
         let c = client(&http, &cache, ep);
         let tools = c.list_tools().await.unwrap();
-        assert_eq!(tools.len(), 12);
+        assert_eq!(tools.len(), 13);
         assert_eq!(
             c.upstream_requests(),
-            6,
-            "pinned: no discover; 6 pages of 2"
+            7,
+            "pinned: no discover; 7 pages of 2"
         );
         let r = c
             .call_tool("header", args(json!({"name": "Authorization"})), 10_000)

@@ -230,10 +230,10 @@ async fn list_tools_follows_next_cursor() {
         server.endpoint("/mcp", TransportPin::StreamableHttp),
     );
     let tools = c.list_tools().await.unwrap();
-    // 9 tools of our own + 7 fillers, 3 a page: 6 pages.
+    // 10 tools of our own + 7 fillers, 3 a page: 6 pages.
     assert_eq!(
         tools.len(),
-        16,
+        17,
         "{:?}",
         tools.iter().map(|t| &t.name).collect::<Vec<_>>()
     );

@@ -19,6 +19,8 @@ Tools:
   weather(city)            -> structuredContent {city, temperature_c, conditions}
   progress(steps)          -> sends `steps` progress notifications, then "done"
   header(name)             -> the value of request header `name` ("" when absent)
+  header_digest(name)      -> SHA-256 hex of that header's value ("" when absent): proves what
+                              a credential header carried without the gateway's answer holding it
   interrupted()            -> with --resumable, closes its SSE reply stream mid-call, then
                               answers "resumed" (the client must resume with Last-Event-ID)
   cancelled()              -> how many `sleep` calls were cancelled so far
@@ -29,6 +31,7 @@ With --page-size N, tools/list answers N tools per page and sets nextCursor.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 from typing import Any, TypedDict
 
@@ -123,6 +126,12 @@ def build(page_size: int | None, extra_tools: int) -> PagedServer:
     def header(name: str, ctx: Context) -> str:
         headers = ctx.headers or {}
         return headers.get(name.lower(), "")
+
+    @server.tool(description="SHA-256 (hex) of one request header's value; '' when absent.")
+    def header_digest(name: str, ctx: Context) -> str:
+        headers = ctx.headers or {}
+        value = headers.get(name.lower())
+        return hashlib.sha256(value.encode()).hexdigest() if value is not None else ""
 
     @server.tool(description="Closes its reply stream mid-call (with --resumable), then answers.")
     async def interrupted(ctx: Context) -> str:

@@ -11,6 +11,9 @@
 //!   the `execution_id` of the call that produced it, no new row); see `crate::result_cache`.
 //! - Once the `pending` row exists, the call ends with that row in exactly one final state
 //!   (`success`, `error`, `timeout`) and the tool's statistics updated, whatever upstream did.
+//! - The server's credential values are scrubbed from the result, the error and the stored
+//!   input/output, even when the tool echoes them (`crate::redact`).
+//! - A server marked `error` by failed health checks is refused at once (no upstream wait).
 //! - A tool that reports `isError` is a completed call: HTTP 200 with `success: false` and the
 //!   tool's own result, so the model in the PWA can read what went wrong. Transport failures
 //!   and timeouts are 502/504 with the execution id in `details`.
@@ -54,6 +57,14 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
         return Err(Error::Conflict(format!(
             "server '{}' is deactivated; an admin can reactivate it with update_server",
             server.name
+        )));
+    }
+    if server.connection_status == "error" {
+        return Err(Error::Upstream(format!(
+            "server '{}' is unavailable: its last {} checks failed ({}); calls resume as soon as a health check succeeds",
+            server.name,
+            server.consecutive_failures,
+            server.last_error.as_deref().unwrap_or("no detail")
         )));
     }
     let tool = tools::get_by_name(s.db, ctx.team(), server_id, tool_name).await?;
@@ -103,6 +114,7 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
         }
     }
     upstream.record_use(s).await;
+    let redactor = upstream.redactor;
     let endpoint = upstream.endpoint;
 
     let execution_id = new_id();
@@ -118,7 +130,7 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
             tool_id: &tool.id,
             tool_name,
             request_id: ctx.request_id,
-            input: &capped_json(&Value::Object(arguments.clone()), MAX_STORED_INPUT),
+            input: &capped_json(&redactor.value(arguments_value.clone()), MAX_STORED_INPUT),
             started_at: &iso_from_ms(started_ms),
         },
     )
@@ -126,7 +138,10 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
 
     let timeout_ms = (tool.timeout_seconds.max(1) as u64) * 1000;
     let client = McpClient::new(s.http, s.cache, endpoint);
-    let outcome = client.call_tool(tool_name, arguments, timeout_ms).await;
+    let outcome = client
+        .call_tool_with_schema(tool_name, arguments, tool.input_schema.as_ref(), timeout_ms)
+        .await
+        .map(|result| redactor.value(result));
     let ended_ms = s.http.now_ms();
     let duration_ms = ended_ms.saturating_sub(started_ms);
 
@@ -171,11 +186,15 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
             let mut extra = Map::new();
             extra.insert("execution_id".into(), execution_id.clone().into());
             extra.insert("duration_ms".into(), duration_ms.into());
-            let reply = Reply::error(&err, ctx.request_id, extra);
+            let mut reply = Reply::error(&err, ctx.request_id, extra);
+            reply.body = redactor.value(reply.body);
             (
                 status,
                 None,
-                Some(truncate(&err.public_message(), MAX_STORED_ERROR)),
+                Some(truncate(
+                    &redactor.text(&err.public_message()),
+                    MAX_STORED_ERROR,
+                )),
                 reply,
             )
         }

@@ -17,6 +17,7 @@ use crate::credentials as secrets;
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::mcp::{McpClient, ServerEndpoint};
+use crate::redact::Redactor;
 use crate::repo::credentials;
 use crate::repo::servers::{self, Server};
 use crate::repo::tools::{self, SyncOutcome};
@@ -120,6 +121,8 @@ pub struct Authorized {
     pub endpoint: ServerEndpoint,
     /// The credential in the headers, if the server has one.
     pub credential: Option<CredentialUse>,
+    /// Scrubs the credential's values out of whatever comes back (results, errors).
+    pub redactor: Redactor,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,6 +159,7 @@ pub async fn authorized_endpoint<D: Database, C, H: Upstream>(
         return Ok(Authorized {
             endpoint,
             credential: None,
+            redactor: Redactor::default(),
         });
     };
     let material = secrets::open(
@@ -186,6 +190,7 @@ pub async fn authorized_endpoint<D: Database, C, H: Upstream>(
     }
     Ok(Authorized {
         endpoint,
+        redactor: Redactor::new(material.secret_values()),
         credential: Some(CredentialUse {
             id: stored.id.clone(),
             team_id: stored.team_id.clone(),

@@ -104,6 +104,25 @@ impl Material {
         }
     }
 
+    /// Every value that must never be stored or shown: each header value and the raw secrets
+    /// inside them (a bearer token without its scheme, a basic-auth password).
+    pub fn secret_values(&self) -> Vec<String> {
+        let mut values: Vec<String> = self.headers().into_iter().map(|(_, v)| v).collect();
+        match self {
+            Material::ApiKey { value, .. } => values.push(value.clone()),
+            Material::Bearer { token }
+            | Material::OauthToken {
+                access_token: token,
+            } => values.push(token.clone()),
+            Material::BasicAuth { username, password } => {
+                values.push(password.clone());
+                values.push(format!("{username}:{password}"));
+            }
+            Material::CustomHeaders { .. } => {}
+        }
+        values
+    }
+
     pub fn to_plaintext(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("material serialises")
     }
