@@ -67,7 +67,8 @@ impl SseParser {
     /// Feeds one chunk; completed events are appended to `out`.
     pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<SseEvent>) -> Result<()> {
         let mut rest = chunk;
-        if self.pending_cr {
+        // An empty chunk says nothing about whether the `\n` of a `\r\n` follows: keep waiting.
+        if self.pending_cr && !rest.is_empty() {
             self.pending_cr = false;
             if let Some(b'\n') = rest.first() {
                 rest = &rest[1..];
@@ -342,5 +343,17 @@ mod tests {
             let mut s = SseStream::new(Box::pin(stream::iter(chunks)), 4096, 1000);
             assert!(s.next_event().await.is_err());
         });
+    }
+
+    #[test]
+    fn an_empty_chunk_between_cr_and_lf_does_not_end_the_event() {
+        let mut p = SseParser::new(1 << 20);
+        let mut out = Vec::new();
+        for chunk in [&b"event: x\r"[..], b"", b"\ndata: 1\r\n\r\n"] {
+            p.feed(chunk, &mut out).unwrap();
+        }
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].event, "x");
+        assert_eq!(out[0].data, "1");
     }
 }
