@@ -7,6 +7,12 @@
 # shared credential key ring: two random AES-256 keys, `local2` (writes) and `local1` (only
 # decrypts), so local runs exercise key rotation. call_tool gets a CONFIRMATION_SECRET. Values
 # already present are kept; missing ones are appended (older .dev.vars files lack them).
+#
+# The same three reach stdio servers through a local stdio bridge process (scripts/dev.sh and
+# the stdio tests start it with these values): one shared random BRIDGE_TOKEN, STDIO_BRIDGE_URL
+# (http://127.0.0.1:$MCP_EDGE_BRIDGE_PORT, default 8790) and STDIO_ALLOWED_COMMANDS, which is
+# also the bridge's BRIDGE_ALLOWED_COMMANDS: the reference filesystem and everything servers
+# (node_modules/.bin, on the bridge's PATH) and the repo venv's python (tests/servers).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 random_hex() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
@@ -26,6 +32,18 @@ for w in "${key_workers[@]}"; do
     break
   fi
 done
+bridge_token=""
+for w in "${key_workers[@]}"; do
+  f="$root/functions/$w/.dev.vars"
+  if [ -f "$f" ] && grep -q '^BRIDGE_TOKEN=' "$f"; then
+    bridge_token=$(grep -m1 '^BRIDGE_TOKEN=' "$f" | cut -d= -f2-)
+    break
+  fi
+done
+if [ -z "$bridge_token" ]; then
+  bridge_token=$(random_hex)
+fi
+stdio_allowed="mcp-server-filesystem,mcp-server-everything,$root/.venv/bin/python"
 if [ -z "$ring" ]; then
   ring="local2:$(random_key),local1:$(random_key)"
 fi
@@ -45,5 +63,8 @@ for w in "${key_workers[@]}"; do
   fi
   append_missing "$f" CREDENTIAL_KEYS "$ring"
   append_missing "$f" CREDENTIAL_KEY_ID local2
+  append_missing "$f" BRIDGE_TOKEN "$bridge_token"
+  append_missing "$f" STDIO_BRIDGE_URL "http://127.0.0.1:${MCP_EDGE_BRIDGE_PORT:-8790}"
+  append_missing "$f" STDIO_ALLOWED_COMMANDS "$stdio_allowed"
 done
 append_missing "$root/functions/call_tool/.dev.vars" CONFIRMATION_SECRET "$(random_hex)"

@@ -3,7 +3,12 @@
 # .dev-state/, seeds a demo team, starts a real MCP server (server-everything, Streamable HTTP
 # on loopback), starts every worker in one `wrangler dev` session, registers and syncs the demo
 # server through the API, and prints ready-to-paste curl lines. Ctrl-C stops everything.
+# It also starts the stdio bridge (functions/stdio_bridge) where the workers' .dev.vars point
+# (STDIO_BRIDGE_URL) and registers a stdio demo server: @modelcontextprotocol/server-filesystem
+# on .dev-state/filesystem-demo/, run by the bridge as a child process.
 #   MCP_EDGE_PORT (8787)  MCP_EDGE_DEMO_PORT (3001)  MCP_EDGE_PROFILE (fastdev | release)
+#   the bridge's port: STDIO_BRIDGE_URL in functions/*/.dev.vars (MCP_EDGE_BRIDGE_PORT when
+#   scripts/dev-vars.sh first writes them; default 8790)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -18,9 +23,14 @@ demo_port=${MCP_EDGE_DEMO_PORT:-3001}
 state="$root/.dev-state"
 mkdir -p "$state"
 
-for p in "$port" "$demo_port"; do
+dev_var() { sed -n "s/^$1=//p" functions/call_tool/.dev.vars | head -n1; }
+bridge_url=$(dev_var STDIO_BRIDGE_URL)
+bridge_addr=${bridge_url#http://}
+bridge_port=${bridge_addr##*:}
+
+for p in "$port" "$demo_port" "$bridge_port"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-    echo "dev: port $p is already in use (another dev session?); set MCP_EDGE_PORT / MCP_EDGE_DEMO_PORT" >&2
+    echo "dev: port $p is already in use (another dev session?); set MCP_EDGE_PORT / MCP_EDGE_DEMO_PORT (bridge: STDIO_BRIDGE_URL in functions/*/.dev.vars)" >&2
     exit 1
   fi
 done
@@ -28,6 +38,9 @@ done
 say "building the workers (profile ${MCP_EDGE_PROFILE:-fastdev})"
 MCP_EDGE_PROFILE=${MCP_EDGE_PROFILE:-fastdev} scripts/build-workers.sh >"$state/build.log" 2>&1 \
   || { tail -n 40 "$state/build.log"; exit 1; }
+
+say "building the stdio bridge (cargo build -p stdio_bridge)"
+cargo build -p stdio_bridge >"$state/bridge-build.log" 2>&1 || { tail -n 40 "$state/bridge-build.log"; exit 1; }
 
 say "applying D1 migrations to local state in .dev-state/"
 wrangler d1 migrations apply DB --local -c wrangler.toml --persist-to "$state" >"$state/migrations.log" 2>&1 \
@@ -60,6 +73,12 @@ MCP_EDGE_SKIP_BUILD=1 setsid wrangler dev "${configs[@]}" --ip 127.0.0.1 --port 
   >"$state/wrangler.log" 2>&1 </dev/null &
 pids+=($!)
 
+say "starting the stdio bridge on $bridge_addr (allow-list: STDIO_ALLOWED_COMMANDS of .dev.vars; log: .dev-state/stdio-bridge.log)"
+BRIDGE_TOKEN=$(dev_var BRIDGE_TOKEN) BRIDGE_ADDR=$bridge_addr \
+  BRIDGE_ALLOWED_COMMANDS=$(dev_var STDIO_ALLOWED_COMMANDS) BRIDGE_LOG=info \
+  setsid "$root/target/debug/stdio_bridge" >"$state/stdio-bridge.log" 2>&1 </dev/null &
+pids+=($!)
+
 api="http://127.0.0.1:$port"
 for _ in $(seq 1 600); do
   curl -sf "$api/health" >/dev/null 2>&1 && break
@@ -68,6 +87,8 @@ for _ in $(seq 1 600); do
 done
 curl -sf "$api/health" >/dev/null || { echo "dev: gateway did not come up"; tail -n 40 "$state/wrangler.log"; exit 1; }
 for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$demo_port") 2>/dev/null && break; sleep 0.2; done
+for _ in $(seq 1 100); do curl -sf "$bridge_url/health" >/dev/null 2>&1 && break; sleep 0.2; done
+curl -sf "$bridge_url/health" >/dev/null || { echo "dev: the stdio bridge did not come up"; tail -n 40 "$state/stdio-bridge.log"; exit 1; }
 
 secret=$(sed -n 's/^JWT_SECRET=//p' .dev.vars)
 admin=$(python3 scripts/mint-jwt.py "$secret" demo-admin demo-team admin)
@@ -89,6 +110,24 @@ fi
 say "syncing its tools (sync_tools)"
 post "$admin" "{\"action\":\"sync_tools\",\"server_id\":\"$server_id\"}"; echo
 
+fs_dir="$state/filesystem-demo"
+mkdir -p "$fs_dir"
+printf 'Hello from a stdio MCP server, run by the stdio bridge for mcp-edge.\n' >"$fs_dir/hello.txt"
+fs_config="{\"command\":\"mcp-server-filesystem\",\"args\":[\"$fs_dir\"]}"
+fs_id=$(post "$admin" '{"action":"list_servers"}' | python3 -c '
+import json, sys
+print(next((s["id"] for s in json.load(sys.stdin).get("servers", []) if s["name"] == "filesystem-demo"), ""))')
+if [ -z "$fs_id" ]; then
+  say "registering the stdio demo server 'filesystem-demo' (server_type stdio: mcp-server-filesystem on .dev-state/filesystem-demo/)"
+  fs_id=$(post "$admin" "{\"action\":\"create_server\",\"name\":\"filesystem-demo\",\"description\":\"Reference stdio MCP server (npm @modelcontextprotocol/server-filesystem), run by the stdio bridge\",\"server_type\":\"stdio\",\"config\":$fs_config}" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["server"]["id"])')
+else
+  say "stdio demo server already registered ($fs_id): pointing it at $fs_dir"
+  post "$admin" "{\"action\":\"update_server\",\"server_id\":\"$fs_id\",\"config\":$fs_config}" >/dev/null
+fi
+say "syncing its tools through the bridge (sync_tools)"
+post "$admin" "{\"action\":\"sync_tools\",\"server_id\":\"$fs_id\"}"; echo
+
 cat <<MSG
 
 mcp-edge is running at $api  (demo team: demo-team; tokens valid 7 days)
@@ -103,9 +142,13 @@ Paste any of these:
   # call a tool (member)
   curl -s $api/ -H 'Authorization: Bearer $member' -H 'Content-Type: application/json' -d '{"action":"call_tool","server_id":"$server_id","tool_name":"echo","parameters":{"message":"hello from mcp-edge"}}'
 
+  # call a tool of the stdio demo server (through the bridge): read a file, list the folder
+  curl -s $api/ -H 'Authorization: Bearer $member' -H 'Content-Type: application/json' -d '{"action":"call_tool","server_id":"$fs_id","tool_name":"read_text_file","parameters":{"path":"$fs_dir/hello.txt"}}'
+  curl -s $api/ -H 'Authorization: Bearer $member' -H 'Content-Type: application/json' -d '{"action":"call_tool","server_id":"$fs_id","tool_name":"list_directory","parameters":{"path":"$fs_dir"}}'
+
   # re-sync the tool catalogue (admin)
   curl -s $api/ -H 'Authorization: Bearer $admin' -H 'Content-Type: application/json' -d '{"action":"sync_tools","server_id":"$server_id"}'
 
-Logs: .dev-state/wrangler.log, .dev-state/demo-server.log. Ctrl-C stops everything.
+Logs: .dev-state/wrangler.log, .dev-state/demo-server.log, .dev-state/stdio-bridge.log. Ctrl-C stops everything.
 MSG
 wait "${pids[1]}"

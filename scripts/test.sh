@@ -37,4 +37,7 @@ grep '^build-worker' target/build-workers.log
 step "integration tests: all workers under wrangler dev, real MCP servers, D1 checked"
 MCP_EDGE_PREBUILT=1 cargo test -p integration -- --test-threads=1
 
+step "stdio bridge container: wrangler deploy --dry-run with [[containers]], Dockerfile lint (no Docker needed)"
+scripts/check-container.sh
+
 step "all tests passed"

@@ -23,6 +23,7 @@ pub enum Action {
     CallTool,
     SyncTools,
     Admin(AdminAction),
+    Analytics(AnalyticsAction),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +36,16 @@ pub enum AdminAction {
     SetCredential,
     DeleteCredential,
     ReencryptCredentials,
+}
+
+/// Execution history and usage analytics (served by the admin worker). `analytics` is for
+/// admins; members may list and read their own executions (the action scopes them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnalyticsAction {
+    /// `analytics` with `report`: most_used, daily_trends, errors, user_activity, percentiles.
+    Report,
+    ListExecutions,
+    GetExecution,
 }
 
 /// Which action worker serves an action.
@@ -61,6 +72,9 @@ impl Action {
         "set_credential",
         "delete_credential",
         "reencrypt_credentials",
+        "analytics",
+        "list_executions",
+        "get_execution",
     ];
 
     pub fn parse(name: &str) -> Option<Action> {
@@ -77,6 +91,9 @@ impl Action {
             "set_credential" => Action::Admin(AdminAction::SetCredential),
             "delete_credential" => Action::Admin(AdminAction::DeleteCredential),
             "reencrypt_credentials" => Action::Admin(AdminAction::ReencryptCredentials),
+            "analytics" => Action::Analytics(AnalyticsAction::Report),
+            "list_executions" => Action::Analytics(AnalyticsAction::ListExecutions),
+            "get_execution" => Action::Analytics(AnalyticsAction::GetExecution),
             _ => return None,
         })
     }
@@ -95,6 +112,9 @@ impl Action {
             Action::Admin(AdminAction::SetCredential) => "set_credential",
             Action::Admin(AdminAction::DeleteCredential) => "delete_credential",
             Action::Admin(AdminAction::ReencryptCredentials) => "reencrypt_credentials",
+            Action::Analytics(AnalyticsAction::Report) => "analytics",
+            Action::Analytics(AnalyticsAction::ListExecutions) => "list_executions",
+            Action::Analytics(AnalyticsAction::GetExecution) => "get_execution",
         }
     }
 
@@ -104,12 +124,25 @@ impl Action {
             Action::ListTools => Route::ListTools,
             Action::CallTool => Route::CallTool,
             Action::SyncTools => Route::SyncTools,
-            Action::Admin(_) => Route::Admin,
+            Action::Admin(_) | Action::Analytics(_) => Route::Admin,
         }
     }
 
+    /// Checked by the gateway (and again by each action). Members may list and read
+    /// executions, which then shows them only their own.
     pub fn requires_admin(self) -> bool {
-        matches!(self, Action::SyncTools | Action::Admin(_))
+        matches!(
+            self,
+            Action::SyncTools | Action::Admin(_) | Action::Analytics(AnalyticsAction::Report)
+        )
+    }
+
+    /// Actions that only read (charged as reads by the rate limiter).
+    pub fn is_read(self) -> bool {
+        matches!(
+            self,
+            Action::ListServers | Action::ListTools | Action::Analytics(_)
+        )
     }
 }
 
@@ -283,6 +316,22 @@ mod tests {
         for name in Action::NAMES {
             assert_eq!(Action::parse(name).unwrap().name(), *name);
         }
+    }
+
+    #[test]
+    fn analytics_actions_route_to_admin_and_only_reports_need_admin() {
+        for (name, admin_only) in [
+            ("analytics", true),
+            ("list_executions", false),
+            ("get_execution", false),
+        ] {
+            let action = Action::parse(name).unwrap();
+            assert_eq!(action.route(), Route::Admin, "{name}");
+            assert_eq!(action.requires_admin(), admin_only, "{name}");
+            assert!(action.is_read(), "{name}");
+        }
+        assert!(!Action::CallTool.is_read());
+        assert!(!Action::Admin(AdminAction::GetServer).is_read());
     }
 
     #[test]

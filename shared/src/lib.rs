@@ -6,6 +6,7 @@ pub mod actions;
 pub mod adapters;
 pub mod api;
 pub mod auth;
+pub mod breaker;
 pub mod cache;
 pub mod confirmation;
 pub mod credentials;

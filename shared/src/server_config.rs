@@ -1,8 +1,18 @@
 //! The `config` JSON of a server: how to reach it. It never holds secrets: credentials live
 //! encrypted in `mcp_server_credentials`; plain headers here are for non-secret values only.
+//!
+//! Remote servers (`http`, `sse`) have a [`RemoteConfig`] (a URL). Stdio servers have a
+//! [`StdioConfig`] (a command line run by the stdio bridge, DESIGN.md §7): the command must be
+//! on the deployment's allow-list, and the config names the environment variables the server
+//! needs but never holds their values: those come from the server's credential (a
+//! `custom_headers` credential whose entries are environment variables), sealed at rest.
 
+use std::collections::BTreeMap;
+
+use base64::Engine;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::mcp::{ServerEndpoint, TransportPin};
@@ -26,7 +36,15 @@ impl RemoteConfig {
     pub fn parse(config: &Value, allow_private: bool) -> Result<RemoteConfig> {
         let parsed: RemoteConfig = serde_json::from_value(config.clone())
             .map_err(|e| Error::validation(format!("server config is invalid: {e}")))?;
-        check_upstream_url(&parsed.url, allow_private)?;
+        let url = check_upstream_url(&parsed.url, allow_private)?;
+        if url.host_str().is_some_and(|h| {
+            h.trim_end_matches('.')
+                .eq_ignore_ascii_case(STDIO_BRIDGE_DO_HOST)
+        }) {
+            return Err(Error::validation(
+                "server url points at the internal stdio bridge; register a stdio server instead",
+            ));
+        }
         if parsed.headers.len() > MAX_HEADERS {
             return Err(Error::validation("server config has too many headers"));
         }
@@ -76,6 +94,329 @@ impl RemoteConfig {
             transport,
         }
     }
+}
+
+/// The origin of stdio bridge URLs when no `STDIO_BRIDGE_URL` is configured: requests to it are
+/// routed to the `StdioBridge` Durable Object (and its container) by the worker's HTTP
+/// adapter, never sent to the network. `.internal` is refused as an upstream by the SSRF
+/// policy, and [`RemoteConfig::parse`] refuses this host outright, so no admin can point a
+/// remote server at it.
+pub const STDIO_BRIDGE_DO_ORIGIN: &str = "http://stdio-bridge.internal";
+/// Host part of [`STDIO_BRIDGE_DO_ORIGIN`].
+pub const STDIO_BRIDGE_DO_HOST: &str = "stdio-bridge.internal";
+/// The header carrying the launch spec to the bridge (base64url JSON `{command, args, env}`).
+pub const BRIDGE_COMMAND_HEADER: &str = "X-Bridge-Command";
+
+const MAX_COMMAND_LEN: usize = 512;
+const MAX_ARGS: usize = 64;
+const MAX_ARG_LEN: usize = 4096;
+const MAX_ARGS_TOTAL: usize = 16 * 1024;
+const MAX_ENV_NAMES: usize = 32;
+const MAX_ENV_NAME_LEN: usize = 128;
+
+/// The `config` of a `stdio` server: what the bridge runs. No env values: secret environment
+/// variables come from the server's credential (see [`stdio_env`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StdioConfig {
+    /// A bare executable name (looked up on the bridge's `PATH`) or an absolute path; either
+    /// way it must be on `STDIO_ALLOWED_COMMANDS`.
+    pub command: String,
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Environment variables the server needs; their values must be in the server's
+    /// credential (a call without them fails before anything is started).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env_names: Vec<String>,
+}
+
+impl StdioConfig {
+    /// Validates an admin-supplied config for a stdio server against the allow-list.
+    pub fn parse(config: &Value, allowed: &AllowedCommands) -> Result<StdioConfig> {
+        if let Some(map) = config.as_object() {
+            if map.contains_key("env") {
+                return Err(Error::validation_with(
+                    "a stdio server's config never holds environment values: list the names in \
+                     config.env_names and set the values with set_credential (credential_type \
+                     custom_headers, one entry per variable)",
+                    json!({ "field": "config.env" }),
+                ));
+            }
+            if map.contains_key("url") {
+                return Err(Error::validation_with(
+                    "a stdio server has no url: its config is {command, args?, env_names?}",
+                    json!({ "field": "config.url" }),
+                ));
+            }
+        }
+        let parsed: StdioConfig = serde_json::from_value(config.clone())
+            .map_err(|e| Error::validation(format!("stdio server config is invalid: {e}")))?;
+        parsed.check_shape()?;
+        allowed.check(&parsed.command)?;
+        Ok(parsed)
+    }
+
+    /// A stored config, re-checked for shape only (the allow-list is the bridge's to enforce
+    /// at run time; admins get it checked when they write the config).
+    pub fn from_stored(config: &Value) -> Result<StdioConfig> {
+        let parsed: StdioConfig = serde_json::from_value(config.clone())
+            .map_err(|e| Error::validation(format!("stdio server config is invalid: {e}")))?;
+        parsed.check_shape()?;
+        Ok(parsed)
+    }
+
+    fn check_shape(&self) -> Result<()> {
+        let c = &self.command;
+        if c.is_empty() || c.len() > MAX_COMMAND_LEN || c.chars().any(|ch| ch.is_control()) {
+            return Err(field_error_at(
+                "config.command",
+                "must be a non-empty single-line string",
+            ));
+        }
+        if c.contains('/') && !c.starts_with('/') {
+            return Err(field_error_at(
+                "config.command",
+                "must be a bare executable name or an absolute path",
+            ));
+        }
+        if c.chars().any(char::is_whitespace) {
+            return Err(field_error_at(
+                "config.command",
+                "is one executable; put its arguments in config.args",
+            ));
+        }
+        if self.args.len() > MAX_ARGS
+            || self.args.iter().map(String::len).sum::<usize>() > MAX_ARGS_TOTAL
+        {
+            return Err(field_error_at(
+                "config.args",
+                &format!("must hold at most {MAX_ARGS} arguments, {MAX_ARGS_TOTAL} bytes in all"),
+            ));
+        }
+        if self
+            .args
+            .iter()
+            .any(|a| a.len() > MAX_ARG_LEN || a.contains(['\0', '\r', '\n']))
+        {
+            return Err(field_error_at(
+                "config.args",
+                &format!("each argument must be one line of at most {MAX_ARG_LEN} bytes"),
+            ));
+        }
+        if self.env_names.len() > MAX_ENV_NAMES {
+            return Err(field_error_at(
+                "config.env_names",
+                &format!("must hold at most {MAX_ENV_NAMES} names"),
+            ));
+        }
+        for (i, name) in self.env_names.iter().enumerate() {
+            check_env_name(name, "config.env_names")?;
+            if self.env_names[..i].contains(name) {
+                return Err(field_error_at(
+                    "config.env_names",
+                    &format!("names '{name}' twice"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The launch spec the bridge expects in [`BRIDGE_COMMAND_HEADER`]: base64url (no padding)
+    /// of `{"command", "args", "env"}`. The value carries `env`'s secrets: treat it as one.
+    pub fn launch_header(&self, env: &BTreeMap<String, String>) -> String {
+        let spec = json!({ "command": self.command, "args": self.args, "env": env });
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(spec.to_string())
+    }
+
+    /// How to reach this server through the bridge at `bridge_base` (`STDIO_BRIDGE_URL`, or
+    /// [`STDIO_BRIDGE_DO_ORIGIN`] for the Durable Object): `…/t/{team}/s/{server}/mcp` with
+    /// the bridge's bearer and the launch spec. Streamable HTTP is pinned: the bridge speaks
+    /// nothing else, so discovery would only cost a request.
+    pub fn bridge_endpoint(
+        &self,
+        team_id: &str,
+        server_id: &str,
+        bridge_base: &str,
+        bridge_token: &str,
+        env: &BTreeMap<String, String>,
+    ) -> ServerEndpoint {
+        ServerEndpoint {
+            server_id: server_id.to_string(),
+            url: bridge_url(bridge_base, team_id, server_id),
+            headers: vec![
+                ("Authorization".into(), format!("Bearer {bridge_token}")),
+                (BRIDGE_COMMAND_HEADER.into(), self.launch_header(env)),
+            ],
+            transport: TransportPin::StreamableHttp,
+        }
+    }
+}
+
+/// `{base}/t/{team}/s/{server}/mcp`; ids the bridge would not accept as path segments are
+/// replaced by a hash, so every (team, server) still has its own key.
+pub fn bridge_url(bridge_base: &str, team_id: &str, server_id: &str) -> String {
+    format!(
+        "{}/t/{}/s/{}/mcp",
+        bridge_base.trim_end_matches('/'),
+        bridge_segment(team_id),
+        bridge_segment(server_id)
+    )
+}
+
+/// The Durable Object name of a bridge URL's key (`{team}/{server}`), if it is one.
+pub fn bridge_key_of_path(path: &str) -> Option<String> {
+    match path.split('/').collect::<Vec<_>>().as_slice() {
+        ["", "t", team, "s", server, _] if is_segment(team) && is_segment(server) => {
+            Some(format!("{team}/{server}"))
+        }
+        _ => None,
+    }
+}
+
+fn is_segment(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s != "."
+        && s != ".."
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+}
+
+fn bridge_segment(id: &str) -> String {
+    // Literal ids never start with "h.", so a hashed segment can never equal a literal one.
+    if is_segment(id) && !id.starts_with("h.") {
+        return id.to_string();
+    }
+    let digest = Sha256::digest(id.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("h.{hex}")
+}
+
+/// The stdio bridge's shared secret (`BRIDGE_TOKEN`); `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BridgeToken(String);
+
+impl BridgeToken {
+    /// `None` for an empty or unset value.
+    pub fn new(token: Option<String>) -> Option<BridgeToken> {
+        token
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .map(BridgeToken)
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for BridgeToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BridgeToken(redacted)")
+    }
+}
+
+/// The commands stdio servers may run (`STDIO_ALLOWED_COMMANDS`, comma-separated, the same
+/// list the bridge gets as `BRIDGE_ALLOWED_COMMANDS`): bare names or exact absolute paths.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AllowedCommands(Vec<String>);
+
+impl AllowedCommands {
+    pub fn parse(list: &str) -> AllowedCommands {
+        AllowedCommands(
+            list.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
+        )
+    }
+
+    pub fn entries(&self) -> &[String] {
+        &self.0
+    }
+
+    /// Exact match, as the bridge matches: `/tmp/x/npx` is not `npx`.
+    pub fn check(&self, command: &str) -> Result<()> {
+        if self.0.is_empty() {
+            return Err(Error::validation_with(
+                "stdio servers are not enabled on this deployment (STDIO_ALLOWED_COMMANDS is empty)",
+                json!({ "field": "server_type" }),
+            ));
+        }
+        if self.0.iter().any(|e| e == command) {
+            return Ok(());
+        }
+        Err(Error::validation_with(
+            format!("command '{command}' is not allowed on this deployment"),
+            json!({ "field": "config.command", "allowed": self.0 }),
+        ))
+    }
+}
+
+/// Checks an environment variable name a stdio server gets: `[A-Za-z_][A-Za-z0-9_]*`, and
+/// none that changes how programs load (`LD_*`, `DYLD_*`) or belongs to the bridge
+/// (`BRIDGE_*`), nor `PATH`/`HOME` (the bridge sets those).
+pub fn check_env_name(name: &str, field: &str) -> Result<()> {
+    let valid = !name.is_empty()
+        && name.len() <= MAX_ENV_NAME_LEN
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(field_error_at(
+            field,
+            &format!("'{name}' is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)"),
+        ));
+    }
+    let upper = name.to_ascii_uppercase();
+    if ["LD_", "DYLD_", "BRIDGE_"]
+        .iter()
+        .any(|p| upper.starts_with(p))
+        || ["PATH", "HOME"].contains(&upper.as_str())
+    {
+        return Err(field_error_at(
+            field,
+            &format!("'{name}' cannot be set for a stdio server"),
+        ));
+    }
+    Ok(())
+}
+
+/// The environment a stdio server gets from its credential's entries (`custom_headers`:
+/// name → value), checked against the names its config declares. Errors name variables,
+/// never values.
+pub fn stdio_env(
+    server_name: &str,
+    config: &StdioConfig,
+    entries: Vec<(String, String)>,
+) -> Result<BTreeMap<String, String>> {
+    let mut env = BTreeMap::new();
+    for (name, value) in entries {
+        check_env_name(&name, "credential.headers").map_err(|_| {
+            Error::Conflict(format!(
+                "the credential of stdio server '{server_name}' has entry '{name}', which is not \
+                 a usable environment variable name; set it again with set_credential"
+            ))
+        })?;
+        env.insert(name, value);
+    }
+    let missing: Vec<&str> = config
+        .env_names
+        .iter()
+        .filter(|n| !env.contains_key(*n))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::Conflict(format!(
+            "stdio server '{server_name}' needs the environment variable(s) {}: set them with \
+             set_credential (credential_type custom_headers, one entry per variable)",
+            missing.join(", ")
+        )));
+    }
+    Ok(env)
+}
+
+fn field_error_at(field: &str, problem: &str) -> Error {
+    Error::validation_with(format!("'{field}' {problem}"), json!({ "field": field }))
 }
 
 fn is_token(name: &str) -> bool {
@@ -137,5 +478,145 @@ mod tests {
             false
         )
         .is_err());
+    }
+
+    fn allowed() -> AllowedCommands {
+        AllowedCommands::parse(" npx, mcp-server-filesystem ,/opt/venv/bin/python,")
+    }
+
+    #[test]
+    fn stdio_configs_are_checked_against_the_allow_list_exactly() {
+        assert_eq!(allowed().entries().len(), 3);
+        let ok = StdioConfig::parse(
+            &json!({"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"]}),
+            &allowed(),
+        )
+        .unwrap();
+        assert_eq!(ok.args.len(), 2);
+        assert!(ok.env_names.is_empty());
+        assert!(
+            StdioConfig::parse(&json!({"command": "/opt/venv/bin/python"}), &allowed()).is_ok()
+        );
+        for command in ["bash", "/usr/bin/npx", "/tmp/x/npx", "NPX"] {
+            let err = StdioConfig::parse(&json!({"command": command}), &allowed()).unwrap_err();
+            assert_eq!(err.details()["field"], "config.command", "{command}");
+            assert_eq!(err.details()["allowed"][0], "npx", "{command}");
+        }
+        let none = StdioConfig::parse(&json!({"command": "npx"}), &AllowedCommands::default())
+            .unwrap_err();
+        assert!(
+            none.to_string().contains("STDIO_ALLOWED_COMMANDS"),
+            "{none}"
+        );
+    }
+
+    #[test]
+    fn stdio_configs_never_hold_env_values_and_are_well_formed() {
+        let a = allowed();
+        let env =
+            StdioConfig::parse(&json!({"command": "npx", "env": {"TOKEN": "x"}}), &a).unwrap_err();
+        assert!(env.to_string().contains("set_credential"), "{env}");
+        for bad in [
+            json!({"command": ""}),
+            json!({"command": "npx -y"}),
+            json!({"command": "bin/npx"}),
+            json!({"command": "npx", "args": ["a\nb"]}),
+            json!({"command": "npx", "args": "not-a-list"}),
+            json!({"command": "npx", "env_names": ["LD_PRELOAD"]}),
+            json!({"command": "npx", "env_names": ["BRIDGE_TOKEN"]}),
+            json!({"command": "npx", "env_names": ["A-B"]}),
+            json!({"command": "npx", "env_names": ["A", "A"]}),
+            json!({"command": "npx", "url": "https://x.example/mcp"}),
+            json!({"command": "npx", "cwd": "/"}),
+        ] {
+            assert!(StdioConfig::parse(&bad, &a).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_bridge_endpoint_carries_the_launch_spec_and_the_bearer() {
+        let c = StdioConfig::parse(
+            &json!({"command": "npx", "args": ["-y", "pkg"], "env_names": ["API_KEY"]}),
+            &allowed(),
+        )
+        .unwrap();
+        let env = BTreeMap::from([("API_KEY".to_string(), "sk-123".to_string())]);
+        let ep = c.bridge_endpoint("team-a", "srv-1", "http://127.0.0.1:8790/", "tok", &env);
+        assert_eq!(ep.url, "http://127.0.0.1:8790/t/team-a/s/srv-1/mcp");
+        assert_eq!(ep.transport, TransportPin::StreamableHttp);
+        assert_eq!(ep.headers[0], ("Authorization".into(), "Bearer tok".into()));
+        let (name, spec) = &ep.headers[1];
+        assert_eq!(name, BRIDGE_COMMAND_HEADER);
+        let decoded: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(spec)
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            decoded,
+            json!({"command": "npx", "args": ["-y", "pkg"], "env": {"API_KEY": "sk-123"}})
+        );
+    }
+
+    #[test]
+    fn bridge_keys_are_path_safe_and_distinct() {
+        let url = bridge_url(STDIO_BRIDGE_DO_ORIGIN, "team a/ü", "srv-1");
+        let path = url.strip_prefix(STDIO_BRIDGE_DO_ORIGIN).unwrap();
+        let key = bridge_key_of_path(path).unwrap();
+        assert!(key.starts_with("h.") && key.ends_with("/srv-1"), "{key}");
+        // A literal id that looks like a hashed one is hashed too, so they never meet.
+        let hashed = key.split('/').next().unwrap().to_string();
+        let lit = bridge_url("http://b", &hashed, "s");
+        assert!(!lit.contains(&format!("/t/{hashed}/")), "{lit}");
+        assert_eq!(
+            bridge_key_of_path("/t/team-a/s/srv-1/mcp").as_deref(),
+            Some("team-a/srv-1")
+        );
+        assert_eq!(bridge_key_of_path("/t/../s/x/mcp"), None);
+        assert_eq!(bridge_key_of_path("/other"), None);
+    }
+
+    #[test]
+    fn remote_servers_cannot_point_at_the_internal_bridge() {
+        let err = RemoteConfig::parse(
+            &json!({"url": "http://stdio-bridge.internal/t/a/s/b/mcp"}),
+            true,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("stdio"), "{err}");
+    }
+
+    #[test]
+    fn stdio_env_comes_from_the_credential_and_must_cover_the_declared_names() {
+        let c = StdioConfig::parse(
+            &json!({"command": "npx", "env_names": ["A_KEY", "B_KEY"]}),
+            &allowed(),
+        )
+        .unwrap();
+        let missing = stdio_env("srv", &c, vec![("A_KEY".into(), "secret-a".into())]).unwrap_err();
+        let text = missing.to_string();
+        assert!(
+            text.contains("B_KEY") && !text.contains("secret-a"),
+            "{text}"
+        );
+        let env = stdio_env(
+            "srv",
+            &c,
+            vec![
+                ("A_KEY".into(), "1".into()),
+                ("B_KEY".into(), "2".into()),
+                ("EXTRA".into(), "3".into()),
+            ],
+        )
+        .unwrap();
+        assert_eq!(env.len(), 3);
+        let bad = stdio_env("srv", &c, vec![("X-Header".into(), "v".into())]).unwrap_err();
+        assert!(matches!(bad, Error::Conflict(_)));
+        assert!(
+            format!("{:?}", BridgeToken::new(Some("tok-123".into())).unwrap())
+                == "BridgeToken(redacted)"
+        );
+        assert_eq!(BridgeToken::new(Some("  ".into())), None);
     }
 }

@@ -73,3 +73,30 @@ pub fn python_streamable_on(port: u16) -> McpServer {
         url: format!("http://127.0.0.1:{port}/mcp"),
     }
 }
+
+/// The misbehaving server (`tests/servers/fault_server.py`): `/mcp/<mode>` answers
+/// `initialize`/`tools/list` normally and misbehaves on `tools/call` as the mode says;
+/// `GET /__stats` counts what it received. `url` is its base (`http://127.0.0.1:<port>`).
+pub fn fault_server() -> McpServer {
+    fault_server_on(free_port())
+}
+
+/// The same on a given port (e.g. to bring a "dead" server back).
+pub fn fault_server_on(port: u16) -> McpServer {
+    let python = root().join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} missing: run scripts/install.sh",
+        python.display()
+    );
+    let mut cmd = Command::new(python);
+    cmd.arg(root().join("tests/servers/fault_server.py"))
+        .args(["--port", &port.to_string()]);
+    let mut proc = Proc::spawn("fault-server", cmd);
+    proc.wait_for_port(port, Duration::from_secs(30));
+    McpServer {
+        proc,
+        port,
+        url: format!("http://127.0.0.1:{port}"),
+    }
+}

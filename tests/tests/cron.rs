@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use integration::free_port;
+use integration::jwt::now_secs;
 use integration::servers::{python_streamable, python_streamable_on};
 use integration::stack::Stack;
 use serde_json::json;
@@ -29,10 +30,12 @@ fn cron_checks_health_recovers_servers_and_closes_stale_executions() {
     };
     let up = create("up", &python.url);
     let down = create("down", &format!("http://127.0.0.1:{down_port}/mcp"));
-    stack.d1(
+    // Abandoned an hour ago: past the longest tool timeout, well inside the retention window.
+    let an_hour_ago = shared::time::iso_from_ms((now_secs() - 3600) * 1000);
+    stack.d1(&format!(
         "INSERT INTO mcp_tool_executions (id, team_id, user_id, server_id, tool_name, status, started_at) \
-         VALUES ('abandoned', 'team-a', 'bob', 'x', 'echo', 'pending', '2020-01-01T00:00:00.000Z') RETURNING id",
-    );
+         VALUES ('abandoned', 'team-a', 'bob', 'x', 'echo', 'pending', '{an_hour_ago}') RETURNING id"
+    ));
 
     let cron = stack.cron_runner();
     for run in 1..=3 {

@@ -1,6 +1,9 @@
 //! `call_tool` worker: runs one tool upstream and records the execution (D1, KV, outbound
 //! fetch); reached only through the gateway's Service Binding.
 
+mod stdio_bridge;
+pub use stdio_bridge::StdioBridge;
+
 use shared::actions::call_tool::call_tool;
 use shared::adapters::shell::serve;
 use worker::{event, Context, Env, Request, Response};

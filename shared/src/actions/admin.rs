@@ -10,7 +10,7 @@
 use serde_json::{json, Value};
 
 use super::sync_tools::sync_server;
-use super::{drop_team_caches, Ctx, Reply, Upstream};
+use super::{drop_team_caches, Ctx, Reply, Settings, Upstream};
 use crate::api::{field_error, ActionRequest, AdminAction, MAX_ID_LEN, MAX_NAME_LEN};
 use crate::cache::{keys, Cache};
 use crate::credentials::{self as secrets, Binding};
@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::repo::credentials::{self, NewSealed};
 use crate::repo::servers::Server;
 use crate::repo::{new_id, servers, tools};
-use crate::server_config::{RemoteConfig, SERVER_TYPES};
+use crate::server_config::{check_env_name, RemoteConfig, StdioConfig, SERVER_TYPES};
 use crate::time::iso_from_ms;
 
 const MAX_SERVER_NAME: usize = 128;
@@ -51,21 +51,44 @@ fn action_name(action: AdminAction) -> &'static str {
 fn validated_config(
     req: &ActionRequest,
     server_type: &str,
-    allow_private: bool,
+    settings: &Settings,
 ) -> Result<Option<String>> {
     let Some(config) = req.optional_object("config")? else {
         return Ok(None);
     };
     let config = Value::Object(config.clone());
     match server_type {
-        "http" | "sse" => {
-            RemoteConfig::parse(&config, allow_private)?;
+        "stdio" => {
+            // Stored normalised (defaults filled in), so what runs is exactly what was checked.
+            let stdio = StdioConfig::parse(&config, &settings.stdio_allowed_commands)?;
+            Ok(Some(
+                serde_json::to_string(&stdio).map_err(|e| Error::internal(e.to_string()))?,
+            ))
+        }
+        _ => {
+            RemoteConfig::parse(&config, settings.allow_private_upstreams)?;
             Ok(Some(config.to_string()))
         }
-        _ => Err(Error::validation(
-            "stdio servers need the stdio bridge, which this deployment does not have yet",
-        )),
     }
+}
+
+/// A stdio server's credential is its secret environment: a `custom_headers` credential whose
+/// entries are environment variables (names checked as such; values never echoed).
+fn check_stdio_credential(server: &Server, material: &secrets::Material) -> Result<()> {
+    let secrets::Material::CustomHeaders { headers } = material else {
+        return Err(field_error(
+            "credential_type",
+            &format!(
+                "must be custom_headers for stdio server '{}': each entry of credential.headers \
+                 is an environment variable of the server",
+                server.name
+            ),
+        ));
+    };
+    for name in headers.keys() {
+        check_env_name(name, "credential.headers")?;
+    }
+    Ok(())
 }
 
 async fn create_server<D: Database, C: Cache, H: Upstream>(
@@ -82,8 +105,12 @@ async fn create_server<D: Database, C: Cache, H: Upstream>(
             "must be one of http, sse, stdio",
         ));
     }
-    let config = validated_config(req, server_type, s.settings.allow_private_upstreams)?
-        .ok_or_else(|| field_error("config", "is required (for http/sse: {\"url\": …})"))?;
+    let config = validated_config(req, server_type, s.settings)?.ok_or_else(|| {
+        field_error(
+            "config",
+            "is required (for http/sse: {\"url\": …}; for stdio: {\"command\": …, \"args\": […], \"env_names\": […]})",
+        )
+    })?;
     let sync_now = req.optional_bool("sync")?.unwrap_or(false);
     let id = new_id();
     let now = iso_from_ms(s.http.now_ms());
@@ -127,11 +154,7 @@ async fn update_server<D: Database, C: Cache, H: Upstream>(
     let s = &ctx.services;
     let server_id = req.required_str("server_id", MAX_ID_LEN)?;
     let existing = servers::get(s.db, ctx.team(), server_id).await?;
-    let config = validated_config(
-        req,
-        &existing.server_type,
-        s.settings.allow_private_upstreams,
-    )?;
+    let config = validated_config(req, &existing.server_type, s.settings)?;
     let update = servers::ServerUpdate {
         name: req.optional_str("name", MAX_SERVER_NAME)?,
         description: req.optional_str("description", MAX_DESCRIPTION)?,
@@ -270,6 +293,9 @@ async fn set_credential<D: Database, C: Cache, H: Upstream>(
     })?;
     let now_ms = s.http.now_ms();
     let new = secrets::parse_new(credential_type, fields, now_ms)?;
+    if server.server_type == "stdio" {
+        check_stdio_credential(&server, &new.material)?;
+    }
     let ring = s
         .settings
         .credential_keys

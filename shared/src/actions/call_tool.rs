@@ -13,7 +13,13 @@
 //!   (`success`, `error`, `timeout`) and the tool's statistics updated, whatever upstream did.
 //! - The server's credential values are scrubbed from the result, the error and the stored
 //!   input/output, even when the tool echoes them (`crate::redact`).
-//! - A server marked `error` by failed health checks is refused at once (no upstream wait).
+//! - A server marked `error` by failed health checks is refused at once (no upstream wait), and
+//!   so is a server whose circuit breaker is open (`crate::breaker`): 502 `upstream_error`,
+//!   `details.circuit_open`, no execution row. Every finished call feeds the breaker.
+//! - Transient upstream failures are retried within the tool's timeout (`crate::mcp::retry`);
+//!   a call whose request may have reached the server is retried only when the tool is
+//!   annotated `idempotentHint` or `readOnlyHint`. The row records the final outcome once, with
+//!   the attempts in its error text.
 //! - A tool that reports `isError` is a completed call: HTTP 200 with `success: false` and the
 //!   tool's own result, so the model in the PWA can read what went wrong. Transport failures
 //!   and timeouts are 502/504 with the execution id in `details`.
@@ -23,11 +29,13 @@ use serde_json::{json, Map, Value};
 use super::sync_tools::authorized_endpoint;
 use super::{Ctx, Reply, Upstream};
 use crate::api::{ActionRequest, MAX_ID_LEN, MAX_NAME_LEN};
+use crate::breaker::{Breaker, Gate};
 use crate::cache::Cache;
 use crate::confirmation::{self, ConfirmationKey, MAX_TOKEN_LEN};
 use crate::db::Database;
 use crate::error::{Error, Result};
-use crate::mcp::McpClient;
+use crate::mcp::retry::{self, RetryPolicy};
+use crate::mcp::{CallOptions, McpClient};
 use crate::repo::executions::{self, Finished, NewExecution, Status};
 use crate::repo::{confirmations, new_id, servers, tools};
 use crate::result_cache;
@@ -78,19 +86,42 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
     }
     let upstream = authorized_endpoint(s, &server).await?;
     let arguments_value = Value::Object(arguments.clone());
+    let timeout_ms = (tool.timeout_seconds.max(1) as u64) * 1000;
 
-    if tool.requires_confirmation {
-        let subject = confirmation::Subject {
-            user_id: &ctx.identity.user_id,
-            team_id: ctx.team(),
-            server_id: &server.id,
-            tool_name,
-            arguments: &arguments_value,
-        };
-        match confirmation_token {
-            None => return confirmation_required(ctx, &subject),
-            Some(token) => redeem_confirmation(ctx, &subject, token).await?,
+    let subject = confirmation::Subject {
+        user_id: &ctx.identity.user_id,
+        team_id: ctx.team(),
+        server_id: &server.id,
+        tool_name,
+        arguments: &arguments_value,
+    };
+    if tool.requires_confirmation && confirmation_token.is_none() {
+        return confirmation_required(ctx, &subject);
+    }
+    // Before a confirmation is redeemed: a refused call must not use it up.
+    let mut breaker = Breaker::new(s.cache, ctx.team(), &server.id);
+    match breaker.admit(s.http.now_ms(), timeout_ms, &new_id()).await {
+        Gate::Allow => {}
+        Gate::Probe => ctx.log(&format!(
+            "circuit breaker of server {} is half-open: this call is the probe",
+            server.id
+        )),
+        Gate::Reject {
+            retry_in_ms,
+            failures,
+            last_error,
+        } => {
+            return Ok(circuit_open(
+                ctx,
+                &server.name,
+                retry_in_ms,
+                failures,
+                last_error,
+            ))
         }
+    }
+    if let (true, Some(token)) = (tool.requires_confirmation, confirmation_token) {
+        redeem_confirmation(ctx, &subject, token).await?;
     }
 
     let cache_key = result_cache::CallKey {
@@ -136,12 +167,22 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
     )
     .await?;
 
-    let timeout_ms = (tool.timeout_seconds.max(1) as u64) * 1000;
     let client = McpClient::new(s.http, s.cache, endpoint);
-    let outcome = client
-        .call_tool_with_schema(tool_name, arguments, tool.input_schema.as_ref(), timeout_ms)
-        .await
-        .map(|result| redactor.value(result));
+    let options = CallOptions {
+        input_schema: tool.input_schema.as_ref(),
+        timeout_ms,
+        idempotent: retry::idempotent_from_annotations(tool.annotations.as_ref()),
+        retry: RetryPolicy::STANDARD,
+    };
+    let called = client.call_tool_with(tool_name, arguments, options).await;
+    if called.attempts > 1 {
+        ctx.log(&format!(
+            "call_tool {tool_name} on server {}: {} attempts",
+            server.id, called.attempts
+        ));
+    }
+    let server_fault = called.server_fault;
+    let outcome = called.result.map(|result| redactor.value(result));
     let ended_ms = s.http.now_ms();
     let duration_ms = ended_ms.saturating_sub(started_ms);
 
@@ -186,6 +227,7 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
             let mut extra = Map::new();
             extra.insert("execution_id".into(), execution_id.clone().into());
             extra.insert("duration_ms".into(), duration_ms.into());
+            extra.insert("attempts".into(), called.attempts.into());
             let mut reply = Reply::error(&err, ctx.request_id, extra);
             reply.body = redactor.value(reply.body);
             (
@@ -209,12 +251,13 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
         duration_ms,
         completed_at: &iso_from_ms(ended_ms),
     };
-    if let Err(first) = executions::finish(s.db, finished).await {
+    let mut recorded = executions::finish(s.db, finished).await;
+    if let Err(first) = &recorded {
         // One retry: losing the final state of a call that happened is worse than a slow reply.
         ctx.log(&format!(
             "recording execution {execution_id} failed, retrying: {first}"
         ));
-        let retry = Finished {
+        let again = Finished {
             id: &execution_id,
             tool_id: &tool.id,
             status,
@@ -223,9 +266,32 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
             duration_ms,
             completed_at: &iso_from_ms(ended_ms),
         };
-        executions::finish(s.db, retry).await?;
+        recorded = executions::finish(s.db, again).await;
     }
+    // The breaker learns the outcome whether or not the row could be written.
+    let fault = error_text.as_deref().filter(|_| server_fault);
+    breaker.record(ended_ms, fault).await;
+    recorded?;
     Ok(reply)
+}
+
+/// The fast refusal of an open circuit breaker: nothing recorded, nothing sent.
+fn circuit_open<D, C, H>(
+    ctx: &Ctx<'_, D, C, H>,
+    server_name: &str,
+    retry_in_ms: u64,
+    failures: u32,
+    last_error: Option<String>,
+) -> Reply {
+    let retry_after_secs = retry_in_ms.div_ceil(1000).max(1);
+    let err = Error::Upstream(format!(
+        "server '{server_name}' is failing: its last {failures} calls failed (last: {}); mcp-edge is not calling it for about {retry_after_secs} s, then lets one call through to test it (a successful health check also ends the pause)",
+        last_error.as_deref().unwrap_or("no detail")
+    ));
+    let mut extra = Map::new();
+    extra.insert("circuit_open".into(), true.into());
+    extra.insert("retry_after_secs".into(), retry_after_secs.into());
+    Reply::error(&err, ctx.request_id, extra)
 }
 
 /// The first answer to a call that needs confirmation: a token bound to this exact call, and
@@ -332,6 +398,103 @@ fn capped_json(value: &Value, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::actions::testing::{identity, NoNetwork, SqliteDb, TWO_TEAMS};
+    use crate::actions::{Services, Settings};
+    use crate::breaker::{COOLDOWN_MS, FAILURE_THRESHOLD};
+    use crate::cache::MemoryCache;
+    use crate::identity::Role;
+
+    async fn call(db: &SqliteDb, cache: &MemoryCache, net: &NoNetwork) -> Reply {
+        let settings = Settings {
+            allow_private_upstreams: true,
+            ..Settings::default()
+        };
+        let log = |_: &str| {};
+        let who = identity("team-a", Role::Member);
+        let ctx = Ctx {
+            services: Services {
+                db,
+                cache,
+                http: net,
+                settings: &settings,
+                log: &log,
+            },
+            identity: &who,
+            request_id: "req-test",
+        };
+        let req = ActionRequest::parse(
+            json!({"action": "call_tool", "server_id": "srv-a", "tool_name": "echo", "parameters": {"message": "hi"}})
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap();
+        match call_tool(&ctx, &req).await {
+            Ok(reply) => reply,
+            Err(e) => Reply::error(&e, "req-test", Map::new()),
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_dead_server_opens_the_breaker_which_answers_fast_then_probes_once() {
+        let db = SqliteDb::migrated();
+        db.exec(TWO_TEAMS);
+        let (cache, net) = (MemoryCache::new(), NoNetwork::default());
+        net.now.set(1_795_292_256_000);
+        let rows = || db.scalar("SELECT count(*) FROM mcp_tool_executions");
+
+        for n in 1..=FAILURE_THRESHOLD {
+            let reply = call(&db, &cache, &net).await;
+            assert_eq!(reply.status, 502, "{}", reply.body);
+            let message = reply.body["message"].as_str().unwrap();
+            // Nothing was sent (the connection failed before initialize), so every call is
+            // retried, within its budget, whatever the tool's annotations.
+            assert!(message.contains("gave up after 4 attempts"), "{message}");
+            assert_eq!(reply.body["details"]["attempts"], 4);
+            assert_eq!(rows(), json!(n));
+        }
+        let sent = net.attempts.get();
+        let refused = call(&db, &cache, &net).await;
+        assert_eq!(refused.status, 502);
+        assert_eq!(refused.body["code"], "upstream_error");
+        assert_eq!(refused.body["details"]["circuit_open"], true);
+        let message = refused.body["message"].as_str().unwrap();
+        assert!(
+            message.contains("is failing") && message.contains("test network refuses"),
+            "{message}"
+        );
+        assert_eq!(net.attempts.get(), sent, "nothing sent");
+        assert_eq!(
+            rows(),
+            json!(FAILURE_THRESHOLD),
+            "no execution row for a refusal"
+        );
+
+        // After the cool-down one call goes through (one more row), fails, and re-opens it.
+        net.now.set(net.now.get() + COOLDOWN_MS);
+        let probe = call(&db, &cache, &net).await;
+        assert!(
+            probe.body["details"]["execution_id"].is_string(),
+            "{}",
+            probe.body
+        );
+        assert_eq!(rows(), json!(FAILURE_THRESHOLD + 1));
+        let again = call(&db, &cache, &net).await;
+        assert_eq!(
+            again.body["details"]["circuit_open"], true,
+            "{}",
+            again.body
+        );
+        assert_eq!(
+            db.scalar("SELECT count(*) FROM mcp_tool_executions WHERE status = 'error' AND duration_ms IS NOT NULL"),
+            json!(FAILURE_THRESHOLD + 1),
+            "every started call is final"
+        );
+
+        // A successful health check closes it: calls go upstream again.
+        assert!(crate::breaker::close(&cache, "team-a", "srv-a").await);
+        let reopened = call(&db, &cache, &net).await;
+        assert!(reopened.body["details"]["execution_id"].is_string());
+    }
 
     #[test]
     fn oversized_values_become_a_valid_marker() {

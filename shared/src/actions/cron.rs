@@ -1,13 +1,20 @@
 //! Cron on the `sync_tools` worker: keep every team's catalogue fresh, know every server's
-//! health, and close executions whose worker stopped mid-call.
+//! health, close executions whose worker stopped mid-call, and delete executions older than
+//! the retention window.
 //!
 //! Invariants:
 //! - Servers are handled with bounded concurrency, each isolated from the others' failures:
 //!   one dead or hanging server costs at most its own time budget, never another's check.
 //! - A check's outcome always lands on the server row (`connection_status`, `last_error`,
-//!   `consecutive_failures`); a server marked `error` turns `connected` on its next success.
+//!   `consecutive_failures`); a server marked `error` turns `connected` on its next success,
+//!   and a successful check closes the server's circuit breaker (`crate::breaker`).
 //! - No execution stays `pending` past the longest tool timeout plus a margin: it is closed as
 //!   `error` (and counted in the tool's statistics), so every call ends in a final state.
+//! - Retention runs on every schedule (every 5 minutes by default) and deletes exactly the
+//!   executions that started more than `EXECUTION_RETENTION_DAYS` × 24 h before the run, in
+//!   statements of [`Retention::batch`] rows, at most [`Retention::max_batches`] per run (a
+//!   backlog drains over runs; each statement stays small for D1). Its failure is logged and
+//!   never stops the health checks.
 
 use futures::StreamExt;
 use serde::Serialize;
@@ -15,10 +22,12 @@ use serde::Serialize;
 use super::sync_tools::{authorized_endpoint, sync_server};
 use super::{drop_team_caches, Services, Upstream};
 use crate::actions::admin::MAX_TOOL_TIMEOUT_SECS;
+use crate::breaker;
 use crate::cache::Cache;
 use crate::db::Database;
 use crate::error::Result;
 use crate::mcp::McpClient;
+use crate::repo::analytics;
 use crate::repo::executions::{self, Finished, Status};
 use crate::repo::servers::{self, Server};
 use crate::time::iso_from_ms;
@@ -32,6 +41,55 @@ pub const HEALTH_TIMEOUT_MS: u64 = 10_000;
 /// A pending execution older than the longest tool timeout plus this is abandoned.
 pub const STALE_MARGIN_MS: u64 = 60_000;
 const STALE_BATCH: u32 = 100;
+
+/// How long executions are kept, and how the sweep is sliced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Days executions are kept; `None` keeps them forever.
+    pub days: Option<u64>,
+    /// Rows per DELETE statement.
+    pub batch: u32,
+    /// Statements per run.
+    pub max_batches: u32,
+}
+
+impl Retention {
+    pub const DEFAULT_DAYS: u64 = 90;
+    pub const MAX_DAYS: u64 = 3650;
+    pub const BATCH: u32 = 500;
+    pub const MAX_BATCHES: u32 = 20;
+
+    /// From the `EXECUTION_RETENTION_DAYS` setting: unset is the default (90), `0` or `off`
+    /// keeps everything, `1`–`3650` days; anything else is the default plus a warning to log.
+    pub fn from_setting(value: Option<&str>) -> (Retention, Option<String>) {
+        let with = |days| Retention {
+            days,
+            batch: Self::BATCH,
+            max_batches: Self::MAX_BATCHES,
+        };
+        match value.map(str::trim) {
+            None | Some("") => (with(Some(Self::DEFAULT_DAYS)), None),
+            Some("0") | Some("off") => (with(None), None),
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) if (1..=Self::MAX_DAYS).contains(&n) => (with(Some(n)), None),
+                _ => (
+                    with(Some(Self::DEFAULT_DAYS)),
+                    Some(format!(
+                        "EXECUTION_RETENTION_DAYS='{v}' is not 0, off or 1..={}; keeping {} days",
+                        Self::MAX_DAYS,
+                        Self::DEFAULT_DAYS
+                    )),
+                ),
+            },
+        }
+    }
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention::from_setting(None).0
+    }
+}
 
 /// What cron does on a given schedule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,16 +119,22 @@ pub struct Report {
     pub tools_synced: usize,
     pub tools_removed: u64,
     pub stale_executions_closed: usize,
+    pub executions_deleted: u64,
 }
 
 pub async fn run<D: Database, C: Cache, H: Upstream>(
     services: &Services<'_, D, C, H>,
     job: Job,
+    retention: Retention,
 ) -> Result<Report> {
     let mut report = Report {
         stale_executions_closed: close_stale_executions(services).await?,
         ..Report::default()
     };
+    match apply_retention(services, retention).await {
+        Ok(n) => report.executions_deleted = n,
+        Err(e) => (services.log)(&format!("execution retention failed: {e}")),
+    }
     let all = servers::list_all_active(services.db, MAX_SERVERS_PER_RUN).await?;
     report.servers = all.len();
     let outcomes: Vec<Result<(usize, u64)>> = futures::stream::iter(all.iter())
@@ -89,14 +153,30 @@ pub async fn run<D: Database, C: Cache, H: Upstream>(
         }
     }
     (services.log)(&format!(
-        "cron {job:?}: {} servers, {} healthy, {} failed, {} tools synced, {} removed, {} stale executions closed",
-        report.servers, report.healthy, report.failed, report.tools_synced, report.tools_removed, report.stale_executions_closed
+        "cron {job:?}: {} servers, {} healthy, {} failed, {} tools synced, {} removed, {} stale executions closed, {} old executions deleted",
+        report.servers, report.healthy, report.failed, report.tools_synced, report.tools_removed, report.stale_executions_closed, report.executions_deleted
     ));
     Ok(report)
 }
 
-/// One server's check; its outcome is recorded on the server row either way.
+/// One server's check; its outcome is recorded on the server row either way, and a success
+/// closes the server's circuit breaker.
 async fn check<D: Database, C: Cache, H: Upstream>(
+    services: &Services<'_, D, C, H>,
+    server: &Server,
+    job: Job,
+) -> Result<(usize, u64)> {
+    let outcome = check_once(services, server, job).await;
+    if outcome.is_ok() && breaker::close(services.cache, &server.team_id, &server.id).await {
+        (services.log)(&format!(
+            "server {} answered its health check: circuit breaker closed",
+            server.id
+        ));
+    }
+    outcome
+}
+
+async fn check_once<D: Database, C: Cache, H: Upstream>(
     services: &Services<'_, D, C, H>,
     server: &Server,
     job: Job,
@@ -140,6 +220,27 @@ async fn check<D: Database, C: Cache, H: Upstream>(
             }
         }
     }
+}
+
+/// Deletes executions that started more than `retention.days` × 24 h ago (all teams).
+pub async fn apply_retention<D: Database, C, H: Upstream>(
+    services: &Services<'_, D, C, H>,
+    retention: Retention,
+) -> Result<u64> {
+    let Some(days) = retention.days else {
+        return Ok(0);
+    };
+    let cutoff = services
+        .http
+        .now_ms()
+        .saturating_sub(days.saturating_mul(86_400_000));
+    analytics::delete_started_before(
+        services.db,
+        &iso_from_ms(cutoff),
+        retention.batch,
+        retention.max_batches,
+    )
+    .await
 }
 
 /// Closes executions left `pending` by a worker that stopped mid-call.
@@ -214,7 +315,9 @@ mod tests {
             log: &log,
         };
         for run_no in 1..=3 {
-            let report = run(&services, Job::HealthCheck).await.unwrap();
+            let report = run(&services, Job::HealthCheck, Retention::default())
+                .await
+                .unwrap();
             assert_eq!(
                 (report.servers, report.failed),
                 (2, 2),
@@ -278,6 +381,99 @@ mod tests {
         assert_eq!(
             db.scalar("SELECT error_count FROM mcp_tools WHERE id = 'tool-a1'"),
             json!(1)
+        );
+    }
+
+    #[test]
+    fn retention_setting_defaults_disables_and_rejects() {
+        assert_eq!(Retention::from_setting(None).0.days, Some(90));
+        assert_eq!(Retention::from_setting(Some("7")).0.days, Some(7));
+        assert_eq!(Retention::from_setting(Some("0")).0.days, None);
+        assert_eq!(Retention::from_setting(Some("off")).0.days, None);
+        for bad in ["-1", "abc", "99999"] {
+            let (r, warning) = Retention::from_setting(Some(bad));
+            assert_eq!(r.days, Some(90), "{bad}");
+            assert!(warning.unwrap().contains(bad));
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn retention_deletes_exactly_what_started_before_the_window_in_capped_batches() {
+        let (db, cache, net, settings) = world();
+        let day = 86_400_000;
+        // 7 rows just outside a 30-day window (both teams, every status), 3 just inside.
+        let mut values = Vec::new();
+        for (i, (team, status)) in [
+            ("team-a", "success"),
+            ("team-a", "error"),
+            ("team-a", "timeout"),
+            ("team-a", "pending"),
+            ("team-b", "success"),
+            ("team-b", "success"),
+            ("team-b", "error"),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let at = iso_from_ms(NOW_MS - 30 * day - 1 - i as u64 * 1000);
+            values.push(format!(
+                "('old{i}', '{team}', 'u', 's', 'echo', '{status}', '{at}')"
+            ));
+        }
+        for (i, offset) in [30 * day - 1, day, 0].iter().enumerate() {
+            let at = iso_from_ms(NOW_MS - offset);
+            values.push(format!(
+                "('new{i}', 'team-a', 'u', 's', 'echo', 'success', '{at}')"
+            ));
+        }
+        db.exec(&format!(
+            "INSERT INTO mcp_tool_executions (id, team_id, user_id, server_id, tool_name, status, started_at) VALUES {}",
+            values.join(", ")
+        ));
+        let log = |_: &str| {};
+        let services = Services {
+            db: &db,
+            cache: &cache,
+            http: &net,
+            settings: &settings,
+            log: &log,
+        };
+        let small = Retention {
+            days: Some(30),
+            batch: 2,
+            max_batches: 2,
+        };
+        assert_eq!(
+            apply_retention(&services, small).await.unwrap(),
+            4,
+            "capped at 2 × 2"
+        );
+        assert_eq!(
+            apply_retention(&services, small).await.unwrap(),
+            3,
+            "the rest next run"
+        );
+        assert_eq!(apply_retention(&services, small).await.unwrap(), 0);
+        assert_eq!(
+            db.scalar("SELECT group_concat(id, ',') FROM (SELECT id FROM mcp_tool_executions ORDER BY id)"),
+            json!("new0,new1,new2")
+        );
+        let keep_all = Retention {
+            days: None,
+            ..small
+        };
+        net.now.set(NOW_MS + 365 * day);
+        assert_eq!(apply_retention(&services, keep_all).await.unwrap(), 0);
+        assert_eq!(
+            db.scalar("SELECT count(*) FROM mcp_tool_executions"),
+            json!(3)
+        );
+        let report = run(&services, Job::HealthCheck, Retention::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            report.executions_deleted, 3,
+            "a year later the default 90 days drops them"
         );
     }
 }

@@ -8,6 +8,7 @@
 //!   error into the contract body.
 
 pub mod admin;
+pub mod analytics;
 pub mod call_tool;
 pub mod cron;
 pub mod list_servers;
@@ -23,6 +24,7 @@ use crate::db::Database;
 use crate::error::Error;
 use crate::http::{Clock, HttpClient};
 use crate::identity::Identity;
+use crate::server_config::{AllowedCommands, BridgeToken};
 
 /// Deployment settings the actions honour (read from worker vars by the shells).
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +38,15 @@ pub struct Settings {
     pub credential_keys: Result<KeyRing, KeyRingError>,
     /// HMAC key of confirmation tokens (secret `CONFIRMATION_SECRET`; call_tool only).
     pub confirmation_key: Option<ConfirmationKey>,
+    /// Base URL of a stdio bridge process (`STDIO_BRIDGE_URL`; local development). Unset or
+    /// empty: stdio servers are reached through the `StdioBridge` Durable Object (binding
+    /// `STDIO_BRIDGE`) and its container (see `server_config::STDIO_BRIDGE_DO_ORIGIN`).
+    pub stdio_bridge_url: Option<String>,
+    /// The bearer the stdio bridge requires (secret `BRIDGE_TOKEN`; admin, call_tool,
+    /// sync_tools).
+    pub bridge_token: Option<BridgeToken>,
+    /// Commands stdio servers may run (`STDIO_ALLOWED_COMMANDS`); empty: no stdio servers.
+    pub stdio_allowed_commands: AllowedCommands,
 }
 
 impl Default for Settings {
@@ -45,6 +56,9 @@ impl Default for Settings {
             error_after_failures: 3,
             credential_keys: Err(KeyRingError::NotConfigured),
             confirmation_key: None,
+            stdio_bridge_url: None,
+            bridge_token: None,
+            stdio_allowed_commands: AllowedCommands::default(),
         }
     }
 }
@@ -66,6 +80,13 @@ impl Settings {
             ),
             confirmation_key: get("CONFIRMATION_SECRET")
                 .and_then(|s| ConfirmationKey::from_secret(&s)),
+            stdio_bridge_url: get("STDIO_BRIDGE_URL")
+                .map(|u| u.trim().trim_end_matches('/').to_string())
+                .filter(|u| !u.is_empty()),
+            bridge_token: BridgeToken::new(get("BRIDGE_TOKEN")),
+            stdio_allowed_commands: AllowedCommands::parse(
+                &get("STDIO_ALLOWED_COMMANDS").unwrap_or_default(),
+            ),
         }
     }
 }

@@ -8,13 +8,15 @@ use super::fetch::FetchHttp;
 use super::kv::KvCache;
 use super::log::log;
 use super::shell::settings_from;
-use crate::actions::cron::{run, Job, Report};
+use crate::actions::cron::{run, Job, Report, Retention};
 use crate::actions::Services;
 use crate::error::{Error, Result};
 
 /// The schedule that re-syncs every catalogue; any other schedule runs health checks.
 pub const SYNC_SCHEDULE_VAR: &str = "SYNC_SCHEDULE";
 pub const DEFAULT_SYNC_SCHEDULE: &str = "0 * * * *";
+/// Days executions are kept (default 90; `0` or `off` keeps them); applied on every schedule.
+pub const RETENTION_VAR: &str = "EXECUTION_RETENTION_DAYS";
 
 pub async fn run_scheduled(env: &Env, cron: &str) -> Result<Report> {
     let run_id = format!("cron-{}", crate::repo::new_id());
@@ -31,7 +33,7 @@ pub async fn run_scheduled(env: &Env, cron: &str) -> Result<Report> {
         env.kv("CACHE")
             .map_err(|e| Error::internal(format!("binding CACHE: {e}")))?,
     );
-    let http = FetchHttp::new();
+    let http = FetchHttp::for_env(env);
     let settings = settings_from(env);
     let log_line = |message: &str| log("info", "sync_tools", &run_id, message);
     let services = Services {
@@ -41,7 +43,16 @@ pub async fn run_scheduled(env: &Env, cron: &str) -> Result<Report> {
         settings: &settings,
         log: &log_line,
     };
-    let outcome = run(&services, job).await;
+    let (retention, warning) = Retention::from_setting(
+        env.var(RETENTION_VAR)
+            .ok()
+            .map(|v| v.to_string())
+            .as_deref(),
+    );
+    if let Some(warning) = warning {
+        log("warn", "sync_tools", &run_id, &warning);
+    }
+    let outcome = run(&services, job, retention).await;
     if let Err(e) = &outcome {
         log(
             "error",

@@ -2,24 +2,44 @@
 //!
 //! Redirects are not followed: a 3xx reaches the MCP client as a status it reports, so an
 //! upstream can never bounce us to a target the SSRF policy would refuse.
+//!
+//! Stdio servers in production: a request to [`STDIO_BRIDGE_DO_ORIGIN`] (what a stdio server's
+//! endpoint is when `STDIO_BRIDGE_URL` is unset) never goes to the network: it goes to the
+//! `StdioBridge` Durable Object (binding `STDIO_BRIDGE`) named after the URL's
+//! `{team}/{server}`, which starts that key's container and forwards to the bridge in it.
+//! Without the binding such a request fails with a message saying what to configure.
 
 use std::cell::Cell;
 use std::time::Duration;
 
 use futures::StreamExt;
-use worker::{Fetch, Headers, Method as WMethod, Request, RequestInit, RequestRedirect};
+use worker::{
+    Env, Fetch, Headers, Method as WMethod, ObjectNamespace, Request, RequestInit, RequestRedirect,
+};
 
 use crate::error::{Error, Result};
 use crate::http::{Clock, HttpClient, HttpRequest, HttpResponse, Method};
+use crate::server_config::{bridge_key_of_path, STDIO_BRIDGE_DO_ORIGIN};
+
+/// The Durable Object binding of the stdio bridge (class `StdioBridge`, in call_tool).
+pub const STDIO_BRIDGE_BINDING: &str = "STDIO_BRIDGE";
 
 #[derive(Default)]
 pub struct FetchHttp {
     sent: Cell<u32>,
+    stdio_bridge: Option<ObjectNamespace>,
 }
 
 impl FetchHttp {
     pub fn new() -> Self {
         Self::default()
+    }
+    /// A client that can also reach the `StdioBridge` Durable Object, when `env` binds it.
+    pub fn for_env(env: &Env) -> Self {
+        FetchHttp {
+            sent: Cell::new(0),
+            stdio_bridge: env.durable_object(STDIO_BRIDGE_BINDING).ok(),
+        }
     }
     /// Requests sent through this client so far.
     pub fn sent(&self) -> u32 {
@@ -53,10 +73,18 @@ impl HttpClient for FetchHttp {
         let req = Request::new_with_init(&request.url, &init)
             .map_err(|e| upstream("building the upstream request", e))?;
         self.sent.set(self.sent.get() + 1);
-        let mut resp = Fetch::Request(req)
-            .send()
-            .await
-            .map_err(|e| upstream("could not reach the server", e))?;
+        let bridge_path = request
+            .url
+            .strip_prefix(STDIO_BRIDGE_DO_ORIGIN)
+            .filter(|p| p.starts_with('/'));
+        let mut resp = if let Some(path) = bridge_path {
+            self.to_stdio_bridge(path, req).await?
+        } else {
+            Fetch::Request(req)
+                .send()
+                .await
+                .map_err(|e| upstream("could not reach the server", e))?
+        };
         let status = resp.status_code();
         let headers = resp
             .headers()
@@ -74,6 +102,27 @@ impl HttpClient for FetchHttp {
             headers,
             body,
         })
+    }
+}
+
+impl FetchHttp {
+    async fn to_stdio_bridge(&self, path: &str, req: Request) -> Result<worker::Response> {
+        let namespace = self.stdio_bridge.as_ref().ok_or_else(|| {
+            Error::Upstream(format!(
+                "stdio servers need the StdioBridge Durable Object (binding {STDIO_BRIDGE_BINDING}) \
+                 or STDIO_BRIDGE_URL; this worker has neither"
+            ))
+        })?;
+        let path = path.split('?').next().unwrap_or_default();
+        let key = bridge_key_of_path(path)
+            .ok_or_else(|| Error::internal(format!("not a stdio bridge path: {path}")))?;
+        let stub = namespace
+            .id_from_name(&key)
+            .and_then(|id| id.get_stub())
+            .map_err(|e| upstream("the stdio bridge object", e))?;
+        stub.fetch_with_request(req)
+            .await
+            .map_err(|e| upstream("could not reach the stdio bridge", e))
     }
 }
 

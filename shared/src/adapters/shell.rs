@@ -77,7 +77,7 @@ where
         env.kv("CACHE")
             .map_err(|e| Error::internal(format!("binding CACHE: {e}")))?,
     );
-    let http = FetchHttp::new();
+    let http = FetchHttp::for_env(env);
     let settings = settings_from(env);
     let request_id = envelope.request_id.as_str();
     let log_line = |message: &str| log("info", worker_name, request_id, message);

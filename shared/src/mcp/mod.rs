@@ -23,6 +23,10 @@
 //!   also listens on the standalone `GET` stream, at the cost of one more request.
 //! - Upstream trouble is `Error::Upstream` with a message for a team admin; no header value
 //!   ever appears in a message.
+//! - Only [`McpClient::call_tool_with`] retries, as [`retry`] decides: transient failures only,
+//!   within the call's time budget, and never a `tools/call` whose POST may have reached the
+//!   server unless the caller says the tool is idempotent. The other calls try once (and
+//!   recover a lost session once), as before.
 
 pub mod detect;
 pub mod elicit;
@@ -30,6 +34,7 @@ pub mod jsonrpc;
 pub mod legacy_sse;
 pub mod param_headers;
 pub mod reply;
+pub mod retry;
 pub mod session;
 pub mod sse;
 pub mod stateless;
@@ -38,6 +43,7 @@ pub mod text;
 pub mod tools;
 pub mod wire;
 
+use std::cell::Cell;
 use std::future::Future;
 
 use futures::future::{select, Either};
@@ -51,6 +57,7 @@ use crate::http::{Clock, HttpClient};
 use detect::DiscoverVerdict;
 use legacy_sse::LegacySse;
 use reply::Failure;
+use retry::{RetryPolicy, Situation};
 use session::{SessionState, TransportKind};
 use streamable::Streamable;
 use wire::{CancelRoute, InFlight, Wire};
@@ -102,6 +109,34 @@ pub struct ToolDef {
     pub description: Option<String>,
     pub input_schema: Value,
     pub annotations: Option<Value>,
+}
+
+/// How [`McpClient::call_tool_with`] runs one `tools/call`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CallOptions<'s> {
+    /// The tool's `inputSchema`, for the `Mcp-Param-*` headers of 2026-07-28.
+    pub input_schema: Option<&'s Value>,
+    /// The whole call's time budget, retries and their waits included.
+    pub timeout_ms: u64,
+    /// The tool may run twice with the same arguments (`idempotentHint`/`readOnlyHint`):
+    /// transient failures are retried even after the request may have reached the server.
+    pub idempotent: bool,
+    /// [`RetryPolicy::NONE`] (the default) tries once.
+    pub retry: RetryPolicy,
+}
+
+/// What [`McpClient::call_tool_with`] ended with.
+#[derive(Debug)]
+pub struct CallOutcome {
+    /// As [`McpClient::call_tool`] answers; an error message says how many attempts were made
+    /// and why no more were.
+    pub result: Result<Value>,
+    /// Attempts made (1 = no retry). An attempt includes connecting and one session recovery.
+    pub attempts: u32,
+    /// The failure says the server is unwell (unreachable, broken connection, 5xx, 429,
+    /// garbage, oversized, timeout), as opposed to answering properly with an error (JSON-RPC
+    /// error, 4xx). `false` on success. For circuit breakers.
+    pub server_fault: bool,
 }
 
 /// An open connection of one of the three transports.
@@ -204,6 +239,29 @@ impl<'a, H: HttpClient + Clock, C: Cache> McpClient<'a, H, C> {
         input_schema: Option<&Value>,
         timeout_ms: u64,
     ) -> Result<Value> {
+        let options = CallOptions {
+            input_schema,
+            timeout_ms,
+            ..CallOptions::default()
+        };
+        self.call_tool_with(name, arguments, options).await.result
+    }
+
+    /// [`Self::call_tool_with_schema`] with retries ([`CallOptions::retry`], decided by
+    /// [`retry::decide`]) inside the one time budget, reporting attempts and whether the
+    /// failure is the server's fault.
+    pub async fn call_tool_with(
+        &self,
+        name: &str,
+        arguments: Map<String, Value>,
+        options: CallOptions<'_>,
+    ) -> CallOutcome {
+        let CallOptions {
+            input_schema,
+            timeout_ms,
+            idempotent,
+            retry: policy,
+        } = options;
         let what = format!("tools/call {}", text::clip(name, 80));
         let param_headers = match input_schema {
             Some(schema) => param_headers::headers_for(schema, &arguments),
@@ -217,7 +275,9 @@ impl<'a, H: HttpClient + Clock, C: Cache> McpClient<'a, H, C> {
             "arguments": arguments,
             "_meta": { "progressToken": token },
         });
-        let op = self.run(async |conn: &mut Conn| {
+        // Refused here, before anything was sent: not the server's fault.
+        let refused_here = Cell::new(false);
+        let mut op = async |conn: &mut Conn| {
             let result = match conn {
                 Conn::Streamable(s) if self.standalone => {
                     s.request_listening(&self.wire, "tools/call", params.clone())
@@ -225,6 +285,7 @@ impl<'a, H: HttpClient + Clock, C: Cache> McpClient<'a, H, C> {
                 }
                 Conn::Stateless => {
                     let headers = param_headers.as_ref().map_err(|m| {
+                        refused_here.set(true);
                         Failure::upstream(format!(
                             "{what}: the tool's inputSchema is invalid, so mcp-edge will not call it: {m}"
                         ))
@@ -245,8 +306,61 @@ impl<'a, H: HttpClient + Clock, C: Cache> McpClient<'a, H, C> {
                     "{what}: the server's result is not an object"
                 )))
             }
-        });
-        self.bounded(&what, timeout_ms, op).await
+        };
+        let attempts = Cell::new(0u32);
+        let fault = Cell::new(false);
+        let deadline_ms = self.wire.http.now_ms().saturating_add(timeout_ms);
+        self.wire.watch("tools/call");
+        let retrying = async {
+            loop {
+                let attempt = attempts.get() + 1;
+                attempts.set(attempt);
+                let reached_before = self.wire.reached();
+                self.wire.take_retry_after();
+                let failure = match self.run_attempt(&mut op).await {
+                    Ok(v) => return Ok(v),
+                    Err(f) => f,
+                };
+                fault.set(retry::counts_against_server(&failure) && !refused_here.get());
+                let now_ms = self.wire.http.now_ms();
+                let situation = Situation {
+                    attempt,
+                    kind: retry::kind_of(&failure),
+                    may_have_reached: self.wire.reached() > reached_before,
+                    idempotent,
+                    retry_after_ms: self
+                        .wire
+                        .take_retry_after()
+                        .and_then(|v| retry::parse_retry_after(&v, now_ms)),
+                    now_ms,
+                    deadline_ms,
+                    jitter: jitter(),
+                };
+                match retry::decide(&policy, &situation) {
+                    retry::Decision::Retry { delay_ms } => self.wire.http.sleep_ms(delay_ms).await,
+                    retry::Decision::Stop(stop) => {
+                        return Err(with_suffix(failure.into_error(), &stop.explain(attempt)))
+                    }
+                }
+            }
+        };
+        let result = match self.bounded(&what, timeout_ms, retrying).await {
+            Err(Error::Timeout(m)) => {
+                fault.set(true);
+                let n = attempts.get();
+                Err(Error::Timeout(if n > 1 {
+                    format!("{m} ({n} attempts)")
+                } else {
+                    m
+                }))
+            }
+            other => other,
+        };
+        CallOutcome {
+            server_fault: result.is_err() && fault.get(),
+            attempts: attempts.get().max(1),
+            result,
+        }
     }
 
     /// Cheap health check: `ping` (initializing if needed); `server/discover` on 2026-07-28,
@@ -334,6 +448,14 @@ impl<'a, H: HttpClient + Clock, C: Cache> McpClient<'a, H, C> {
 
     /// Runs `op` on a connection; if the session turns out to be lost, once more on a fresh one.
     async fn run<T>(&self, mut op: impl AsyncFnMut(&mut Conn) -> Result<T, Failure>) -> Result<T> {
+        self.run_attempt(&mut op).await.map_err(Failure::into_error)
+    }
+
+    /// One attempt of [`Self::run`], keeping the [`Failure`] for the retry policy.
+    async fn run_attempt<T>(
+        &self,
+        op: &mut impl AsyncFnMut(&mut Conn) -> Result<T, Failure>,
+    ) -> Result<T, Failure> {
         let (mut conn, cached) = self.open().await?;
         let failure = match op(&mut conn).await {
             Ok(v) => return Ok(v),
@@ -351,26 +473,24 @@ impl<'a, H: HttpClient + Clock, C: Cache> McpClient<'a, H, C> {
             _ => false,
         };
         if !recover {
-            return Err(failure.into_error());
+            return Err(failure);
         }
         session::forget(self.cache, &self.wire.endpoint.server_id).await;
         let mut conn = match conn {
             Conn::Streamable(_) => {
-                let fresh = Streamable::initialize(&self.wire)
-                    .await
-                    .map_err(Failure::into_error)?;
+                let fresh = Streamable::initialize(&self.wire).await?;
                 let conn = Conn::Streamable(fresh);
                 self.remember(&conn).await;
                 conn
             }
             _ => self.establish().await?,
         };
-        op(&mut conn).await.map_err(Failure::into_error)
+        op(&mut conn).await
     }
 
     /// A connection from the cached state when it fits the pin, else a newly established one.
     /// The flag says whether it came from the cache.
-    async fn open(&self) -> Result<(Conn, bool)> {
+    async fn open(&self) -> Result<(Conn, bool), Failure> {
         let ep = &self.wire.endpoint;
         if let Some(state) = session::load_any(self.cache, &ep.server_id).await {
             if state.url != ep.url || !pin_allows(ep.transport, state.transport) {
@@ -395,7 +515,7 @@ impl<'a, H: HttpClient + Clock, C: Cache> McpClient<'a, H, C> {
                         Err(Failure::Status { .. }) if ep.transport == TransportPin::Auto => {
                             session::forget(self.cache, &ep.server_id).await;
                         }
-                        Err(f) => return Err(f.into_error()),
+                        Err(f) => return Err(f),
                     },
                 }
             }
@@ -404,19 +524,13 @@ impl<'a, H: HttpClient + Clock, C: Cache> McpClient<'a, H, C> {
     }
 
     /// Connects as the pin says (detecting with `Auto`) and stores the session state.
-    async fn establish(&self) -> Result<Conn> {
+    async fn establish(&self) -> Result<Conn, Failure> {
         let conn = match self.wire.endpoint.transport {
             TransportPin::Auto => self.detect().await?,
-            TransportPin::StreamableHttp => Conn::Streamable(
-                Streamable::initialize(&self.wire)
-                    .await
-                    .map_err(Failure::into_error)?,
-            ),
-            TransportPin::Sse => Conn::Legacy(Box::new(
-                LegacySse::connect(&self.wire)
-                    .await
-                    .map_err(Failure::into_error)?,
-            )),
+            TransportPin::StreamableHttp => {
+                Conn::Streamable(Streamable::initialize(&self.wire).await?)
+            }
+            TransportPin::Sse => Conn::Legacy(Box::new(LegacySse::connect(&self.wire).await?)),
             TransportPin::Stateless => Conn::Stateless,
         };
         self.remember(&conn).await;
@@ -424,16 +538,15 @@ impl<'a, H: HttpClient + Clock, C: Cache> McpClient<'a, H, C> {
     }
 
     /// Newest first: `server/discover`, then `initialize`, then the legacy SSE stream.
-    async fn detect(&self) -> Result<Conn> {
+    async fn detect(&self) -> Result<Conn, Failure> {
         let discovered = stateless::discover(&self.wire).await;
         match detect::after_discover(&discovered) {
             DiscoverVerdict::Modern => return Ok(Conn::Stateless),
-            DiscoverVerdict::Incompatible(m) => return Err(Error::Upstream(m)),
+            DiscoverVerdict::Incompatible(m) => return Err(Failure::upstream(m)),
             DiscoverVerdict::GiveUp => {
-                return Err(discovered
-                    .err()
-                    .map(Failure::into_error)
-                    .unwrap_or_else(|| Error::internal("discover verdict without a failure")))
+                return Err(discovered.err().unwrap_or_else(|| {
+                    Failure::Fatal(Error::internal("discover verdict without a failure"))
+                }))
             }
             DiscoverVerdict::Legacy => {}
         }
@@ -442,14 +555,14 @@ impl<'a, H: HttpClient + Clock, C: Cache> McpClient<'a, H, C> {
             Err(f) if detect::initialize_means_legacy_sse(&f) => {
                 match LegacySse::connect(&self.wire).await {
                     Ok(c) => Ok(Conn::Legacy(Box::new(c))),
-                    Err(g) => Err(Error::Upstream(format!(
+                    Err(g) => Err(Failure::upstream(format!(
                         "no MCP server found at this URL: POST initialize answered HTTP {}, and the legacy SSE attempt failed: {}",
                         f.status().unwrap_or_default(),
                         g.into_error()
                     ))),
                 }
             }
-            Err(f) => Err(f.into_error()),
+            Err(f) => Err(f),
         }
     }
 
@@ -512,6 +625,22 @@ impl<'a, H: HttpClient + Clock, C: Cache> McpClient<'a, H, C> {
         let send = Box::pin(self.wire.send(self.wire.post(&url, &headers, &body)));
         let timer = Box::pin(self.wire.http.sleep_ms(CANCEL_BUDGET_MS));
         let _ = select(send, timer).await;
+    }
+}
+
+/// Uniform in `[0, 1)`, for retry jitter.
+fn jitter() -> f64 {
+    // The top 48 bits of a v4 UUID are all random (version and variant bits come later).
+    (uuid::Uuid::new_v4().as_u128() >> 80) as f64 / (1u64 << 48) as f64
+}
+
+/// The error with a clause appended to its message (upstream and timeout errors only).
+fn with_suffix(e: Error, suffix: &str) -> Error {
+    match e {
+        _ if suffix.is_empty() => e,
+        Error::Upstream(m) => Error::Upstream(format!("{m}{suffix}")),
+        Error::Timeout(m) => Error::Timeout(format!("{m}{suffix}")),
+        other => other,
     }
 }
 

@@ -9,7 +9,8 @@
 //!   message says what came back and what to check, never a panic.
 //! - Messages are scrubbed with the endpoint's [`Redactor`] before they become errors.
 //! - [`Failure`] keeps the HTTP status and JSON-RPC error apart so callers can decide on
-//!   fallback (detection) and session recovery without parsing strings.
+//!   fallback (detection), session recovery and retries ([`super::retry`]) without parsing
+//!   strings; a 429/503 message carries the server's `Retry-After`.
 
 use std::collections::VecDeque;
 
@@ -99,6 +100,7 @@ fn status_hint(status: u16) -> &'static str {
         413 => " (the request is too large for the server)",
         415 => " (Unsupported Media Type: the server rejected our JSON body)",
         429 => " (Too Many Requests: the server is rate limiting us)",
+        521..=523 => " (Cloudflare could not connect to the server behind it)",
         500..=599 => " (server error)",
         _ => "",
     }
@@ -115,6 +117,11 @@ pub async fn check_status(
     }
     let status = resp.status;
     let content_type = resp.header("content-type").map(str::to_string);
+    let retry_after = resp
+        .header("retry-after")
+        .filter(|_| matches!(status, 429 | 503))
+        .map(|v| format!("; it asks to be retried after {}", describe_retry_after(v)))
+        .unwrap_or_default();
     let body = read_capped(&mut resp, MAX_ERROR_BODY_BYTES).await;
     let rpc = jsonrpc::parse_body(&body).ok().and_then(|msgs| {
         msgs.into_iter().find_map(|m| match m {
@@ -129,7 +136,7 @@ pub async fn check_status(
         None => text::describe_body(content_type.as_deref(), &body),
     };
     let message = redactor.scrub(&format!(
-        "{what}: the server answered HTTP {status}{}: {said}",
+        "{what}: the server answered HTTP {status}{}: {said}{retry_after}",
         status_hint(status)
     ));
     Err(Failure::Status {
@@ -137,6 +144,15 @@ pub async fn check_status(
         rpc,
         message,
     })
+}
+
+/// `Retry-After` for a message: "30 s", or the date as the server wrote it (clipped).
+fn describe_retry_after(value: &str) -> String {
+    let v = value.trim();
+    match v.parse::<u64>() {
+        Ok(secs) => format!("{secs} s"),
+        Err(_) => text::clip(v, 40),
+    }
 }
 
 /// Reads at most `limit` bytes of the body, ignoring read errors (it is only for messages).
@@ -278,6 +294,21 @@ mod tests {
         let msg = err.into_error().to_string();
         assert!(
             msg.contains("HTTP 502") && msg.contains("Bad Gateway"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn rate_limits_say_when_to_retry() {
+        let r = Redactor::default();
+        let mut limited = resp(429, "text/plain", b"slow down");
+        limited.headers.push(("retry-after".into(), "30".into()));
+        let msg = block_on(check_status(limited, "tools/call", &r))
+            .unwrap_err()
+            .into_error()
+            .to_string();
+        assert!(
+            msg.contains("HTTP 429") && msg.contains("retried after 30 s"),
             "{msg}"
         );
     }

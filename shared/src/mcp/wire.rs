@@ -10,6 +10,11 @@
 //! - Errors from the HTTP client are scrubbed of header values before they go further.
 //! - Request ids are unique per client and start at a random base, so two worker invocations
 //!   sharing one upstream session never reuse an id (servers stall on duplicate ids).
+//! - For retries ([`super::retry`]): every POST sent while a request of the watched method
+//!   ([`Wire::watch`]) is in flight, and that did not fail before a connection was made (nor
+//!   got Cloudflare's 521–523), is counted in [`Wire::reached`] (it may have reached the
+//!   server); the `Retry-After` of the
+//!   last 429/503 answer is kept for [`Wire::take_retry_after`].
 
 use std::cell::{Cell, RefCell};
 
@@ -60,6 +65,9 @@ pub struct Wire<'a, H> {
     sent: Cell<u32>,
     next_id: Cell<u64>,
     in_flight: RefCell<Option<InFlight>>,
+    watched: Cell<Option<&'static str>>,
+    reached: Cell<u32>,
+    retry_after: RefCell<Option<String>>,
 }
 
 impl<'a, H: HttpClient> Wire<'a, H> {
@@ -74,7 +82,25 @@ impl<'a, H: HttpClient> Wire<'a, H> {
             sent: Cell::new(0),
             next_id: Cell::new(base.max(1)),
             in_flight: RefCell::new(None),
+            watched: Cell::new(None),
+            reached: Cell::new(0),
+            retry_after: RefCell::new(None),
         }
+    }
+
+    /// Counts, from now on, the POSTs of requests of `method` that may have reached the server.
+    pub fn watch(&self, method: &'static str) {
+        self.watched.set(Some(method));
+    }
+
+    /// POSTs of the watched method that may have reached the server so far.
+    pub fn reached(&self) -> u32 {
+        self.reached.get()
+    }
+
+    /// The `Retry-After` header of the last 429 or 503 answer, once.
+    pub fn take_retry_after(&self) -> Option<String> {
+        self.retry_after.borrow_mut().take()
     }
 
     pub fn sent(&self) -> u32 {
@@ -131,7 +157,29 @@ impl<'a, H: HttpClient> Wire<'a, H> {
             }
         }
         self.sent.set(self.sent.get() + 1);
-        self.http.send(req).await.map_err(|e| self.scrub_error(e))
+        let watched = req.method == Method::Post
+            && self.watched.get().is_some_and(|m| {
+                self.in_flight
+                    .borrow()
+                    .as_ref()
+                    .is_some_and(|f| f.method == m)
+            });
+        let outcome = self.http.send(req).await.map_err(|e| self.scrub_error(e));
+        match &outcome {
+            Ok(resp) => {
+                if matches!(resp.status, 429 | 503) {
+                    *self.retry_after.borrow_mut() = resp.header("retry-after").map(str::to_string);
+                }
+                if watched && !super::retry::edge_not_connected(resp.status) {
+                    self.reached.set(self.reached.get() + 1);
+                }
+            }
+            Err(e) if watched && !super::retry::is_connect_error(e) => {
+                self.reached.set(self.reached.get() + 1);
+            }
+            Err(_) => {}
+        }
+        outcome
     }
 
     pub fn scrub_error(&self, e: Error) -> Error {

@@ -2,7 +2,8 @@
 //! the windows an action is charged to, and one decision over all of them.
 //!
 //! Every request is charged to exactly these windows (all or none):
-//! - reads (`list_servers`, `list_tools`): the team window, `read_weight` each;
+//! - reads (`list_servers`, `list_tools`, `analytics`, `list_executions`, `get_execution`):
+//!   the team window, `read_weight` each;
 //! - `call_tool`: the team window, `call_tool_weight` each, and the caller's own call budget
 //!   (one per call, `user_calls_per_day` per user window);
 //! - admin work (`sync_tools`, server and tool changes): the team's admin window, one each,
@@ -120,7 +121,10 @@ pub fn charges(
         cost,
     };
     match action {
-        Action::ListServers | Action::ListTools => vec![team(config.read_weight)],
+        // Exactly the actions `Action::is_read` names (api.rs tests that).
+        Action::ListServers | Action::ListTools | Action::Analytics(_) => {
+            vec![team(config.read_weight)]
+        }
         Action::CallTool => vec![
             team(config.call_tool_weight),
             Charge {
@@ -364,6 +368,19 @@ mod tests {
             read.remaining, 4,
             "admin work did not touch the team budget"
         );
+        // Analytics are reads, even the admin-only report: the team window, not the admin one.
+        let report = s.hit(
+            Action::Analytics(crate::api::AnalyticsAction::Report),
+            "root",
+            &l,
+            &c,
+            T0,
+        );
+        assert!(
+            report.allowed,
+            "the admin window is exhausted, reads are not"
+        );
+        assert_eq!((report.scope, report.remaining), (Scope::Team, 3));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! id wherever team data is read or written: D1 has no row-level security, so these filters
 //! are the isolation policy, and the native tests run them on SQLite to prove it.
 
+pub mod analytics;
 pub mod confirmations;
 pub mod credentials;
 pub mod executions;

@@ -117,7 +117,8 @@ async fn cacheable_tools_answer_from_the_cache_without_a_new_execution() {
 
     // Not cacheable: the entry is ignored and the call goes upstream.
     assert_eq!(call(&w, &member, "hi", None).await.status, 502);
-    assert_eq!(w.net.attempts.get(), 1);
+    let sent = w.net.attempts.get();
+    assert!(sent >= 1, "went upstream (connect failures are retried)");
 
     policy(&w, json!({"cacheable": true})).await;
     let hit = call(&w, &member, "hi", None).await;
@@ -125,7 +126,7 @@ async fn cacheable_tools_answer_from_the_cache_without_a_new_execution() {
     assert_eq!(hit.body["cached"], true);
     assert_eq!(hit.body["execution_id"], "exec-1");
     assert_eq!(hit.body["result"], entry.result);
-    assert_eq!(w.net.attempts.get(), 1, "nothing sent");
+    assert_eq!(w.net.attempts.get(), sent, "nothing sent");
     assert_eq!(w.executions(), json!(1), "no new row");
     assert_eq!(w.cache.ttl_of(&key.key()), Some(60));
 

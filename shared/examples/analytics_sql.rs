@@ -1,0 +1,11 @@
+//! Prints the analytics statements (`shared::repo::analytics::STATEMENTS`) as JSON
+//! `[{"name", "sql"}]`, so that scripts/bench-analytics.sh explains exactly the SQL the admin
+//! worker runs.
+
+fn main() {
+    let statements: Vec<serde_json::Value> = shared::repo::analytics::STATEMENTS
+        .iter()
+        .map(|(name, sql)| serde_json::json!({ "name": name, "sql": sql }))
+        .collect();
+    println!("{}", serde_json::Value::Array(statements));
+}
