@@ -19,7 +19,7 @@
 use futures::StreamExt;
 use serde::Serialize;
 
-use super::sync_tools::{authorized_endpoint, sync_server};
+use super::sync_tools::{authorized_endpoint, scrub_error, sync_server};
 use super::{drop_team_caches, Services, Upstream};
 use crate::actions::admin::MAX_TOOL_TIMEOUT_SECS;
 use crate::breaker;
@@ -188,10 +188,12 @@ async fn check_once<D: Database, C: Cache, H: Upstream>(
         Job::HealthCheck => {
             let pinged = async {
                 // With the server's credential: a server that needs one would refuse the ping.
-                let endpoint = authorized_endpoint(services, server).await?.endpoint;
-                McpClient::new(services.http, services.cache, endpoint)
+                // Its values are scrubbed from the error before it is logged or stored.
+                let upstream = authorized_endpoint(services, server).await?;
+                McpClient::new(services.http, services.cache, upstream.endpoint)
                     .ping(HEALTH_TIMEOUT_MS)
                     .await
+                    .map_err(|e| scrub_error(&upstream.redactor, e))
             }
             .await;
             let now = iso_from_ms(services.http.now_ms());
