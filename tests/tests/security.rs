@@ -8,6 +8,21 @@ use serde_json::{json, Value};
 
 const SEED: &str = "INSERT INTO teams (id, name) VALUES ('team-a', 'Team A');";
 const ALLOWED_ORIGIN: &str = "http://localhost:5173";
+/// This stack pins an issuer and an audience, as a production deployment should.
+const ISSUER: &str = "https://auth.mcp-edge.test/auth/v1";
+const AUDIENCE: &str = "authenticated";
+
+/// A valid token for this stack: the harness's claims plus the pinned issuer and audience.
+fn token(stack: &Stack, user: &str, role: &str) -> String {
+    sign(&stack.jwt_secret, &valid_claims(user, role))
+}
+
+fn valid_claims(user: &str, role: &str) -> Value {
+    let mut c = claims(user, "team-a", role);
+    c["iss"] = json!(ISSUER);
+    c["aud"] = json!(AUDIENCE);
+    c
+}
 
 fn assert_error(answer: &Answer, status: u16, code: &str, context: &str) {
     assert_eq!(answer.status, status, "{context}: {}", answer.text);
@@ -21,7 +36,7 @@ fn assert_error(answer: &Answer, status: u16, code: &str, context: &str) {
 
 #[test]
 fn gateway_refuses_hostile_callers_and_input() {
-    let stack = Stack::start(SEED);
+    let stack = Stack::start_with_vars(SEED, &[("JWT_ISSUER", ISSUER), ("JWT_AUDIENCE", AUDIENCE)]);
     jwt_attacks_are_refused_with_auth_errors(&stack);
     cors_allows_only_configured_origins(&stack);
     hostile_bodies_get_documented_errors_never_500(&stack);
@@ -34,11 +49,25 @@ fn list_servers(stack: &Stack, token: &str) -> Answer {
 
 fn jwt_attacks_are_refused_with_auth_errors(stack: &Stack) {
     let secret = &stack.jwt_secret;
-    let valid = claims("u1", "team-a", "member");
+    let valid = valid_claims("u1", "member");
     assert_eq!(
         list_servers(stack, &sign(secret, &valid)).status,
         200,
         "the valid baseline passes"
+    );
+    let mut listed = valid.clone();
+    listed["aud"] = json!(["other", AUDIENCE]);
+    assert_eq!(
+        list_servers(stack, &sign(secret, &listed)).status,
+        200,
+        "our audience inside a list passes"
+    );
+    let harness_token = stack.token("u1", "team-a", "member");
+    assert_error(
+        &list_servers(stack, &harness_token),
+        401,
+        "auth_error",
+        "a token without the pinned iss/aud",
     );
 
     let with = |edit: &dyn Fn(&mut Value)| {
@@ -51,7 +80,26 @@ fn jwt_attacks_are_refused_with_auth_errors(stack: &Stack) {
         use base64::Engine;
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
     };
+    let without = |claim: &'static str| {
+        with(&|c| {
+            c.as_object_mut().unwrap().remove(claim);
+        })
+    };
     let cases: Vec<(&str, String)> = vec![
+        (
+            "wrong issuer",
+            with(&|c| c["iss"] = json!("https://evil.example/auth/v1")),
+        ),
+        ("no issuer", without("iss")),
+        (
+            "wrong audience",
+            with(&|c| c["aud"] = json!("service_role")),
+        ),
+        (
+            "audience list without ours",
+            with(&|c| c["aud"] = json!(["a", "b"])),
+        ),
+        ("no audience", without("aud")),
         (
             "expired an hour ago",
             with(&|c| c["exp"] = json!(now - 3600)),
@@ -198,7 +246,7 @@ fn cors_allows_only_configured_origins(stack: &Stack) {
         "unlisted origin gets no CORS grant"
     );
 
-    let token = stack.token("u1", "team-a", "member");
+    let token = token(stack, "u1", "member");
     let answer = stack.request(
         "POST",
         "/",
@@ -225,7 +273,7 @@ fn cors_allows_only_configured_origins(stack: &Stack) {
 }
 
 fn hostile_bodies_get_documented_errors_never_500(stack: &Stack) {
-    let token = stack.token("u1", "team-a", "member");
+    let token = token(stack, "u1", "member");
     let deep = format!(
         "{{\"action\":\"list_servers\",\"x\":{}{}}}",
         "[".repeat(200),
@@ -392,7 +440,7 @@ fn jwt_secret_never_leaks(stack: &Stack) {
         "JWT secret in the wrangler/worker log"
     );
     // Tokens are bearer credentials too: no log line carries one.
-    let token = stack.token("leak-check", "team-a", "member");
+    let token = token(stack, "leak-check", "member");
     list_servers(stack, &token);
     let log = stack.log_text();
     assert!(!log.contains(&token), "a bearer token reached the log");
