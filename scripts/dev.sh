@@ -76,7 +76,7 @@ pids+=($!)
 say "starting the stdio bridge on $bridge_addr (allow-list: STDIO_ALLOWED_COMMANDS of .dev.vars; log: .dev-state/stdio-bridge.log)"
 BRIDGE_TOKEN=$(dev_var BRIDGE_TOKEN) BRIDGE_ADDR=$bridge_addr \
   BRIDGE_ALLOWED_COMMANDS=$(dev_var STDIO_ALLOWED_COMMANDS) BRIDGE_LOG=info \
-  setsid "$root/target/debug/stdio_bridge" >"$state/stdio-bridge.log" 2>&1 </dev/null &
+  setsid "${CARGO_TARGET_DIR:-$root/target}/debug/stdio_bridge" >"$state/stdio-bridge.log" 2>&1 </dev/null &
 pids+=($!)
 
 api="http://127.0.0.1:$port"

@@ -90,7 +90,7 @@ pub fn start() -> Bridge {
         return bridge;
     }
     build_once();
-    let mut cmd = Command::new(root().join("target/debug/stdio_bridge"));
+    let mut cmd = Command::new(bridge_binary());
     cmd.env("BRIDGE_TOKEN", &bridge.token)
         .env("BRIDGE_ADDR", &addr)
         .env("BRIDGE_ALLOWED_COMMANDS", &bridge.allowed)
@@ -152,4 +152,25 @@ impl Bridge {
     pub fn log_text(&self) -> String {
         self.proc.as_ref().map(Proc::log_text).unwrap_or_default()
     }
+}
+
+/// The bridge binary, built (or found up to date) with cargo in the workspace's target dir.
+fn bridge_binary() -> std::path::PathBuf {
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "-q", "-p", "stdio_bridge"])
+        .current_dir(root())
+        .status()
+        .expect("cargo build -p stdio_bridge");
+    assert!(status.success(), "building the stdio bridge failed");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .map(|dir| {
+            if dir.is_relative() {
+                root().join(dir)
+            } else {
+                dir
+            }
+        })
+        .unwrap_or_else(|| root().join("target"));
+    target.join("debug/stdio_bridge")
 }
