@@ -52,6 +52,17 @@ pub fn python_streamable() -> McpServer {
 
 /// The same on a given port (e.g. to bring a "dead" server back).
 pub fn python_streamable_on(port: u16) -> McpServer {
+    python_script(
+        "py-server",
+        "tests/servers/py_server.py",
+        &["--transport", "streamable-http"],
+        port,
+        "/mcp",
+    )
+}
+
+/// A Python script of ours run with the repo's venv on `port`; `url` is its base plus `path`.
+pub fn python_script(name: &str, script: &str, args: &[&str], port: u16, path: &str) -> McpServer {
     let python = root().join(".venv/bin/python");
     assert!(
         python.exists(),
@@ -59,18 +70,16 @@ pub fn python_streamable_on(port: u16) -> McpServer {
         python.display()
     );
     let mut cmd = Command::new(python);
-    cmd.arg(root().join("tests/servers/py_server.py")).args([
-        "--transport",
-        "streamable-http",
-        "--port",
-        &port.to_string(),
-    ]);
-    let mut proc = Proc::spawn("py-server", cmd);
+    cmd.arg(root().join(script))
+        .args(args)
+        .args(["--port", &port.to_string()])
+        .env("PATH", tool_path());
+    let mut proc = Proc::spawn(name, cmd);
     proc.wait_for_port(port, Duration::from_secs(30));
     McpServer {
         proc,
         port,
-        url: format!("http://127.0.0.1:{port}/mcp"),
+        url: format!("http://127.0.0.1:{port}{path}"),
     }
 }
 
@@ -83,20 +92,11 @@ pub fn fault_server() -> McpServer {
 
 /// The same on a given port (e.g. to bring a "dead" server back).
 pub fn fault_server_on(port: u16) -> McpServer {
-    let python = root().join(".venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} missing: run scripts/install.sh",
-        python.display()
-    );
-    let mut cmd = Command::new(python);
-    cmd.arg(root().join("tests/servers/fault_server.py"))
-        .args(["--port", &port.to_string()]);
-    let mut proc = Proc::spawn("fault-server", cmd);
-    proc.wait_for_port(port, Duration::from_secs(30));
-    McpServer {
-        proc,
+    python_script(
+        "fault-server",
+        "tests/servers/fault_server.py",
+        &[],
         port,
-        url: format!("http://127.0.0.1:{port}"),
-    }
+        "",
+    )
 }

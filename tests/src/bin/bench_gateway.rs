@@ -17,7 +17,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use integration::stack::Stack;
-use integration::{free_port, proc::Proc, root, servers, tool_path};
+use integration::{free_port, proc::Proc, servers};
 use serde_json::{json, Map, Value};
 use shared::cache::MemoryCache;
 use shared::mcp::{McpClient, ServerEndpoint, TransportPin};
@@ -282,20 +282,14 @@ fn row(server: &str, path: &str, concurrency: usize, (samples, rate): &(Vec<Dura
 
 /// The Python SDK server with its access log on (one line per request).
 fn python_logged() -> (Proc, String) {
-    let port = free_port();
-    let mut cmd = std::process::Command::new(root().join(".venv/bin/python"));
-    cmd.arg(root().join("tests/bench/py_server_logged.py"))
-        .args([
-            "--transport",
-            "streamable-http",
-            "--port",
-            &port.to_string(),
-            "--legacy-only",
-        ])
-        .env("PATH", tool_path());
-    let mut proc = Proc::spawn("py-server-logged", cmd);
-    proc.wait_for_port(port, Duration::from_secs(30));
-    (proc, format!("http://127.0.0.1:{port}/mcp"))
+    let server = servers::python_script(
+        "py-server-logged",
+        "tests/bench/py_server_logged.py",
+        &["--transport", "streamable-http"],
+        free_port(),
+        "/mcp",
+    );
+    (server.proc, server.url)
 }
 
 fn everything_posts(log: &str) -> usize {
