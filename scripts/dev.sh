@@ -46,9 +46,11 @@ say "applying D1 migrations to local state in .dev-state/"
 wrangler d1 migrations apply DB --local -c wrangler.toml --persist-to "$state" >"$state/migrations.log" 2>&1 \
   || { cat "$state/migrations.log"; exit 1; }
 
-say "seeding the demo team 'demo-team' (tier pro)"
+say "seeding the demo team 'demo-team' (tier pro) and its members demo-admin (owner), demo-member (member)"
 wrangler d1 execute DB --local -c wrangler.toml --persist-to "$state" --yes \
-  --command "INSERT OR IGNORE INTO teams (id, name, tier) VALUES ('demo-team', 'Demo team', 'pro')" \
+  --command "INSERT OR IGNORE INTO teams (id, name, tier) VALUES ('demo-team', 'Demo team', 'pro'); \
+INSERT OR IGNORE INTO team_members (team_id, user_id, role, added_by) VALUES \
+('demo-team', 'demo-admin', 'owner', 'dev.sh'), ('demo-team', 'demo-member', 'member', 'dev.sh')" \
   >"$state/seed.log" 2>&1 || { cat "$state/seed.log"; exit 1; }
 
 pids=()

@@ -36,11 +36,12 @@ else
 fi
 
 stamp=node_modules/.mcp-edge-installed
-if [ -f "$stamp" ] && [ "$stamp" -nt package.json ]; then
+if [ -f "$stamp" ] && [ "$stamp" -nt package.json ] && [ "$stamp" -nt package-lock.json ]; then
   say "npm packages (wrangler, binaryen, node 22, MCP servers, conformance): present"
 else
-  say "installing npm packages from package.json"
-  npm install --no-audit --no-fund --loglevel=error
+  # From the lockfile, exactly: `npm install` would rewrite package-lock.json.
+  say "installing npm packages from package-lock.json (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
   touch "$stamp"
 fi
 

@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Mints an HS256 JWT shaped like Supabase's (team and role in user_metadata), for local use.
+"""Mints an HS256 JWT shaped like Supabase's, for local use. The gateway takes only the user
+(`sub`) from it: team and role come from the team_members table (scripts/dev.sh seeds the demo
+users). TEAM_ID and ROLE land in user_metadata, as a user could write them, and are ignored.
 
 usage: mint-jwt.py SECRET USER_ID TEAM_ID ROLE [TTL_SECONDS]
 """

@@ -2,6 +2,7 @@
 """Applies a team's MCP servers from a checked-in config file, through the public API.
 
 usage: seed-team.py CONFIG --api URL [--token TOKEN] [--d1 local|remote|none] [--persist-to DIR]
+                    [--owner USER_ID]
 
 Idempotent: each server is looked up by name (get_server) and created or updated; its
 credential is set from environment variables (never from the file: `from_env` maps credential
@@ -10,8 +11,11 @@ deletes it, and no key leaves it alone; then the server is synced (unless "sync"
 each listed tool's policy applied (update_tool). Servers not in the file are left alone.
 
 The admin token: --token, else $MCP_EDGE_ADMIN_TOKEN, else one minted for the file's team from
-$JWT_SECRET (HS256 deployments; locally: JWT_SECRET from .dev.vars). With --d1 local|remote the
-team row is created or updated first (wrangler d1 execute; --persist-to for a local state dir).
+$JWT_SECRET (HS256 deployments; locally: JWT_SECRET from .dev.vars) for --owner (default
+"seed-team"). With --d1 local|remote the team row is created or updated first, and --owner is
+made an owner of it in team_members (wrangler d1 execute; --persist-to for a local state dir):
+membership comes from that table, never from the token. This is how operators create teams
+when self-service create_team is off (TEAM_SELF_SERVICE=false).
 Only names, ids and outcomes are printed; credential values never are.
 See config/team.example.json and the README ("Admin, credentials and deploying").
 """
@@ -59,16 +63,19 @@ def sql_text(value):
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def upsert_team(team, where, persist_to):
+def upsert_team(team, where, persist_to, owner):
     sql = (
         "INSERT INTO teams (id, name, tier) VALUES ({}, {}, {}) ON CONFLICT (id) DO UPDATE SET "
         "name = excluded.name, tier = excluded.tier, "
-        "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
-    ).format(sql_text(team["id"]), sql_text(team.get("name", team["id"])), sql_text(team.get("tier", "free")))
+        "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'); "
+        "INSERT INTO team_members (team_id, user_id, role, added_by) VALUES ({}, {}, 'owner', 'seed-team') "
+        "ON CONFLICT (team_id, user_id) DO UPDATE SET role = 'owner'"
+    ).format(sql_text(team["id"]), sql_text(team.get("name", team["id"])), sql_text(team.get("tier", "free")),
+             sql_text(team["id"]), sql_text(owner))
     cmd = ["wrangler", "d1", "execute", "DB", f"--{where}", "-c", "wrangler.toml", "--yes", "--command", sql]
     if persist_to:
         cmd += ["--persist-to", persist_to]
-    print(f"seed-team: team '{team['id']}' ({where} D1)")
+    print(f"seed-team: team '{team['id']}' with owner '{owner}' ({where} D1)")
     subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
 
 
@@ -80,7 +87,7 @@ def admin_token(args, team_id):
     if not secret:
         fail("no admin token: pass --token, or set MCP_EDGE_ADMIN_TOKEN or JWT_SECRET")
     mint = __import__("mint-jwt")
-    return mint.mint(secret, "seed-team", team_id, "admin", 3600)
+    return mint.mint(secret, args.owner, team_id, "admin", 3600)
 
 
 def credential_body(server_id, spec):
@@ -146,12 +153,13 @@ def main():
     parser.add_argument("--token")
     parser.add_argument("--d1", choices=["local", "remote", "none"], default="none")
     parser.add_argument("--persist-to")
+    parser.add_argument("--owner", default="seed-team", help="user id made the team's owner (with --d1)")
     args = parser.parse_args()
 
     config = json.loads(Path(args.config).read_text())
     team = config.get("team") or fail("the config needs a team {id, name, tier}")
     if args.d1 != "none":
-        upsert_team(team, args.d1, args.persist_to)
+        upsert_team(team, args.d1, args.persist_to, args.owner)
     api = Api(args.api, admin_token(args, team["id"]))
     results = [apply_server(api, spec) for spec in config.get("servers", [])]
     failed = results.count(False)

@@ -24,6 +24,18 @@ pub enum Action {
     SyncTools,
     Admin(AdminAction),
     Analytics(AnalyticsAction),
+    Members(MemberAction),
+}
+
+/// Team membership (served by the admin worker, `actions::members`). `create_team` is the one
+/// action that needs no team: it makes a user who is in none the owner of a new one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberAction {
+    ListMembers,
+    AddMember,
+    UpdateMember,
+    RemoveMember,
+    CreateTeam,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +87,11 @@ impl Action {
         "analytics",
         "list_executions",
         "get_execution",
+        "list_members",
+        "add_member",
+        "update_member",
+        "remove_member",
+        "create_team",
     ];
 
     pub fn parse(name: &str) -> Option<Action> {
@@ -94,6 +111,11 @@ impl Action {
             "analytics" => Action::Analytics(AnalyticsAction::Report),
             "list_executions" => Action::Analytics(AnalyticsAction::ListExecutions),
             "get_execution" => Action::Analytics(AnalyticsAction::GetExecution),
+            "list_members" => Action::Members(MemberAction::ListMembers),
+            "add_member" => Action::Members(MemberAction::AddMember),
+            "update_member" => Action::Members(MemberAction::UpdateMember),
+            "remove_member" => Action::Members(MemberAction::RemoveMember),
+            "create_team" => Action::Members(MemberAction::CreateTeam),
             _ => return None,
         })
     }
@@ -115,6 +137,11 @@ impl Action {
             Action::Analytics(AnalyticsAction::Report) => "analytics",
             Action::Analytics(AnalyticsAction::ListExecutions) => "list_executions",
             Action::Analytics(AnalyticsAction::GetExecution) => "get_execution",
+            Action::Members(MemberAction::ListMembers) => "list_members",
+            Action::Members(MemberAction::AddMember) => "add_member",
+            Action::Members(MemberAction::UpdateMember) => "update_member",
+            Action::Members(MemberAction::RemoveMember) => "remove_member",
+            Action::Members(MemberAction::CreateTeam) => "create_team",
         }
     }
 
@@ -124,16 +151,34 @@ impl Action {
             Action::ListTools => Route::ListTools,
             Action::CallTool => Route::CallTool,
             Action::SyncTools => Route::SyncTools,
-            Action::Admin(_) | Action::Analytics(_) => Route::Admin,
+            Action::Admin(_) | Action::Analytics(_) | Action::Members(_) => Route::Admin,
         }
+    }
+
+    /// Every action acts in a team but `create_team`, which makes one.
+    pub fn needs_team(self) -> bool {
+        self != Action::Members(MemberAction::CreateTeam)
     }
 
     /// Checked by the gateway (and again by each action). Members may list and read
     /// executions, which then shows them only their own.
     pub fn requires_admin(self) -> bool {
+        match self {
+            Action::Members(m) => m != MemberAction::CreateTeam,
+            _ => matches!(
+                self,
+                Action::SyncTools | Action::Admin(_) | Action::Analytics(AnalyticsAction::Report)
+            ),
+        }
+    }
+
+    /// Membership changes and team creation: charged to the admin budget by the limiter.
+    pub fn is_member_change(self) -> bool {
         matches!(
             self,
-            Action::SyncTools | Action::Admin(_) | Action::Analytics(AnalyticsAction::Report)
+            Action::Members(
+                MemberAction::AddMember | MemberAction::UpdateMember | MemberAction::RemoveMember
+            )
         )
     }
 
@@ -192,6 +237,7 @@ impl ActionRequest {
         let request = ActionRequest { action, body };
         // Shape-check the common fields wherever they appear.
         request.optional_str("server_id", MAX_ID_LEN)?;
+        request.optional_str("team_id", MAX_ID_LEN)?;
         request.optional_str("tool_name", MAX_NAME_LEN)?;
         request.optional_object("parameters")?;
         Ok(request)
@@ -332,6 +378,30 @@ mod tests {
         }
         assert!(!Action::CallTool.is_read());
         assert!(!Action::Admin(AdminAction::GetServer).is_read());
+    }
+
+    #[test]
+    fn member_actions_are_for_admins_and_only_create_team_needs_no_team() {
+        for name in [
+            "list_members",
+            "add_member",
+            "update_member",
+            "remove_member",
+        ] {
+            let action = Action::parse(name).unwrap();
+            assert!(action.requires_admin(), "{name}");
+            assert!(action.needs_team(), "{name}");
+            assert_eq!(action.route(), Route::Admin);
+        }
+        let create = Action::parse("create_team").unwrap();
+        assert!(!create.requires_admin() && !create.needs_team());
+        assert!(Action::ListServers.needs_team());
+        assert_eq!(
+            parse(r#"{"action":"list_servers","team_id":7}"#)
+                .unwrap_err()
+                .details()["field"],
+            "team_id"
+        );
     }
 
     #[test]

@@ -1,16 +1,16 @@
 //! The gateway's decisions, free of I/O: which paths it serves, CORS, and admission (who is
-//! calling, is the body a valid request, may this role run this action). The gateway worker
-//! only does the I/O around these and forwards admitted requests to the action workers.
+//! calling, is the body a valid request). The gateway worker only does the I/O around these,
+//! asks the team's gate (`membership`: team, membership, role, limits) and forwards admitted
+//! requests to the action workers.
 //!
 //! Order of checks, so that nothing about the API leaks to unauthenticated callers:
-//! size → identity → body shape → role.
+//! size → identity → body shape → team → membership and role → rate limit.
 
 use crate::api::{ActionRequest, Route, MAX_BODY_BYTES};
-use crate::auth::{authenticate, bearer_token, AuthConfig};
+use crate::auth::{authenticate, bearer_token, AuthConfig, Verified};
 use crate::cache::Cache;
 use crate::error::{Error, Result};
 use crate::http::HttpClient;
-use crate::identity::Identity;
 
 /// Paths the PWA may POST to (the second is the path the existing client already uses).
 pub const API_PATHS: [&str; 2] = ["/", "/functions/v1/mcp-client"];
@@ -63,7 +63,7 @@ pub fn check_content_type(content_type: Option<&str>) -> Result<()> {
     }
 }
 
-/// Authenticates the caller and validates the request.
+/// Authenticates the caller and validates the request (the team and the role are the gate's).
 pub async fn admit<H: HttpClient, C: Cache>(
     authorization: Option<&str>,
     body: &[u8],
@@ -71,7 +71,7 @@ pub async fn admit<H: HttpClient, C: Cache>(
     now_secs: u64,
     http: &H,
     cache: &C,
-) -> Result<(Identity, ActionRequest)> {
+) -> Result<(Verified, ActionRequest)> {
     if body.len() > MAX_BODY_BYTES {
         return Err(Error::PayloadTooLarge(format!(
             "request body is {} bytes; the limit is {MAX_BODY_BYTES}",
@@ -79,12 +79,9 @@ pub async fn admit<H: HttpClient, C: Cache>(
         )));
     }
     let token = bearer_token(authorization)?;
-    let identity = authenticate(token, auth, now_secs, http, cache).await?;
+    let verified = authenticate(token, auth, now_secs, http, cache).await?;
     let request = ActionRequest::parse(body)?;
-    if request.action.requires_admin() {
-        identity.require_admin(request.action.name())?;
-    }
-    Ok((identity, request))
+    Ok((verified, request))
 }
 
 /// Which origins may call the API from a browser.
@@ -138,7 +135,7 @@ impl CorsPolicy {
             headers.push(("access-control-allow-methods", "POST, OPTIONS".into()));
             headers.push((
                 "access-control-allow-headers",
-                "Authorization, Content-Type, X-Request-Id".into(),
+                "Authorization, Content-Type, X-Request-Id, X-Team-Id".into(),
             ));
             headers.push(("access-control-max-age", "86400".into()));
         }

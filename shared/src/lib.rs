@@ -17,6 +17,7 @@ pub mod http;
 pub mod identity;
 pub mod internal;
 pub mod mcp;
+pub mod membership;
 pub mod ratelimit;
 pub mod redact;
 pub mod repo;

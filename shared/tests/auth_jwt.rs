@@ -19,7 +19,7 @@ mod auth {
         use rsa::RsaPrivateKey;
         use serde_json::{json, Value};
         use sha2::Sha256;
-        use shared::auth::{authenticate, Algorithm, AuthConfig};
+        use shared::auth::{authenticate, Algorithm, AuthConfig, IdentitySource};
         use shared::cache::MemoryCache;
         use shared::http::{HttpClient, HttpRequest, HttpResponse, Method};
         use shared::identity::Identity;
@@ -196,21 +196,41 @@ mod auth {
             }
         }
 
+        /// These tests exercise verification and claim walking, so they run in claim mode on
+        /// the Supabase-shaped paths the fixtures carry (built directly: `from_settings` refuses
+        /// user-editable paths, see `auth_config_refuses_user_editable_claims…`).
+        pub fn claim_mode(config: AuthConfig) -> AuthConfig {
+            AuthConfig {
+                identity_source: IdentitySource::Claims {
+                    team_claim: "user_metadata.team_id".into(),
+                    role_claim: "user_metadata.role".into(),
+                },
+                ..config
+            }
+        }
+
         pub fn hs_config() -> AuthConfig {
-            AuthConfig::hs256(SECRET)
+            claim_mode(AuthConfig::hs256(SECRET))
         }
 
         pub fn rs_config() -> AuthConfig {
-            AuthConfig::jwks(vec![Algorithm::RS256], JWKS_URL)
+            claim_mode(AuthConfig::jwks(vec![Algorithm::RS256], JWKS_URL))
         }
 
         pub fn es_config() -> AuthConfig {
-            AuthConfig::jwks(vec![Algorithm::ES256], JWKS_URL)
+            claim_mode(AuthConfig::jwks(vec![Algorithm::ES256], JWKS_URL))
         }
 
-        /// Authenticates with a fresh cache against `idp`.
+        /// Authenticates with a fresh cache against `idp`; the claimed team and role as an
+        /// identity (claim mode).
         pub async fn run(token: &str, config: &AuthConfig, idp: &FakeIdp) -> Result<Identity> {
-            authenticate(token, config, NOW, idp, &MemoryCache::new()).await
+            let verified = authenticate(token, config, NOW, idp, &MemoryCache::new()).await?;
+            let claimed = verified.claimed.expect("claim mode");
+            Ok(Identity {
+                user_id: verified.user_id,
+                team_id: claimed.team_id,
+                role: claimed.role,
+            })
         }
 
         /// Authenticates with HS256 (no JWKS involved).
@@ -220,7 +240,7 @@ mod auth {
 
         /// Asserts an `Error::Auth` whose message is exactly `expected`, and that it holds
         /// neither the token nor the secret.
-        pub fn assert_auth(result: Result<Identity>, expected: &str, token: &str) {
+        pub fn assert_auth<T: std::fmt::Debug>(result: Result<T>, expected: &str, token: &str) {
             match result {
                 Err(Error::Auth(message)) => {
                     assert_eq!(message, expected);
@@ -466,7 +486,10 @@ mod auth {
         #[tokio::test]
         async fn key_named_by_kid_must_be_for_the_token_alg() {
             let ec_key = ec();
-            let both = AuthConfig::jwks(vec![Algorithm::RS256, Algorithm::ES256], JWKS_URL);
+            let both = claim_mode(AuthConfig::jwks(
+                vec![Algorithm::RS256, Algorithm::ES256],
+                JWKS_URL,
+            ));
             let idp =
                 FakeIdp::serving(jwks(vec![rsa_jwk(rsa(), "rsa-1"), ec_jwk(&ec_key, "ec-1")]));
             // ES256 token naming the RSA key.
@@ -715,7 +738,9 @@ mod auth {
 
     mod happy {
         use serde_json::json;
-        use shared::auth::{authenticate, bearer_token, Algorithm, AuthConfig};
+        use shared::auth::{
+            authenticate, bearer_token, Algorithm, AuthConfig, IdentitySource, Verified,
+        };
         use shared::cache::MemoryCache;
         use shared::identity::{Identity, Role};
 
@@ -775,7 +800,10 @@ mod auth {
         #[tokio::test]
         async fn token_without_kid_uses_the_keys_fit_for_its_alg() {
             let key = ec();
-            let both = AuthConfig::jwks(vec![Algorithm::RS256, Algorithm::ES256], JWKS_URL);
+            let both = claim_mode(AuthConfig::jwks(
+                vec![Algorithm::RS256, Algorithm::ES256],
+                JWKS_URL,
+            ));
             let mut bare = ec_jwk(&key, "e1");
             bare.as_object_mut().unwrap().remove("kid");
             bare.as_object_mut().unwrap().remove("alg");
@@ -835,16 +863,17 @@ mod auth {
                 &key,
             );
             let cache = MemoryCache::new();
-            let id = authenticate(&token, &config, NOW, &idp, &cache)
+            let verified = authenticate(&token, &config, NOW, &idp, &cache)
                 .await
                 .unwrap();
+            // The default (membership) mode: the user's own `user_metadata` team and "owner"
+            // role are ignored; team and role come from team_members.
             assert_eq!(
-                id,
-                identity(
-                    "5f3c9a2e-1b7d-4c8e-9a6f-2d1e0b3c4a5f",
-                    "0b8e8f2c-team",
-                    Role::Admin
-                )
+                verified,
+                Verified {
+                    user_id: "5f3c9a2e-1b7d-4c8e-9a6f-2d1e0b3c4a5f".into(),
+                    claimed: None
+                }
             );
         }
 
@@ -867,8 +896,10 @@ mod auth {
         async fn nested_and_namespaced_claim_paths_are_configurable() {
             let mut config = hs_config();
             config.user_claim = "https://example.com/uid".into();
-            config.team_claim = "app_metadata.org.id".into();
-            config.role_claim = "app_metadata.org.membership.role".into();
+            config.identity_source = IdentitySource::Claims {
+                team_claim: "app_metadata.org.id".into(),
+                role_claim: "app_metadata.org.membership.role".into(),
+            };
             let claims = json!({
                 "sub": "ignored",
                 "https://example.com/uid": "auth0|42",

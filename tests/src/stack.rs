@@ -3,7 +3,7 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::sync::Once;
+use std::sync::{Mutex, Once};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -66,6 +66,8 @@ pub struct Stack {
     state: tempfile::TempDir,
     dev: Proc,
     agent: ureq::Agent,
+    /// Memberships that `token` promised and the next request writes to D1 first.
+    pending_members: Mutex<Vec<(String, String, String)>>,
 }
 
 /// One HTTP answer.
@@ -164,6 +166,7 @@ impl Stack {
             state,
             dev,
             agent,
+            pending_members: Mutex::new(Vec::new()),
         };
         stack.wait_healthy();
         stack
@@ -184,8 +187,53 @@ impl Stack {
         );
     }
 
+    /// A token for `user`, who is (from the next request on) a `role` of `team` in
+    /// `team_members` when the seed created that team: membership is ours to know, the token
+    /// only proves who the user is (its `user_metadata` claims are ignored by the gateway).
     pub fn token(&self, user: &str, team: &str, role: &str) -> String {
+        self.pending_members
+            .lock()
+            .unwrap()
+            .push((user.into(), team.into(), role.into()));
         jwt::token(&self.jwt_secret, user, team, role)
+    }
+
+    /// A token for `user` and nothing else (no membership written).
+    pub fn token_only(&self, user: &str) -> String {
+        jwt::token(&self.jwt_secret, user, "", "")
+    }
+
+    /// Runs a write against the local D1 state (fixtures; the gateway's membership cache may
+    /// keep an older answer for `MEMBERSHIP_CACHE_SECS`).
+    pub fn d1_exec(&self, sql: &str) {
+        d1_exec(self.state.path(), sql)
+    }
+
+    /// Writes the promised memberships; concurrent requests wait until they are written.
+    fn flush_members(&self) {
+        let mut pending = self
+            .pending_members
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if pending.is_empty() {
+            return;
+        }
+        let q = |v: &str| format!("'{}'", v.replace('\'', "''"));
+        let sql: String = pending
+            .iter()
+            .map(|(user, team, role)| {
+                format!(
+                    "INSERT INTO team_members (team_id, user_id, role) SELECT {t}, {u}, {r} \
+                     WHERE EXISTS (SELECT 1 FROM teams WHERE id = {t}) \
+                     ON CONFLICT (team_id, user_id) DO UPDATE SET role = excluded.role;\n",
+                    t = q(team),
+                    u = q(user),
+                    r = q(role)
+                )
+            })
+            .collect();
+        d1_exec(self.state.path(), &sql);
+        pending.clear();
     }
 
     /// POSTs a raw body to `/` with an optional bearer token.
@@ -206,6 +254,7 @@ impl Stack {
         body: Option<&str>,
         headers: &[(&str, &str)],
     ) -> Answer {
+        self.flush_members();
         let url = format!("{}{}", self.base, path);
         let mut builder = ureq::http::Request::builder().method(method).uri(&url);
         if let Some(t) = token {

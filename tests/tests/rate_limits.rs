@@ -23,7 +23,8 @@ const SEED: &str =
     ('team-y', 'Y', 'free', 30, NULL), \
     ('team-w', 'W', 'enterprise', 20, NULL), \
     ('team-u', 'U', 'pro', NULL, 3), \
-    ('team-adm', 'Adm', 'free', NULL, NULL);";
+    ('team-adm', 'Adm', 'free', NULL, NULL), \
+    ('team-free', 'Free', 'free', NULL, NULL);";
 
 /// One wrangler dev at a time: bursts are about exact counts, not about a starved machine.
 static ONE_STACK_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -140,22 +141,34 @@ fn limits_are_exact_per_team_and_user_and_reset_with_the_window() {
             ("RATE_LIMIT_ADMIN_PER_HOUR", &admin),
         ],
     );
-    tier_defaults_apply_and_unknown_teams_are_free(&stack);
+    tier_defaults_apply_and_unknown_teams_are_refused(&stack);
     call_tool_weighs_more_than_reads(&stack);
     each_user_has_a_call_budget_inside_the_team(&stack);
     admin_actions_are_limited_apart_from_the_team_budget(&stack);
     concurrent_bursts_admit_exactly_each_teams_limit_then_the_window_resets(&stack);
 }
 
-fn tier_defaults_apply_and_unknown_teams_are_free(stack: &Stack) {
+fn tier_defaults_apply_and_unknown_teams_are_refused(stack: &Stack) {
+    // No request reaches a team without a teams row (it used to be limited as a free team).
     let ghost = stack.call(
         &stack.token("casper", "team-ghost", "member"),
+        json!({"action": "list_servers", "team_id": "team-ghost"}),
+    );
+    assert_eq!(ghost.status, 403, "{}", ghost.text);
+    assert_eq!(ghost.body["code"], "authorization_error");
+    assert_eq!(
+        ghost.header("ratelimit-limit"),
+        None,
+        "refused before any charge"
+    );
+    let free = stack.call(
+        &stack.token("fred", "team-free", "member"),
         json!({"action": "list_servers"}),
     );
-    assert_eq!(ghost.status, 200, "{}", ghost.text);
-    assert_limit_headers(&ghost, 100);
-    assert_eq!(num(&ghost, "ratelimit-remaining"), 99);
-    let reset = num(&ghost, "ratelimit-reset");
+    assert_eq!(free.status, 200, "{}", free.text);
+    assert_limit_headers(&free, 100);
+    assert_eq!(num(&free, "ratelimit-remaining"), 99);
+    let reset = num(&free, "ratelimit-reset");
     assert!(reset <= WINDOW_SECS + 1, "reset {reset} within the window");
 }
 

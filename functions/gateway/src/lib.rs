@@ -1,9 +1,9 @@
 //! The public gateway worker: the one function URL the PWA calls. It answers CORS preflights,
-//! admits requests (size, JWT, shape, role; see `shared::gateway`), asks the team's rate
-//! limiter (`limiter`, the `RateLimiter` Durable Object in `rate_limiter`), forwards admitted
-//! requests to the action worker over a Service Binding with the verified identity, and
-//! stamps every answer with `X-Request-Id`, CORS and rate-limit headers. It never holds a
-//! credential key.
+//! admits requests (size, JWT, shape; see `shared::gateway`), picks the team
+//! (`shared::membership`), asks the team's gate (`limiter`, the `RateLimiter` Durable Object in
+//! `rate_limiter`: membership, role, limits), forwards admitted requests to the action worker
+//! over a Service Binding with the identity, and stamps every answer with `X-Request-Id`, CORS
+//! and rate-limit headers. It never holds a credential key.
 
 mod limiter;
 mod rate_limiter;
@@ -11,15 +11,19 @@ mod rate_limiter;
 pub use rate_limiter::RateLimiter;
 
 use serde_json::json;
+use shared::adapters::d1::D1Store;
 use shared::adapters::fetch::FetchHttp;
 use shared::adapters::kv::KvCache;
 use shared::adapters::log::log;
 use shared::auth::AuthConfig;
+use shared::cache::Cache;
 use shared::gateway::{
     admit, binding_of, check_content_type, check_declared_length, is_api_path, CorsPolicy,
 };
 use shared::http::Clock;
+use shared::identity::{Identity, Role};
 use shared::internal::{action_url, Envelope};
+use shared::membership::{keys, requested_team, resolve_team, TEAM_HEADER};
 use shared::Error;
 use worker::{event, Context, Env, Headers, Method, Request, RequestInit, Response};
 
@@ -102,6 +106,7 @@ async fn handle(
     check_declared_length(header("content-length").as_deref())?;
     check_content_type(header("content-type").as_deref())?;
     let authorization = header("authorization");
+    let team_header = header(TEAM_HEADER);
     let body = req
         .bytes()
         .await
@@ -114,7 +119,7 @@ async fn handle(
             .map_err(|e| Error::internal(format!("binding CACHE: {e}")))?,
     );
     let now_secs = http.now_ms() / 1000;
-    let (identity, request) = admit(
+    let (verified, request) = admit(
         authorization.as_deref(),
         &body,
         &auth,
@@ -123,8 +128,49 @@ async fn handle(
         &cache,
     )
     .await?;
-
     let action = request.action;
+    let identity = if action.needs_team() {
+        let requested = requested_team(
+            request.optional_str("team_id", shared::api::MAX_ID_LEN)?,
+            team_header.as_deref(),
+        )?;
+        let db = D1Store::new(
+            env.d1("DB")
+                .map_err(|e| Error::internal(format!("binding DB: {e}")))?,
+        );
+        let choice = resolve_team(&verified, requested, &db, &cache).await?;
+        let answer =
+            limiter::consult(env, &choice, &verified.user_id, action, request_id, WORKER).await?;
+        let role = match answer.admission.into_role(&choice.team_id, action) {
+            Ok(role) => role,
+            Err(err) => {
+                if choice.from_hint {
+                    // The hint was stale; the next request reads the user's teams again.
+                    let _ = cache.delete(&keys::teams_of_user(&verified.user_id)).await;
+                }
+                return Err(err);
+            }
+        };
+        if let Some(decision) = answer.decision {
+            *limit_headers = decision.headers();
+            if !decision.allowed {
+                return Err(decision.to_error());
+            }
+        }
+        Identity {
+            user_id: verified.user_id,
+            team_id: choice.team_id,
+            role,
+        }
+    } else {
+        // create_team: the admin worker creates this team, owned by the caller, only if the
+        // caller is in no team yet.
+        Identity {
+            user_id: verified.user_id,
+            team_id: shared::repo::new_id(),
+            role: Role::Owner,
+        }
+    };
     log(
         "info",
         WORKER,
@@ -136,12 +182,6 @@ async fn handle(
             identity.team_id
         ),
     );
-    if let Some(decision) = limiter::consult(env, &identity, action, request_id, WORKER).await? {
-        *limit_headers = decision.headers();
-        if !decision.allowed {
-            return Err(decision.to_error());
-        }
-    }
     let envelope = Envelope {
         request_id: request_id.to_string(),
         identity,

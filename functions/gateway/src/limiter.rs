@@ -1,41 +1,57 @@
-//! The gateway's side of rate limiting: ask the team's `RateLimiter` object about an admitted
-//! request, and decide what to do when the object cannot answer.
+//! The gateway's side of the team gate: ask the team's `RateLimiter` object whether the user
+//! may run the action in the team (membership, role) and within the limits, and decide what
+//! to do when the object cannot answer.
 //!
-//! - Limits disabled (`RATE_LIMIT_ENABLED=false`): no question asked, no headers.
-//! - The object answered: its decision (the caller adds the headers and refuses with 429 when
-//!   it says so).
-//! - The object could not be reached or failed: logged as an error, then the request goes
-//!   through without headers when `RATE_LIMIT_FAIL_OPEN=true`, and is refused with a 500
-//!   otherwise (closed is the default: an unlimited gateway is the worse failure).
+//! - Limits disabled (`RATE_LIMIT_ENABLED=false`): membership is read from D1 directly
+//!   (`membership::admit_directly`), no rate-limit headers.
+//! - The object answered: its admission (403 when it refuses) and decision (the caller adds the
+//!   headers and refuses with 429 when it says so).
+//! - The object could not be reached or failed: logged as an error, then, with
+//!   `RATE_LIMIT_FAIL_OPEN=true`, membership is read from D1 directly and the request goes
+//!   through without limits; otherwise it is refused with a 500 (closed is the default: an
+//!   unlimited gateway is the worse failure). Membership never fails open.
 
+use shared::adapters::d1::D1Store;
 use shared::adapters::log::log;
 use shared::api::Action;
-use shared::identity::Identity;
-use shared::ratelimit::{CheckRequest, Decision, RateLimitConfig, CHECK_URL};
+use shared::membership::{admit_directly, TeamChoice};
+use shared::ratelimit::{CheckRequest, GateAnswer, RateLimitConfig, CHECK_URL};
 use shared::Error;
 use worker::{Env, Headers, Method, Request, RequestInit};
 
-/// The limiter's decision for this request, or `None` when no limit applies (disabled, or
+/// The gate's answer for this request (`decision: None` when no limit applies: disabled, or
 /// failed open).
 pub async fn consult(
     env: &Env,
-    identity: &Identity,
+    choice: &TeamChoice,
+    user_id: &str,
     action: Action,
     request_id: &str,
     worker_name: &str,
-) -> Result<Option<Decision>, Error> {
+) -> Result<GateAnswer, Error> {
     let config = RateLimitConfig::from_vars(|name| env.var(name).ok().map(|v| v.to_string()))?;
+    let direct = async || -> Result<GateAnswer, Error> {
+        let db = D1Store::new(
+            env.d1("DB")
+                .map_err(|e| Error::internal(format!("binding DB: {e}")))?,
+        );
+        Ok(GateAnswer {
+            admission: admit_directly(&db, choice, user_id, action).await?,
+            decision: None,
+        })
+    };
     if !config.enabled {
-        return Ok(None);
+        return direct().await;
     }
     let check = CheckRequest {
-        team_id: identity.team_id.clone(),
-        user_id: identity.user_id.clone(),
+        team_id: choice.team_id.clone(),
+        user_id: user_id.to_string(),
         action: action.name().to_string(),
         request_id: request_id.to_string(),
+        claimed_role: choice.claimed_role,
     };
     match ask(env, &config.binding, &check).await {
-        Ok(decision) => Ok(Some(decision)),
+        Ok(answer) => Ok(answer),
         Err(reason) => {
             let direction = if config.fail_open { "open" } else { "closed" };
             log(
@@ -44,11 +60,11 @@ pub async fn consult(
                 request_id,
                 &format!(
                     "rate limiter unavailable for team {}: {reason}; failing {direction}",
-                    identity.team_id
+                    choice.team_id
                 ),
             );
             if config.fail_open {
-                Ok(None)
+                direct().await
             } else {
                 Err(Error::internal(format!(
                     "rate limiter unavailable: {reason}"
@@ -58,7 +74,7 @@ pub async fn consult(
     }
 }
 
-async fn ask(env: &Env, binding: &str, check: &CheckRequest) -> Result<Decision, String> {
+async fn ask(env: &Env, binding: &str, check: &CheckRequest) -> Result<GateAnswer, String> {
     let namespace = env
         .durable_object(binding)
         .map_err(|e| format!("binding {binding}: {e}"))?;
@@ -89,7 +105,7 @@ async fn ask(env: &Env, binding: &str, check: &CheckRequest) -> Result<Decision,
         ));
     }
     response
-        .json::<Decision>()
+        .json::<GateAnswer>()
         .await
-        .map_err(|e| format!("undecodable decision: {e}"))
+        .map_err(|e| format!("undecodable answer: {e}"))
 }

@@ -1,6 +1,9 @@
-//! The `RateLimiter` Durable Object: one instance per team (named by the team id), holding
-//! the team's windows in its SQLite storage. It only loads, asks `shared::ratelimit::decide`,
-//! and stores; every rule lives in `shared::ratelimit`.
+//! The `RateLimiter` Durable Object: one instance per team (named by the team id), the team's
+//! gate. For each request it confirms that the team exists and that the user is a member
+//! (`shared::membership`: memberships read from D1 and kept for `MEMBERSHIP_CACHE_SECS`, dropped
+//! at once when the admin worker reports a change on `/forget`), refuses admin work to members,
+//! then charges the team's windows held in its SQLite storage (`shared::ratelimit::decide`).
+//! Every rule lives in `shared`; this file only loads, asks and stores.
 //!
 //! Exactness: a Durable Object runs one event at a time between awaits. The team's limits are
 //! read (from the in-memory cache or D1) first; from loading the windows to storing them
@@ -17,10 +20,13 @@ use serde_json::Value;
 use shared::adapters::d1::D1Store;
 use shared::adapters::log::log;
 use shared::api::Action;
+use shared::identity::Role;
+use shared::membership::{admission, Admission, MemberCache, DEFAULT_MEMBERSHIP_CACHE_SECS};
 use shared::ratelimit::{
-    charges, decide, load_team_row, CachedLimits, Charge, CheckRequest, Decision, RateLimitConfig,
-    SlidingWindow, TeamLimits,
+    charges, decide, load_team_row, CachedLimits, Charge, CheckRequest, ForgetRequest, GateAnswer,
+    RateLimitConfig, SlidingWindow, TeamLimits,
 };
+use shared::repo::members;
 use shared::Error;
 use worker::{
     durable_object, Date, DurableObject, Env, Request, Response, SqlStorage, SqlStorageValue, State,
@@ -34,7 +40,9 @@ const SWEEP_EVERY: u64 = 256;
 pub struct RateLimiter {
     state: State,
     env: Env,
+    /// The team's limits, and whether it has a `teams` row (`None` limits: it has none).
     limits: RefCell<Option<CachedLimits>>,
+    members: RefCell<MemberCache>,
     schema_ready: Cell<bool>,
     requests: Cell<u64>,
 }
@@ -45,12 +53,21 @@ impl DurableObject for RateLimiter {
             state,
             env,
             limits: RefCell::new(None),
+            members: RefCell::new(MemberCache::default()),
             schema_ready: Cell::new(false),
             requests: Cell::new(0),
         }
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        if req.path() == "/forget" {
+            let forget: ForgetRequest = match req.json().await {
+                Ok(f) => f,
+                Err(e) => return Response::error(format!("bad forget request: {e}"), 400),
+            };
+            self.members.borrow_mut().forget(forget.user_id.as_deref());
+            return Response::from_json(&serde_json::json!({"forgotten": true}));
+        }
         let check: CheckRequest = match req.json().await {
             Ok(c) => c,
             Err(e) => return Response::error(format!("bad check request: {e}"), 400),
@@ -71,12 +88,30 @@ impl DurableObject for RateLimiter {
 }
 
 impl RateLimiter {
-    async fn check(&self, check: &CheckRequest) -> Result<Decision, Error> {
+    async fn check(&self, check: &CheckRequest) -> Result<GateAnswer, Error> {
         let config =
             RateLimitConfig::from_vars(|name| self.env.var(name).ok().map(|v| v.to_string()))?;
         let action = Action::parse(&check.action)
             .ok_or_else(|| Error::validation(format!("unknown action '{}'", check.action)))?;
-        let limits = self.team_limits(check, &config).await?;
+        let team = self.team_limits(check, &config).await?;
+        let role = match (team, check.claimed_role) {
+            (None, _) => None,
+            (Some(_), Some(claimed)) => Some(claimed),
+            (Some(_), None) => self.member_role(check).await?,
+        };
+        let admitted = admission(team.is_some(), role, action);
+        let (Admission::Member { .. }, Some(limits)) = (admitted, team) else {
+            return Ok(GateAnswer {
+                admission: admitted,
+                decision: None,
+            });
+        };
+        if !config.enabled {
+            return Ok(GateAnswer {
+                admission: admitted,
+                decision: None,
+            });
+        }
 
         // No await from here on: load, decide and store form one step.
         let now = Date::now().as_millis();
@@ -94,29 +129,50 @@ impl RateLimiter {
             }
         }
         self.sweep(&sql, now)?;
-        Ok(decision)
+        Ok(GateAnswer {
+            admission: admitted,
+            decision: Some(decision),
+        })
     }
 
-    /// The team's limits: cached for `team_cache_secs`, else read from D1. If D1 fails, the
-    /// last limits read are better than none.
+    fn db(&self) -> Result<D1Store, Error> {
+        Ok(D1Store::new(self.env.d1("DB").map_err(|e| {
+            Error::internal(format!("binding DB: {e}"))
+        })?))
+    }
+
+    /// The user's role in this team: cached for `MEMBERSHIP_CACHE_SECS`, else read from D1.
+    async fn member_role(&self, check: &CheckRequest) -> Result<Option<Role>, Error> {
+        let ttl = self
+            .env
+            .var("MEMBERSHIP_CACHE_SECS")
+            .ok()
+            .and_then(|v| v.to_string().parse().ok())
+            .unwrap_or(DEFAULT_MEMBERSHIP_CACHE_SECS);
+        let now = Date::now().as_millis();
+        if let Some(role) = self.members.borrow().get(&check.user_id, now, ttl) {
+            return Ok(role);
+        }
+        let role = members::role_of(&self.db()?, &check.team_id, &check.user_id).await?;
+        self.members.borrow_mut().put(&check.user_id, role, now);
+        Ok(role)
+    }
+
+    /// The team's limits (`None`: the team has no `teams` row): cached for `team_cache_secs`,
+    /// else read from D1. If D1 fails, the last answer read is better than none.
     async fn team_limits(
         &self,
         check: &CheckRequest,
         config: &RateLimitConfig,
-    ) -> Result<TeamLimits, Error> {
+    ) -> Result<Option<TeamLimits>, Error> {
         let now = Date::now().as_millis();
         let cached = *self.limits.borrow();
         if let Some(c) = cached.filter(|c| c.fresh(now, config.team_cache_secs)) {
             return Ok(c.limits);
         }
-        let db = D1Store::new(
-            self.env
-                .d1("DB")
-                .map_err(|e| Error::internal(format!("binding DB: {e}")))?,
-        );
-        match load_team_row(&db, &check.team_id).await {
+        match load_team_row(&self.db()?, &check.team_id).await {
             Ok(row) => {
-                let limits = TeamLimits::resolve(row.as_ref(), config);
+                let limits = row.as_ref().map(|r| TeamLimits::resolve(Some(r), config));
                 *self.limits.borrow_mut() = Some(CachedLimits {
                     limits,
                     read_at_ms: now,

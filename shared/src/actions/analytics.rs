@@ -261,7 +261,7 @@ fn readable_user<'a, D, C, H>(
     requested: Option<&'a str>,
 ) -> Result<Option<&'a str>> {
     match ctx.identity.role {
-        Role::Admin => Ok(requested),
+        Role::Owner | Role::Admin => Ok(requested),
         Role::Member => match requested {
             Some(other) if other != ctx.identity.user_id => Err(Error::Authorization(
                 "members may only list their own executions; 'user_id' must be yours or absent"

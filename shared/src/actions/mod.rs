@@ -13,6 +13,7 @@ pub mod call_tool;
 pub mod cron;
 pub mod list_servers;
 pub mod list_tools;
+pub mod members;
 pub mod sync_tools;
 
 use serde_json::{Map, Value};
@@ -47,6 +48,9 @@ pub struct Settings {
     pub bridge_token: Option<BridgeToken>,
     /// Commands stdio servers may run (`STDIO_ALLOWED_COMMANDS`); empty: no stdio servers.
     pub stdio_allowed_commands: AllowedCommands,
+    /// Whether a signed-in user in no team may create one (`TEAM_SELF_SERVICE`, default on;
+    /// off: operators create teams with `scripts/seed-team.py`).
+    pub team_self_service: bool,
 }
 
 impl Default for Settings {
@@ -59,6 +63,7 @@ impl Default for Settings {
             stdio_bridge_url: None,
             bridge_token: None,
             stdio_allowed_commands: AllowedCommands::default(),
+            team_self_service: true,
         }
     }
 }
@@ -87,6 +92,9 @@ impl Settings {
             stdio_allowed_commands: AllowedCommands::parse(
                 &get("STDIO_ALLOWED_COMMANDS").unwrap_or_default(),
             ),
+            team_self_service: get("TEAM_SELF_SERVICE")
+                .map(|v| v != "false" && v != "0")
+                .unwrap_or(d.team_self_service),
         }
     }
 }

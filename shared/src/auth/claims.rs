@@ -1,4 +1,5 @@
-//! Verified claims → [`Identity`] through the configured claim paths.
+//! Verified claims → [`Verified`] (the user, and in claim mode the claimed team and role)
+//! through the configured claim paths.
 //!
 //! Invariants:
 //! - A path is dotted (`user_metadata.team_id`), except that a top-level claim named by the whole
@@ -7,12 +8,28 @@
 //!   characters; a missing or malformed one is an `Error::Auth` naming the path.
 //! - Role is optional (missing ⇒ member) and goes through [`Role::from_claim`], so nothing but an
 //!   exact `admin`/`owner` string grants admin.
+//! - In membership mode (the default) no claim but the user's is read: team and role come from
+//!   `team_members`, whatever else the token holds.
 
 use serde_json::{Map, Value};
 
-use super::config::AuthConfig;
+use super::config::{AuthConfig, IdentitySource};
 use crate::error::{Error, Result};
-use crate::identity::{Identity, Role};
+use crate::identity::Role;
+
+/// What a verified token says: who the user is and, in claim mode only, their team and role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub user_id: String,
+    pub claimed: Option<ClaimedTeam>,
+}
+
+/// A team and role read from identity-provider-written claims (claim mode).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedTeam {
+    pub team_id: String,
+    pub role: Role,
+}
 
 /// Ids end up in cache keys and SQL parameters; real ones (UUIDs, `auth0|…`) are far shorter.
 pub const MAX_ID_LEN: usize = 256;
@@ -53,19 +70,23 @@ fn required_id(claims: &Map<String, Value>, path: &str, what: &str) -> Result<St
     Ok(s.clone())
 }
 
-/// The caller's identity from verified claims.
-pub fn identity(claims: &Map<String, Value>, config: &AuthConfig) -> Result<Identity> {
+/// The caller from verified claims.
+pub fn identity(claims: &Map<String, Value>, config: &AuthConfig) -> Result<Verified> {
     let user_id = required_id(claims, &config.user_claim, "user")?;
-    let team_id = required_id(claims, &config.team_claim, "team")?;
-    let role = match lookup(claims, &config.role_claim) {
-        Some(Value::String(s)) => Role::from_claim(s),
-        _ => Role::Member,
+    let claimed = match &config.identity_source {
+        IdentitySource::Membership => None,
+        IdentitySource::Claims {
+            team_claim,
+            role_claim,
+        } => Some(ClaimedTeam {
+            team_id: required_id(claims, team_claim, "team")?,
+            role: match lookup(claims, role_claim) {
+                Some(Value::String(s)) => Role::from_claim(s),
+                _ => Role::Member,
+            },
+        }),
     };
-    Ok(Identity {
-        user_id,
-        team_id,
-        role,
-    })
+    Ok(Verified { user_id, claimed })
 }
 
 #[cfg(test)]
@@ -78,8 +99,32 @@ mod tests {
         v.as_object().unwrap().clone()
     }
 
+    /// Claim mode, on the paths these tests use (a test need not mind that they are editable).
     fn config() -> AuthConfig {
-        AuthConfig::hs256("0123456789abcdef0123456789abcdef")
+        AuthConfig {
+            identity_source: IdentitySource::Claims {
+                team_claim: "user_metadata.team_id".into(),
+                role_claim: "user_metadata.role".into(),
+            },
+            ..AuthConfig::hs256("0123456789abcdef0123456789abcdef")
+        }
+    }
+
+    #[test]
+    fn auth_membership_mode_reads_only_the_user_whatever_the_token_claims() {
+        let claims = obj(json!({"sub": "u1", "user_metadata": {"team_id": "t1", "role": "owner"}}));
+        let verified = identity(
+            &claims,
+            &AuthConfig::hs256("0123456789abcdef0123456789abcdef"),
+        )
+        .unwrap();
+        assert_eq!(
+            verified,
+            Verified {
+                user_id: "u1".into(),
+                claimed: None
+            }
+        );
     }
 
     #[test]
@@ -112,8 +157,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(id.user_id, "u1");
-        assert_eq!(id.team_id, "t1");
-        assert_eq!(id.role, Role::Member);
+        let claimed = id.claimed.unwrap();
+        assert_eq!(claimed.team_id, "t1");
+        assert_eq!(claimed.role, Role::Member);
 
         let err = identity(&obj(json!({"sub": "u1"})), &config()).unwrap_err();
         assert_eq!(
@@ -164,7 +210,11 @@ mod tests {
         ] {
             let claims = json!({"sub": "u", "user_metadata": {"team_id": "t", "role": role}});
             assert_eq!(
-                identity(&obj(claims), &config()).unwrap().role,
+                identity(&obj(claims), &config())
+                    .unwrap()
+                    .claimed
+                    .unwrap()
+                    .role,
                 Role::Member
             );
         }

@@ -4,6 +4,11 @@
 //! - A configuration that [`AuthConfig::validate`] accepts can verify every algorithm it allows:
 //!   HS256 has a secret of at least 256 bits, RS256/ES256 have a JWKS URL.
 //! - `none` can never be allowed, and the secret never appears in `Debug` output or in errors.
+//! - Team and role come from our `team_members` table ([`IdentitySource::Membership`], the
+//!   default). Claim mode ([`IdentitySource::Claims`], when `JWT_TEAM_CLAIM` is set) never reads
+//!   a claim the user can write: a path under Supabase's `user_metadata` is refused unless the
+//!   loudly named `INSECURE_ALLOW_USER_EDITABLE_CLAIMS=true` is set, and even then refused when
+//!   the configuration looks like production (a JWKS or issuer URL on a non-loopback host).
 
 use std::fmt;
 
@@ -52,8 +57,22 @@ pub const MAX_LEEWAY_SECS: u64 = 300;
 /// RFC 7518 §3.2: an HS256 key must be at least as long as the hash output.
 pub const MIN_HS256_SECRET_BYTES: usize = 32;
 pub const DEFAULT_USER_CLAIM: &str = "sub";
-pub const DEFAULT_TEAM_CLAIM: &str = "user_metadata.team_id";
-pub const DEFAULT_ROLE_CLAIM: &str = "user_metadata.role";
+/// The claim object Supabase lets every signed-in user edit (`auth.updateUser({data})`).
+pub const USER_EDITABLE_CLAIM_ROOT: &str = "user_metadata";
+/// The override that lets claim mode read `user_metadata` (local demos only).
+pub const INSECURE_CLAIMS_SETTING: &str = "INSECURE_ALLOW_USER_EDITABLE_CLAIMS";
+
+/// Where a caller's team and role come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentitySource {
+    /// `team_members` rows (the default): the token only proves who the user is.
+    Membership,
+    /// Claims written by the identity provider itself (e.g. `app_metadata.team_id`).
+    Claims {
+        team_claim: String,
+        role_claim: String,
+    },
+}
 
 #[derive(Clone)]
 pub struct AuthConfig {
@@ -71,8 +90,8 @@ pub struct AuthConfig {
     /// Claim paths: dotted (`user_metadata.team_id`); a top-level claim whose name is the whole
     /// path (`https://example.com/team`) wins over the dotted walk.
     pub user_claim: String,
-    pub team_claim: String,
-    pub role_claim: String,
+    /// Team and role: our membership table, or (claim mode) claims the user cannot write.
+    pub identity_source: IdentitySource,
 }
 
 /// Hand-written so the HS256 secret can never reach a log line through `{:?}`.
@@ -89,8 +108,7 @@ impl fmt::Debug for AuthConfig {
             .field("audience", &self.audience)
             .field("leeway_secs", &self.leeway_secs)
             .field("user_claim", &self.user_claim)
-            .field("team_claim", &self.team_claim)
-            .field("role_claim", &self.role_claim)
+            .field("identity_source", &self.identity_source)
             .finish()
     }
 }
@@ -121,8 +139,7 @@ impl AuthConfig {
             audience: None,
             leeway_secs: DEFAULT_LEEWAY_SECS,
             user_claim: DEFAULT_USER_CLAIM.into(),
-            team_claim: DEFAULT_TEAM_CLAIM.into(),
-            role_claim: DEFAULT_ROLE_CLAIM.into(),
+            identity_source: IdentitySource::Membership,
         }
     }
 
@@ -131,7 +148,9 @@ impl AuthConfig {
     ///
     /// Variables: `JWT_ALGORITHMS` (comma list, default `HS256`), `JWT_SECRET`, `JWT_JWKS_URL`,
     /// `JWT_ISSUER`, `JWT_AUDIENCE`, `JWT_LEEWAY_SECS` (default 30, at most 300),
-    /// `JWT_USER_CLAIM`, `JWT_TEAM_CLAIM`, `JWT_ROLE_CLAIM`. Empty values count as unset.
+    /// `JWT_USER_CLAIM`; `JWT_TEAM_CLAIM` + `JWT_ROLE_CLAIM` (claim mode, both or neither;
+    /// unset: membership from D1), `INSECURE_ALLOW_USER_EDITABLE_CLAIMS`. Empty values count as
+    /// unset.
     pub fn from_settings(get: impl Fn(&str) -> Option<String>) -> Result<AuthConfig> {
         let get = |name: &str| {
             get(name)
@@ -148,19 +167,79 @@ impl AuthConfig {
                 Error::internal("JWT_LEEWAY_SECS must be a whole number of seconds")
             })?,
         };
-        let config = AuthConfig {
-            algorithms,
-            hs256_secret: get("JWT_SECRET"),
-            jwks_url: get("JWT_JWKS_URL"),
-            issuer: get("JWT_ISSUER"),
-            audience: get("JWT_AUDIENCE"),
-            leeway_secs,
-            user_claim: get("JWT_USER_CLAIM").unwrap_or_else(|| DEFAULT_USER_CLAIM.into()),
-            team_claim: get("JWT_TEAM_CLAIM").unwrap_or_else(|| DEFAULT_TEAM_CLAIM.into()),
-            role_claim: get("JWT_ROLE_CLAIM").unwrap_or_else(|| DEFAULT_ROLE_CLAIM.into()),
-        };
+        let config =
+            AuthConfig {
+                algorithms,
+                hs256_secret: get("JWT_SECRET"),
+                jwks_url: get("JWT_JWKS_URL"),
+                issuer: get("JWT_ISSUER"),
+                audience: get("JWT_AUDIENCE"),
+                leeway_secs,
+                user_claim: get("JWT_USER_CLAIM").unwrap_or_else(|| DEFAULT_USER_CLAIM.into()),
+                identity_source: match (get("JWT_TEAM_CLAIM"), get("JWT_ROLE_CLAIM")) {
+                    (None, None) => IdentitySource::Membership,
+                    (Some(team_claim), Some(role_claim)) => IdentitySource::Claims {
+                        team_claim,
+                        role_claim,
+                    },
+                    _ => return Err(Error::internal(
+                        "JWT_TEAM_CLAIM and JWT_ROLE_CLAIM are set together (claim mode) or not \
+                         at all (membership from the team_members table)",
+                    )),
+                },
+            };
         config.validate()?;
+        let insecure = get(INSECURE_CLAIMS_SETTING).is_some_and(|v| v == "true");
+        config.check_claims_are_not_user_editable(insecure)?;
         Ok(config)
+    }
+
+    /// Claim mode must not read what the user can write. With the insecure override, local
+    /// demos may; a production-looking configuration never may.
+    pub fn check_claims_are_not_user_editable(&self, insecure_override: bool) -> Result<()> {
+        let IdentitySource::Claims {
+            team_claim,
+            role_claim,
+        } = &self.identity_source
+        else {
+            return Ok(());
+        };
+        let editable = [
+            ("JWT_TEAM_CLAIM", team_claim),
+            ("JWT_ROLE_CLAIM", role_claim),
+        ]
+        .into_iter()
+        .find(|(_, path)| {
+            path.split('.').next() == Some(USER_EDITABLE_CLAIM_ROOT)
+                || path.starts_with(USER_EDITABLE_CLAIM_ROOT)
+        });
+        let Some((name, path)) = editable else {
+            return Ok(());
+        };
+        let why = format!(
+            "{name}={path} reads a claim every signed-in user can edit for themselves \
+             (Supabase user_metadata), so any user could name any team and role; use a claim \
+             the identity provider writes (app_metadata.*, a custom claim), or unset \
+             JWT_TEAM_CLAIM/JWT_ROLE_CLAIM to take membership from the team_members table"
+        );
+        if !insecure_override {
+            return Err(Error::internal(why));
+        }
+        if self.looks_like_production() {
+            return Err(Error::internal(format!(
+                "{why}; {INSECURE_CLAIMS_SETTING} is refused because JWT_JWKS_URL/JWT_ISSUER \
+                 point at a non-loopback host"
+            )));
+        }
+        Ok(())
+    }
+
+    /// A JWKS or issuer URL on a host other than loopback: a real identity provider.
+    pub fn looks_like_production(&self) -> bool {
+        [&self.jwks_url, &self.issuer]
+            .into_iter()
+            .flatten()
+            .any(|url| !is_loopback_url(url))
     }
 
     /// Checks the invariants of the module doc; `authenticate` refuses an invalid config too.
@@ -208,11 +287,16 @@ impl AuthConfig {
                 "JWT_LEEWAY_SECS must be at most {MAX_LEEWAY_SECS}"
             )));
         }
-        for (name, path) in [
-            ("JWT_USER_CLAIM", &self.user_claim),
-            ("JWT_TEAM_CLAIM", &self.team_claim),
-            ("JWT_ROLE_CLAIM", &self.role_claim),
-        ] {
+        let mut paths = vec![("JWT_USER_CLAIM", &self.user_claim)];
+        if let IdentitySource::Claims {
+            team_claim,
+            role_claim,
+        } = &self.identity_source
+        {
+            paths.push(("JWT_TEAM_CLAIM", team_claim));
+            paths.push(("JWT_ROLE_CLAIM", role_claim));
+        }
+        for (name, path) in paths {
             if path.is_empty() || path.split('.').any(str::is_empty) {
                 return Err(Error::internal(format!(
                     "{name} must be a claim name or a dotted path such as user_metadata.team_id"
@@ -234,6 +318,26 @@ impl AuthConfig {
             .collect::<Vec<_>>()
             .join(", ")
     }
+}
+
+/// `http(s)://localhost…`, `127.x.x.x` or `[::1]` (a prefix check: see `validate`).
+fn is_loopback_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .unwrap_or(url);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit('@').next().unwrap_or_default();
+    let host = if host.starts_with('[') {
+        host.split(']')
+            .next()
+            .map(|h| format!("{h}]"))
+            .unwrap_or_default()
+    } else {
+        host.split(':').next().unwrap_or_default().to_string()
+    };
+    let host = host.to_ascii_lowercase();
+    host == "localhost" || host == "[::1]" || host.starts_with("127.")
 }
 
 fn parse_algorithms(list: &str) -> Result<Vec<Algorithm>> {
@@ -286,13 +390,12 @@ mod tests {
     }
 
     #[test]
-    fn auth_config_defaults_to_hs256_with_supabase_claim_paths() {
+    fn auth_config_defaults_to_hs256_with_membership_from_our_table() {
         let c = AuthConfig::from_settings(settings(&[("JWT_SECRET", SECRET)])).unwrap();
         assert_eq!(c.algorithms, vec![Algorithm::HS256]);
         assert_eq!(c.leeway_secs, 30);
         assert_eq!(c.user_claim, "sub");
-        assert_eq!(c.team_claim, "user_metadata.team_id");
-        assert_eq!(c.role_claim, "user_metadata.role");
+        assert_eq!(c.identity_source, IdentitySource::Membership);
         assert_eq!(c.issuer, None);
         assert_eq!(c.audience, None);
     }
@@ -317,8 +420,47 @@ mod tests {
         assert_eq!(c.audience.as_deref(), Some("authenticated"));
         assert_eq!(c.leeway_secs, 5);
         assert_eq!(c.user_claim, "email");
-        assert_eq!(c.team_claim, "app_metadata.team");
-        assert_eq!(c.role_claim, "app_metadata.role");
+        assert_eq!(
+            c.identity_source,
+            IdentitySource::Claims {
+                team_claim: "app_metadata.team".into(),
+                role_claim: "app_metadata.role".into()
+            }
+        );
+    }
+
+    #[test]
+    fn auth_config_refuses_user_editable_claims_unless_a_local_demo_overrides_loudly() {
+        let editable = [
+            ("JWT_SECRET", SECRET),
+            ("JWT_TEAM_CLAIM", "user_metadata.team_id"),
+            ("JWT_ROLE_CLAIM", "user_metadata.role"),
+        ];
+        let m = internal_message(AuthConfig::from_settings(settings(&editable)));
+        assert!(m.contains("every signed-in user can edit"), "{m}");
+        let role_only = [
+            ("JWT_SECRET", SECRET),
+            ("JWT_TEAM_CLAIM", "app_metadata.team_id"),
+            ("JWT_ROLE_CLAIM", "user_metadata.role"),
+        ];
+        let m = internal_message(AuthConfig::from_settings(settings(&role_only)));
+        assert!(m.contains("JWT_ROLE_CLAIM"), "{m}");
+        let mut demo = editable.to_vec();
+        demo.push((INSECURE_CLAIMS_SETTING, "true"));
+        assert!(AuthConfig::from_settings(settings(&demo)).is_ok());
+        let mut local_issuer = demo.clone();
+        local_issuer.push(("JWT_ISSUER", "http://127.0.0.1:54321/auth/v1"));
+        assert!(AuthConfig::from_settings(settings(&local_issuer)).is_ok());
+        let mut production = demo.clone();
+        production.push(("JWT_ISSUER", "https://abc.supabase.co/auth/v1"));
+        let m = internal_message(AuthConfig::from_settings(settings(&production)));
+        assert!(m.contains("non-loopback"), "{m}");
+        let half = [
+            ("JWT_SECRET", SECRET),
+            ("JWT_TEAM_CLAIM", "app_metadata.team"),
+        ];
+        let m = internal_message(AuthConfig::from_settings(settings(&half)));
+        assert!(m.contains("together"), "{m}");
     }
 
     #[test]
@@ -383,7 +525,8 @@ mod tests {
         assert!(m.contains("at most 300"), "{m}");
         let m = internal_message(AuthConfig::from_settings(settings(&[
             ("JWT_SECRET", SECRET),
-            ("JWT_TEAM_CLAIM", "user_metadata..team"),
+            ("JWT_TEAM_CLAIM", "app_metadata..team"),
+            ("JWT_ROLE_CLAIM", "app_metadata.role"),
         ])));
         assert!(m.contains("JWT_TEAM_CLAIM"), "{m}");
     }

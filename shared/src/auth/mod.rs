@@ -3,7 +3,8 @@
 //!
 //! Order of checks: size and shape → header `alg` against the pinned list → signature (HS256
 //! with the configured secret; RS256/ES256 with the JWKS key named by `kid`) → `exp`/`nbf`/`iat`
-//! with leeway → `iss`/`aud` when configured → user, team and role claims. Every rejection is
+//! with leeway → `iss`/`aud` when configured → the user claim (team and role only in claim
+//! mode; by default they come from `team_members`, see `membership`). Every rejection is
 //! `Error::Auth` (401) with a message that names what is wrong and never holds the token, the
 //! secret or key material; a JWKS the provider fails to serve is `Error::Upstream`, a bad
 //! configuration `Error::Internal`.
@@ -13,10 +14,10 @@ mod config;
 mod jwks;
 mod jwt;
 
-pub use claims::{lookup as lookup_claim, MAX_ID_LEN};
+pub use claims::{lookup as lookup_claim, ClaimedTeam, Verified, MAX_ID_LEN};
 pub use config::{
-    Algorithm, AuthConfig, DEFAULT_LEEWAY_SECS, DEFAULT_ROLE_CLAIM, DEFAULT_TEAM_CLAIM,
-    DEFAULT_USER_CLAIM, MAX_LEEWAY_SECS, MIN_HS256_SECRET_BYTES,
+    Algorithm, AuthConfig, IdentitySource, DEFAULT_LEEWAY_SECS, DEFAULT_USER_CLAIM,
+    INSECURE_CLAIMS_SETTING, MAX_LEEWAY_SECS, MIN_HS256_SECRET_BYTES,
 };
 pub use jwks::{
     cache_key as jwks_cache_key, refetch_marker_key as jwks_refetch_marker_key, JWKS_TTL_SECS,
@@ -27,16 +28,16 @@ pub use jwt::MAX_TOKEN_BYTES;
 use crate::cache::Cache;
 use crate::error::{Error, Result};
 use crate::http::HttpClient;
-use crate::identity::Identity;
 
-/// Verifies a bearer token (the part after "Bearer ") and answers the caller's identity.
+/// Verifies a bearer token (the part after "Bearer ") and answers who the caller is (and, in
+/// claim mode, the team and role the provider wrote).
 pub async fn authenticate<H: HttpClient, C: Cache>(
     token: &str,
     config: &AuthConfig,
     now_secs: u64,
     http: &H,
     cache: &C,
-) -> Result<Identity> {
+) -> Result<Verified> {
     config.validate()?;
     let unverified = jwt::parse(token, config)?;
     if unverified.alg.uses_jwks() {

@@ -30,8 +30,11 @@ pub use policy::{charges, decide, load_team_row, Charge, Decision, Scope, TeamLi
 pub use window::{SlidingWindow, Verdict, WindowSpec};
 
 use crate::error::Error;
+use crate::identity::Role;
+use crate::membership::Admission;
 
-/// What the gateway asks a team's limiter (the object is already the team's).
+/// What the gateway asks a team's object (the object is already the team's): may this user run
+/// this action here, and within the limits?
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckRequest {
     pub team_id: String,
@@ -41,10 +44,30 @@ pub struct CheckRequest {
     /// For the limiter's log lines.
     #[serde(default)]
     pub request_id: String,
+    /// Claim mode: the role the identity provider's claims gave. `None`: the object reads the
+    /// membership from `team_members` (cached, see `membership`).
+    #[serde(default)]
+    pub claimed_role: Option<Role>,
+}
+
+/// The object's answer: the admission, and the rate-limit decision for admitted requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateAnswer {
+    pub admission: Admission,
+    pub decision: Option<Decision>,
+}
+
+/// What the admin worker tells a team's object after a membership change: forget the cached
+/// membership of this user (or of everyone).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForgetRequest {
+    pub user_id: Option<String>,
 }
 
 /// The URL the gateway addresses a limiter object by (the host is ignored).
 pub const CHECK_URL: &str = "https://rate-limiter.internal/check";
+/// The URL the admin worker addresses a team's object by to drop cached memberships.
+pub const FORGET_URL: &str = "https://rate-limiter.internal/forget";
 
 impl Decision {
     /// The response headers for this decision.
@@ -101,10 +124,11 @@ fn period(secs: u64) -> String {
     }
 }
 
-/// A team's limits as read from D1, kept for a while inside the limiter object.
+/// A team's limits as read from D1, kept for a while inside the limiter object (`None`: the
+/// team has no `teams` row, and is refused).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CachedLimits {
-    pub limits: TeamLimits,
+    pub limits: Option<TeamLimits>,
     pub read_at_ms: u64,
 }
 
@@ -166,11 +190,11 @@ mod tests {
     #[test]
     fn cached_limits_expire_and_a_clock_going_back_makes_them_stale() {
         let c = CachedLimits {
-            limits: TeamLimits {
+            limits: Some(TeamLimits {
                 tier: Tier::Free,
                 per_window: 100,
                 user_calls: 100,
-            },
+            }),
             read_at_ms: 10_000,
         };
         assert!(c.fresh(10_000, 60));
@@ -190,6 +214,7 @@ mod tests {
             user_id: "u".into(),
             action: "call_tool".into(),
             request_id: "r".into(),
+            claimed_role: Some(Role::Owner),
         };
         let back: CheckRequest = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
         assert_eq!(back, r);

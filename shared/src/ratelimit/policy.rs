@@ -137,7 +137,8 @@ pub fn charges(
                 cost: 1,
             },
         ],
-        Action::SyncTools | Action::Admin(_) => vec![Charge {
+        // Member changes (and create_team, which never reaches a limiter) are admin work.
+        Action::SyncTools | Action::Admin(_) | Action::Members(_) => vec![Charge {
             scope: Scope::Admin,
             key: "admin".into(),
             spec: WindowSpec::new(config.admin_per_window, window_ms),

@@ -6,6 +6,7 @@ pub mod analytics;
 pub mod confirmations;
 pub mod credentials;
 pub mod executions;
+pub mod members;
 pub mod servers;
 pub mod tools;
 
