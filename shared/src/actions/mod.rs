@@ -47,6 +47,9 @@ pub struct Settings {
     pub bridge_token: Option<BridgeToken>,
     /// Commands stdio servers may run (`STDIO_ALLOWED_COMMANDS`); empty: no stdio servers.
     pub stdio_allowed_commands: AllowedCommands,
+    /// Servers a team may have when its `teams.max_servers` is NULL (`MAX_SERVERS_PER_TEAM`;
+    /// admin and list_servers).
+    pub max_servers_per_team: u32,
 }
 
 impl Default for Settings {
@@ -59,6 +62,7 @@ impl Default for Settings {
             stdio_bridge_url: None,
             bridge_token: None,
             stdio_allowed_commands: AllowedCommands::default(),
+            max_servers_per_team: crate::repo::servers::DEFAULT_MAX_SERVERS_PER_TEAM,
         }
     }
 }
@@ -87,6 +91,9 @@ impl Settings {
             stdio_allowed_commands: AllowedCommands::parse(
                 &get("STDIO_ALLOWED_COMMANDS").unwrap_or_default(),
             ),
+            max_servers_per_team: get("MAX_SERVERS_PER_TEAM")
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(d.max_servers_per_team),
         }
     }
 }
