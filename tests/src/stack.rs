@@ -303,10 +303,16 @@ impl Stack {
     /// session on the same local state: `--test-scheduled`'s `/__scheduled` only reaches a
     /// session's first worker, and the first worker of the main session is the gateway.
     pub fn cron_runner(&self) -> CronRunner {
+        self.cron_runner_with_vars(&[])
+    }
+
+    /// Like [`Stack::cron_runner`], with `vars` overriding sync_tools' `[vars]` (`--var K:V`;
+    /// it is that session's only worker).
+    pub fn cron_runner_with_vars(&self, vars: &[(&str, &str)]) -> CronRunner {
         let port = free_port();
         let port_s = port.to_string();
         let inspector = free_port().to_string();
-        let args = [
+        let mut args: Vec<String> = [
             "dev",
             "-c",
             "functions/sync_tools/wrangler.toml",
@@ -318,8 +324,15 @@ impl Stack {
             &inspector,
             "--show-interactive-dev-session=false",
             "--test-scheduled",
-        ];
-        let mut dev = Proc::spawn("wrangler-dev-cron", wrangler(&args, self.state.path()));
+        ]
+        .map(String::from)
+        .to_vec();
+        for (name, value) in vars {
+            args.push("--var".into());
+            args.push(format!("{name}:{value}"));
+        }
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut dev = Proc::spawn("wrangler-dev-cron", wrangler(&argv, self.state.path()));
         dev.wait_for_port(port, Duration::from_secs(180));
         CronRunner {
             base: format!("http://127.0.0.1:{port}"),

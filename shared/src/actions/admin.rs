@@ -125,6 +125,7 @@ async fn create_server<D: Database, C: Cache, H: Upstream>(
             config: &config,
             created_by: &ctx.identity.user_id,
             now: &now,
+            default_max_servers: s.settings.max_servers_per_team,
         },
     )
     .await?;
