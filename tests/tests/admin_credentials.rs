@@ -33,6 +33,8 @@ struct World {
     other_member: String,
     other_team_admin: String,
     server_id: String,
+    /// Where the server's credential may go (the origin of the Python server's URL).
+    destination: String,
     answers: RefCell<Vec<String>>,
 }
 
@@ -126,6 +128,8 @@ fn team_admins_manage_servers_sealed_credentials_and_tool_policy() {
         other_team_admin: stack.token("mallory", "team-b", "admin"),
         stack,
         server_id: String::new(),
+        destination: credentials::destination_of("http", &json!({"url": python.url}).to_string())
+            .unwrap(),
         answers: RefCell::new(Vec::new()),
     };
     let created = w.admin(
@@ -309,7 +313,9 @@ fn each_credential_type_reaches_the_real_server_and_is_stored_as_ciphertext(w: &
 }
 
 fn tampered_ciphertext_or_a_wrong_key_fails_closed(w: &World) {
-    let message = "credential for server 'python' cannot be decrypted with the configured keys; set it again with set_credential";
+    let message = "credential for server 'python' cannot be opened for the server's current \
+         address with the configured keys (it was set for another address, altered, or sealed with \
+         a key this deployment does not have); nothing was sent; set it again with set_credential";
     let expect_refused = |case: &str| {
         let before = w.executions_of("echo");
         let answer = w.call_tool("echo", json!({"message": "hi"}));
@@ -339,7 +345,7 @@ fn tampered_ciphertext_or_a_wrong_key_fails_closed(w: &World) {
     .unwrap();
     let sealed = credentials::seal(
         &foreign,
-        &bearer_binding(&w.server_id),
+        &bearer_binding(w),
         &Material::Bearer {
             token: PROBES[0].into(),
         },
@@ -362,13 +368,14 @@ fn tampered_ciphertext_or_a_wrong_key_fails_closed(w: &World) {
     w.admin(json!({"action": "delete_credential", "server_id": w.server_id}));
 }
 
-fn bearer_binding(server_id: &str) -> Binding<'_> {
+fn bearer_binding(w: &World) -> Binding<'_> {
     Binding {
         team_id: "team-a",
-        server_id,
+        server_id: &w.server_id,
         credential_type: "bearer",
         header_name: None,
         expires_at: None,
+        destination: &w.destination,
     }
 }
 
@@ -377,7 +384,7 @@ fn key_rotation_keeps_old_credentials_working(w: &World) {
     let old = local_ring().writing_with("local1").unwrap();
     let sealed = credentials::seal(
         &old,
-        &bearer_binding(&w.server_id),
+        &bearer_binding(w),
         &Material::Bearer {
             token: "rotated-token".into(),
         },
