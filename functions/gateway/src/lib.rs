@@ -19,7 +19,7 @@ use shared::gateway::{
     admit, binding_of, check_content_type, check_declared_length, is_api_path, CorsPolicy,
 };
 use shared::http::Clock;
-use shared::internal::{action_url, Envelope};
+use shared::internal::{action_url, Envelope, SigningKey, SIGNATURE_HEADER, SIGNING_KEY_VAR};
 use shared::Error;
 use worker::{event, Context, Env, Headers, Method, Request, RequestInit, Response};
 
@@ -150,7 +150,8 @@ async fn handle(
     forward(env, binding_of(action.route()), action.name(), &envelope).await
 }
 
-/// Sends the envelope to an action worker and relays its answer (status and body) as is.
+/// Signs the envelope (serialised once: the MAC covers exactly the bytes sent), sends it to
+/// an action worker and relays its answer (status and body) as is.
 async fn forward(
     env: &Env,
     binding: &str,
@@ -160,11 +161,21 @@ async fn forward(
     let service = env
         .service(binding)
         .map_err(|e| Error::internal(format!("binding {binding}: {e}")))?;
+    let key = SigningKey::from_secret(
+        env.var(SIGNING_KEY_VAR)
+            .ok()
+            .map(|v| v.to_string())
+            .as_deref(),
+    )?;
+    let body = serde_json::to_string(envelope).map_err(Error::internal)?;
+    let signature = key.sign(body.as_bytes(), worker::Date::now().as_millis() / 1000);
     let headers = Headers::new();
     headers
         .set("content-type", "application/json")
         .map_err(Error::internal)?;
-    let body = serde_json::to_string(envelope).map_err(Error::internal)?;
+    headers
+        .set(SIGNATURE_HEADER, &signature)
+        .map_err(Error::internal)?;
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_headers(headers)
