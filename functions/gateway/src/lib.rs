@@ -14,9 +14,11 @@ use serde_json::json;
 use shared::adapters::fetch::FetchHttp;
 use shared::adapters::kv::KvCache;
 use shared::adapters::log::log;
+use shared::api::MAX_BODY_BYTES;
 use shared::auth::AuthConfig;
 use shared::gateway::{
-    admit, binding_of, check_content_type, check_declared_length, is_api_path, CorsPolicy,
+    admit, binding_of, check_content_type, check_declared_length, is_api_path, read_body,
+    CorsPolicy,
 };
 use shared::http::Clock;
 use shared::internal::{action_url, Envelope, SigningKey, SIGNATURE_HEADER, SIGNING_KEY_VAR};
@@ -102,10 +104,11 @@ async fn handle(
     check_declared_length(header("content-length").as_deref())?;
     check_content_type(header("content-type").as_deref())?;
     let authorization = header("authorization");
-    let body = req
-        .bytes()
-        .await
-        .map_err(|e| Error::validation(format!("unreadable body: {e}")))?;
+    // Streamed and counted: a body without Content-Length stops at the limit, unread beyond.
+    let body = match req.stream() {
+        Ok(stream) => read_body(stream, MAX_BODY_BYTES).await?,
+        Err(_) => Vec::new(),
+    };
 
     let auth = AuthConfig::from_settings(|name| env.var(name).ok().map(|v| v.to_string()))?;
     let http = FetchHttp::new();
