@@ -17,7 +17,10 @@ use super::log::log;
 use crate::actions::{Ctx, Reply, Services, Settings};
 use crate::api::ActionRequest;
 use crate::error::{Error, Result};
-use crate::internal::{Envelope, SigningKey, SIGNATURE_HEADER, SIGNING_KEY_VAR};
+use crate::gateway::read_body;
+use crate::internal::{
+    Envelope, SigningKey, MAX_ENVELOPE_BYTES, SIGNATURE_HEADER, SIGNING_KEY_VAR,
+};
 
 /// The concrete context an action runs with inside a worker.
 pub type WorkerCtx<'a> = Ctx<'a, D1Store, KvCache, FetchHttp>;
@@ -107,10 +110,11 @@ async fn authentic_envelope(req: &mut Request, env: &Env) -> Result<Envelope> {
             .as_deref(),
     )?;
     let header = req.headers().get(SIGNATURE_HEADER).ok().flatten();
-    let body = req
-        .bytes()
-        .await
-        .map_err(|e| Error::internal(format!("unreadable envelope: {e}")))?;
+    SigningKey::precheck(header.as_deref())?;
+    let body = match req.stream() {
+        Ok(stream) => read_body(stream, MAX_ENVELOPE_BYTES).await?,
+        Err(_) => Vec::new(),
+    };
     let now_secs = worker::Date::now().as_millis() / 1000;
     key.verify(header.as_deref(), &body, now_secs)?;
     serde_json::from_slice(&body).map_err(|e| Error::internal(format!("undecodable envelope: {e}")))
