@@ -127,8 +127,20 @@ impl SigningKey {
     }
 }
 
+const REFUSED: &str = "internal request refused: ";
+
 fn refused(why: &str) -> Error {
-    Error::Auth(format!("internal request refused: {why}"))
+    Error::Auth(format!("{REFUSED}{why}"))
+}
+
+/// Whether an action worker's answer is its refusal of the envelope (what the gateway turns
+/// into a 500: its own signature was refused, so the workers' keys differ).
+pub fn is_refused_envelope(status: u16, body: &[u8]) -> bool {
+    status == 401
+        && serde_json::from_slice::<Value>(body)
+            .ok()
+            .and_then(|b| b.get("message")?.as_str().map(|m| m.starts_with(REFUSED)))
+            .unwrap_or(false)
 }
 
 /// `v1,t=<digits>,<64 lowercase or uppercase hex>` → (expiry, MAC bytes).
@@ -224,6 +236,16 @@ mod tests {
             .unwrap()
             .sign(&body(), NOW);
         assert!(refusal(key().verify(Some(&forged), &body(), NOW)).contains("does not match"));
+    }
+
+    #[test]
+    fn the_gateway_recognises_a_refusal_of_its_envelope() {
+        let refusal = refused("x").to_body("-").to_string();
+        assert!(is_refused_envelope(401, refusal.as_bytes()));
+        assert!(!is_refused_envelope(403, refusal.as_bytes()));
+        let other = Error::Auth("token expired".into()).to_body("-").to_string();
+        assert!(!is_refused_envelope(401, other.as_bytes()));
+        assert!(!is_refused_envelope(401, b"not json"));
     }
 
     #[test]

@@ -21,7 +21,9 @@ use shared::gateway::{
     CorsPolicy,
 };
 use shared::http::Clock;
-use shared::internal::{action_url, Envelope, SigningKey, SIGNATURE_HEADER, SIGNING_KEY_VAR};
+use shared::internal::{
+    action_url, is_refused_envelope, Envelope, SigningKey, SIGNATURE_HEADER, SIGNING_KEY_VAR,
+};
 use shared::Error;
 use worker::{event, Context, Env, Headers, Method, Request, RequestInit, Response};
 
@@ -192,6 +194,13 @@ async fn forward(
         .bytes()
         .await
         .map_err(|e| Error::internal(format!("reading {binding}'s answer: {e}")))?;
+    if is_refused_envelope(status, &bytes) {
+        // Our own envelope refused: the keys differ between workers (a deployment error, not
+        // the caller's fault).
+        return Err(Error::internal(format!(
+            "{binding} refused the gateway's signed envelope: is {SIGNING_KEY_VAR} the same on every worker?"
+        )));
+    }
     let response = Response::from_bytes(bytes)
         .map_err(Error::internal)?
         .with_status(status);
