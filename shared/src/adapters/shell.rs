@@ -40,7 +40,7 @@ where
         Err(err) => {
             // The key is never part of an error's text; the body is not logged either.
             log(
-                "warn",
+                if err.status() >= 500 { "error" } else { "warn" },
                 worker_name,
                 "-",
                 &format!("refused envelope: {} {}: {err}", err.status(), err.code()),
