@@ -5,9 +5,14 @@
 #                                        their ids into every wrangler.toml (once)
 #   scripts/deploy.sh secrets            set every Worker secret: JWT_SECRET (gateway),
 #                                        CREDENTIAL_KEYS + CREDENTIAL_KEY_ID (admin, call_tool,
-#                                        sync_tools), CONFIRMATION_SECRET (call_tool); values
-#                                        from the environment, JWT_SECRET/CONFIRMATION_SECRET
+#                                        sync_tools), CONFIRMATION_SECRET (call_tool), one
+#                                        INTERNAL_SIGNING_KEY on every worker (the signed
+#                                        gateway → action hop); values from the environment,
+#                                        JWT_SECRET/CONFIRMATION_SECRET/INTERNAL_SIGNING_KEY
 #                                        generated when unset, CREDENTIAL_KEYS required
+#   scripts/deploy.sh signing-key        set a new random INTERNAL_SIGNING_KEY (or
+#                                        $INTERNAL_SIGNING_KEY) on every worker (rotation;
+#                                        requests in flight during the change may get 401)
 #   scripts/deploy.sh new-key ID         print one new key-ring entry `ID:<base64 32 bytes>`
 #   scripts/deploy.sh put-keys           set CREDENTIAL_KEYS (and CREDENTIAL_KEY_ID when set)
 #                                        from the environment on the three key workers
@@ -48,6 +53,13 @@ put_secret() { # worker name value
     printf '%s' "$3" | wrangler secret put "$2" -c "$cfg" >/dev/null
     say "secret $2 set on $1"
   fi
+}
+
+put_signing_key() { # value: the same key on the gateway and every action worker
+  [ "${#1}" -ge 32 ] || { say "INTERNAL_SIGNING_KEY must be at least 32 bytes"; exit 1; }
+  for w in "${ACTION_WORKERS[@]}" gateway; do
+    put_secret "$w" INTERNAL_SIGNING_KEY "$1"
+  done
 }
 
 check_ring() { # the ring must parse the way the workers parse it
@@ -99,6 +111,10 @@ case "${1:-}" in
     if [ -n "$jwt" ]; then put_secret gateway JWT_SECRET "$jwt"; fi
     put_keys "$CREDENTIAL_KEYS" "${CREDENTIAL_KEY_ID:-}"
     put_secret call_tool CONFIRMATION_SECRET "${CONFIRMATION_SECRET:-$(random_hex)}"
+    put_signing_key "${INTERNAL_SIGNING_KEY:-$(random_hex)}"
+    ;;
+  signing-key)
+    put_signing_key "${INTERNAL_SIGNING_KEY:-$(random_hex)}"
     ;;
   new-key)
     id=${2:?usage: deploy.sh new-key ID}
@@ -138,7 +154,7 @@ case "${1:-}" in
     "$0" workers
     ;;
   *)
-    sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

@@ -13,6 +13,10 @@
 # (http://127.0.0.1:$MCP_EDGE_BRIDGE_PORT, default 8790) and STDIO_ALLOWED_COMMANDS, which is
 # also the bridge's BRIDGE_ALLOWED_COMMANDS: the reference filesystem and everything servers
 # (node_modules/.bin, on the bridge's PATH) and the repo venv's python (tests/servers).
+#
+# Every worker (the gateway's .dev.vars and each functions/<w>/.dev.vars) gets the same random
+# INTERNAL_SIGNING_KEY, the HMAC key of the gateway's signed envelopes: the one already in the
+# gateway's file (else in any action worker's) is kept and copied where it is missing or differs.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 random_hex() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
@@ -68,3 +72,26 @@ for w in "${key_workers[@]}"; do
   append_missing "$f" STDIO_ALLOWED_COMMANDS "$stdio_allowed"
 done
 append_missing "$root/functions/call_tool/.dev.vars" CONFIRMATION_SECRET "$(random_hex)"
+
+# One INTERNAL_SIGNING_KEY on every worker (the signed hop: shared/src/internal.rs).
+action_workers=(list_servers list_tools call_tool sync_tools admin)
+signing_files=("$root/.dev.vars")
+for w in "${action_workers[@]}"; do signing_files+=("$root/functions/$w/.dev.vars"); done
+signing_key=""
+for f in "${signing_files[@]}"; do
+  if [ -f "$f" ] && grep -q '^INTERNAL_SIGNING_KEY=.\{32,\}' "$f"; then
+    signing_key=$(grep -m1 '^INTERNAL_SIGNING_KEY=' "$f" | cut -d= -f2-)
+    break
+  fi
+done
+if [ -z "$signing_key" ]; then
+  signing_key=$(random_hex)
+fi
+for f in "${signing_files[@]}"; do
+  if [ -f "$f" ] && grep -q '^INTERNAL_SIGNING_KEY=' "$f" \
+      && [ "$(grep -m1 '^INTERNAL_SIGNING_KEY=' "$f" | cut -d= -f2-)" != "$signing_key" ]; then
+    echo "dev-vars: replacing the INTERNAL_SIGNING_KEY of ${f#"$root"/} with the shared one"
+    grep -v '^INTERNAL_SIGNING_KEY=' "$f" > "$f.tmp" && mv "$f.tmp" "$f"
+  fi
+  append_missing "$f" INTERNAL_SIGNING_KEY "$signing_key"
+done

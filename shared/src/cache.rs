@@ -5,6 +5,10 @@
 //! - Values are strings (KV stores a `serde_json::Value` as `{}`: serialise first).
 //! - Every key is built by [`keys`], so every key that holds team data starts with the team id
 //!   and one team's entries can never be read under another team's key.
+//! - No key is built from an id that is not a well-formed id ([`keys::is_id`]: 1 to
+//!   `MAX_ID_LEN` of `A-Z a-z 0-9 - _ .`): [`keys::tools_of_server`] answers `None` for
+//!   anything else, so a body id like `*` or `x:y` can never name another entry (the team-wide
+//!   tool list has a key of its own shape, `t:<team>:tools`, no server id can produce).
 //! - The cache is never the source of truth: a miss or a failure falls back to D1.
 
 use std::cell::RefCell;
@@ -25,11 +29,24 @@ pub trait Cache {
 }
 
 pub mod keys {
-    pub fn tools_of_server(team_id: &str, server_id: &str) -> String {
-        format!("t:{team_id}:tools:{server_id}")
+    use crate::api::MAX_ID_LEN;
+
+    /// Whether `id` has the shape of our ids (uuids, or the short slugs of fixtures).
+    pub fn is_id(id: &str) -> bool {
+        !id.is_empty()
+            && id.len() <= MAX_ID_LEN
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    }
+
+    /// `None` when `server_id` is not an id: such a server cannot exist, nothing is cached
+    /// for it, and no other entry may be read in its place.
+    pub fn tools_of_server(team_id: &str, server_id: &str) -> Option<String> {
+        is_id(server_id).then(|| format!("t:{team_id}:tools:{server_id}"))
     }
     pub fn tools_of_team(team_id: &str) -> String {
-        format!("t:{team_id}:tools:*")
+        format!("t:{team_id}:tools")
     }
     pub fn servers_of_team(team_id: &str) -> String {
         format!("t:{team_id}:servers")
@@ -75,5 +92,23 @@ impl Cache for MemoryCache {
     async fn delete(&self, key: &str) -> Result<()> {
         self.entries.borrow_mut().remove(key);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::keys;
+
+    #[test]
+    fn odd_server_ids_build_no_key_and_no_id_reaches_the_team_wide_key() {
+        for odd in ["*", "", "a:b", "a b", "../x", "🦀", "x' OR '1'='1", "%2A"] {
+            assert_eq!(keys::tools_of_server("team-a", odd), None, "{odd:?}");
+        }
+        assert_eq!(keys::tools_of_server("team-a", &"a".repeat(129)), None);
+        for id in ["srv-a", "3f0c9b1e-7a52-4c1d-9e8f-5b6a7c8d9e01", "a_b.c"] {
+            let key = keys::tools_of_server("team-a", id).unwrap();
+            assert_ne!(key, keys::tools_of_team("team-a"));
+            assert!(key.starts_with("t:team-a:tools:"));
+        }
     }
 }

@@ -5,6 +5,10 @@
 //!
 //! Order of checks, so that nothing about the API leaks to unauthenticated callers:
 //! size → identity → body shape → team → membership and role → rate limit.
+//!
+//! The size is checked twice: by the declared `Content-Length` before reading, and while the
+//! body streams in ([`BodyLimit`], [`read_body`]), so a chunked body without a length is cut
+//! off as soon as it passes [`MAX_BODY_BYTES`]; it is never read whole first.
 
 use crate::api::{ActionRequest, Route, MAX_BODY_BYTES};
 use crate::auth::{authenticate, bearer_token, AuthConfig, Verified};
@@ -38,6 +42,54 @@ pub fn check_declared_length(content_length: Option<&str>) -> Result<()> {
         ))),
         _ => Ok(()),
     }
+}
+
+/// Collects a body chunk by chunk and refuses it (413) the moment its running total passes
+/// the limit.
+#[derive(Debug)]
+pub struct BodyLimit {
+    limit: usize,
+    body: Vec<u8>,
+}
+
+impl BodyLimit {
+    pub fn new(limit: usize) -> BodyLimit {
+        BodyLimit {
+            limit,
+            body: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, chunk: &[u8]) -> Result<()> {
+        if self.body.len().saturating_add(chunk.len()) > self.limit {
+            return Err(Error::PayloadTooLarge(format!(
+                "request body is over the limit of {} bytes",
+                self.limit
+            )));
+        }
+        self.body.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.body
+    }
+}
+
+/// Reads a body stream up to `limit` bytes; stops reading at the first chunk past it.
+pub async fn read_body<S, E>(stream: S, limit: usize) -> Result<Vec<u8>>
+where
+    S: futures::Stream<Item = std::result::Result<Vec<u8>, E>>,
+    E: std::fmt::Display,
+{
+    use futures::StreamExt;
+    let mut stream = std::pin::pin!(stream);
+    let mut body = BodyLimit::new(limit);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| Error::validation(format!("unreadable body: {e}")))?;
+        body.push(&chunk)?;
+    }
+    Ok(body.into_bytes())
 }
 
 /// JSON is the only body the API takes; a missing type is tolerated (curl, simple clients).
@@ -188,6 +240,52 @@ mod tests {
         assert!(check_content_type(None).is_ok());
         assert_eq!(
             check_content_type(Some("text/plain")).unwrap_err().code(),
+            "validation_error"
+        );
+    }
+
+    #[test]
+    fn the_body_limit_refuses_the_chunk_that_passes_it() {
+        let mut b = BodyLimit::new(10);
+        b.push(b"12345").unwrap();
+        b.push(b"67890").unwrap();
+        let err = b.push(b"x").unwrap_err();
+        assert_eq!(err.status(), 413);
+        assert_eq!(err.code(), "payload_too_large");
+        let mut exact = BodyLimit::new(3);
+        exact.push(b"abc").unwrap();
+        exact.push(b"").unwrap();
+        assert_eq!(exact.into_bytes(), b"abc");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_endless_chunked_body_is_cut_off_at_the_limit() {
+        use std::cell::Cell;
+        let pulled = Cell::new(0usize);
+        // Endless: reading it all first would never end.
+        let endless = futures::stream::repeat_with(|| {
+            pulled.set(pulled.get() + 1);
+            Ok::<_, String>(vec![b'x'; 1000])
+        });
+        let err = read_body(endless, MAX_BODY_BYTES).await.unwrap_err();
+        assert_eq!(err.code(), "payload_too_large");
+        assert_eq!(
+            pulled.get(),
+            MAX_BODY_BYTES / 1000 + 1,
+            "not one chunk more"
+        );
+
+        let small = futures::stream::iter(vec![
+            Ok::<_, String>(b"{\"a\"".to_vec()),
+            Ok(b":1}".to_vec()),
+        ]);
+        assert_eq!(
+            read_body(small, MAX_BODY_BYTES).await.unwrap(),
+            br#"{"a":1}"#
+        );
+        let broken = futures::stream::iter(vec![Ok(b"{".to_vec()), Err("reset".to_string())]);
+        assert_eq!(
+            read_body(broken, MAX_BODY_BYTES).await.unwrap_err().code(),
             "validation_error"
         );
     }

@@ -7,12 +7,88 @@
 //!   contains another is replaced whole).
 //! - Very short values (under [`MIN_SECRET_LEN`] bytes) are not treated as secrets: replacing
 //!   them would mangle ordinary text and they protect nothing.
+//! - A secret is also caught in its encoded forms: base64 (standard and URL-safe alphabets,
+//!   with and without padding, also inside a longer base64 text at any of its three byte
+//!   alignments, as in `Basic base64(user:password)`), percent-encoding (upper- and lower-case
+//!   hex, `+` for space) and JSON string escaping (so a secret inside an escaped JSON document
+//!   quoted by an error is caught too). Alignment fragments shorter than
+//!   [`MIN_ENCODED_FRAGMENT`] characters are not used: they would match ordinary text.
 //! - `Debug` never prints the secrets.
 
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+use base64::Engine;
 use serde_json::Value;
 
 pub const MIN_SECRET_LEN: usize = 4;
+/// Shortest base64 fragment (of a secret inside a longer base64 text) that is masked.
+pub const MIN_ENCODED_FRAGMENT: usize = 8;
 pub const MASK: &str = "[redacted]";
+
+/// Every form of `secret` that text may carry it in, the raw form first.
+fn encoded_forms(secret: &str) -> Vec<String> {
+    let bytes = secret.as_bytes();
+    let mut forms = vec![secret.to_string()];
+    for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
+        forms.push(engine.encode(bytes));
+    }
+    // Inside a longer base64 text the secret starts at byte offset 0, 1 or 2 of a 3-byte
+    // group: the characters that depend on the secret's bytes alone are the same whatever
+    // surrounds it.
+    for shift in 0..3usize {
+        let mut shifted = vec![0u8; shift];
+        shifted.extend_from_slice(bytes);
+        let encoded = STANDARD_NO_PAD.encode(&shifted);
+        let start = (8 * shift).div_ceil(6);
+        let end = encoded.len() - usize::from((8 * shifted.len()) % 6 != 0);
+        if end > start && end - start >= MIN_ENCODED_FRAGMENT {
+            let fragment = &encoded[start..end];
+            forms.push(fragment.to_string());
+            forms.push(fragment.replace('+', "-").replace('/', "_"));
+        }
+    }
+    for upper in [true, false] {
+        forms.push(percent_encode(bytes, upper, false));
+        forms.push(percent_encode(bytes, upper, true));
+        forms.push(percent_encode_all(bytes, upper));
+    }
+    let escaped = serde_json::to_string(secret).expect("a string serialises");
+    let escaped = &escaped[1..escaped.len() - 1];
+    forms.push(escaped.to_string());
+    forms.push(escaped.replace('/', "\\/"));
+    // Escaped twice: a JSON document quoted inside another JSON string.
+    let twice = serde_json::to_string(escaped).expect("a string serialises");
+    forms.push(twice[1..twice.len() - 1].to_string());
+    forms
+}
+
+/// Percent-encoding of everything but letters and digits (what stricter encoders emit).
+fn percent_encode_all(bytes: &[u8], upper: bool) -> String {
+    bytes
+        .iter()
+        .map(|&b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' => (b as char).to_string(),
+            _ if upper => format!("%{b:02X}"),
+            _ => format!("%{b:02x}"),
+        })
+        .collect()
+}
+
+/// RFC 3986 percent-encoding of everything but unreserved characters (`+` for space in
+/// form encoding).
+fn percent_encode(bytes: &[u8], upper: bool, plus_for_space: bool) -> String {
+    let mut out = String::with_capacity(bytes.len() * 3);
+    for &b in bytes {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' if plus_for_space => out.push('+'),
+            _ if upper => out.push_str(&format!("%{b:02X}")),
+            _ => out.push_str(&format!("%{b:02x}")),
+        }
+    }
+    out
+}
 
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Redactor {
@@ -30,8 +106,10 @@ impl Redactor {
         let mut secrets: Vec<String> = secrets
             .into_iter()
             .filter(|s| s.len() >= MIN_SECRET_LEN)
+            .flat_map(|s| encoded_forms(&s))
+            .filter(|s| s.len() >= MIN_SECRET_LEN)
             .collect();
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         secrets.dedup();
         Redactor { secrets }
     }
@@ -81,6 +159,118 @@ mod tests {
         let text = v.to_string();
         assert!(!text.contains("sk-live-123"), "{text}");
         assert_eq!(v["content"][0]["text"], "auth=[redacted]; again [redacted]");
+    }
+
+    const SECRET: &str = "sk-live/4f9a+Zq ü\"x&y=z";
+
+    fn assert_masked(r: &Redactor, carrier: &str, form: &str, what: &str) {
+        assert!(carrier.contains(form), "{what}: the test carries the form");
+        let out = r.text(carrier);
+        assert!(!out.contains(form), "{what}: {out}");
+        assert!(out.contains(MASK), "{what}: {out}");
+    }
+
+    #[test]
+    fn base64_forms_are_masked_with_and_without_padding_in_both_alphabets() {
+        let r = Redactor::new([SECRET.to_string()]);
+        for (what, engine) in [
+            ("standard", &STANDARD),
+            ("standard, no padding", &STANDARD_NO_PAD),
+            ("url-safe", &URL_SAFE),
+            ("url-safe, no padding", &URL_SAFE_NO_PAD),
+        ] {
+            let form = engine.encode(SECRET);
+            assert_masked(
+                &r,
+                &format!("upstream said: token={form}; bye"),
+                &form,
+                what,
+            );
+        }
+    }
+
+    #[test]
+    fn base64_of_a_secret_inside_a_longer_value_is_masked_at_every_alignment() {
+        let r = Redactor::new(["hunter2-password".to_string()]);
+        for prefix in ["", "a", "ab", "alice:", "bob:"] {
+            let whole = format!("{prefix}hunter2-password and more");
+            for engine in [&STANDARD, &URL_SAFE_NO_PAD] {
+                let encoded = engine.encode(&whole);
+                let out = r.text(&format!("Authorization: Basic {encoded}"));
+                assert!(!out.contains(&encoded), "{prefix:?}: {out}");
+                // Whatever is left cannot be decoded back into the password.
+                for piece in out.split(|c: char| !c.is_ascii_alphanumeric() && !"+/_-=".contains(c))
+                {
+                    let decoded = engine
+                        .decode(piece.trim_end_matches('='))
+                        .or_else(|_| STANDARD_NO_PAD.decode(piece.trim_end_matches('=')))
+                        .unwrap_or_default();
+                    assert!(
+                        !String::from_utf8_lossy(&decoded).contains("hunter2"),
+                        "{prefix:?}: {out}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn percent_encoded_forms_are_masked() {
+        let r = Redactor::new([SECRET.to_string()]);
+        let upper = percent_encode(SECRET.as_bytes(), true, false);
+        assert!(upper.contains("%2F") && upper.contains("%C3%BC"), "{upper}");
+        assert_masked(
+            &r,
+            &format!("GET /cb?token={upper}&x=1"),
+            &upper,
+            "upper-case hex",
+        );
+        let lower = percent_encode(SECRET.as_bytes(), false, false);
+        assert_masked(
+            &r,
+            &format!("GET /cb?token={lower}&x=1"),
+            &lower,
+            "lower-case hex",
+        );
+        let strict = percent_encode_all(SECRET.as_bytes(), false);
+        assert!(strict.contains("%2d"), "{strict}");
+        assert_masked(
+            &r,
+            &format!("token={strict}"),
+            &strict,
+            "every non-alphanumeric",
+        );
+        let form = percent_encode(SECRET.as_bytes(), true, true);
+        assert!(form.contains('+'));
+        assert_masked(&r, &format!("body: token={form}"), &form, "form encoding");
+    }
+
+    #[test]
+    fn json_escaped_forms_are_masked() {
+        let r = Redactor::new([SECRET.to_string()]);
+        // A secret inside a JSON document that was itself put in a JSON string.
+        let inner = json!({"token": SECRET}).to_string();
+        let outer = json!({"error": inner}).to_string();
+        let out = r.text(&outer);
+        assert!(!out.contains("sk-live"), "{out}");
+        // And the escaped form as such.
+        let escaped = serde_json::to_string(SECRET).unwrap();
+        assert_masked(
+            &r,
+            &format!("got {escaped}"),
+            &escaped[1..escaped.len() - 1],
+            "escaped",
+        );
+        // Through Redactor::value on a parsed body the raw form is what is left to catch.
+        let v = r.value(json!({"echo": outer}));
+        assert!(!v.to_string().contains("sk-live"), "{v}");
+    }
+
+    #[test]
+    fn encoded_forms_do_not_mangle_ordinary_text() {
+        let r = Redactor::new(["abcd".to_string()]);
+        assert_eq!(r.text("the quick brown fox"), "the quick brown fox");
+        assert_eq!(r.text("YWJjZA== abcd"), "[redacted] [redacted]");
     }
 
     #[test]

@@ -12,6 +12,12 @@
 //!   stays the authority, we only refuse what is certainly invalid.
 //! - A schema we cannot read (not an object, a `$ref` we cannot resolve, nesting past the depth
 //!   cap) validates nothing rather than blocking the tool.
+//! - Bounded work, whatever the schema and the arguments: every schema node visited (each
+//!   `$ref` expansion and each combinator branch included), every enum entry and every
+//!   `uniqueItems` comparison costs a step, and a validation that would take more than
+//!   [`MAX_STEPS`] steps or follow more than [`MAX_REF_DEPTH`] nested `$ref`s stops at once with
+//!   a `validation_error` saying the schema is too complex to validate. A schema such as
+//!   `{"allOf":[{"$ref":"#"},{"$ref":"#"}]}` is answered after at most [`MAX_STEPS`] steps.
 //! - At most [`MAX_ERRORS`] errors are reported.
 
 use serde_json::{json, Map, Value};
@@ -19,6 +25,10 @@ use serde_json::{json, Map, Value};
 use crate::error::Error;
 
 pub const MAX_ERRORS: usize = 20;
+/// Total work budget of one validation (see the module invariants).
+pub const MAX_STEPS: u64 = 100_000;
+/// Most `$ref`s followed inside one another.
+pub const MAX_REF_DEPTH: usize = 32;
 const MAX_DEPTH: usize = 64;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -30,7 +40,15 @@ pub struct SchemaError {
 
 /// Validates `arguments` against `schema`; the error lists every failing path found.
 pub fn validate_arguments(schema: &Value, arguments: &Value) -> Result<(), Error> {
-    let errors = validate(schema, arguments);
+    let errors = match run(schema, arguments) {
+        Outcome::Checked(errors) => errors,
+        Outcome::TooComplex(why) => {
+            return Err(Error::validation_with(
+                format!("the tool's input schema is too complex to validate ({why}); an admin can ask the server's maintainers to simplify it"),
+                json!({ "field": "parameters", "reason": "schema_too_complex", "max_steps": MAX_STEPS, "max_ref_depth": MAX_REF_DEPTH }),
+            ))
+        }
+    };
     if errors.is_empty() {
         return Ok(());
     }
@@ -50,18 +68,51 @@ pub fn validate_arguments(schema: &Value, arguments: &Value) -> Result<(), Error
     ))
 }
 
+/// What a validation found, or that the schema needs more work than the budget allows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Checked(Vec<SchemaError>),
+    TooComplex(String),
+}
+
+/// The errors of `value` against `schema`; a schema too complex to validate is reported as
+/// one error at the root.
 pub fn validate(schema: &Value, value: &Value) -> Vec<SchemaError> {
+    match run(schema, value) {
+        Outcome::Checked(errors) => errors,
+        Outcome::TooComplex(why) => vec![SchemaError {
+            path: String::new(),
+            message: format!("cannot be checked: the schema is too complex to validate ({why})"),
+        }],
+    }
+}
+
+/// Validates within the work budget.
+pub fn run(schema: &Value, value: &Value) -> Outcome {
     let mut v = Validator {
         root: schema,
         errors: Vec::new(),
+        stop_at: MAX_ERRORS,
+        steps: 0,
+        ref_depth: 0,
+        exhausted: None,
     };
     v.check(schema, value, &mut String::new(), 0);
-    v.errors
+    match v.exhausted {
+        Some(why) => Outcome::TooComplex(why),
+        None => Outcome::Checked(v.errors),
+    }
 }
 
 struct Validator<'a> {
     root: &'a Value,
     errors: Vec<SchemaError>,
+    /// Checking stops once this many errors are known (1 inside combinator probes).
+    stop_at: usize,
+    steps: u64,
+    ref_depth: usize,
+    /// Set once the budget is spent; every check then returns at once.
+    exhausted: Option<String>,
 }
 
 fn type_name(value: &Value) -> &'static str {
@@ -87,8 +138,25 @@ fn escape(segment: &str) -> String {
 }
 
 impl<'a> Validator<'a> {
+    /// Charges `n` steps; false once the budget is spent.
+    fn spend(&mut self, n: u64) -> bool {
+        if self.exhausted.is_some() {
+            return false;
+        }
+        self.steps = self.steps.saturating_add(n);
+        if self.steps > MAX_STEPS {
+            self.exhausted = Some(format!("more than {MAX_STEPS} steps"));
+            return false;
+        }
+        true
+    }
+
+    fn done(&self) -> bool {
+        self.exhausted.is_some() || self.errors.len() >= self.stop_at
+    }
+
     fn fail(&mut self, path: &str, message: String) {
-        if self.errors.len() < MAX_ERRORS {
+        if self.errors.len() < self.stop_at {
             self.errors.push(SchemaError {
                 path: path.to_string(),
                 message,
@@ -101,18 +169,20 @@ impl<'a> Validator<'a> {
         self.root.pointer(pointer)
     }
 
-    /// Whether `value` is valid against `schema`, without recording errors.
-    fn is_valid(&self, schema: &Value, value: &Value, depth: usize) -> bool {
-        let mut probe = Validator {
-            root: self.root,
-            errors: Vec::new(),
-        };
-        probe.check(schema, value, &mut String::new(), depth);
-        probe.errors.is_empty()
+    /// Whether `value` is valid against `schema`, without recording errors; stops at the
+    /// first error and spends from the same budget.
+    fn is_valid(&mut self, schema: &Value, value: &Value, depth: usize) -> bool {
+        let saved = std::mem::take(&mut self.errors);
+        let saved_stop = std::mem::replace(&mut self.stop_at, 1);
+        self.check(schema, value, &mut String::new(), depth);
+        let valid = self.errors.is_empty();
+        self.errors = saved;
+        self.stop_at = saved_stop;
+        valid
     }
 
     fn check(&mut self, schema: &Value, value: &Value, path: &mut String, depth: usize) {
-        if depth > MAX_DEPTH || self.errors.len() >= MAX_ERRORS {
+        if depth > MAX_DEPTH || self.done() || !self.spend(1) {
             return;
         }
         let Some(s) = schema.as_object() else {
@@ -123,7 +193,13 @@ impl<'a> Validator<'a> {
         };
         if let Some(target) = s.get("$ref").and_then(Value::as_str) {
             if let Some(resolved) = self.resolve(target) {
+                if self.ref_depth >= MAX_REF_DEPTH {
+                    self.exhausted = Some(format!("more than {MAX_REF_DEPTH} nested $refs"));
+                    return;
+                }
+                self.ref_depth += 1;
                 self.check(resolved, value, path, depth + 1);
+                self.ref_depth -= 1;
             }
         }
         self.check_type(s, value, path);
@@ -169,6 +245,9 @@ impl<'a> Validator<'a> {
 
     fn check_enum(&mut self, s: &Map<String, Value>, value: &Value, path: &str) {
         if let Some(Value::Array(allowed)) = s.get("enum") {
+            if !self.spend(allowed.len() as u64) {
+                return;
+            }
             if !allowed.contains(value) {
                 let list: Vec<String> = allowed.iter().take(10).map(Value::to_string).collect();
                 self.fail(path, format!("must be one of {}", list.join(", ")));
@@ -197,6 +276,9 @@ impl<'a> Validator<'a> {
         }
         let properties = s.get("properties").and_then(Value::as_object);
         for (name, item) in obj {
+            if self.done() || !self.spend(1) {
+                return;
+            }
             let len = path.len();
             path.push('/');
             path.push_str(&escape(name));
@@ -231,6 +313,9 @@ impl<'a> Validator<'a> {
     ) {
         if let Some(item_schema @ Value::Object(_)) = s.get("items") {
             for (i, item) in items.iter().enumerate() {
+                if self.done() {
+                    return;
+                }
                 let len = path.len();
                 path.push_str(&format!("/{i}"));
                 self.check(item_schema, item, path, depth + 1);
@@ -240,6 +325,9 @@ impl<'a> Validator<'a> {
         self.check_count(s, items.len(), "minItems", "maxItems", "items", path);
         if s.get("uniqueItems") == Some(&Value::Bool(true)) {
             for (i, a) in items.iter().enumerate() {
+                if !self.spend(i as u64) {
+                    return;
+                }
                 if items[..i].contains(a) {
                     self.fail(
                         path,
@@ -322,11 +410,19 @@ impl<'a> Validator<'a> {
     ) {
         if let Some(Value::Array(all)) = s.get("allOf") {
             for sub in all {
+                if self.done() {
+                    return;
+                }
                 self.check(sub, value, path, depth + 1);
             }
         }
+        if self.exhausted.is_some() {
+            return;
+        }
         if let Some(Value::Array(any)) = s.get("anyOf") {
-            if !any.iter().any(|sub| self.is_valid(sub, value, depth + 1)) {
+            if !any.iter().any(|sub| self.is_valid(sub, value, depth + 1))
+                && self.exhausted.is_none()
+            {
                 self.fail(path, "matches none of the accepted forms (anyOf)".into());
             }
         }
@@ -426,14 +522,100 @@ mod tests {
             "$defs": {"point": {"type": "object", "required": ["x"]}}});
         assert_eq!(paths(schema, json!({"p": {}})), ["/p/x"]);
         assert!(validate(&json!({"$ref": "#/nowhere"}), &json!(1)).is_empty());
+        assert!(validate(&json!({"$ref": "#", "type": "object"}), &json!(1)).len() == 1);
         assert!(validate(&json!("garbage"), &json!({"a": 1})).is_empty());
         assert!(validate(&json!({"format": "email", "pattern": "^x"}), &json!("y")).is_empty());
     }
 
     #[test]
-    fn recursive_refs_stop_at_the_depth_cap() {
+    fn a_self_referencing_schema_is_too_complex_not_a_hang() {
         let schema = json!({"$ref": "#"});
-        assert!(validate(&schema, &json!({"a": 1})).is_empty());
+        assert!(
+            matches!(run(&schema, &json!({"a": 1})), Outcome::TooComplex(why) if why.contains("$ref"))
+        );
+    }
+
+    fn assert_too_complex(schema: Value, arguments: Value) {
+        let err = validate_arguments(&schema, &arguments).unwrap_err();
+        assert_eq!(err.status(), 400, "{schema}");
+        assert_eq!(err.code(), "validation_error");
+        assert!(
+            err.to_string().contains("too complex to validate"),
+            "{schema}: {err}"
+        );
+        assert_eq!(err.details()["reason"], "schema_too_complex");
+    }
+
+    #[test]
+    fn exponential_ref_combinators_are_refused_within_the_budget() {
+        // Without the budget each of these takes 2^64 (or more) steps: the test would hang.
+        let args = json!({"a": 1});
+        assert_too_complex(
+            json!({"allOf": [{"$ref": "#"}, {"$ref": "#"}]}),
+            args.clone(),
+        );
+        assert_too_complex(
+            json!({"anyOf": [{"$ref": "#"}, {"$ref": "#"}], "type": "string"}),
+            args.clone(),
+        );
+        assert_too_complex(
+            json!({"oneOf": [{"$ref": "#"}, {"$ref": "#"}, {"$ref": "#"}]}),
+            args.clone(),
+        );
+        assert_too_complex(
+            json!({"not": {"anyOf": [{"$ref": "#"}, {"not": {"$ref": "#"}}]}}),
+            args.clone(),
+        );
+        // Fan-out through $defs instead of the root.
+        assert_too_complex(
+            json!({"$ref": "#/$defs/a", "$defs": {
+                "a": {"allOf": [{"$ref": "#/$defs/b"}, {"$ref": "#/$defs/b"}, {"$ref": "#/$defs/b"}]},
+                "b": {"allOf": [{"$ref": "#/$defs/a"}, {"$ref": "#/$defs/a"}, {"$ref": "#/$defs/a"}]}}}),
+            args.clone(),
+        );
+        // A chain of 25 definitions, each checking the previous one twice: 2^25 steps, yet
+        // fewer nested $refs than the cap, so the step budget is what stops it.
+        let mut defs = serde_json::Map::new();
+        defs.insert("d0".into(), json!({"type": "object"}));
+        for i in 1..=25 {
+            let prev = format!("#/$defs/d{}", i - 1);
+            defs.insert(
+                format!("d{i}"),
+                json!({"anyOf": [{"type": "string"}, {"allOf": [{"$ref": prev}, {"$ref": prev}]}]}),
+            );
+        }
+        let chain = json!({"$ref": "#/$defs/d25", "$defs": defs});
+        assert!(matches!(run(&chain, &args), Outcome::TooComplex(why) if why.contains("steps")));
+        assert_too_complex(chain, args);
+    }
+
+    #[test]
+    fn quadratic_unique_items_and_huge_enums_count_against_the_budget() {
+        let items: Vec<Value> = (0..20_000).map(|i| json!(i)).collect();
+        assert_too_complex(
+            json!({"type": "object", "properties": {"xs": {"type": "array", "uniqueItems": true}}}),
+            json!({"xs": items}),
+        );
+        let few: Vec<Value> = (0..100).map(|i| json!(i)).collect();
+        assert!(validate_arguments(
+            &json!({"type": "object", "properties": {"xs": {"type": "array", "uniqueItems": true}}}),
+            &json!({"xs": few})
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn recursive_schemas_within_the_budget_still_validate() {
+        let tree = json!({"type": "object", "required": ["name"], "properties": {
+            "name": {"type": "string"},
+            "children": {"type": "array", "items": {"$ref": "#"}}}});
+        let mut value = json!({"name": "leaf"});
+        for i in 0..10 {
+            value = json!({"name": format!("n{i}"), "children": [value.clone(), value]});
+        }
+        assert!(validate_arguments(&tree, &value).is_ok());
+        let bad = json!({"name": "root", "children": [{"name": 5}]});
+        assert_eq!(paths(tree, bad), ["/children/0/name"]);
     }
 
     #[test]

@@ -42,6 +42,8 @@ fn gateway_refuses_hostile_callers_and_input() {
     jwt_attacks_are_refused_with_auth_errors(&stack);
     cors_allows_only_configured_origins(&stack);
     hostile_bodies_get_documented_errors_never_500(&stack);
+    chunked_bodies_past_the_limit_are_cut_off(&stack);
+    ids_that_are_no_ids_never_read_the_team_wide_cache(&stack);
     jwt_secret_never_leaks(&stack);
 }
 
@@ -412,6 +414,56 @@ fn hostile_bodies_get_documented_errors_never_500(stack: &Stack) {
     );
     // The harness sets application/json; a second header makes the type ambiguous: still refused or accepted, never 500.
     assert!(typed.status < 500, "{}", typed.text);
+}
+
+/// A body without Content-Length (chunked transfer encoding) is refused with 413 as it
+/// streams in, like a declared one.
+fn chunked_bodies_past_the_limit_are_cut_off(stack: &Stack) {
+    use std::io::Read;
+    let token = token(stack, "u1", "member");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let chunked = |size: u64| {
+        let head = std::io::Cursor::new(br#"{"action":"list_servers","x":""#.to_vec());
+        let tail = std::io::Cursor::new(br#""}"#.to_vec());
+        let mut reader = head.chain(std::io::repeat(b'y').take(size)).chain(tail);
+        let mut r = agent
+            .post(format!("{}/", stack.base))
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .send(ureq::SendBody::from_reader(&mut reader))
+            .expect("request");
+        let status = r.status().as_u16();
+        let header = r
+            .headers()
+            .get("x-request-id")
+            .map(|v| v.to_str().unwrap().to_string());
+        let text = r.body_mut().read_to_string().unwrap_or_default();
+        (status, header, text)
+    };
+    let (status, header, text) = chunked(1024 * 1024);
+    assert_eq!(status, 413, "{text}");
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["code"], "payload_too_large", "{text}");
+    assert_eq!(body["request_id"].as_str(), header.as_deref());
+    // A small chunked body is read whole and served.
+    let (status, _, text) = chunked(100);
+    assert_eq!(status, 200, "{text}");
+}
+
+/// `server_id: "*"` once named the team-wide tool list's cache entry: warm it, then ask.
+fn ids_that_are_no_ids_never_read_the_team_wide_cache(stack: &Stack) {
+    let token = token(stack, "u1", "member");
+    for _ in 0..2 {
+        let all = stack.call(&token, json!({"action": "list_tools"}));
+        assert_eq!(all.status, 200, "{}", all.text);
+    }
+    for odd in ["*", "a:b", "*:*"] {
+        let answer = stack.call(&token, json!({"action": "list_tools", "server_id": odd}));
+        assert_error(&answer, 404, "not_found", odd);
+    }
 }
 
 fn raw_post(stack: &Stack, token: &str, body: Vec<u8>) -> Answer {

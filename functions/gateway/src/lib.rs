@@ -15,14 +15,18 @@ use shared::adapters::d1::D1Store;
 use shared::adapters::fetch::FetchHttp;
 use shared::adapters::kv::KvCache;
 use shared::adapters::log::log;
+use shared::api::MAX_BODY_BYTES;
 use shared::auth::AuthConfig;
 use shared::cache::Cache;
 use shared::gateway::{
-    admit, binding_of, check_content_type, check_declared_length, is_api_path, CorsPolicy,
+    admit, binding_of, check_content_type, check_declared_length, is_api_path, read_body,
+    CorsPolicy,
 };
 use shared::http::Clock;
 use shared::identity::{Identity, Role};
-use shared::internal::{action_url, Envelope};
+use shared::internal::{
+    action_url, is_refused_envelope, Envelope, SigningKey, SIGNATURE_HEADER, SIGNING_KEY_VAR,
+};
 use shared::membership::{keys, requested_team, resolve_team, TEAM_HEADER};
 use shared::Error;
 use worker::{event, Context, Env, Headers, Method, Request, RequestInit, Response};
@@ -107,10 +111,11 @@ async fn handle(
     check_content_type(header("content-type").as_deref())?;
     let authorization = header("authorization");
     let team_header = header(TEAM_HEADER);
-    let body = req
-        .bytes()
-        .await
-        .map_err(|e| Error::validation(format!("unreadable body: {e}")))?;
+    // Streamed and counted: a body without Content-Length stops at the limit, unread beyond.
+    let body = match req.stream() {
+        Ok(stream) => read_body(stream, MAX_BODY_BYTES).await?,
+        Err(_) => Vec::new(),
+    };
 
     let auth = AuthConfig::from_settings(|name| env.var(name).ok().map(|v| v.to_string()))?;
     let http = FetchHttp::new();
@@ -190,7 +195,8 @@ async fn handle(
     forward(env, binding_of(action.route()), action.name(), &envelope).await
 }
 
-/// Sends the envelope to an action worker and relays its answer (status and body) as is.
+/// Signs the envelope (serialised once: the MAC covers exactly the bytes sent), sends it to
+/// an action worker and relays its answer (status and body) as is.
 async fn forward(
     env: &Env,
     binding: &str,
@@ -200,11 +206,21 @@ async fn forward(
     let service = env
         .service(binding)
         .map_err(|e| Error::internal(format!("binding {binding}: {e}")))?;
+    let key = SigningKey::from_secret(
+        env.var(SIGNING_KEY_VAR)
+            .ok()
+            .map(|v| v.to_string())
+            .as_deref(),
+    )?;
+    let body = serde_json::to_string(envelope).map_err(Error::internal)?;
+    let signature = key.sign(body.as_bytes(), worker::Date::now().as_millis() / 1000);
     let headers = Headers::new();
     headers
         .set("content-type", "application/json")
         .map_err(Error::internal)?;
-    let body = serde_json::to_string(envelope).map_err(Error::internal)?;
+    headers
+        .set(SIGNATURE_HEADER, &signature)
+        .map_err(Error::internal)?;
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_headers(headers)
@@ -218,6 +234,13 @@ async fn forward(
         .bytes()
         .await
         .map_err(|e| Error::internal(format!("reading {binding}'s answer: {e}")))?;
+    if is_refused_envelope(status, &bytes) {
+        // Our own envelope refused: the keys differ between workers (a deployment error, not
+        // the caller's fault).
+        return Err(Error::internal(format!(
+            "{binding} refused the gateway's signed envelope: is {SIGNING_KEY_VAR} the same on every worker?"
+        )));
+    }
     let response = Response::from_bytes(bytes)
         .map_err(Error::internal)?
         .with_status(status);

@@ -229,10 +229,11 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
             }
         }
         Err(err) => {
-            ctx.log(&format!(
+            // Upstream text may quote the credential (also encoded): redacted before logging.
+            ctx.log(&redactor.text(&format!(
                 "call_tool {tool_name} on server {} failed: {err}",
                 server.id
-            ));
+            )));
             let status = if matches!(err, Error::Timeout(_)) {
                 Status::Timeout
             } else {

@@ -2,7 +2,8 @@
 //! `server_id` is given), from KV when cached (5-minute TTL), else D1.
 //!
 //! Cache keys start with the caller's team id, so a hit can only ever be the caller's data;
-//! a miss for another team's server id answers `not_found` from D1.
+//! a miss for another team's server id answers `not_found` from D1. A `server_id` that is not
+//! an id (`*`, `a:b`, …) is `not_found` before any key is built from it (`cache::keys`).
 
 use serde_json::{json, Value};
 
@@ -10,7 +11,7 @@ use super::{Ctx, Reply};
 use crate::api::{ActionRequest, MAX_ID_LEN};
 use crate::cache::{keys, Cache, LIST_TTL_SECS};
 use crate::db::Database;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::repo::{servers, tools};
 
 pub async fn list_tools<D: Database, C: Cache, H>(
@@ -19,7 +20,12 @@ pub async fn list_tools<D: Database, C: Cache, H>(
 ) -> Result<Reply> {
     let server_id = req.optional_str("server_id", MAX_ID_LEN)?;
     let key = match server_id {
-        Some(id) => keys::tools_of_server(ctx.team(), id),
+        Some(id) => keys::tools_of_server(ctx.team(), id).ok_or_else(|| {
+            Error::NotFound(format!(
+                "server '{}' not found in your team",
+                id.chars().take(64).collect::<String>()
+            ))
+        })?,
         None => keys::tools_of_team(ctx.team()),
     };
     if let Ok(Some(cached)) = ctx.services.cache.get(&key).await {

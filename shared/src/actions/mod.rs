@@ -160,8 +160,8 @@ impl Reply {
 /// Drops every cached list that a change to this server's tools or status can affect.
 pub(crate) async fn drop_team_caches<C: Cache>(cache: &C, team_id: &str, server_id: Option<&str>) {
     let mut keys_to_drop = vec![keys::servers_of_team(team_id), keys::tools_of_team(team_id)];
-    if let Some(id) = server_id {
-        keys_to_drop.push(keys::tools_of_server(team_id, id));
+    if let Some(key) = server_id.and_then(|id| keys::tools_of_server(team_id, id)) {
+        keys_to_drop.push(key);
     }
     for key in keys_to_drop {
         // A failed delete only means a stale list for at most the TTL; never fail the change.

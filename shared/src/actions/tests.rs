@@ -19,20 +19,30 @@ use crate::identity::{Identity, Role};
 use crate::repo::executions::{self, Finished, Status};
 use crate::repo::tools;
 
-/// A network that records every request it is asked to send, then refuses it.
+/// A network that records every request it is asked to send, then refuses it (with
+/// `echo`, quoting the request's header values back in encoded forms, as a hostile or
+/// debugging server might).
 #[derive(Default)]
 struct Wire {
     now: Cell<u64>,
     attempts: Cell<u32>,
     requests: RefCell<Vec<HttpRequest>>,
+    echo: Cell<bool>,
 }
 
 impl HttpClient for Wire {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, Error> {
         self.attempts.set(self.attempts.get() + 1);
         let url = request.url.clone();
+        let echoed = if self.echo.get() {
+            redaction::echo_of(&request.headers)
+        } else {
+            String::new()
+        };
         self.requests.borrow_mut().push(request);
-        Err(Error::Upstream(format!("test network refuses {url}")))
+        Err(Error::Upstream(format!(
+            "test network refuses {url}{echoed}"
+        )))
     }
 }
 
@@ -181,7 +191,8 @@ async fn list_tools_serves_the_second_read_from_cache_until_it_is_dropped() {
         "disabled tool hidden"
     );
     assert_eq!(
-        w.cache.ttl_of(&keys::tools_of_server("team-a", "srv-a")),
+        w.cache
+            .ttl_of(&keys::tools_of_server("team-a", "srv-a").unwrap()),
         Some(300)
     );
     let second = w.run(&member, body.clone()).await.unwrap();
@@ -470,12 +481,16 @@ async fn sync_upserts_keeps_policy_and_removes_what_the_server_dropped() {
     );
     // A cache entry for the other team is never touched by this team's sync either.
     w.cache
-        .put(&keys::tools_of_server("team-a", "srv-a"), "[]", 300)
+        .put(
+            &keys::tools_of_server("team-a", "srv-a").unwrap(),
+            "[]",
+            300,
+        )
         .await
         .unwrap();
     assert!(w
         .cache
-        .get(&keys::tools_of_server("team-a", "srv-a"))
+        .get(&keys::tools_of_server("team-a", "srv-a").unwrap())
         .await
         .unwrap()
         .is_some());
@@ -483,5 +498,6 @@ async fn sync_upserts_keeps_policy_and_removes_what_the_server_dropped() {
 
 mod confirmations;
 mod credentials;
-mod quota;
 mod pinning;
+mod quota;
+mod redaction;

@@ -1,6 +1,11 @@
-//! What every action worker does around its action: decode the gateway's envelope, build the
-//! services from the bindings, run the action, and answer the reply or the error contract.
-//! A worker crate is then one `#[event(fetch)]` calling [`serve`] with its action.
+//! What every action worker does around its action: check the gateway's signature over the
+//! envelope's exact bytes, decode the envelope, build the services from the bindings, run the
+//! action, and answer the reply or the error contract. A worker crate is then one
+//! `#[event(fetch)]` calling [`serve`] with its action.
+//!
+//! Invariants: nothing of the body is decoded before its signature is verified
+//! (`crate::internal`); an unsigned, forged or stale envelope is a 401 `auth_error`, a missing
+//! or short `INTERNAL_SIGNING_KEY` a 500 `internal_error`; neither runs the action.
 
 use serde_json::Map;
 use worker::{Env, Request, Response};
@@ -12,7 +17,10 @@ use super::log::log;
 use crate::actions::{Ctx, Reply, Services, Settings};
 use crate::api::ActionRequest;
 use crate::error::{Error, Result};
-use crate::internal::Envelope;
+use crate::gateway::read_body;
+use crate::internal::{
+    Envelope, SigningKey, MAX_ENVELOPE_BYTES, SIGNATURE_HEADER, SIGNING_KEY_VAR,
+};
 
 /// The concrete context an action runs with inside a worker.
 pub type WorkerCtx<'a> = Ctx<'a, D1Store, KvCache, FetchHttp>;
@@ -27,19 +35,17 @@ pub async fn serve<F>(
 where
     F: AsyncFn(&WorkerCtx<'_>, &ActionRequest) -> Result<Reply>,
 {
-    let envelope = match req.json::<Envelope>().await {
+    let envelope = match authentic_envelope(&mut req, &env).await {
         Ok(e) => e,
-        Err(e) => {
+        Err(err) => {
+            // The key is never part of an error's text; the body is not logged either.
             log(
-                "error",
+                if err.status() >= 500 { "error" } else { "warn" },
                 worker_name,
                 "-",
-                &format!("undecodable envelope: {e}"),
+                &format!("refused envelope: {} {}: {err}", err.status(), err.code()),
             );
-            return respond(
-                &Reply::error(&Error::internal("bad envelope"), "-", Map::new()),
-                "-",
-            );
+            return respond(&Reply::error(&err, "-", Map::new()), "-");
         }
     };
     let request_id = envelope.request_id.clone();
@@ -93,6 +99,25 @@ where
         request_id,
     };
     action(&ctx, &request).await
+}
+
+/// The envelope, once its signature is checked over the exact bytes received.
+async fn authentic_envelope(req: &mut Request, env: &Env) -> Result<Envelope> {
+    let key = SigningKey::from_secret(
+        env.var(SIGNING_KEY_VAR)
+            .ok()
+            .map(|v| v.to_string())
+            .as_deref(),
+    )?;
+    let header = req.headers().get(SIGNATURE_HEADER).ok().flatten();
+    SigningKey::precheck(header.as_deref())?;
+    let body = match req.stream() {
+        Ok(stream) => read_body(stream, MAX_ENVELOPE_BYTES).await?,
+        Err(_) => Vec::new(),
+    };
+    let now_secs = worker::Date::now().as_millis() / 1000;
+    key.verify(header.as_deref(), &body, now_secs)?;
+    serde_json::from_slice(&body).map_err(|e| Error::internal(format!("undecodable envelope: {e}")))
 }
 
 pub fn settings_from(env: &Env) -> Settings {

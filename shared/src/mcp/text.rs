@@ -19,10 +19,11 @@ pub fn clip(s: &str, max: usize) -> String {
     out
 }
 
-/// Scrubs known secret values out of upstream text.
+/// Scrubs known secret values out of upstream text, in their encoded forms too (it is
+/// [`crate::redact::Redactor`] over the header values and their parts).
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
-    secrets: Vec<String>,
+    inner: crate::redact::Redactor,
 }
 
 impl Redactor {
@@ -37,19 +38,13 @@ impl Redactor {
                 }
             }
         }
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        secrets.dedup();
-        Redactor { secrets }
+        Redactor {
+            inner: crate::redact::Redactor::new(secrets),
+        }
     }
 
     pub fn scrub(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for s in &self.secrets {
-            if out.contains(s.as_str()) {
-                out = out.replace(s.as_str(), "[redacted]");
-            }
-        }
-        out
+        self.inner.text(text)
     }
 }
 
@@ -97,6 +92,9 @@ mod tests {
             s.contains("abc"),
             "values under 4 chars are too short to be secrets: {s}"
         );
+        use base64::Engine;
+        let echoed = base64::engine::general_purpose::STANDARD.encode("sk-live-1234567890");
+        assert_eq!(r.scrub(&format!("saw {echoed}")), "saw [redacted]");
     }
 
     #[test]

@@ -288,7 +288,7 @@ async fn setting_a_credential_drops_the_upstream_session_and_cached_lists() {
     let w = World::new();
     for key in [
         crate::cache::keys::mcp_session("srv-a"),
-        crate::cache::keys::tools_of_server("team-a", "srv-a"),
+        crate::cache::keys::tools_of_server("team-a", "srv-a").unwrap(),
     ] {
         super::Cache::put(&w.cache, &key, "x", 300).await.unwrap();
     }

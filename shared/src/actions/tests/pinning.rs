@@ -226,7 +226,11 @@ async fn a_changed_definition_keeps_the_approved_one_served_until_approve_tool()
 
     // A listing cached before approval is dropped by it.
     w.cache
-        .put(&keys::tools_of_server("team-a", "srv-a"), "[]", 300)
+        .put(
+            &keys::tools_of_server("team-a", "srv-a").unwrap(),
+            "[]",
+            300,
+        )
         .await
         .unwrap();
     let approved = approve(
@@ -239,7 +243,7 @@ async fn a_changed_definition_keeps_the_approved_one_served_until_approve_tool()
     assert_eq!(approved.body["tool"]["pending_definition"], Value::Null);
     assert!(w
         .cache
-        .get(&keys::tools_of_server("team-a", "srv-a"))
+        .get(&keys::tools_of_server("team-a", "srv-a").unwrap())
         .await
         .unwrap()
         .is_none());
