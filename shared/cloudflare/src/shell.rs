@@ -5,14 +5,16 @@
 use serde_json::Map;
 use worker::{Env, Request, Response};
 
-use super::d1::D1Store;
-use super::fetch::FetchHttp;
-use super::kv::KvCache;
-use super::log::log;
-use crate::actions::{Ctx, Reply, Services, Settings};
-use crate::api::ActionRequest;
-use crate::error::{Error, Result};
-use crate::internal::Envelope;
+use shared::actions::{Ctx, Reply, Services, Settings};
+use shared::api::ActionRequest;
+use shared::error::{Error, Result};
+use shared::internal::Envelope;
+
+use crate::bindings::Bindings;
+use crate::d1::D1Store;
+use crate::fetch::FetchHttp;
+use crate::kv::KvCache;
+use crate::log::log;
 
 /// The concrete context an action runs with inside a worker.
 pub type WorkerCtx<'a> = Ctx<'a, D1Store, KvCache, FetchHttp>;
@@ -69,16 +71,11 @@ where
     F: AsyncFn(&WorkerCtx<'_>, &ActionRequest) -> Result<Reply>,
 {
     let request = ActionRequest::from_value(envelope.request.clone())?;
-    let db = D1Store::new(
-        env.d1("DB")
-            .map_err(|e| Error::internal(format!("binding DB: {e}")))?,
-    );
-    let cache = KvCache::new(
-        env.kv("CACHE")
-            .map_err(|e| Error::internal(format!("binding CACHE: {e}")))?,
-    );
-    let http = FetchHttp::for_env(env);
-    let settings = settings_from(env);
+    let bindings = Bindings::new(env);
+    let db = bindings.db()?;
+    let cache = bindings.cache()?;
+    let http = bindings.http();
+    let settings = bindings.settings();
     let request_id = envelope.request_id.as_str();
     let log_line = |message: &str| log("info", worker_name, request_id, message);
     let ctx = Ctx {
@@ -96,7 +93,7 @@ where
 }
 
 pub fn settings_from(env: &Env) -> Settings {
-    Settings::from_vars(|name| env.var(name).ok().map(|v| v.to_string()))
+    Bindings::new(env).settings()
 }
 
 fn respond(reply: &Reply, request_id: &str) -> worker::Result<Response> {

@@ -1,5 +1,5 @@
 //! The `StdioBridge` Durable Object (DESIGN.md §7): one instance per (team, server), named
-//! `{team}/{server}` by the HTTP adapter (`shared::adapters::fetch`), each with its own
+//! `{team}/{server}` by the HTTP adapter ([`crate::fetch`]), each with its own
 //! Cloudflare Container running the stdio bridge image (`functions/stdio_bridge/Dockerfile`).
 //! It starts the container when it is not running, waits until the bridge answers
 //! `GET /health`, and forwards the request unchanged (path `/t/{team}/s/{server}/mcp`,
@@ -19,12 +19,13 @@
 use std::cell::Cell;
 use std::time::Duration;
 
-use shared::adapters::log::log;
 use worker::js_sys::{Function, Object, Reflect};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::{
     durable_object, Container, Date, Delay, DurableObject, Env, Fetcher, Request, Response, State,
 };
+
+use crate::log::log;
 
 const WORKER: &str = "stdio_bridge";
 /// The port the bridge listens on in the container (`BRIDGE_ADDR` in the Dockerfile).
