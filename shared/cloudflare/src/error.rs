@@ -32,3 +32,37 @@ impl<T, E: RuntimeError> WorkerResultExt<T> for std::result::Result<T, E> {
         self.map_err(|e| Error::Upstream(format!("{what}: {e}")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed() -> worker::Result<()> {
+        Err(worker::Error::RustError("no such binding".into()))
+    }
+
+    #[test]
+    fn runtime_failures_become_internal_errors_saying_what_failed() {
+        let err = failed().or_internal("binding DB").unwrap_err();
+        assert_eq!(err, Error::Internal("binding DB: no such binding".into()));
+        assert_eq!((err.status(), err.code()), (500, "internal_error"));
+    }
+
+    #[test]
+    fn upstream_failures_become_upstream_errors_saying_what_failed() {
+        let err = failed()
+            .or_upstream("could not reach the server")
+            .unwrap_err();
+        assert_eq!(
+            err,
+            Error::Upstream("could not reach the server: no such binding".into())
+        );
+        assert_eq!((err.status(), err.code()), (502, "upstream_error"));
+    }
+
+    #[test]
+    fn successes_pass_through() {
+        let ok: worker::Result<u8> = Ok(7);
+        assert_eq!(ok.or_internal("anything"), Ok(7));
+    }
+}

@@ -97,7 +97,7 @@ impl DurableObject for RateLimiter {
 
 impl RateLimiter {
     async fn check(&self, check: &CheckRequest) -> Result<GateAnswer, Error> {
-        let config = RateLimitConfig::from_vars(|name| Bindings::new(&self.env).var(name))?;
+        let config = RateLimitConfig::from_vars(|name| self.bindings().var(name))?;
         let action = Action::parse(&check.action)
             .ok_or_else(|| Error::validation(format!("unknown action '{}'", check.action)))?;
         let team = self.team_limits(check, &config).await?;
@@ -142,17 +142,20 @@ impl RateLimiter {
         })
     }
 
+    fn bindings(&self) -> Bindings<'_> {
+        Bindings::new(&self.env)
+    }
+
     fn db(&self) -> Result<D1Store, Error> {
-        Bindings::new(&self.env).db()
+        self.bindings().db()
     }
 
     /// The user's role in this team: cached for `MEMBERSHIP_CACHE_SECS`, else read from D1.
     async fn member_role(&self, check: &CheckRequest) -> Result<Option<Role>, Error> {
         let ttl = self
-            .env
+            .bindings()
             .var("MEMBERSHIP_CACHE_SECS")
-            .ok()
-            .and_then(|v| v.to_string().parse().ok())
+            .and_then(|v| v.parse().ok())
             .unwrap_or(DEFAULT_MEMBERSHIP_CACHE_SECS);
         let now = Date::now().as_millis();
         if let Some(role) = self.members.borrow().get(&check.user_id, now, ttl) {
