@@ -13,8 +13,9 @@
 //! (default 600) ahead; when it fires with nothing newer, the container is destroyed (the next
 //! request starts it again; the bridge re-initializes the stdio server on its first call).
 //!
-//! Only reached from workers that bind it (call_tool here; sync_tools and admin through
-//! `script_name`), never from the public internet.
+//! Hosted by call_tool (feature `stdio-bridge`, re-exported by that crate). Only reached from
+//! workers that bind it (call_tool; sync_tools and admin through `script_name`), never from the
+//! public internet.
 
 use std::cell::Cell;
 use std::time::Duration;
