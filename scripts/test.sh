@@ -17,6 +17,15 @@ export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
+step "core has no worker dependency (shared: cargo tree, host and wasm32)"
+for target in wasm32-unknown-unknown "$(rustc -vV | sed -n 's/^host: //p')"; do
+  tree=$(cargo tree -p shared -e normal --target "$target")
+  if grep 'worker v' <<<"$tree"; then
+    echo "shared depends on worker ($target): only edge_cloudflare (shared/cloudflare) may" >&2
+    exit 1
+  fi
+done
+
 step "clippy, host (all targets, with the native transport)"
 cargo clippy --workspace --all-targets --features shared/native -- -D warnings
 

@@ -1,9 +1,10 @@
 //! mcp-edge core. Everything a worker does that is not binding glue lives here and runs under
 //! native `cargo test`: the request contract, identity, errors, the storage and network seams,
-//! the MCP client and the action logic. Only `adapters` touches `worker::`.
+//! the MCP client and the action logic. This crate has no `worker` dependency (scripts/test.sh
+//! asserts it with `cargo tree`): the Cloudflare glue lives in `edge_cloudflare`
+//! (`shared/cloudflare`), which implements the seams declared here.
 
 pub mod actions;
-pub mod adapters;
 pub mod api;
 pub mod auth;
 pub mod breaker;

@@ -4,11 +4,11 @@
 //! After a membership change it tells the team's gate (the gateway's `RateLimiter` object,
 //! binding `TEAM_GATE`) to forget the user's cached membership, so it takes effect at once.
 
+use edge_cloudflare::log::log;
+use edge_cloudflare::shell::serve;
 use shared::actions::admin::admin;
 use shared::actions::analytics::analytics;
 use shared::actions::members::members;
-use shared::adapters::log::log;
-use shared::adapters::shell::serve;
 use shared::api::{Action, MAX_ID_LEN};
 use shared::ratelimit::{ForgetRequest, FORGET_URL};
 use shared::Error;

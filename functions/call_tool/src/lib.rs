@@ -1,11 +1,11 @@
 //! `call_tool` worker: runs one tool upstream and records the execution (D1, KV, outbound
-//! fetch); reached only through the gateway's Service Binding.
+//! fetch); reached only through the gateway's Service Binding. Hosts the `StdioBridge` Durable
+//! Object (`edge_cloudflare::stdio_bridge`).
 
-mod stdio_bridge;
-pub use stdio_bridge::StdioBridge;
+pub use edge_cloudflare::stdio_bridge::StdioBridge;
 
+use edge_cloudflare::shell::serve;
 use shared::actions::call_tool::call_tool;
-use shared::adapters::shell::serve;
 use worker::{event, Context, Env, Request, Response};
 
 #[event(fetch)]

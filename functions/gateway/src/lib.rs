@@ -1,20 +1,18 @@
 //! The public gateway worker: the one function URL the PWA calls. It answers CORS preflights,
 //! admits requests (size, JWT, shape; see `shared::gateway`), picks the team
-//! (`shared::membership`), asks the team's gate (`limiter`, the `RateLimiter` Durable Object in
-//! `rate_limiter`: membership, role, limits), forwards admitted requests to the action worker
-//! over a Service Binding with the identity, and stamps every answer with `X-Request-Id`, CORS
-//! and rate-limit headers. It never holds a credential key.
+//! (`shared::membership`), asks the team's gate (`edge_cloudflare::limiter`, the `RateLimiter`
+//! Durable Object in `edge_cloudflare::rate_limiter`, hosted here: membership, role, limits),
+//! forwards admitted requests to the action worker over a Service Binding with the identity,
+//! and stamps every answer with `X-Request-Id`, CORS and rate-limit headers. It never holds a
+//! credential key.
 
-mod limiter;
-mod rate_limiter;
+pub use edge_cloudflare::rate_limiter::RateLimiter;
 
-pub use rate_limiter::RateLimiter;
-
+use edge_cloudflare::fetch::FetchHttp;
+use edge_cloudflare::limiter;
+use edge_cloudflare::log::log;
+use edge_cloudflare::{Bindings, WorkerResultExt};
 use serde_json::json;
-use shared::adapters::d1::D1Store;
-use shared::adapters::fetch::FetchHttp;
-use shared::adapters::kv::KvCache;
-use shared::adapters::log::log;
 use shared::api::MAX_BODY_BYTES;
 use shared::auth::AuthConfig;
 use shared::cache::Cache;
@@ -96,7 +94,7 @@ async fn handle(
 ) -> Result<Response, Error> {
     let path = req.path();
     if path == "/health" && req.method() == Method::Get {
-        return Response::from_json(&json!({ "status": "ok" })).map_err(Error::internal);
+        return Response::from_json(&json!({ "status": "ok" })).or_internal("health answer");
     }
     if !is_api_path(&path) {
         return Err(Error::NotFound(format!(
@@ -119,10 +117,7 @@ async fn handle(
 
     let auth = AuthConfig::from_settings(|name| env.var(name).ok().map(|v| v.to_string()))?;
     let http = FetchHttp::new();
-    let cache = KvCache::new(
-        env.kv("CACHE")
-            .map_err(|e| Error::internal(format!("binding CACHE: {e}")))?,
-    );
+    let cache = Bindings::new(env).cache()?;
     let now_secs = http.now_ms() / 1000;
     let (verified, request) = admit(
         authorization.as_deref(),
@@ -139,10 +134,7 @@ async fn handle(
             request.optional_str("team_id", shared::api::MAX_ID_LEN)?,
             team_header.as_deref(),
         )?;
-        let db = D1Store::new(
-            env.d1("DB")
-                .map_err(|e| Error::internal(format!("binding DB: {e}")))?,
-        );
+        let db = Bindings::new(env).db()?;
         let choice = resolve_team(&verified, requested, &db, &cache).await?;
         let answer =
             limiter::consult(env, &choice, &verified.user_id, action, request_id, WORKER).await?;
@@ -203,9 +195,7 @@ async fn forward(
     action: &str,
     envelope: &Envelope,
 ) -> Result<Response, Error> {
-    let service = env
-        .service(binding)
-        .map_err(|e| Error::internal(format!("binding {binding}: {e}")))?;
+    let service = Bindings::new(env).service(binding)?;
     let key = SigningKey::from_secret(
         env.var(SIGNING_KEY_VAR)
             .ok()
@@ -217,10 +207,10 @@ async fn forward(
     let headers = Headers::new();
     headers
         .set("content-type", "application/json")
-        .map_err(Error::internal)?;
+        .or_internal("request headers")?;
     headers
         .set(SIGNATURE_HEADER, &signature)
-        .map_err(Error::internal)?;
+        .or_internal("request headers")?;
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_headers(headers)
@@ -228,12 +218,12 @@ async fn forward(
     let mut upstream = service
         .fetch(action_url(action), Some(init))
         .await
-        .map_err(|e| Error::internal(format!("calling {binding}: {e}")))?;
+        .or_internal(&format!("calling {binding}"))?;
     let status = upstream.status_code();
     let bytes = upstream
         .bytes()
         .await
-        .map_err(|e| Error::internal(format!("reading {binding}'s answer: {e}")))?;
+        .or_internal(&format!("reading {binding}'s answer"))?;
     if is_refused_envelope(status, &bytes) {
         // Our own envelope refused: the keys differ between workers (a deployment error, not
         // the caller's fault).
@@ -242,12 +232,12 @@ async fn forward(
         )));
     }
     let response = Response::from_bytes(bytes)
-        .map_err(Error::internal)?
+        .or_internal("relaying the answer")?
         .with_status(status);
     response
         .headers()
         .set("content-type", "application/json")
-        .map_err(Error::internal)?;
+        .or_internal("relaying the answer")?;
     Ok(response)
 }
 

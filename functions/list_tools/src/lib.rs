@@ -1,7 +1,7 @@
 //! `list_tools` worker: read-only (D1, KV); reached only through the gateway's Service Binding.
 
+use edge_cloudflare::shell::serve;
 use shared::actions::list_tools::list_tools;
-use shared::adapters::shell::serve;
 use worker::{event, Context, Env, Request, Response};
 
 #[event(fetch)]

@@ -2,9 +2,9 @@
 //! fetch); reached only through the gateway's Service Binding. Its cron triggers (see its
 //! wrangler.toml) health-check every server and re-sync every catalogue.
 
+use edge_cloudflare::cron::run_scheduled;
+use edge_cloudflare::shell::serve;
 use shared::actions::sync_tools::sync_tools;
-use shared::adapters::cron::run_scheduled;
-use shared::adapters::shell::serve;
 use worker::{event, Context, Env, Request, Response, ScheduleContext, ScheduledEvent};
 
 #[event(fetch)]

@@ -17,9 +17,11 @@ use worker::{
     Env, Fetch, Headers, Method as WMethod, ObjectNamespace, Request, RequestInit, RequestRedirect,
 };
 
-use crate::error::{Error, Result};
-use crate::http::{Clock, HttpClient, HttpRequest, HttpResponse, Method};
-use crate::server_config::{bridge_key_of_path, STDIO_BRIDGE_DO_ORIGIN};
+use shared::error::{Error, Result};
+use shared::http::{Clock, HttpClient, HttpRequest, HttpResponse, Method};
+use shared::server_config::{bridge_key_of_path, STDIO_BRIDGE_DO_ORIGIN};
+
+use crate::error::WorkerResultExt;
 
 /// The Durable Object binding of the stdio bridge (class `StdioBridge`, in call_tool).
 pub const STDIO_BRIDGE_BINDING: &str = "STDIO_BRIDGE";
@@ -47,10 +49,6 @@ impl FetchHttp {
     }
 }
 
-fn upstream(context: &str, e: worker::Error) -> Error {
-    Error::Upstream(format!("{context}: {e}"))
-}
-
 impl HttpClient for FetchHttp {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
         let headers = Headers::new();
@@ -71,7 +69,7 @@ impl HttpClient for FetchHttp {
             init.with_body(Some(js_sys_bytes(&body)));
         }
         let req = Request::new_with_init(&request.url, &init)
-            .map_err(|e| upstream("building the upstream request", e))?;
+            .or_upstream("building the upstream request")?;
         self.sent.set(self.sent.get() + 1);
         let bridge_path = request
             .url
@@ -83,7 +81,7 @@ impl HttpClient for FetchHttp {
             Fetch::Request(req)
                 .send()
                 .await
-                .map_err(|e| upstream("could not reach the server", e))?
+                .or_upstream("could not reach the server")?
         };
         let status = resp.status_code();
         let headers = resp
@@ -93,7 +91,7 @@ impl HttpClient for FetchHttp {
             .collect();
         let body = match resp.stream() {
             Ok(stream) => stream
-                .map(|chunk| chunk.map_err(|e| upstream("reading the server's reply", e)))
+                .map(|chunk| chunk.or_upstream("reading the server's reply"))
                 .boxed_local(),
             Err(_) => futures::stream::empty().boxed_local(),
         };
@@ -119,10 +117,10 @@ impl FetchHttp {
         let stub = namespace
             .id_from_name(&key)
             .and_then(|id| id.get_stub())
-            .map_err(|e| upstream("the stdio bridge object", e))?;
+            .or_upstream("the stdio bridge object")?;
         stub.fetch_with_request(req)
             .await
-            .map_err(|e| upstream("could not reach the stdio bridge", e))
+            .or_upstream("could not reach the stdio bridge")
     }
 }
 

@@ -3,7 +3,8 @@
 //! (`shared::membership`: memberships read from D1 and kept for `MEMBERSHIP_CACHE_SECS`, dropped
 //! at once when the admin worker reports a change on `/forget`), refuses admin work to members,
 //! then charges the team's windows held in its SQLite storage (`shared::ratelimit::decide`).
-//! Every rule lives in `shared`; this file only loads, asks and stores.
+//! Every rule lives in `shared`; this file only loads, asks and stores. Hosted by the gateway
+//! (feature `rate-limiter`, re-exported by the gateway crate).
 //!
 //! Exactness: a Durable Object runs one event at a time between awaits. The team's limits are
 //! read (from the in-memory cache or D1) first; from loading the windows to storing them
@@ -12,13 +13,13 @@
 //!
 //! Storage: `windows(key, state, expires_at)`, one row per window (`team`, `admin`,
 //! `user:<id>`), the state as JSON. Rows whose windows hold nothing any more are deleted now
-//! and then, so idle users do not accumulate.
+//! and then, so idle users do not accumulate. This SQL stays here, not in `shared::repo`: it
+//! runs on the object's own SQLite storage (not D1) through its synchronous API, which the
+//! no-await exactness above depends on, and `repo` speaks the async `Database` seam.
 
 use std::cell::{Cell, RefCell};
 
 use serde_json::Value;
-use shared::adapters::d1::D1Store;
-use shared::adapters::log::log;
 use shared::api::Action;
 use shared::identity::Role;
 use shared::membership::{admission, Admission, MemberCache, DEFAULT_MEMBERSHIP_CACHE_SECS};
@@ -32,7 +33,14 @@ use worker::{
     durable_object, Date, DurableObject, Env, Request, Response, SqlStorage, SqlStorageValue, State,
 };
 
+use crate::bindings::Bindings;
+use crate::d1::D1Store;
+use crate::error::WorkerResultExt;
+use crate::log::log;
+
 const WORKER: &str = "rate_limiter";
+/// What the storage errors say failed.
+const STORAGE: &str = "limiter storage";
 /// Expired windows are swept every this many requests.
 const SWEEP_EVERY: u64 = 256;
 
@@ -89,8 +97,7 @@ impl DurableObject for RateLimiter {
 
 impl RateLimiter {
     async fn check(&self, check: &CheckRequest) -> Result<GateAnswer, Error> {
-        let config =
-            RateLimitConfig::from_vars(|name| self.env.var(name).ok().map(|v| v.to_string()))?;
+        let config = RateLimitConfig::from_vars(|name| self.bindings().var(name))?;
         let action = Action::parse(&check.action)
             .ok_or_else(|| Error::validation(format!("unknown action '{}'", check.action)))?;
         let team = self.team_limits(check, &config).await?;
@@ -135,19 +142,20 @@ impl RateLimiter {
         })
     }
 
+    fn bindings(&self) -> Bindings<'_> {
+        Bindings::new(&self.env)
+    }
+
     fn db(&self) -> Result<D1Store, Error> {
-        Ok(D1Store::new(self.env.d1("DB").map_err(|e| {
-            Error::internal(format!("binding DB: {e}"))
-        })?))
+        self.bindings().db()
     }
 
     /// The user's role in this team: cached for `MEMBERSHIP_CACHE_SECS`, else read from D1.
     async fn member_role(&self, check: &CheckRequest) -> Result<Option<Role>, Error> {
         let ttl = self
-            .env
+            .bindings()
             .var("MEMBERSHIP_CACHE_SECS")
-            .ok()
-            .and_then(|v| v.to_string().parse().ok())
+            .and_then(|v| v.parse().ok())
             .unwrap_or(DEFAULT_MEMBERSHIP_CACHE_SECS);
         let now = Date::now().as_millis();
         if let Some(role) = self.members.borrow().get(&check.user_id, now, ttl) {
@@ -204,12 +212,12 @@ impl RateLimiter {
                  expires_at INTEGER NOT NULL)",
                 None,
             )
-            .map_err(storage_error)?;
+            .or_internal(STORAGE)?;
             sql.exec(
                 "CREATE INDEX IF NOT EXISTS windows_expires_at ON windows (expires_at)",
                 None,
             )
-            .map_err(storage_error)?;
+            .or_internal(STORAGE)?;
             self.schema_ready.set(true);
         }
         Ok(())
@@ -227,7 +235,7 @@ impl RateLimiter {
                 vec![SqlStorageValue::from(charge.key.as_str())],
             )
             .and_then(|cursor| cursor.to_array())
-            .map_err(storage_error)?;
+            .or_internal(STORAGE)?;
         let Some(state) = rows
             .first()
             .and_then(|r| r.get("state"))
@@ -255,7 +263,7 @@ impl RateLimiter {
                 "DELETE FROM windows WHERE expires_at < ?",
                 vec![SqlStorageValue::from(now as i64)],
             )
-            .map_err(storage_error)?;
+            .or_internal(STORAGE)?;
         }
         Ok(())
     }
@@ -272,10 +280,6 @@ fn store(sql: &SqlStorage, charge: &Charge, window: &SlidingWindow) -> Result<()
             SqlStorageValue::from(window.expires_at_ms(&charge.spec) as i64),
         ],
     )
-    .map_err(storage_error)?;
+    .or_internal(STORAGE)?;
     Ok(())
-}
-
-fn storage_error(e: worker::Error) -> Error {
-    Error::internal(format!("limiter storage: {e}"))
 }

@@ -3,14 +3,12 @@
 
 use worker::Env;
 
-use super::d1::D1Store;
-use super::fetch::FetchHttp;
-use super::kv::KvCache;
-use super::log::log;
-use super::shell::settings_from;
-use crate::actions::cron::{run, Budget, Job, Report, Retention};
-use crate::actions::Services;
-use crate::error::{Error, Result};
+use shared::actions::cron::{run, Budget, Job, Report, Retention};
+use shared::actions::Services;
+use shared::error::Result;
+
+use crate::bindings::Bindings;
+use crate::log::log;
 
 /// The schedule that re-syncs every catalogue; any other schedule runs health checks.
 pub const SYNC_SCHEDULE_VAR: &str = "SYNC_SCHEDULE";
@@ -23,22 +21,17 @@ pub const PER_TEAM_VAR: &str = "CRON_MAX_SERVERS_PER_TEAM_PER_RUN";
 pub const TOTAL_VAR: &str = "CRON_MAX_SERVERS_PER_RUN";
 
 pub async fn run_scheduled(env: &Env, cron: &str) -> Result<Report> {
-    let run_id = format!("cron-{}", crate::repo::new_id());
+    let run_id = format!("cron-{}", shared::repo::new_id());
     let sync_schedule = env
         .var(SYNC_SCHEDULE_VAR)
         .map(|v| v.to_string())
         .unwrap_or_else(|_| DEFAULT_SYNC_SCHEDULE.to_string());
     let job = Job::for_schedule(cron, &sync_schedule);
-    let db = D1Store::new(
-        env.d1("DB")
-            .map_err(|e| Error::internal(format!("binding DB: {e}")))?,
-    );
-    let cache = KvCache::new(
-        env.kv("CACHE")
-            .map_err(|e| Error::internal(format!("binding CACHE: {e}")))?,
-    );
-    let http = FetchHttp::for_env(env);
-    let settings = settings_from(env);
+    let bindings = Bindings::new(env);
+    let db = bindings.db()?;
+    let cache = bindings.cache()?;
+    let http = bindings.http();
+    let settings = bindings.settings();
     let log_line = |message: &str| log("info", "sync_tools", &run_id, message);
     let services = Services {
         db: &db,

@@ -10,17 +10,19 @@
 use serde_json::Map;
 use worker::{Env, Request, Response};
 
-use super::d1::D1Store;
-use super::fetch::FetchHttp;
-use super::kv::KvCache;
-use super::log::log;
-use crate::actions::{Ctx, Reply, Services, Settings};
-use crate::api::ActionRequest;
-use crate::error::{Error, Result};
-use crate::gateway::read_body;
-use crate::internal::{
+use shared::actions::{Ctx, Reply, Services, Settings};
+use shared::api::ActionRequest;
+use shared::error::{Error, Result};
+use shared::gateway::read_body;
+use shared::internal::{
     Envelope, SigningKey, MAX_ENVELOPE_BYTES, SIGNATURE_HEADER, SIGNING_KEY_VAR,
 };
+
+use crate::bindings::Bindings;
+use crate::d1::D1Store;
+use crate::fetch::FetchHttp;
+use crate::kv::KvCache;
+use crate::log::log;
 
 /// The concrete context an action runs with inside a worker.
 pub type WorkerCtx<'a> = Ctx<'a, D1Store, KvCache, FetchHttp>;
@@ -75,16 +77,11 @@ where
     F: AsyncFn(&WorkerCtx<'_>, &ActionRequest) -> Result<Reply>,
 {
     let request = ActionRequest::from_value(envelope.request.clone())?;
-    let db = D1Store::new(
-        env.d1("DB")
-            .map_err(|e| Error::internal(format!("binding DB: {e}")))?,
-    );
-    let cache = KvCache::new(
-        env.kv("CACHE")
-            .map_err(|e| Error::internal(format!("binding CACHE: {e}")))?,
-    );
-    let http = FetchHttp::for_env(env);
-    let settings = settings_from(env);
+    let bindings = Bindings::new(env);
+    let db = bindings.db()?;
+    let cache = bindings.cache()?;
+    let http = bindings.http();
+    let settings = bindings.settings();
     let request_id = envelope.request_id.as_str();
     let log_line = |message: &str| log("info", worker_name, request_id, message);
     let ctx = Ctx {
@@ -121,7 +118,7 @@ async fn authentic_envelope(req: &mut Request, env: &Env) -> Result<Envelope> {
 }
 
 pub fn settings_from(env: &Env) -> Settings {
-    Settings::from_vars(|name| env.var(name).ok().map(|v| v.to_string()))
+    Bindings::new(env).settings()
 }
 
 fn respond(reply: &Reply, request_id: &str) -> worker::Result<Response> {

@@ -1,5 +1,5 @@
 //! The `StdioBridge` Durable Object (DESIGN.md §7): one instance per (team, server), named
-//! `{team}/{server}` by the HTTP adapter (`shared::adapters::fetch`), each with its own
+//! `{team}/{server}` by the HTTP adapter ([`crate::fetch`]), each with its own
 //! Cloudflare Container running the stdio bridge image (`functions/stdio_bridge/Dockerfile`).
 //! It starts the container when it is not running, waits until the bridge answers
 //! `GET /health`, and forwards the request unchanged (path `/t/{team}/s/{server}/mcp`,
@@ -13,18 +13,20 @@
 //! (default 600) ahead; when it fires with nothing newer, the container is destroyed (the next
 //! request starts it again; the bridge re-initializes the stdio server on its first call).
 //!
-//! Only reached from workers that bind it (call_tool here; sync_tools and admin through
-//! `script_name`), never from the public internet.
+//! Hosted by call_tool (feature `stdio-bridge`, re-exported by that crate). Only reached from
+//! workers that bind it (call_tool; sync_tools and admin through `script_name`), never from the
+//! public internet.
 
 use std::cell::Cell;
 use std::time::Duration;
 
-use shared::adapters::log::log;
 use worker::js_sys::{Function, Object, Reflect};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::{
     durable_object, Container, Date, Delay, DurableObject, Env, Fetcher, Request, Response, State,
 };
+
+use crate::log::log;
 
 const WORKER: &str = "stdio_bridge";
 /// The port the bridge listens on in the container (`BRIDGE_ADDR` in the Dockerfile).

@@ -2,8 +2,10 @@
 
 use worker::kv::KvStore;
 
-use crate::cache::{Cache, MIN_TTL_SECS};
-use crate::error::{Error, Result};
+use shared::cache::{Cache, MIN_TTL_SECS};
+use shared::error::Result;
+
+use crate::error::WorkerResultExt;
 
 pub struct KvCache {
     kv: KvStore,
@@ -15,26 +17,22 @@ impl KvCache {
     }
 }
 
-fn kv_error(e: worker::kv::KvError) -> Error {
-    Error::internal(format!("KV: {e}"))
-}
-
 impl Cache for KvCache {
     async fn get(&self, key: &str) -> Result<Option<String>> {
-        self.kv.get(key).text().await.map_err(kv_error)
+        self.kv.get(key).text().await.or_internal("KV")
     }
 
     async fn put(&self, key: &str, value: &str, ttl_secs: u64) -> Result<()> {
         self.kv
             .put(key, value)
-            .map_err(kv_error)?
+            .or_internal("KV")?
             .expiration_ttl(ttl_secs.max(MIN_TTL_SECS))
             .execute()
             .await
-            .map_err(kv_error)
+            .or_internal("KV")
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
-        self.kv.delete(key).await.map_err(kv_error)
+        self.kv.delete(key).await.or_internal("KV")
     }
 }

@@ -4,8 +4,10 @@ use serde_json::Value;
 use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement};
 
-use crate::db::{normalize_number, Database, Row, SqlValue, Statement};
-use crate::error::{Error, Result};
+use shared::db::{normalize_number, Database, Row, SqlValue, Statement};
+use shared::error::Result;
+
+use crate::error::WorkerResultExt;
 
 pub struct D1Store {
     db: D1Database,
@@ -21,7 +23,7 @@ impl D1Store {
         self.db
             .prepare(stmt.sql)
             .bind(&params)
-            .map_err(|e| Error::internal(format!("D1 bind: {e}")))
+            .or_internal("D1 bind")
     }
 }
 
@@ -43,14 +45,10 @@ fn changes(result: &worker::D1Result) -> u64 {
         .unwrap_or_default() as u64
 }
 
-fn d1_error(e: worker::Error) -> Error {
-    Error::internal(format!("D1: {e}"))
-}
-
 impl Database for D1Store {
     async fn query(&self, stmt: Statement) -> Result<Vec<Row>> {
-        let result = self.prepare(&stmt)?.all().await.map_err(d1_error)?;
-        let rows: Vec<Value> = result.results().map_err(d1_error)?;
+        let result = self.prepare(&stmt)?.all().await.or_internal("D1")?;
+        let rows: Vec<Value> = result.results().or_internal("D1")?;
         Ok(rows
             .into_iter()
             .filter_map(|row| match row {
@@ -65,7 +63,7 @@ impl Database for D1Store {
     }
 
     async fn execute(&self, stmt: Statement) -> Result<u64> {
-        let result = self.prepare(&stmt)?.run().await.map_err(d1_error)?;
+        let result = self.prepare(&stmt)?.run().await.or_internal("D1")?;
         Ok(changes(&result))
     }
 
@@ -74,7 +72,7 @@ impl Database for D1Store {
             .iter()
             .map(|s| self.prepare(s))
             .collect::<Result<Vec<_>>>()?;
-        let results = self.db.batch(prepared).await.map_err(d1_error)?;
+        let results = self.db.batch(prepared).await.or_internal("D1")?;
         Ok(results.iter().map(changes).collect())
     }
 }

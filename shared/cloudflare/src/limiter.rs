@@ -11,13 +11,15 @@
 //!   through without limits; otherwise it is refused with a 500 (closed is the default: an
 //!   unlimited gateway is the worse failure). Membership never fails open.
 
-use shared::adapters::d1::D1Store;
-use shared::adapters::log::log;
 use shared::api::Action;
 use shared::membership::{admit_directly, TeamChoice};
 use shared::ratelimit::{CheckRequest, GateAnswer, RateLimitConfig, CHECK_URL};
 use shared::Error;
 use worker::{Env, Headers, Method, Request, RequestInit};
+
+use crate::bindings::Bindings;
+use crate::error::WorkerResultExt;
+use crate::log::log;
 
 /// The gate's answer for this request (`decision: None` when no limit applies: disabled, or
 /// failed open).
@@ -29,12 +31,10 @@ pub async fn consult(
     request_id: &str,
     worker_name: &str,
 ) -> Result<GateAnswer, Error> {
-    let config = RateLimitConfig::from_vars(|name| env.var(name).ok().map(|v| v.to_string()))?;
+    let bindings = Bindings::new(env);
+    let config = RateLimitConfig::from_vars(|name| bindings.var(name))?;
     let direct = async || -> Result<GateAnswer, Error> {
-        let db = D1Store::new(
-            env.d1("DB")
-                .map_err(|e| Error::internal(format!("binding DB: {e}")))?,
-        );
+        let db = bindings.db()?;
         Ok(GateAnswer {
             admission: admit_directly(&db, choice, user_id, action).await?,
             decision: None,
@@ -52,7 +52,11 @@ pub async fn consult(
     };
     match ask(env, &config.binding, &check).await {
         Ok(answer) => Ok(answer),
-        Err(reason) => {
+        Err(err) => {
+            let reason = match err {
+                Error::Internal(detail) => detail,
+                other => other.to_string(),
+            };
             let direction = if config.fail_open { "open" } else { "closed" };
             log(
                 "error",
@@ -74,38 +78,37 @@ pub async fn consult(
     }
 }
 
-async fn ask(env: &Env, binding: &str, check: &CheckRequest) -> Result<GateAnswer, String> {
-    let namespace = env
-        .durable_object(binding)
-        .map_err(|e| format!("binding {binding}: {e}"))?;
-    let stub = namespace
+/// The object's answer; the error's detail says why there is none (for the log).
+async fn ask(env: &Env, binding: &str, check: &CheckRequest) -> Result<GateAnswer, Error> {
+    let stub = Bindings::new(env)
+        .durable_object(binding)?
         .id_from_name(&check.team_id)
         .and_then(|id| id.get_stub())
-        .map_err(|e| format!("stub: {e}"))?;
+        .or_internal("stub")?;
     let headers = Headers::new();
     headers
         .set("content-type", "application/json")
-        .map_err(|e| e.to_string())?;
-    let body = serde_json::to_string(check).map_err(|e| e.to_string())?;
+        .or_internal("headers")?;
+    let body = serde_json::to_string(check).map_err(Error::internal)?;
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_headers(headers)
         .with_body(Some(body.into()));
-    let request = Request::new_with_init(CHECK_URL, &init).map_err(|e| e.to_string())?;
+    let request = Request::new_with_init(CHECK_URL, &init).or_internal("request")?;
     let mut response = stub
         .fetch_with_request(request)
         .await
-        .map_err(|e| format!("fetch: {e}"))?;
+        .or_internal("fetch")?;
     let status = response.status_code();
     if status != 200 {
         let text = response.text().await.unwrap_or_default();
-        return Err(format!(
+        return Err(Error::internal(format!(
             "answered {status}: {}",
             text.chars().take(200).collect::<String>()
-        ));
+        )));
     }
     response
         .json::<GateAnswer>()
         .await
-        .map_err(|e| format!("undecodable answer: {e}"))
+        .or_internal("undecodable answer")
 }

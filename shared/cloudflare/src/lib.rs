@@ -1,0 +1,35 @@
+//! mcp-edge on Cloudflare: the only crate that touches `worker::`. The core (`shared`) has no
+//! `worker` dependency (scripts/test.sh asserts it with `cargo tree`), so domain code cannot
+//! reach for a binding; everything here is glue: implementations of the core's storage and
+//! network seams over Cloudflare bindings ([`d1`], [`kv`], [`fetch`]), the bindings themselves
+//! ([`bindings`]), logging ([`log`]), the conversion of `worker::Error` into the core's error
+//! ([`error`]), the shells every action worker runs in ([`shell`], [`cron`]), the gateway's side
+//! of the team gate ([`limiter`]) and both Durable Objects: `RateLimiter` (`rate_limiter`,
+//! feature `rate-limiter`, hosted by the gateway) and `StdioBridge` (`stdio_bridge`, feature
+//! `stdio-bridge`, hosted by call_tool). A worker crate hosts a class by enabling its feature and
+//! re-exporting it (`pub use edge_cloudflare::rate_limiter::RateLimiter;`): the class's
+//! wasm-bindgen exports land in every cdylib that links its code, hence the features.
+//!
+//! Invariants:
+//! - No rule lives here: what is decided (admission, limits, SQL, redaction) is decided in
+//!   `shared` and tested natively; this crate loads, asks and stores. The one SQL here is the
+//!   rate limiter's own storage (its module says why it is not in `shared::repo`).
+//! - A `worker::Error` becomes a `shared::Error` only through [`error::WorkerResultExt`] (the
+//!   orphan rule forbids `impl From<worker::Error> for shared::Error` here), saying what failed.
+
+pub mod bindings;
+pub mod cron;
+pub mod d1;
+pub mod error;
+pub mod fetch;
+pub mod kv;
+pub mod limiter;
+pub mod log;
+#[cfg(feature = "rate-limiter")]
+pub mod rate_limiter;
+pub mod shell;
+#[cfg(feature = "stdio-bridge")]
+pub mod stdio_bridge;
+
+pub use bindings::Bindings;
+pub use error::WorkerResultExt;
