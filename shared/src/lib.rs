@@ -1,6 +1,9 @@
 //! mcp-edge core. Everything a worker does that is not binding glue lives here and runs under
-//! native `cargo test`: the request contract, identity, errors, the storage and network seams,
-//! the MCP client and the action logic. Only `adapters` touches `worker::`.
+//! native `cargo test`: the request contract, identity, errors, the storage seams and the
+//! action logic. Only `adapters` touches `worker::`. The MCP client, with the network seam
+//! (`HttpClient`, `Clock`) and its own typed error, is the crate `mcp_client` (`shared/mcp`);
+//! its errors become [`Error`] in one place (`error.rs`), its session store is the KV cache
+//! through [`cache::CacheSessions`].
 
 pub mod actions;
 pub mod adapters;
@@ -13,10 +16,8 @@ pub mod credentials;
 pub mod db;
 pub mod error;
 pub mod gateway;
-pub mod http;
 pub mod identity;
 pub mod internal;
-pub mod mcp;
 pub mod membership;
 pub mod ratelimit;
 pub mod redact;
@@ -26,8 +27,5 @@ pub mod schema;
 pub mod server_config;
 pub mod ssrf;
 pub mod time;
-
-#[cfg(feature = "native")]
-pub mod native_http;
 
 pub use error::{Error, Result};

@@ -10,6 +10,7 @@ mod rate_limiter;
 
 pub use rate_limiter::RateLimiter;
 
+use mcp_client::http::Clock;
 use serde_json::json;
 use shared::adapters::d1::D1Store;
 use shared::adapters::fetch::FetchHttp;
@@ -20,7 +21,6 @@ use shared::cache::Cache;
 use shared::gateway::{
     admit, binding_of, check_content_type, check_declared_length, is_api_path, CorsPolicy,
 };
-use shared::http::Clock;
 use shared::identity::{Identity, Role};
 use shared::internal::{action_url, Envelope};
 use shared::membership::{keys, requested_team, resolve_team, TEAM_HEADER};

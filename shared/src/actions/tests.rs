@@ -14,10 +14,11 @@ use crate::cache::{keys, Cache, MemoryCache};
 use crate::confirmation::ConfirmationKey;
 use crate::credentials::KeyRing;
 use crate::error::Error;
-use crate::http::{Clock, HttpClient, HttpRequest, HttpResponse};
 use crate::identity::{Identity, Role};
 use crate::repo::executions::{self, Finished, Status};
 use crate::repo::tools;
+use mcp_client::http::{Clock, HttpClient, HttpRequest, HttpResponse};
+use mcp_client::McpError;
 
 /// A network that records every request it is asked to send, then refuses it.
 #[derive(Default)]
@@ -28,11 +29,11 @@ struct Wire {
 }
 
 impl HttpClient for Wire {
-    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, Error> {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, McpError> {
         self.attempts.set(self.attempts.get() + 1);
         let url = request.url.clone();
         self.requests.borrow_mut().push(request);
-        Err(Error::Upstream(format!("test network refuses {url}")))
+        Err(McpError::transport(format!("test network refuses {url}")))
     }
 }
 
@@ -429,14 +430,14 @@ async fn sync_upserts_keeps_policy_and_removes_what_the_server_dropped() {
     let w = World::new();
     w.db.exec("UPDATE mcp_tools SET timeout_seconds = 7, execution_count = 5 WHERE id = 'tool-b1'");
     let listed = vec![
-        crate::mcp::ToolDef {
+        mcp_client::ToolDef {
             name: "echo".into(),
             title: None,
             description: Some("Echo v2".into()),
             input_schema: json!({"type": "object", "properties": {"m": {"type": "string"}}}),
             annotations: None,
         },
-        crate::mcp::ToolDef {
+        mcp_client::ToolDef {
             name: "new".into(),
             title: Some("New".into()),
             description: None,

@@ -17,9 +17,9 @@ use worker::{
     Env, Fetch, Headers, Method as WMethod, ObjectNamespace, Request, RequestInit, RequestRedirect,
 };
 
-use crate::error::{Error, Result};
-use crate::http::{Clock, HttpClient, HttpRequest, HttpResponse, Method};
 use crate::server_config::{bridge_key_of_path, STDIO_BRIDGE_DO_ORIGIN};
+use mcp_client::error::{McpError, Result};
+use mcp_client::http::{Clock, HttpClient, HttpRequest, HttpResponse, Method};
 
 /// The Durable Object binding of the stdio bridge (class `StdioBridge`, in call_tool).
 pub const STDIO_BRIDGE_BINDING: &str = "STDIO_BRIDGE";
@@ -47,8 +47,9 @@ impl FetchHttp {
     }
 }
 
-fn upstream(context: &str, e: worker::Error) -> Error {
-    Error::Upstream(format!("{context}: {e}"))
+/// workerd reports fetch failures as text: classified once, here ([`McpError::transport`]).
+fn upstream(context: &str, e: worker::Error) -> McpError {
+    McpError::transport(format!("{context}: {e}"))
 }
 
 impl HttpClient for FetchHttp {
@@ -56,7 +57,7 @@ impl HttpClient for FetchHttp {
         let headers = Headers::new();
         for (name, value) in &request.headers {
             headers.set(name, value).map_err(|_| {
-                Error::Upstream(format!("header '{name}' is not valid for an HTTP request"))
+                McpError::Validation(format!("header '{name}' is not valid for an HTTP request"))
             })?;
         }
         let mut init = RequestInit::new();
@@ -108,14 +109,14 @@ impl HttpClient for FetchHttp {
 impl FetchHttp {
     async fn to_stdio_bridge(&self, path: &str, req: Request) -> Result<worker::Response> {
         let namespace = self.stdio_bridge.as_ref().ok_or_else(|| {
-            Error::Upstream(format!(
+            McpError::Validation(format!(
                 "stdio servers need the StdioBridge Durable Object (binding {STDIO_BRIDGE_BINDING}) \
                  or STDIO_BRIDGE_URL; this worker has neither"
             ))
         })?;
         let path = path.split('?').next().unwrap_or_default();
         let key = bridge_key_of_path(path)
-            .ok_or_else(|| Error::internal(format!("not a stdio bridge path: {path}")))?;
+            .ok_or_else(|| McpError::Internal(format!("not a stdio bridge path: {path}")))?;
         let stub = namespace
             .id_from_name(&key)
             .and_then(|id| id.get_stub())
