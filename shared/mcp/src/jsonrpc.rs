@@ -2,7 +2,7 @@
 //!
 //! Invariants:
 //! - Parsing never panics: anything that is not a JSON-RPC message is an `Err(String)` naming
-//!   what was wrong, written for a team admin (it ends up in `Error::Upstream`).
+//!   what was wrong, written for a team admin (it ends up in an [`crate::McpError`], usually `Protocol`).
 //! - Our request ids are JSON numbers below 2^53 (safe for JavaScript servers); a reply matches
 //!   when its id is the same number, or a string of the same digits (some servers echo strings).
 //! - An error reply with a `null` id is a server-level rejection (parse error, bad session) and

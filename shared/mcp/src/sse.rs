@@ -8,7 +8,7 @@
 //!   is not dispatched, but its `id:` still moves the last event id.
 //! - Memory is bounded: one event (its pending line plus its data) may not exceed `max_event`
 //!   bytes and a whole stream may not exceed `max_total` bytes; exceeding either is an
-//!   `Error::Upstream`, never an allocation without bound.
+//!   [`crate::McpError::Protocol`], never an allocation without bound.
 
 use std::collections::VecDeque;
 
