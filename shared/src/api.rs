@@ -48,6 +48,7 @@ pub enum AdminAction {
     SetCredential,
     DeleteCredential,
     ReencryptCredentials,
+    ApproveTool,
 }
 
 /// Execution history and usage analytics (served by the admin worker). `analytics` is for
@@ -84,6 +85,7 @@ impl Action {
         "set_credential",
         "delete_credential",
         "reencrypt_credentials",
+        "approve_tool",
         "analytics",
         "list_executions",
         "get_execution",
@@ -108,6 +110,7 @@ impl Action {
             "set_credential" => Action::Admin(AdminAction::SetCredential),
             "delete_credential" => Action::Admin(AdminAction::DeleteCredential),
             "reencrypt_credentials" => Action::Admin(AdminAction::ReencryptCredentials),
+            "approve_tool" => Action::Admin(AdminAction::ApproveTool),
             "analytics" => Action::Analytics(AnalyticsAction::Report),
             "list_executions" => Action::Analytics(AnalyticsAction::ListExecutions),
             "get_execution" => Action::Analytics(AnalyticsAction::GetExecution),
@@ -134,6 +137,7 @@ impl Action {
             Action::Admin(AdminAction::SetCredential) => "set_credential",
             Action::Admin(AdminAction::DeleteCredential) => "delete_credential",
             Action::Admin(AdminAction::ReencryptCredentials) => "reencrypt_credentials",
+            Action::Admin(AdminAction::ApproveTool) => "approve_tool",
             Action::Analytics(AnalyticsAction::Report) => "analytics",
             Action::Analytics(AnalyticsAction::ListExecutions) => "list_executions",
             Action::Analytics(AnalyticsAction::GetExecution) => "get_execution",

@@ -27,6 +27,13 @@ pub enum Error {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// A per-team quota is used up: 409 `conflict`, with `{limit, current}` in the details.
+    #[error("{message}")]
+    Quota {
+        message: String,
+        limit: u64,
+        current: u64,
+    },
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{message}")]
@@ -71,7 +78,7 @@ impl Error {
             Error::Auth(_) => 401,
             Error::Authorization(_) => 403,
             Error::NotFound(_) => 404,
-            Error::Conflict(_) => 409,
+            Error::Conflict(_) | Error::Quota { .. } => 409,
             Error::PayloadTooLarge(_) => 413,
             Error::RateLimit { .. } => 429,
             Error::Tool(_) | Error::Upstream(_) => 502,
@@ -86,7 +93,7 @@ impl Error {
             Error::Authorization(_) => "authorization_error",
             Error::Validation { .. } => "validation_error",
             Error::NotFound(_) => "not_found",
-            Error::Conflict(_) => "conflict",
+            Error::Conflict(_) | Error::Quota { .. } => "conflict",
             Error::PayloadTooLarge(_) => "payload_too_large",
             Error::RateLimit { .. } => "rate_limit",
             Error::Tool(_) => "tool_error",
@@ -110,6 +117,7 @@ impl Error {
             Error::RateLimit {
                 retry_after_secs, ..
             } => json!({ "retry_after_seconds": retry_after_secs }),
+            Error::Quota { limit, current, .. } => json!({ "limit": limit, "current": current }),
             _ => Value::Object(Map::new()),
         }
     }
@@ -141,7 +149,17 @@ impl Error {
             "authorization_error" => Error::Authorization(message),
             "validation_error" => Error::Validation { message, details },
             "not_found" => Error::NotFound(message),
-            "conflict" => Error::Conflict(message),
+            "conflict" => match (
+                details.get("limit").and_then(Value::as_u64),
+                details.get("current").and_then(Value::as_u64),
+            ) {
+                (Some(limit), Some(current)) => Error::Quota {
+                    message,
+                    limit,
+                    current,
+                },
+                _ => Error::Conflict(message),
+            },
             "payload_too_large" => Error::PayloadTooLarge(message),
             "rate_limit" => Error::RateLimit {
                 message,
@@ -190,6 +208,15 @@ mod tests {
             (Error::validation("x"), 400, "validation_error"),
             (Error::NotFound("x".into()), 404, "not_found"),
             (Error::Conflict("x".into()), 409, "conflict"),
+            (
+                Error::Quota {
+                    message: "x".into(),
+                    limit: 2,
+                    current: 2,
+                },
+                409,
+                "conflict",
+            ),
             (Error::PayloadTooLarge("x".into()), 413, "payload_too_large"),
             (
                 Error::RateLimit {
@@ -267,5 +294,13 @@ mod tests {
         let original = Error::validation_with("bad", json!({"field": "tool_name"}));
         let body = original.to_body("r");
         assert_eq!(Error::from_body(400, &body), Some(original));
+        let quota = Error::Quota {
+            message: "full".into(),
+            limit: 50,
+            current: 50,
+        };
+        let body = quota.to_body("r");
+        assert_eq!(body["details"], json!({"limit": 50, "current": 50}));
+        assert_eq!(Error::from_body(409, &body), Some(quota));
     }
 }

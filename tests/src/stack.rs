@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::collections::HashSet;
 use std::sync::{Mutex, Once};
 use std::time::Duration;
 
@@ -60,14 +61,18 @@ fn wrangler(args: &[&str], persist: &Path) -> Command {
     cmd
 }
 
+/// (user, team, role)
+type Membership = (String, String, String);
+
 pub struct Stack {
     pub base: String,
     pub jwt_secret: String,
     state: tempfile::TempDir,
     dev: Proc,
     agent: ureq::Agent,
-    /// Memberships that `token` promised and the next request writes to D1 first.
-    pending_members: Mutex<Vec<(String, String, String)>>,
+    /// Memberships that `token` promised: (pending, the next request writes them to D1
+    /// first; written already).
+    pending_members: Mutex<(Vec<Membership>, HashSet<Membership>)>,
 }
 
 /// One HTTP answer.
@@ -166,7 +171,7 @@ impl Stack {
             state,
             dev,
             agent,
-            pending_members: Mutex::new(Vec::new()),
+            pending_members: Mutex::new((Vec::new(), HashSet::new())),
         };
         stack.wait_healthy();
         stack
@@ -191,10 +196,15 @@ impl Stack {
     /// `team_members` when the seed created that team: membership is ours to know, the token
     /// only proves who the user is (its `user_metadata` claims are ignored by the gateway).
     pub fn token(&self, user: &str, team: &str, role: &str) -> String {
-        self.pending_members
+        let membership: Membership = (user.into(), team.into(), role.into());
+        let mut members = self
+            .pending_members
             .lock()
-            .unwrap()
-            .push((user.into(), team.into(), role.into()));
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !members.1.contains(&membership) && !members.0.contains(&membership) {
+            members.0.push(membership);
+        }
+        drop(members);
         jwt::token(&self.jwt_secret, user, team, role)
     }
 
@@ -211,10 +221,11 @@ impl Stack {
 
     /// Writes the promised memberships; concurrent requests wait until they are written.
     fn flush_members(&self) {
-        let mut pending = self
+        let mut members = self
             .pending_members
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (pending, written) = &mut *members;
         if pending.is_empty() {
             return;
         }
@@ -233,7 +244,7 @@ impl Stack {
             })
             .collect();
         d1_exec(self.state.path(), &sql);
-        pending.clear();
+        written.extend(pending.drain(..));
     }
 
     /// POSTs a raw body to `/` with an optional bearer token.
@@ -303,10 +314,16 @@ impl Stack {
     /// session on the same local state: `--test-scheduled`'s `/__scheduled` only reaches a
     /// session's first worker, and the first worker of the main session is the gateway.
     pub fn cron_runner(&self) -> CronRunner {
+        self.cron_runner_with_vars(&[])
+    }
+
+    /// Like [`Stack::cron_runner`], with `vars` overriding sync_tools' `[vars]` (`--var K:V`;
+    /// it is that session's only worker).
+    pub fn cron_runner_with_vars(&self, vars: &[(&str, &str)]) -> CronRunner {
         let port = free_port();
         let port_s = port.to_string();
         let inspector = free_port().to_string();
-        let args = [
+        let mut args: Vec<String> = [
             "dev",
             "-c",
             "functions/sync_tools/wrangler.toml",
@@ -318,8 +335,15 @@ impl Stack {
             &inspector,
             "--show-interactive-dev-session=false",
             "--test-scheduled",
-        ];
-        let mut dev = Proc::spawn("wrangler-dev-cron", wrangler(&args, self.state.path()));
+        ]
+        .map(String::from)
+        .to_vec();
+        for (name, value) in vars {
+            args.push("--var".into());
+            args.push(format!("{name}:{value}"));
+        }
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut dev = Proc::spawn("wrangler-dev-cron", wrangler(&argv, self.state.path()));
         dev.wait_for_port(port, Duration::from_secs(180));
         CronRunner {
             base: format!("http://127.0.0.1:{port}"),

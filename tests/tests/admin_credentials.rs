@@ -5,8 +5,9 @@
 use std::cell::RefCell;
 use std::time::Duration;
 
+use integration::free_port;
 use integration::root;
-use integration::servers::python_streamable;
+use integration::servers::{python_script, python_streamable, McpServer};
 use integration::stack::{Answer, Stack};
 use serde_json::{json, Value};
 use shared::credentials::{self, Binding, KeyRing, Material};
@@ -16,7 +17,7 @@ const SEED: &str =
 
 /// Values that must never appear in an answer, a log line or a D1 column (they are never
 /// asked back from the `header` tool, which by design echoes what it received).
-const PROBES: [&str; 7] = [
+const PROBES: [&str; 8] = [
     "probe-bearer-7f3a91c2",
     "probe-apikey-0b8e44d1",
     "probe-user-5c2d",
@@ -24,6 +25,7 @@ const PROBES: [&str; 7] = [
     "probe-oauth-3d7b22e8",
     "probe-custom-91aa0c4f",
     "probe-seeded-6b1d07",
+    "probe-moved-e4c2a817",
 ];
 
 struct World {
@@ -33,6 +35,8 @@ struct World {
     other_member: String,
     other_team_admin: String,
     server_id: String,
+    /// Where the server's credential may go (the origin of the Python server's URL).
+    destination: String,
     answers: RefCell<Vec<String>>,
 }
 
@@ -126,6 +130,8 @@ fn team_admins_manage_servers_sealed_credentials_and_tool_policy() {
         other_team_admin: stack.token("mallory", "team-b", "admin"),
         stack,
         server_id: String::new(),
+        destination: credentials::destination_of("http", &json!({"url": python.url}).to_string())
+            .unwrap(),
         answers: RefCell::new(Vec::new()),
     };
     let created = w.admin(
@@ -150,6 +156,7 @@ fn team_admins_manage_servers_sealed_credentials_and_tool_policy() {
     confirmation_tokens_cannot_be_replayed_or_reused_with_other_arguments(&w);
     cacheable_results_come_from_kv_until_the_credential_changes(&w);
     seed_team_applies_a_checked_in_config_idempotently(&w, &python.url);
+    a_credential_only_goes_to_the_origin_it_was_set_for(&w, &python.url);
     secrets_never_leak_into_answers_logs_or_d1(&w);
     delete_server_cascades_tools_and_credential_and_keeps_history(&w);
 }
@@ -309,7 +316,9 @@ fn each_credential_type_reaches_the_real_server_and_is_stored_as_ciphertext(w: &
 }
 
 fn tampered_ciphertext_or_a_wrong_key_fails_closed(w: &World) {
-    let message = "credential for server 'python' cannot be decrypted with the configured keys; set it again with set_credential";
+    let message = "credential for server 'python' cannot be opened for the server's current \
+         address with the configured keys (it was set for another address, altered, or sealed with \
+         a key this deployment does not have); nothing was sent; set it again with set_credential";
     let expect_refused = |case: &str| {
         let before = w.executions_of("echo");
         let answer = w.call_tool("echo", json!({"message": "hi"}));
@@ -339,7 +348,7 @@ fn tampered_ciphertext_or_a_wrong_key_fails_closed(w: &World) {
     .unwrap();
     let sealed = credentials::seal(
         &foreign,
-        &bearer_binding(&w.server_id),
+        &bearer_binding(w),
         &Material::Bearer {
             token: PROBES[0].into(),
         },
@@ -362,13 +371,14 @@ fn tampered_ciphertext_or_a_wrong_key_fails_closed(w: &World) {
     w.admin(json!({"action": "delete_credential", "server_id": w.server_id}));
 }
 
-fn bearer_binding(server_id: &str) -> Binding<'_> {
+fn bearer_binding(w: &World) -> Binding<'_> {
     Binding {
         team_id: "team-a",
-        server_id,
+        server_id: &w.server_id,
         credential_type: "bearer",
         header_name: None,
         expires_at: None,
+        destination: &w.destination,
     }
 }
 
@@ -377,7 +387,7 @@ fn key_rotation_keeps_old_credentials_working(w: &World) {
     let old = local_ring().writing_with("local1").unwrap();
     let sealed = credentials::seal(
         &old,
-        &bearer_binding(&w.server_id),
+        &bearer_binding(w),
         &Material::Bearer {
             token: "rotated-token".into(),
         },
@@ -616,6 +626,113 @@ fn seed_team_applies_a_checked_in_config_idempotently(w: &World, url: &str) {
         (tools["echo"].as_str(), tools["fail"].as_u64()),
         (Some("1/10"), Some(0))
     );
+}
+
+/// Issue 13: a credential is bound to its server's origin. Another origin, whether set with
+/// `update_server` (the credential is removed, and the answer says so) or written into D1
+/// behind the admin API's back (the credential no longer opens), never receives it. The other
+/// origin is a second real MCP server that records the headers of every request it gets.
+fn a_credential_only_goes_to_the_origin_it_was_set_for(w: &World, python_url: &str) {
+    let recorder: McpServer = python_script(
+        "recorder",
+        "tests/servers/pinned_server.py",
+        &[],
+        free_port(),
+        "/mcp",
+    );
+    let recorder_base = format!("http://127.0.0.1:{}", recorder.port);
+    let recorded = || -> Vec<Value> {
+        let mut response = ureq::get(format!("{recorder_base}/__headers"))
+            .call()
+            .unwrap();
+        serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap()
+    };
+    let credential_rows = || {
+        w.one(&format!(
+            "SELECT count(*) AS n FROM mcp_server_credentials WHERE server_id = '{}'",
+            w.server_id
+        ))["n"]
+            .as_u64()
+            .unwrap()
+    };
+    let secret = PROBES[7];
+    let bearer = digest(&format!("Bearer {secret}"));
+    let update = |url: &str| {
+        w.admin(json!({"action": "update_server", "server_id": w.server_id,
+                       "config": {"url": url}}))
+    };
+    w.set_credential("bearer", json!({"token": secret}));
+    assert_eq!(w.header_seen("authorization"), bearer);
+
+    // Same origin, another path or query: the credential stays and still goes there.
+    let same = update(&format!("{python_url}?route=2"));
+    assert_eq!(same.body["credential_removed"], false, "{}", same.text);
+    assert_eq!(same.body["server"]["credential"]["is_set"], true);
+    assert_eq!(credential_rows(), 1);
+    assert_eq!(w.header_seen("authorization"), bearer);
+
+    // The URL changed in D1 directly: the credential does not open, nothing is sent.
+    let point_at = |url: &str| {
+        w.stack.d1(&format!(
+            "UPDATE mcp_servers SET config = json_object('url', '{url}') WHERE id = '{}'",
+            w.server_id
+        ));
+    };
+    point_at(&recorder.url);
+    let before = w.executions_of("echo");
+    let refused = w.call_tool("echo", json!({"message": "hi"}));
+    assert_error(&refused, 409, "conflict");
+    assert!(
+        refused.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("set for another address"),
+        "{}",
+        refused.text
+    );
+    let sync = w.call(
+        &w.admin,
+        json!({"action": "sync_tools", "server_id": w.server_id}),
+    );
+    assert_error(&sync, 409, "conflict");
+    assert_eq!(w.executions_of("echo"), before, "nothing recorded");
+    assert_eq!(
+        recorded(),
+        Vec::<Value>::new(),
+        "nothing reached the other origin"
+    );
+    point_at(python_url);
+    assert_eq!(
+        w.header_seen("authorization"),
+        bearer,
+        "bound, not lost: back at its origin it opens again"
+    );
+
+    // update_server to another origin: the credential is removed in the same change.
+    let moved = update(&recorder.url);
+    assert_eq!(moved.body["credential_removed"], true, "{}", moved.text);
+    assert_eq!(moved.body["server"]["credential"], json!({"is_set": false}));
+    assert_eq!(
+        credential_rows(),
+        0,
+        "no row left in mcp_server_credentials"
+    );
+    let echoed = w.call_tool("echo", json!({"message": "to the new origin"}));
+    assert_eq!(echoed.status, 200, "{}", echoed.text);
+    let seen = recorded();
+    assert!(!seen.is_empty(), "the new origin was called");
+    let seen_text = Value::from(seen.clone()).to_string();
+    assert!(!seen_text.contains(secret), "{seen_text}");
+    assert!(
+        seen.iter().all(|h| h.get("authorization").is_none()),
+        "{seen_text}"
+    );
+
+    // Pointing it back does not bring the credential back.
+    let back = update(python_url);
+    assert_eq!(back.body["credential_removed"], false);
+    assert_eq!(back.body["server"]["credential"]["is_set"], false);
+    assert_eq!(w.header_seen("authorization"), "");
 }
 
 /// SHA-256 hex of a header value, as the test server's `header_digest` tool reports it.

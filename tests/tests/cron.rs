@@ -1,6 +1,7 @@
 //! Cron on the sync_tools worker, triggered as Cloudflare would (`/__scheduled`) under
 //! `wrangler dev --test-scheduled`: health checks mark dead servers `error` after N failures
-//! and `connected` again when they answer; stale `pending` executions are closed.
+//! and `connected` again when they answer; stale `pending` executions are closed; a team with
+//! many servers never delays another team's checks, and its own servers rotate over runs.
 
 use std::time::Duration;
 
@@ -87,4 +88,65 @@ fn cron_checks_health_recovers_servers_and_closes_stale_executions() {
     ))[0];
     assert!(tools["n"].as_u64().unwrap() >= 16, "{tools}");
     drop(revived);
+}
+
+#[test]
+fn a_team_with_many_servers_never_delays_another_teams_check_and_rotates_its_own() {
+    let python = python_streamable();
+    let dead = format!("http://127.0.0.1:{}/mcp", free_port());
+    // "a-big" sorts before "z-small" (a run in team order would reach it first): 12 servers on
+    // a port nothing listens on (each check fails fast). "z-small": one real server.
+    let seed = format!(
+        "INSERT INTO teams (id, name, max_servers) VALUES ('a-big', 'Big', 500), ('z-small', 'Small', NULL);
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 12)
+         INSERT INTO mcp_servers (id, team_id, name, server_type, config)
+         SELECT printf('big-%02d', i), 'a-big', printf('dead-%02d', i), 'http', '{{\"url\":\"{dead}\"}}' FROM n;
+         INSERT INTO mcp_servers (id, team_id, name, server_type, config)
+         VALUES ('small-1', 'z-small', 'real', 'http', '{{\"url\":\"{}\"}}');",
+        python.url
+    );
+    let stack = Stack::start(&seed);
+    // 3 servers of a team per run, 4 in all: the small team's turn 1 comes before the big
+    // team's turns 2 and 3.
+    let cron = stack.cron_runner_with_vars(&[
+        ("CRON_MAX_SERVERS_PER_TEAM_PER_RUN", "3"),
+        ("CRON_MAX_SERVERS_PER_RUN", "4"),
+    ]);
+    let checked_big = || {
+        stack.d1("SELECT count(*) AS n FROM mcp_servers WHERE team_id = 'a-big' AND last_checked_at IS NOT NULL")[0]["n"]
+            .as_u64()
+            .unwrap()
+    };
+    let mut small_checks = Vec::new();
+    for run in 1..=4u64 {
+        assert_eq!(cron.trigger(HEALTH), 200);
+        let small = &stack
+            .d1("SELECT connection_status, last_checked_at FROM mcp_servers WHERE id = 'small-1'")
+            [0];
+        assert_eq!(
+            small["connection_status"],
+            "connected",
+            "run {run}: {small}\ncron log:\n{}",
+            cron.log_text()
+        );
+        small_checks.push(small["last_checked_at"].as_str().unwrap().to_string());
+        assert_eq!(checked_big(), 3 * run, "run {run}: 3 more of the big team");
+        // Every check of this run failed at most once per server: none was taken twice.
+        let twice = &stack.d1(
+            "SELECT count(*) AS n FROM mcp_servers WHERE team_id = 'a-big' AND consecutive_failures > 1",
+        )[0];
+        assert_eq!(twice["n"], 0, "run {run}: {twice}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    small_checks.dedup();
+    assert_eq!(
+        small_checks.len(),
+        4,
+        "the small team's server in every run"
+    );
+    // ceil(12 / 3) = 4 runs: every server of the big team checked exactly once.
+    let big = &stack.d1(
+        "SELECT count(*) AS n FROM mcp_servers WHERE team_id = 'a-big' AND consecutive_failures = 1 AND last_error IS NOT NULL",
+    )[0];
+    assert_eq!(big["n"], 12, "{big}");
 }

@@ -1,4 +1,5 @@
-//! Admin actions: manage the team's servers, their credentials and per-tool policy.
+//! Admin actions: manage the team's servers, their credentials, per-tool policy and the
+//! approval of changed tool definitions.
 //!
 //! Invariants:
 //! - Every action checks the admin role first, then scopes every read and write to the team.
@@ -6,6 +7,9 @@
 //!   to a server's config or credential also drops its upstream session.
 //! - A credential goes in sealed (see `crate::credentials`) and never comes out: answers say
 //!   that one is set, its type, attributes and when it was last used, never the value.
+//! - A credential is sealed for its server's destination (URL origin; stdio: command line).
+//!   `update_server` with a config that changes the destination deletes the credential and
+//!   answers `credential_removed: true`; any other change keeps it (`false`).
 
 use serde_json::{json, Value};
 
@@ -41,6 +45,7 @@ pub async fn admin<D: Database, C: Cache, H: Upstream>(
         AdminAction::SetCredential => set_credential(ctx, req).await,
         AdminAction::DeleteCredential => delete_credential(ctx, req).await,
         AdminAction::ReencryptCredentials => reencrypt_credentials(ctx).await,
+        AdminAction::ApproveTool => approve_tool(ctx, req).await,
     }
 }
 
@@ -125,6 +130,7 @@ async fn create_server<D: Database, C: Cache, H: Upstream>(
             config: &config,
             created_by: &ctx.identity.user_id,
             now: &now,
+            default_max_servers: s.settings.max_servers_per_team,
         },
     )
     .await?;
@@ -133,7 +139,8 @@ async fn create_server<D: Database, C: Cache, H: Upstream>(
         let server = servers::get(s.db, ctx.team(), &id).await?;
         Some(match sync_server(s, &server).await {
             Ok(o) => {
-                json!({"success": true, "tools_synced": o.tools_synced, "tools_removed": o.tools_removed})
+                json!({"success": true, "tools_synced": o.tools_synced, "tools_removed": o.tools_removed,
+                       "tools_pending_approval": o.tools_pending_approval})
             }
             Err(e) => json!({"success": false, "code": e.code(), "error": e.public_message()}),
         })
@@ -155,6 +162,11 @@ async fn update_server<D: Database, C: Cache, H: Upstream>(
     let server_id = req.required_str("server_id", MAX_ID_LEN)?;
     let existing = servers::get(s.db, ctx.team(), server_id).await?;
     let config = validated_config(req, &existing.server_type, s.settings)?;
+    // A new origin (stdio: a new command line) is somewhere the credential was not set for.
+    let moved = config.as_deref().is_some_and(|new| {
+        let before = secrets::destination_of(&existing.server_type, &existing.config);
+        before.is_none() || before != secrets::destination_of(&existing.server_type, new)
+    });
     let update = servers::ServerUpdate {
         name: req.optional_str("name", MAX_SERVER_NAME)?,
         description: req.optional_str("description", MAX_DESCRIPTION)?,
@@ -163,11 +175,22 @@ async fn update_server<D: Database, C: Cache, H: Upstream>(
     };
     let now = iso_from_ms(s.http.now_ms());
     servers::update(s.db, ctx.team(), server_id, update, &now).await?;
+    // After the update (which may be refused): the sealed value no longer opens for the new
+    // destination anyway (its AAD holds the old one); deleting it makes that visible.
+    let credential_removed = moved && credentials::delete(s.db, ctx.team(), server_id).await?;
+    if credential_removed {
+        ctx.log(&format!(
+            "credential of server {server_id} removed by {}: the server now points elsewhere",
+            ctx.identity.user_id
+        ));
+    }
     drop_server_caches(s.cache, ctx.team(), server_id).await;
     let server = servers::get(s.db, ctx.team(), server_id).await?;
-    Ok(Reply::ok(
-        json!({ "success": true, "server": admin_view(s.db, &server).await? }),
-    ))
+    Ok(Reply::ok(json!({
+        "success": true,
+        "server": admin_view(s.db, &server).await?,
+        "credential_removed": credential_removed,
+    })))
 }
 
 async fn delete_server<D: Database, C: Cache, H: Upstream>(
@@ -188,24 +211,7 @@ async fn update_tool<D: Database, C: Cache, H: Upstream>(
     req: &ActionRequest,
 ) -> Result<Reply> {
     let s = &ctx.services;
-    let tool_id = match (
-        req.optional_str("tool_id", MAX_ID_LEN)?,
-        req.optional_str("server_id", MAX_ID_LEN)?,
-        req.optional_str("tool_name", MAX_NAME_LEN)?,
-    ) {
-        (Some(id), _, _) => id.to_string(),
-        (None, Some(server_id), Some(name)) => {
-            tools::get_by_name(s.db, ctx.team(), server_id, name)
-                .await?
-                .id
-        }
-        _ => {
-            return Err(field_error(
-                "tool_id",
-                "is required for update_tool (or server_id and tool_name)",
-            ))
-        }
-    };
+    let tool_id = tool_of(ctx, req, "update_tool").await?.id;
     let tool_id = tool_id.as_str();
     let policy = tools::ToolPolicy {
         is_enabled: req.optional_bool("is_enabled")?,
@@ -218,7 +224,79 @@ async fn update_tool<D: Database, C: Cache, H: Upstream>(
     let tool = tools::get_by_id(s.db, ctx.team(), tool_id).await?;
     drop_team_caches(s.cache, ctx.team(), Some(&tool.server_id)).await;
     Ok(Reply::ok(
-        json!({ "success": true, "tool": tool.public_json() }),
+        json!({ "success": true, "tool": tool.admin_json() }),
+    ))
+}
+
+/// The tool a request names by `tool_id`, or by `server_id` and `tool_name`.
+async fn tool_of<D: Database, C: Cache, H: Upstream>(
+    ctx: &Ctx<'_, D, C, H>,
+    req: &ActionRequest,
+    action: &str,
+) -> Result<tools::Tool> {
+    let db = ctx.services.db;
+    match (
+        req.optional_str("tool_id", MAX_ID_LEN)?,
+        req.optional_str("server_id", MAX_ID_LEN)?,
+        req.optional_str("tool_name", MAX_NAME_LEN)?,
+    ) {
+        (Some(id), _, _) => tools::get_by_id(db, ctx.team(), id).await,
+        (None, Some(server_id), Some(name)) => {
+            tools::get_by_name(db, ctx.team(), server_id, name).await
+        }
+        _ => Err(field_error(
+            "tool_id",
+            &format!("is required for {action} (or server_id and tool_name)"),
+        )),
+    }
+}
+
+/// `approve_tool`: makes a tool's pending definition (found changed by a sync) the approved
+/// one. With `definition_hash`, only if that is still the pending definition's hash, so an
+/// admin approves exactly what they reviewed.
+async fn approve_tool<D: Database, C: Cache, H: Upstream>(
+    ctx: &Ctx<'_, D, C, H>,
+    req: &ActionRequest,
+) -> Result<Reply> {
+    let s = &ctx.services;
+    let tool = tool_of(ctx, req, "approve_tool").await?;
+    let expected = req.optional_str("definition_hash", 64)?;
+    let Some(pending) = tool.pending_definition_hash.clone() else {
+        return Err(Error::Conflict(format!(
+            "tool '{}' has no changed definition awaiting approval (its approved definition is {})",
+            tool.tool_name,
+            tool.definition_hash.as_deref().unwrap_or("not pinned yet")
+        )));
+    };
+    if expected.is_some_and(|h| !h.eq_ignore_ascii_case(&pending)) {
+        return Err(stale_definition(&tool.tool_name, &pending));
+    }
+    let now = iso_from_ms(s.http.now_ms());
+    if !tools::approve(s.db, ctx.team(), &tool, &pending, &now).await? {
+        let current = tools::get_by_id(s.db, ctx.team(), &tool.id).await?;
+        return Err(stale_definition(
+            &tool.tool_name,
+            current
+                .pending_definition_hash
+                .as_deref()
+                .unwrap_or("none pending"),
+        ));
+    }
+    drop_team_caches(s.cache, ctx.team(), Some(&tool.server_id)).await;
+    ctx.log(&format!(
+        "definition {pending} of tool {} approved by {}",
+        tool.id, ctx.identity.user_id
+    ));
+    let tool = tools::get_by_id(s.db, ctx.team(), &tool.id).await?;
+    Ok(Reply::ok(
+        json!({ "success": true, "tool": tool.admin_json() }),
+    ))
+}
+
+fn stale_definition(tool_name: &str, now_pending: &str) -> Error {
+    Error::Conflict(format!(
+        "the pending definition of tool '{tool_name}' changed since it was reviewed (now \
+         {now_pending}); review it again (update_tool shows it) and approve that hash"
     ))
 }
 
@@ -302,12 +380,21 @@ async fn set_credential<D: Database, C: Cache, H: Upstream>(
         .as_ref()
         .map_err(|e| Error::internal(format!("set_credential on the admin worker: {e}")))?;
     let expires_at = new.expires_at_ms.map(iso_from_ms);
+    let destination =
+        secrets::destination_of(&server.server_type, &server.config).ok_or_else(|| {
+            Error::Conflict(format!(
+                "server '{}' has a config without a usable address; fix it with update_server \
+                 before setting its credential",
+                server.name
+            ))
+        })?;
     let binding = Binding {
         team_id: ctx.team(),
         server_id: &server.id,
         credential_type: new.material.credential_type(),
         header_name: new.header_name.as_deref(),
         expires_at: expires_at.as_deref(),
+        destination: &destination,
     };
     let sealed = secrets::seal(ring, &binding, &new.material);
     credentials::upsert(
@@ -358,7 +445,8 @@ async fn delete_credential<D: Database, C: Cache, H: Upstream>(
 }
 
 /// `reencrypt_credentials`: re-seals every credential of the team that is not under the
-/// current write key (key rotation). Credentials that do not open are reported, not changed.
+/// current write key (key rotation). Credentials that do not open (under any key) are
+/// reported, not changed.
 async fn reencrypt_credentials<D: Database, C: Cache, H: Upstream>(
     ctx: &Ctx<'_, D, C, H>,
 ) -> Result<Reply> {
@@ -368,13 +456,17 @@ async fn reencrypt_credentials<D: Database, C: Cache, H: Upstream>(
             Error::internal(format!("reencrypt_credentials on the admin worker: {e}"))
         })?;
     let (mut reencrypted, mut current, mut failed) = (0u64, 0u64, Vec::new());
+    // Every value is opened, current ones too, so that the answer lists every credential
+    // that no longer opens (moved in D1, sealed in the first format, altered).
     for stored in credentials::list_for_team(s.db, ctx.team()).await? {
-        if stored.key_id == ring.write_key_id() {
-            current += 1;
-            continue;
-        }
-        let binding = stored.binding();
+        let server = servers::get(s.db, ctx.team(), &stored.server_id).await.ok();
+        let destination = server
+            .as_ref()
+            .and_then(|srv| secrets::destination_of(&srv.server_type, &srv.config))
+            .unwrap_or_default();
+        let binding = stored.binding(&destination);
         match secrets::open(Ok(ring), &binding, &stored.key_id, &stored.encrypted_value) {
+            Ok(_) if stored.key_id == ring.write_key_id() => current += 1,
             Ok(material) => {
                 let sealed = secrets::seal(ring, &binding, &material);
                 if credentials::replace_sealed(s.db, &stored, &sealed.value, &sealed.key_id).await?
@@ -387,13 +479,10 @@ async fn reencrypt_credentials<D: Database, C: Cache, H: Upstream>(
                     "re-encrypting credential {} of server {} failed: {why}",
                     stored.id, stored.server_id
                 ));
-                let name = servers::get(s.db, ctx.team(), &stored.server_id)
-                    .await
-                    .map(|srv| srv.name)
-                    .unwrap_or_else(|_| stored.server_id.clone());
+                let name = server.map_or_else(|| stored.server_id.clone(), |srv| srv.name);
                 failed.push(json!({
                     "server_id": stored.server_id,
-                    "error": secrets::cannot_decrypt(&name).public_message(),
+                    "error": secrets::unusable_error(&name, &why).public_message(),
                 }));
             }
         }

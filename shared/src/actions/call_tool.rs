@@ -1,9 +1,10 @@
 //! `call_tool`: run one tool on one of the caller's team's servers and record it.
 //!
 //! Invariants:
-//! - Validation (ids, team scope, tool enabled, arguments against the tool's input schema, a
-//!   usable credential, confirmation) happens before anything is recorded or sent; a refused
-//!   call leaves no execution row.
+//! - Validation (ids, team scope, tool enabled, not held for approval, arguments against the
+//!   tool's approved input schema, a usable credential bound to the server's current
+//!   destination, confirmation) happens before anything is recorded or sent; a refused call
+//!   leaves no execution row.
 //! - A tool that requires confirmation runs only with a confirmation token issued for this
 //!   user, server, tool and exact arguments, unexpired and never redeemed before; the first
 //!   call answers `confirmation_required` (HTTP 200, `success: false`) with that token.
@@ -35,6 +36,7 @@ use crate::confirmation::{self, ConfirmationKey, MAX_TOKEN_LEN};
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::repo::executions::{self, Finished, NewExecution, Status};
+use crate::repo::tools::{ApprovalState, OnToolChange};
 use crate::repo::{confirmations, new_id, servers, tools};
 use crate::result_cache;
 use crate::schema::validate_arguments;
@@ -79,6 +81,18 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
     if !tool.is_enabled {
         return Err(Error::Authorization(format!(
             "tool '{tool_name}' is disabled by your team's admin"
+        )));
+    }
+    // A changed definition is served as previously approved; teams that `disable` changed
+    // tools refuse them until an admin approves (one D1 read, only for such tools).
+    if tool.approval_state == ApprovalState::PendingApproval
+        && tools::on_tool_change(s.db, ctx.team()).await? == OnToolChange::Disable
+    {
+        return Err(Error::Conflict(format!(
+            "tool '{tool_name}' of server '{}' changed its definition since it was approved; \
+             your team holds changed tools until an admin approves the new definition with \
+             approve_tool",
+            server.name
         )));
     }
     if let Some(schema) = &tool.input_schema {

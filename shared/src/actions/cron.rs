@@ -3,6 +3,13 @@
 //! the retention window.
 //!
 //! Invariants:
+//! - Fair across teams: a run takes at most [`Budget::per_team`] servers of any one team and
+//!   [`Budget::total`] in all, every team's least recently checked (synced) servers first,
+//!   round-robin across teams (`repo::servers::take_for_health_check`): a team with many
+//!   servers never delays another team's checks, and its own servers rotate so that each is
+//!   checked within ceil(servers / per_team) runs (while the total cap is not reached). The
+//!   run starts the servers it took in round-robin order too, every team's first server
+//!   before any team's second.
 //! - Servers are handled with bounded concurrency, each isolated from the others' failures:
 //!   one dead or hanging server costs at most its own time budget, never another's check.
 //! - A check's outcome always lands on the server row (`connection_status`, `last_error`,
@@ -15,6 +22,8 @@
 //!   statements of [`Retention::batch`] rows, at most [`Retention::max_batches`] per run (a
 //!   backlog drains over runs; each statement stays small for D1). Its failure is logged and
 //!   never stops the health checks.
+
+use std::collections::HashMap;
 
 use futures::StreamExt;
 use serde::Serialize;
@@ -34,8 +43,6 @@ use mcp_client::McpClient;
 
 /// Servers checked at once.
 pub const CONCURRENCY: usize = 4;
-/// Servers handled per run (cron runs again soon; a huge deployment is covered over runs).
-pub const MAX_SERVERS_PER_RUN: u32 = 500;
 /// Time budget of one health check.
 pub const HEALTH_TIMEOUT_MS: u64 = 10_000;
 /// A pending execution older than the longest tool timeout plus this is abandoned.
@@ -91,6 +98,85 @@ impl Default for Retention {
     }
 }
 
+/// How many servers one run takes on (settings `CRON_MAX_SERVERS_PER_TEAM_PER_RUN` and
+/// `CRON_MAX_SERVERS_PER_RUN`); the rest wait for the next runs, least recently checked first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// At most this many servers of one team per run.
+    pub per_team: u32,
+    /// At most this many servers per run in all.
+    pub total: u32,
+}
+
+impl Budget {
+    pub const PER_TEAM: u32 = 25;
+    /// Sized to one Worker invocation. A server costs up to about 10 subrequests (credential
+    /// read, MCP session in KV, the MCP requests, the D1 writes, cache drops): 100 servers stay
+    /// within the 1,000 subrequests per invocation of Workers Paid. With [`CONCURRENCY`] 4,
+    /// 100 servers that all hang cost 100 / 4 × 10 s = 250 s of health checks, less than the
+    /// 5-minute schedule, and 100 / 4 × 30 s = 12.5 min of syncs, less than the 15 minutes a
+    /// Cron Trigger may run.
+    pub const TOTAL: u32 = 100;
+    /// Highest value either setting accepts.
+    pub const MAX: u32 = 10_000;
+
+    /// From the settings: unset or empty is the default; anything but 1..=[`Budget::MAX`] is
+    /// the default plus a warning to log.
+    pub fn from_settings(per_team: Option<&str>, total: Option<&str>) -> (Budget, Vec<String>) {
+        let mut warnings = Vec::new();
+        let mut read = |name: &str, value: Option<&str>, default: u32| match value.map(str::trim) {
+            None | Some("") => default,
+            Some(v) => match v.parse::<u32>() {
+                Ok(n) if (1..=Self::MAX).contains(&n) => n,
+                _ => {
+                    warnings.push(format!(
+                        "{name}='{v}' is not 1..={}; using {default}",
+                        Self::MAX
+                    ));
+                    default
+                }
+            },
+        };
+        let budget = Budget {
+            per_team: read(
+                "CRON_MAX_SERVERS_PER_TEAM_PER_RUN",
+                per_team,
+                Self::PER_TEAM,
+            ),
+            total: read("CRON_MAX_SERVERS_PER_RUN", total, Self::TOTAL),
+        };
+        (budget, warnings)
+    }
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget {
+            per_team: Self::PER_TEAM,
+            total: Self::TOTAL,
+        }
+    }
+}
+
+/// The order a run starts the servers it took: every team's first server, then every team's
+/// second, and so on (teams by id, a team's servers by id), so that a run cut short has still
+/// reached every team it took.
+pub fn round_robin(mut servers: Vec<Server>) -> Vec<Server> {
+    servers.sort_by(|a, b| (&a.team_id, &a.id).cmp(&(&b.team_id, &b.id)));
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut turns: Vec<(usize, Server)> = servers
+        .into_iter()
+        .map(|server| {
+            let turn = seen.entry(server.team_id.clone()).or_default();
+            *turn += 1;
+            (*turn, server)
+        })
+        .collect();
+    // Stable: within a turn, teams stay in id order.
+    turns.sort_by_key(|(turn, _)| *turn);
+    turns.into_iter().map(|(_, server)| server).collect()
+}
+
 /// What cron does on a given schedule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Job {
@@ -114,6 +200,8 @@ impl Job {
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
 pub struct Report {
     pub servers: usize,
+    /// Teams whose servers this run took.
+    pub teams: usize,
     pub healthy: usize,
     pub failed: usize,
     pub tools_synced: usize,
@@ -126,6 +214,7 @@ pub async fn run<D: Database, C: Cache, H: Upstream>(
     services: &Services<'_, D, C, H>,
     job: Job,
     retention: Retention,
+    budget: Budget,
 ) -> Result<Report> {
     let mut report = Report {
         stale_executions_closed: close_stale_executions(services).await?,
@@ -135,8 +224,22 @@ pub async fn run<D: Database, C: Cache, H: Upstream>(
         Ok(n) => report.executions_deleted = n,
         Err(e) => (services.log)(&format!("execution retention failed: {e}")),
     }
-    let all = servers::list_all_active(services.db, MAX_SERVERS_PER_RUN).await?;
+    let now = iso_from_ms(services.http.now_ms());
+    let taken = match job {
+        Job::HealthCheck => {
+            servers::take_for_health_check(services.db, budget.per_team, budget.total, &now).await?
+        }
+        Job::SyncTools => {
+            servers::take_for_sync(services.db, budget.per_team, budget.total, &now).await?
+        }
+    };
+    let all = round_robin(taken);
     report.servers = all.len();
+    report.teams = all
+        .iter()
+        .map(|s| s.team_id.as_str())
+        .collect::<std::collections::HashSet<_>>()
+        .len();
     let outcomes: Vec<Result<(usize, u64)>> = futures::stream::iter(all.iter())
         .map(|server| check(services, server, job))
         .buffer_unordered(CONCURRENCY)
@@ -153,8 +256,8 @@ pub async fn run<D: Database, C: Cache, H: Upstream>(
         }
     }
     (services.log)(&format!(
-        "cron {job:?}: {} servers, {} healthy, {} failed, {} tools synced, {} removed, {} stale executions closed, {} old executions deleted",
-        report.servers, report.healthy, report.failed, report.tools_synced, report.tools_removed, report.stale_executions_closed, report.executions_deleted
+        "cron {job:?}: {} servers of {} teams, {} healthy, {} failed, {} tools synced, {} removed, {} stale executions closed, {} old executions deleted",
+        report.servers, report.teams, report.healthy, report.failed, report.tools_synced, report.tools_removed, report.stale_executions_closed, report.executions_deleted
     ));
     Ok(report)
 }
@@ -321,9 +424,14 @@ mod tests {
             log: &log,
         };
         for run_no in 1..=3 {
-            let report = run(&services, Job::HealthCheck, Retention::default())
-                .await
-                .unwrap();
+            let report = run(
+                &services,
+                Job::HealthCheck,
+                Retention::default(),
+                Budget::default(),
+            )
+            .await
+            .unwrap();
             assert_eq!(
                 (report.servers, report.failed),
                 (2, 2),
@@ -388,6 +496,111 @@ mod tests {
             db.scalar("SELECT error_count FROM mcp_tools WHERE id = 'tool-a1'"),
             json!(1)
         );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_run_checks_every_small_teams_servers_despite_a_team_with_many() {
+        let (db, cache, net, settings) = world();
+        // Team "a-big" sorts first and has 60 active servers; team-a and team-b one each.
+        db.exec(
+            "INSERT INTO teams (id, name) VALUES ('a-big', 'Big'); \
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 60) \
+             INSERT INTO mcp_servers (id, team_id, name, server_type, config) \
+             SELECT printf('big-%02d', i), 'a-big', printf('s%02d', i), 'http', \
+                    '{\"url\":\"http://127.0.0.1:9/mcp\"}' FROM n;",
+        );
+        let log = |_: &str| {};
+        let services = Services {
+            db: &db,
+            cache: &cache,
+            http: &net,
+            settings: &settings,
+            log: &log,
+        };
+        let budget = Budget {
+            per_team: 5,
+            total: 8,
+        };
+        for run_no in 1..=12u64 {
+            net.now.set(NOW_MS + run_no * 300_000);
+            let report = run(&services, Job::HealthCheck, Retention::default(), budget)
+                .await
+                .unwrap();
+            assert_eq!((report.servers, report.teams), (7, 3), "run {run_no}");
+            assert_eq!(
+                db.scalar("SELECT group_concat(consecutive_failures) FROM (SELECT consecutive_failures FROM mcp_servers WHERE id IN ('srv-a', 'srv-b') ORDER BY id)"),
+                json!(format!("{run_no},{run_no}")),
+                "both small teams' servers checked in run {run_no}"
+            );
+        }
+        // 60 servers, 5 per run: 12 runs checked each exactly once.
+        assert_eq!(
+            db.scalar("SELECT count(*) FROM mcp_servers WHERE team_id = 'a-big' AND consecutive_failures = 1"),
+            json!(60)
+        );
+    }
+
+    fn server(team: &str, id: &str) -> Server {
+        Server {
+            id: id.into(),
+            team_id: team.into(),
+            name: id.into(),
+            description: None,
+            server_type: "http".into(),
+            config: "{}".into(),
+            is_active: true,
+            connection_status: "pending".into(),
+            last_connected_at: None,
+            last_error: None,
+            consecutive_failures: 0,
+            created_at: String::new(),
+            updated_at: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_run_starts_every_teams_first_server_before_any_teams_second() {
+        let taken = vec![
+            server("big", "b3"),
+            server("big", "b1"),
+            server("small", "s2"),
+            server("big", "b2"),
+            server("other", "o1"),
+            server("small", "s1"),
+        ];
+        let order: Vec<String> = round_robin(taken).into_iter().map(|s| s.id).collect();
+        assert_eq!(order, ["b1", "o1", "s1", "b2", "s2", "b3"]);
+    }
+
+    #[test]
+    fn budget_settings_default_accept_and_reject() {
+        assert_eq!(
+            Budget::from_settings(None, None),
+            (
+                Budget {
+                    per_team: 25,
+                    total: 100
+                },
+                vec![]
+            )
+        );
+        assert_eq!(
+            Budget::from_settings(Some(" 3 "), Some("40")).0,
+            Budget {
+                per_team: 3,
+                total: 40
+            }
+        );
+        for bad in ["0", "-1", "many", "10001"] {
+            let (budget, warnings) = Budget::from_settings(Some(bad), Some(bad));
+            assert_eq!(budget, Budget::default(), "{bad}");
+            assert_eq!(warnings.len(), 2);
+            assert!(
+                warnings[0].contains("CRON_MAX_SERVERS_PER_TEAM_PER_RUN")
+                    && warnings[0].contains(bad)
+            );
+            assert!(warnings[1].contains("CRON_MAX_SERVERS_PER_RUN"));
+        }
     }
 
     #[test]
@@ -474,9 +687,14 @@ mod tests {
             db.scalar("SELECT count(*) FROM mcp_tool_executions"),
             json!(3)
         );
-        let report = run(&services, Job::HealthCheck, Retention::default())
-            .await
-            .unwrap();
+        let report = run(
+            &services,
+            Job::HealthCheck,
+            Retention::default(),
+            Budget::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!(
             report.executions_deleted, 3,
             "a year later the default 90 days drops them"

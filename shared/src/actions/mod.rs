@@ -51,6 +51,9 @@ pub struct Settings {
     /// Whether a signed-in user in no team may create one (`TEAM_SELF_SERVICE`, default on;
     /// off: operators create teams with `scripts/seed-team.py`).
     pub team_self_service: bool,
+    /// Servers a team may have when its `teams.max_servers` is NULL (`MAX_SERVERS_PER_TEAM`;
+    /// admin and list_servers).
+    pub max_servers_per_team: u32,
 }
 
 impl Default for Settings {
@@ -64,6 +67,7 @@ impl Default for Settings {
             bridge_token: None,
             stdio_allowed_commands: AllowedCommands::default(),
             team_self_service: true,
+            max_servers_per_team: crate::repo::servers::DEFAULT_MAX_SERVERS_PER_TEAM,
         }
     }
 }
@@ -95,6 +99,9 @@ impl Settings {
             team_self_service: get("TEAM_SELF_SERVICE")
                 .map(|v| v != "false" && v != "0")
                 .unwrap_or(d.team_self_service),
+            max_servers_per_team: get("MAX_SERVERS_PER_TEAM")
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(d.max_servers_per_team),
         }
     }
 }

@@ -2,11 +2,14 @@
 //!
 //! Invariants:
 //! - A failed listing leaves the catalogue untouched and records the failure on the server.
-//! - A successful one upserts every listed tool, removes the ones no longer listed, marks the
+//! - A successful one stores every new tool, pins known ones (a changed definition waits for
+//!   `approve_tool`, see `crate::repo::tools`), removes the ones no longer listed, marks the
 //!   server connected and drops the team's cached lists.
 //! - One server's failure never stops the others in a team-wide sync.
 //! - Every upstream request goes to an [`authorized_endpoint`]: the server's credential is
 //!   opened here, into headers only, and a credential that cannot be used stops the request.
+//!   It opens only for the destination it was sealed for (`crate::credentials::destination`),
+//!   computed from the same config row the request is then sent to.
 
 use serde_json::{json, Map, Value};
 
@@ -41,6 +44,7 @@ pub async fn sync_tools<D: Database, C: Cache, H: Upstream>(
                 "server_id": server.id,
                 "tools_synced": outcome.tools_synced,
                 "tools_removed": outcome.tools_removed,
+                "tools_pending_approval": outcome.tools_pending_approval,
             })))
         }
         None => {
@@ -58,6 +62,10 @@ pub async fn sync_tools<D: Database, C: Cache, H: Upstream>(
                         entry.insert("success".into(), true.into());
                         entry.insert("tools_synced".into(), o.tools_synced.into());
                         entry.insert("tools_removed".into(), o.tools_removed.into());
+                        entry.insert(
+                            "tools_pending_approval".into(),
+                            o.tools_pending_approval.into(),
+                        );
                     }
                     Err(e) => {
                         entry.insert("success".into(), false.into());
@@ -224,9 +232,12 @@ async fn open_credential<D: Database, C, H: Upstream>(
     else {
         return Ok(None);
     };
+    // Bound to where the server points now: a value set for another origin (or command
+    // line) does not open, so it can never be sent there.
+    let destination = secrets::destination_of(&server.server_type, &server.config);
     let material = secrets::open(
         services.settings.credential_keys.as_ref(),
-        &stored.binding(),
+        &stored.binding(destination.as_deref().unwrap_or_default()),
         &stored.key_id,
         &stored.encrypted_value,
     )
@@ -235,7 +246,7 @@ async fn open_credential<D: Database, C, H: Upstream>(
             "credential {} of server {} is unusable: {why}",
             stored.id, server.id
         ));
-        secrets::cannot_decrypt(&server.name)
+        secrets::unusable_error(&server.name, &why)
     })?;
     if let Some(expires_at) = &stored.expires_at {
         let expired =
@@ -379,6 +390,7 @@ mod stdio_tests {
                 credential_type: m.credential_type(),
                 header_name: None,
                 expires_at: None,
+                destination: r#"stdio:["npx","-y","pkg"]"#,
             };
             let sealed = crate::credentials::seal(&ring(), &binding, &m);
             credentials::upsert(
@@ -462,6 +474,26 @@ mod stdio_tests {
             a.endpoint.url,
             format!("{STDIO_BRIDGE_DO_ORIGIN}/t/team-a/s/srv-s/mcp")
         );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_stdio_credential_never_goes_to_another_command_line() {
+        let local = settings(Some("http://127.0.0.1:8790"), Some("bridge-token-1"));
+        for config in [
+            r#"{"command":"npx","args":["-y","evil"],"env_names":["API_KEY"]}"#,
+            r#"{"command":"/bin/sh","args":["-y","pkg"],"env_names":["API_KEY"]}"#,
+        ] {
+            let db = world(Some(env_credential())).await;
+            db.exec(&format!(
+                "UPDATE mcp_servers SET config = '{config}' WHERE id = 'srv-s'"
+            ));
+            let err = authorize(&db, &local).await.err().expect(config);
+            assert!(
+                matches!(err, Error::Conflict(ref m) if m.contains("cannot be opened")),
+                "{config}: {err}"
+            );
+            assert!(!err.to_string().contains(SECRET));
+        }
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -455,9 +455,10 @@ async fn sync_upserts_keeps_policy_and_removes_what_the_server_dropped() {
     .await
     .unwrap();
     assert_eq!((outcome.tools_synced, outcome.tools_removed), (2, 1));
+    // The changed definition waits for approval (see tests/pinning.rs); policy and stats stay.
     assert_eq!(
-        w.db.scalar("SELECT description || '|' || timeout_seconds || '|' || execution_count FROM mcp_tools WHERE id = 'tool-b1'"),
-        json!("Echo v2|7|5")
+        w.db.scalar("SELECT description || '|' || timeout_seconds || '|' || execution_count || '|' || approval_state FROM mcp_tools WHERE id = 'tool-b1'"),
+        json!("Echo|7|5|pending_approval")
     );
     assert_eq!(
         w.db.scalar("SELECT count(*) FROM mcp_tools WHERE server_id = 'srv-b'"),
@@ -483,3 +484,5 @@ async fn sync_upserts_keeps_policy_and_removes_what_the_server_dropped() {
 
 mod confirmations;
 mod credentials;
+mod quota;
+mod pinning;

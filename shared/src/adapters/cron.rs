@@ -8,7 +8,7 @@ use super::fetch::FetchHttp;
 use super::kv::KvCache;
 use super::log::log;
 use super::shell::settings_from;
-use crate::actions::cron::{run, Job, Report, Retention};
+use crate::actions::cron::{run, Budget, Job, Report, Retention};
 use crate::actions::Services;
 use crate::error::{Error, Result};
 
@@ -17,6 +17,10 @@ pub const SYNC_SCHEDULE_VAR: &str = "SYNC_SCHEDULE";
 pub const DEFAULT_SYNC_SCHEDULE: &str = "0 * * * *";
 /// Days executions are kept (default 90; `0` or `off` keeps them); applied on every schedule.
 pub const RETENTION_VAR: &str = "EXECUTION_RETENTION_DAYS";
+/// Servers of one team handled per run (default 25); see [`Budget`].
+pub const PER_TEAM_VAR: &str = "CRON_MAX_SERVERS_PER_TEAM_PER_RUN";
+/// Servers handled per run in all (default 100); see [`Budget`].
+pub const TOTAL_VAR: &str = "CRON_MAX_SERVERS_PER_RUN";
 
 pub async fn run_scheduled(env: &Env, cron: &str) -> Result<Report> {
     let run_id = format!("cron-{}", crate::repo::new_id());
@@ -52,7 +56,13 @@ pub async fn run_scheduled(env: &Env, cron: &str) -> Result<Report> {
     if let Some(warning) = warning {
         log("warn", "sync_tools", &run_id, &warning);
     }
-    let outcome = run(&services, job, retention).await;
+    let var = |name: &str| env.var(name).ok().map(|v| v.to_string());
+    let (budget, warnings) =
+        Budget::from_settings(var(PER_TEAM_VAR).as_deref(), var(TOTAL_VAR).as_deref());
+    for warning in warnings {
+        log("warn", "sync_tools", &run_id, &warning);
+    }
+    let outcome = run(&services, job, retention, budget).await;
     if let Err(e) = &outcome {
         log(
             "error",

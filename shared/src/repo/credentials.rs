@@ -6,6 +6,8 @@
 //!   caller ([`servers::get`](super::servers::get)) before a write.
 //! - Re-sealing ([`replace_sealed`]) only replaces the exact value it read, so a concurrent
 //!   `set_credential` is never overwritten by a rotation.
+//! - A value is bound to its server's destination (see `crate::credentials`); `update_server`
+//!   [`delete`]s it when the destination changes.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -32,13 +34,16 @@ pub struct StoredCredential {
 }
 
 impl StoredCredential {
-    pub fn binding(&self) -> Binding<'_> {
+    /// What this row's value is bound to, given its server's current `destination`
+    /// ([`crate::credentials::destination_of`]).
+    pub fn binding<'a>(&'a self, destination: &'a str) -> Binding<'a> {
         Binding {
             team_id: &self.team_id,
             server_id: &self.server_id,
             credential_type: &self.credential_type,
             header_name: self.header_name.as_deref(),
             expires_at: self.expires_at.as_deref(),
+            destination,
         }
     }
 

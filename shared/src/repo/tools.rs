@@ -6,9 +6,18 @@
 //!   `cacheable`) or statistics of a tool that still exists; it only refreshes what the server
 //!   describes and removes what the server no longer lists.
 //! - Statistics change in one SQL statement per execution (no read-modify-write race).
+//! - Definitions are pinned: the definition columns (`title`, `description`, `input_schema`,
+//!   `annotations`) hold the approved definition, whose [`definition_hash`] is
+//!   `definition_hash`. Sync writes them only for a tool it has never seen (trust on first
+//!   use); a changed definition goes to `pending_definition` and the tool to
+//!   `pending_approval` until [`approve`] swaps it in. Every definition is [`sanitize`]d
+//!   before it is hashed or stored.
+//! - Sync's writes are guarded by the hash it read, and [`approve`] by the pending hash the
+//!   admin approved, so concurrent syncs and approvals never approve what nobody saw.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 
 use super::{bool_from_int, json_from_text, new_id};
 use crate::db::{Database, Statement};
@@ -41,9 +50,61 @@ pub struct Tool {
     pub avg_duration_ms: f64,
     pub last_executed_at: Option<String>,
     pub synced_at: Option<String>,
+    pub definition_hash: Option<String>,
+    pub approval_state: ApprovalState,
+    #[serde(deserialize_with = "json_from_text")]
+    pub pending_definition: Option<Value>,
+    pub pending_definition_hash: Option<String>,
+}
+
+/// Whether a tool's current upstream definition is the approved one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalState {
+    Approved,
+    /// The server now describes the tool differently; the approved definition is still the
+    /// one served until an admin runs `approve_tool`.
+    PendingApproval,
+}
+
+/// A team's policy for a tool whose definition changed (`teams.on_tool_change`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnToolChange {
+    /// Serve and call the previous (approved) definition until approval.
+    KeepPrevious,
+    /// Also refuse calls to it until approval (`call_tool` answers 409).
+    Disable,
 }
 
 impl Tool {
+    /// The approved definition as stored (what list_tools serves).
+    pub fn definition(&self) -> ToolDef {
+        ToolDef {
+            name: self.tool_name.clone(),
+            title: self.title.clone(),
+            description: self.description.clone(),
+            input_schema: self
+                .input_schema
+                .clone()
+                .unwrap_or_else(|| json!({"type": "object"})),
+            annotations: self.annotations.clone(),
+        }
+    }
+
+    /// What an admin sees: [`Tool::public_json`] plus the pending definition (untrusted text
+    /// for a person to review, never served to members' models).
+    pub fn admin_json(&self) -> Value {
+        let mut view = self.public_json();
+        if let Some(m) = view.as_object_mut() {
+            m.insert(
+                "pending_definition".into(),
+                self.pending_definition.clone().unwrap_or(Value::Null),
+            );
+        }
+        view
+    }
+
     pub fn public_json(&self) -> Value {
         json!({
             "id": self.id,
@@ -62,6 +123,9 @@ impl Tool {
             "avg_duration_ms": self.avg_duration_ms,
             "last_executed_at": self.last_executed_at,
             "synced_at": self.synced_at,
+            "approval_state": self.approval_state,
+            "definition_hash": self.definition_hash,
+            "pending_definition_hash": self.pending_definition_hash,
         })
     }
 }
@@ -71,7 +135,8 @@ macro_rules! select_tools {
         concat!(
             "SELECT t.id, t.server_id, t.team_id, t.tool_name, t.title, t.description, t.input_schema, \
              t.annotations, t.is_enabled, t.requires_confirmation, t.timeout_seconds, t.cacheable, \
-             t.execution_count, t.success_count, t.error_count, t.avg_duration_ms, t.last_executed_at, t.synced_at \
+             t.execution_count, t.success_count, t.error_count, t.avg_duration_ms, t.last_executed_at, t.synced_at, \
+             t.definition_hash, t.approval_state, t.pending_definition, t.pending_definition_hash \
              FROM mcp_tools t JOIN mcp_servers s ON s.id = t.server_id ",
             $tail
         )
@@ -127,14 +192,147 @@ pub async fn get_by_id<D: Database>(db: &D, team_id: &str, tool_id: &str) -> Res
 
 /// Upserts statements are chunked so a batch stays well inside D1's per-batch limits.
 const SYNC_CHUNK: usize = 50;
+/// Longest tool description stored (characters); longer ones are cut.
+pub const MAX_TOOL_DESCRIPTION: usize = 4096;
+/// Longest tool title stored (characters).
+pub const MAX_TOOL_TITLE: usize = 256;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SyncOutcome {
     pub tools_synced: usize,
     pub tools_removed: u64,
+    /// Tools whose definition differs from the approved one after this sync.
+    pub tools_pending_approval: usize,
 }
 
-/// Replaces the catalogue of one server with what the server listed.
+/// `text` without control characters (except `\n` and `\t`) or invisible formatting
+/// characters (zero-width, bidi overrides, Unicode tags), cut to `max` characters.
+pub fn sanitize_text(text: &str, max: usize) -> String {
+    text.chars()
+        .filter(|&c| c == '\n' || c == '\t' || !(c.is_control() || is_invisible(c)))
+        .take(max)
+        .collect()
+}
+
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{180E}'
+        | '\u{200B}'..='\u{200F}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}'
+        | '\u{FE00}'..='\u{FE0F}'
+        | '\u{FEFF}'
+        | '\u{FFF9}'..='\u{FFFB}'
+        | '\u{E0000}'..='\u{E007F}'
+        | '\u{E0100}'..='\u{E01EF}')
+}
+
+/// The definition as mcp-edge stores it: title and description [`sanitize_text`]ed and capped.
+pub fn sanitize(def: &ToolDef) -> ToolDef {
+    ToolDef {
+        name: def.name.clone(),
+        title: def
+            .title
+            .as_deref()
+            .map(|t| sanitize_text(t, MAX_TOOL_TITLE)),
+        description: def
+            .description
+            .as_deref()
+            .map(|d| sanitize_text(d, MAX_TOOL_DESCRIPTION)),
+        input_schema: def.input_schema.clone(),
+        annotations: def.annotations.clone(),
+    }
+}
+
+/// The definition as one JSON object (what `pending_definition` holds).
+pub fn definition_json(def: &ToolDef) -> Value {
+    json!({
+        "name": def.name,
+        "title": def.title,
+        "description": def.description,
+        "input_schema": def.input_schema,
+        "annotations": def.annotations,
+    })
+}
+
+/// SHA-256 (hex) of the canonical JSON (keys sorted at every level, no whitespace) of
+/// [`definition_json`]: equal exactly when name, title, description, schema and annotations
+/// are.
+pub fn definition_hash(def: &ToolDef) -> String {
+    let mut text = String::new();
+    canonical_json(&definition_json(def), &mut text);
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn canonical_json(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::from(key.as_str()).to_string());
+                out.push(':');
+                canonical_json(&map[key], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical_json(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+/// What sync needs to know about a tool it has seen before.
+#[derive(Debug, Deserialize)]
+struct Pinned {
+    id: String,
+    tool_name: String,
+    title: Option<String>,
+    description: Option<String>,
+    #[serde(deserialize_with = "json_from_text")]
+    input_schema: Option<Value>,
+    #[serde(deserialize_with = "json_from_text")]
+    annotations: Option<Value>,
+    definition_hash: Option<String>,
+}
+
+impl Pinned {
+    /// The approved hash; a row from before pinning pins what it holds.
+    fn approved_hash(&self) -> String {
+        self.definition_hash.clone().unwrap_or_else(|| {
+            definition_hash(&ToolDef {
+                name: self.tool_name.clone(),
+                title: self.title.clone(),
+                description: self.description.clone(),
+                input_schema: self
+                    .input_schema
+                    .clone()
+                    .unwrap_or_else(|| json!({"type": "object"})),
+                annotations: self.annotations.clone(),
+            })
+        })
+    }
+}
+
+/// Makes the catalogue of one server match what the server listed, pinning definitions: new
+/// tools are stored as listed (sanitised) and approved; a known tool whose definition changed
+/// keeps its approved definition and becomes `pending_approval` with the new one aside; a
+/// known tool listed as approved becomes (or stays) `approved`; unlisted tools are removed.
 pub async fn sync<D: Database>(
     db: &D,
     team_id: &str,
@@ -142,28 +340,67 @@ pub async fn sync<D: Database>(
     listed: &[ToolDef],
     now: &str,
 ) -> Result<SyncOutcome> {
-    let mut upserts: Vec<Statement> = listed
-        .iter()
-        .map(|t| {
-            stmt!(
+    let known: Vec<Pinned> = db
+        .query_as(stmt!(
+            "SELECT id, tool_name, title, description, input_schema, annotations, definition_hash \
+             FROM mcp_tools WHERE team_id = ?1 AND server_id = ?2",
+            team_id,
+            server_id
+        ))
+        .await?;
+    let mut tools_pending_approval = 0;
+    let mut upserts: Vec<Statement> = Vec::with_capacity(listed.len());
+    for def in listed.iter().map(sanitize) {
+        let hash = definition_hash(&def);
+        let Some(pinned) = known.iter().find(|k| k.tool_name == def.name) else {
+            // A concurrent sync may have inserted it: theirs stands, the next sync compares.
+            upserts.push(stmt!(
                 "INSERT INTO mcp_tools (id, server_id, team_id, tool_name, title, description, input_schema, \
-                 annotations, synced_at, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9) \
-                 ON CONFLICT (server_id, tool_name) DO UPDATE SET title = excluded.title, \
-                 description = excluded.description, input_schema = excluded.input_schema, \
-                 annotations = excluded.annotations, synced_at = excluded.synced_at, updated_at = excluded.updated_at",
+                 annotations, definition_hash, approval_state, synced_at, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'approved', ?10, ?10, ?10) \
+                 ON CONFLICT (server_id, tool_name) DO NOTHING",
                 new_id(),
                 server_id,
                 team_id,
-                t.name.as_str(),
-                t.title.as_deref(),
-                t.description.as_deref(),
-                t.input_schema.to_string(),
-                t.annotations.as_ref().map(Value::to_string),
+                def.name.as_str(),
+                def.title.as_deref(),
+                def.description.as_deref(),
+                def.input_schema.to_string(),
+                def.annotations.as_ref().map(Value::to_string),
+                hash.as_str(),
+                now
+            ));
+            continue;
+        };
+        let approved = pinned.approved_hash();
+        // Guarded by the hash read: an approval in between wins, the next sync compares again.
+        upserts.push(if hash == approved {
+            stmt!(
+                "UPDATE mcp_tools SET definition_hash = ?4, approval_state = 'approved', \
+                 pending_definition = NULL, pending_definition_hash = NULL, synced_at = ?5, updated_at = ?5 \
+                 WHERE team_id = ?1 AND id = ?2 AND definition_hash IS ?3",
+                team_id,
+                pinned.id.as_str(),
+                pinned.definition_hash.as_deref(),
+                approved.as_str(),
                 now
             )
-        })
-        .collect();
+        } else {
+            tools_pending_approval += 1;
+            stmt!(
+                "UPDATE mcp_tools SET definition_hash = ?4, approval_state = 'pending_approval', \
+                 pending_definition = ?5, pending_definition_hash = ?6, synced_at = ?7, updated_at = ?7 \
+                 WHERE team_id = ?1 AND id = ?2 AND definition_hash IS ?3",
+                team_id,
+                pinned.id.as_str(),
+                pinned.definition_hash.as_deref(),
+                approved.as_str(),
+                definition_json(&def).to_string(),
+                hash.as_str(),
+                now
+            )
+        });
+    }
     let names = Value::from(listed.iter().map(|t| t.name.clone()).collect::<Vec<_>>()).to_string();
     let remove = stmt!(
         "DELETE FROM mcp_tools WHERE team_id = ?1 AND server_id = ?2 \
@@ -196,7 +433,67 @@ pub async fn sync<D: Database>(
     Ok(SyncOutcome {
         tools_synced: listed.len(),
         tools_removed,
+        tools_pending_approval,
     })
+}
+
+/// Swaps a tool's pending definition in and marks it approved, if its pending hash is still
+/// `pending_hash`; answers whether it did (`false`: approved or changed meanwhile).
+pub async fn approve<D: Database>(
+    db: &D,
+    team_id: &str,
+    tool: &Tool,
+    pending_hash: &str,
+    now: &str,
+) -> Result<bool> {
+    let Some(pending) = tool.pending_definition.as_ref().and_then(Value::as_object) else {
+        return Ok(false);
+    };
+    let text = |field: &str| {
+        pending
+            .get(field)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let json_text = |field: &str| {
+        pending
+            .get(field)
+            .filter(|v| !v.is_null())
+            .map(Value::to_string)
+    };
+    let changed = db
+        .execute(stmt!(
+            "UPDATE mcp_tools SET title = ?4, description = ?5, input_schema = ?6, annotations = ?7, \
+             definition_hash = ?3, approval_state = 'approved', pending_definition = NULL, \
+             pending_definition_hash = NULL, updated_at = ?8 \
+             WHERE team_id = ?1 AND id = ?2 AND approval_state = 'pending_approval' \
+             AND pending_definition_hash = ?3",
+            team_id,
+            tool.id.as_str(),
+            pending_hash,
+            text("title"),
+            text("description"),
+            json_text("input_schema").unwrap_or_else(|| r#"{"type":"object"}"#.to_string()),
+            json_text("annotations"),
+            now
+        ))
+        .await?;
+    Ok(changed == 1)
+}
+
+/// The team's [`OnToolChange`] policy; a team without a row gets the stricter `Disable`.
+pub async fn on_tool_change<D: Database>(db: &D, team_id: &str) -> Result<OnToolChange> {
+    #[derive(Deserialize)]
+    struct Row {
+        on_tool_change: OnToolChange,
+    }
+    let row: Option<Row> = db
+        .query_one(stmt!(
+            "SELECT on_tool_change FROM teams WHERE id = ?1",
+            team_id
+        ))
+        .await?;
+    Ok(row.map_or(OnToolChange::Disable, |r| r.on_tool_change))
 }
 
 /// The statement that folds one finished execution into the tool's statistics. It must run in

@@ -9,6 +9,10 @@ use crate::credentials::KeyRingError;
 use crate::identity::Role;
 
 const TOKEN: &str = "tok-5f1c9a-never-visible";
+const CANNOT_OPEN: &str =
+    "credential for server 'alpha' cannot be opened for the server's current \
+     address with the configured keys (it was set for another address, altered, or sealed with a \
+     key this deployment does not have); nothing was sent; set it again with set_credential";
 
 async fn set(w: &World, server: &str, kind: &str, credential: Value) -> super::super::Reply {
     w.run(
@@ -120,9 +124,20 @@ async fn credentials_that_do_not_open_fail_closed_before_anything_is_sent() {
                   || substr(encrypted_value, 22)";
     let move_expiry = "UPDATE mcp_server_credentials SET header_name = 'X-Other'";
     let unknown_id = "UPDATE mcp_server_credentials SET key_id = 'k0'";
-    let cases: [(&str, Option<&str>, Option<Result<_, _>>); 5] = [
+    let moved_host =
+        "UPDATE mcp_servers SET config = '{\"url\":\"http://127.0.0.2:9/mcp\"}' WHERE id = 'srv-a'";
+    let moved_port = "UPDATE mcp_servers SET config = '{\"url\":\"http://127.0.0.1:10/mcp\"}' WHERE id = 'srv-a'";
+    let moved_scheme = "UPDATE mcp_servers SET config = '{\"url\":\"https://127.0.0.1:9/mcp\"}' WHERE id = 'srv-a'";
+    let cases: [(&str, Option<&str>, Option<Result<_, _>>); 8] = [
         ("tampered ciphertext", Some(tamper), None),
         ("edited binding column", Some(move_expiry), None),
+        ("server moved to another host in D1", Some(moved_host), None),
+        ("server moved to another port in D1", Some(moved_port), None),
+        (
+            "server moved to another scheme in D1",
+            Some(moved_scheme),
+            None,
+        ),
         ("unknown key id", Some(unknown_id), None),
         ("wrong key", None, Some(Ok(ring(&[("k1", 9)])))),
         ("no keys", None, Some(Err(KeyRingError::NotConfigured))),
@@ -138,11 +153,7 @@ async fn credentials_that_do_not_open_fail_closed_before_anything_is_sent() {
         }
         let reply = call_echo(&w).await;
         assert_eq!(reply.status, 409, "{case}: {}", reply.body);
-        assert_eq!(
-            reply.body["message"],
-            "credential for server 'alpha' cannot be decrypted with the configured keys; set it again with set_credential",
-            "{case}"
-        );
+        assert_eq!(reply.body["message"], CANNOT_OPEN, "{case}");
         assert_eq!(w.net.attempts.get(), 0, "{case}: nothing sent");
         assert_eq!(w.executions(), json!(0), "{case}: nothing recorded");
         assert!(!w.logs.borrow().join("\n").contains(TOKEN), "{case}");
@@ -305,5 +316,205 @@ async fn invalid_credentials_and_missing_keys_are_refused_without_echoing_values
     assert_eq!(
         w.db.scalar("SELECT count(*) FROM mcp_server_credentials"),
         json!(0)
+    );
+}
+
+async fn update(w: &World, changes: Value) -> super::super::Reply {
+    let mut body = json!({"action": "update_server", "server_id": "srv-a"});
+    body.as_object_mut()
+        .unwrap()
+        .extend(changes.as_object().unwrap().clone());
+    w.run(&identity("team-a", Role::Admin), body).await.unwrap()
+}
+
+fn credentials_of_srv_a(w: &World) -> Value {
+    w.db.scalar("SELECT count(*) FROM mcp_server_credentials WHERE server_id = 'srv-a'")
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_change_that_keeps_the_origin_keeps_the_credential() {
+    let w = World::new();
+    set(&w, "srv-a", "bearer", json!({"token": TOKEN})).await;
+    for changes in [
+        json!({"description": "new description", "name": "alpha2"}),
+        json!({"config": {"url": "http://127.0.0.1:9/other/path?x=1"}}),
+        json!({"config": {"url": "HTTP://127.0.0.1:9/mcp", "headers": {"X-Trace": "1"}}}),
+        json!({"is_active": true}),
+    ] {
+        let reply = update(&w, changes.clone()).await;
+        assert_eq!(reply.body["credential_removed"], false, "{changes}");
+        assert_eq!(
+            reply.body["server"]["credential"]["is_set"], true,
+            "{changes}"
+        );
+    }
+    assert_eq!(credentials_of_srv_a(&w), json!(1));
+    call_echo(&w).await;
+    assert_eq!(
+        w.net.sent_header("authorization"),
+        Some(format!("Bearer {TOKEN}"))
+    );
+    assert!(
+        w.net.requests.borrow()[0]
+            .url
+            .eq_ignore_ascii_case("http://127.0.0.1:9/mcp"),
+        "the last URL set"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn moving_a_server_to_another_origin_removes_its_credential_and_says_so() {
+    for url in [
+        "http://127.0.0.2:9/mcp",
+        "http://127.0.0.1:10/mcp",
+        "https://127.0.0.1:9/mcp",
+        "http://localhost:9/mcp",
+    ] {
+        let w = World::new();
+        set(&w, "srv-a", "bearer", json!({"token": TOKEN})).await;
+        let reply = update(&w, json!({"config": {"url": url}})).await;
+        assert_eq!(reply.body["credential_removed"], true, "{url}");
+        assert_eq!(
+            reply.body["server"]["credential"],
+            json!({"is_set": false}),
+            "{url}"
+        );
+        assert_eq!(credentials_of_srv_a(&w), json!(0), "{url}");
+        assert!(
+            w.logs.borrow().iter().any(|l| l.contains("removed")),
+            "{url}"
+        );
+        call_echo(&w).await;
+        {
+            let sent = w.net.requests.borrow();
+            assert!(!sent.is_empty(), "{url}");
+            assert!(sent.iter().all(|r| r.url.starts_with(url)), "{url}");
+            assert!(
+                !sent
+                    .iter()
+                    .flat_map(|r| r.headers.iter())
+                    .any(|(_, v)| v.contains(TOKEN)),
+                "{url}: the new origin never gets the credential"
+            );
+        }
+        // Pointing it back does not bring the credential back.
+        let back = update(&w, json!({"config": {"url": "http://127.0.0.1:9/mcp"}})).await;
+        assert_eq!(back.body["credential_removed"], false);
+        assert_eq!(back.body["server"]["credential"]["is_set"], false);
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_refused_update_keeps_the_credential() {
+    let w = World::new();
+    set(&w, "srv-a", "bearer", json!({"token": TOKEN})).await;
+    let err = w
+        .run(
+            &identity("team-a", Role::Admin),
+            json!({"action": "update_server", "server_id": "srv-a", "name": "alpha-off",
+                   "config": {"url": "http://127.0.0.2:9/mcp"}}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "conflict", "name taken");
+    assert_eq!(credentials_of_srv_a(&w), json!(1));
+    assert_eq!(
+        w.db.scalar("SELECT config FROM mcp_servers WHERE id = 'srv-a'"),
+        json!("{\"url\":\"http://127.0.0.1:9/mcp\"}")
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_stdio_server_keeps_its_credential_only_for_the_same_command_line() {
+    let mut w = World::new();
+    w.settings.stdio_allowed_commands = crate::server_config::AllowedCommands::parse("npx,uvx");
+    let admin = identity("team-a", Role::Admin);
+    let created = w
+        .run(
+            &admin,
+            json!({"action": "create_server", "name": "fs", "server_type": "stdio",
+                   "config": {"command": "npx", "args": ["-y", "pkg"], "env_names": ["API_KEY"]}}),
+        )
+        .await
+        .unwrap();
+    let id = created.body["server"]["id"].as_str().unwrap().to_string();
+    let set_env = || {
+        w.run(
+            &admin,
+            json!({"action": "set_credential", "server_id": id, "credential_type": "custom_headers",
+                   "credential": {"headers": {"API_KEY": TOKEN}}}),
+        )
+    };
+    let upd = |config: Value| {
+        w.run(
+            &admin,
+            json!({"action": "update_server", "server_id": id, "config": config}),
+        )
+    };
+    set_env().await.unwrap();
+    let same =
+        upd(json!({"command": "npx", "args": ["-y", "pkg"], "env_names": ["API_KEY", "OTHER"]}))
+            .await
+            .unwrap();
+    assert_eq!(same.body["credential_removed"], false);
+    for moved in [
+        json!({"command": "npx", "args": ["-y", "evil-pkg"]}),
+        json!({"command": "uvx", "args": ["-y", "pkg"]}),
+        json!({"command": "npx", "args": ["-y", "pkg", "--extra"]}),
+    ] {
+        set_env().await.unwrap();
+        let reply = upd(moved.clone()).await.unwrap();
+        assert_eq!(reply.body["credential_removed"], true, "{moved}");
+        assert_eq!(reply.body["server"]["credential"]["is_set"], false);
+        // Back to the original command line, for the next case.
+        upd(json!({"command": "npx", "args": ["-y", "pkg"]}))
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_value_sealed_before_destinations_were_bound_is_refused_with_what_to_do() {
+    let w = World::new();
+    // The v1 format: the same fields, no destination.
+    let mut aad = b"mcp-edge/credential/v1".to_vec();
+    for field in ["team-a", "srv-a", "bearer", "", ""] {
+        aad.extend_from_slice(&(field.len() as u32).to_be_bytes());
+        aad.extend_from_slice(field.as_bytes());
+    }
+    let material = crate::credentials::Material::Bearer {
+        token: TOKEN.into(),
+    };
+    let sealed = ring(&[("k1", 1)]).seal(&aad, &material.to_plaintext());
+    w.db.exec(&format!(
+        "INSERT INTO mcp_server_credentials (id, server_id, team_id, credential_type, encrypted_value, key_id) \
+         VALUES ('cred-v1', 'srv-a', 'team-a', 'bearer', '{}', 'k1')",
+        sealed.value
+    ));
+    let reply = call_echo(&w).await;
+    assert_eq!(reply.status, 409, "{}", reply.body);
+    assert_eq!(
+        reply.body["message"],
+        "credential for server 'alpha' was stored before credentials were bound to their server's \
+         address and is not used; nothing was sent; set it again with set_credential"
+    );
+    assert_eq!(w.net.attempts.get(), 0);
+    let r = w
+        .run(
+            &identity("team-a", Role::Admin),
+            json!({"action": "reencrypt_credentials"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.body["success"], false);
+    assert!(r.body["failed"][0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("stored before credentials were bound"));
+    set(&w, "srv-a", "bearer", json!({"token": TOKEN})).await;
+    call_echo(&w).await;
+    assert_eq!(
+        w.net.sent_header("authorization"),
+        Some(format!("Bearer {TOKEN}"))
     );
 }
