@@ -1,9 +1,9 @@
 //! The whole system under `wrangler dev`: every worker in one session, local D1/KV/DO state in
 //! a temporary directory, migrations applied, the API on a free loopback port.
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::process::Command;
-use std::collections::HashSet;
 use std::sync::{Mutex, Once};
 use std::time::Duration;
 

@@ -484,5 +484,5 @@ async fn sync_upserts_keeps_policy_and_removes_what_the_server_dropped() {
 
 mod confirmations;
 mod credentials;
-mod quota;
 mod pinning;
+mod quota;
