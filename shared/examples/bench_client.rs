@@ -13,10 +13,10 @@
 
 use std::time::{Duration, Instant};
 
+use mcp_client::native_http::NativeHttp;
+use mcp_client::{McpClient, ServerEndpoint, TransportPin};
 use serde_json::{json, Map, Value};
-use shared::cache::MemoryCache;
-use shared::mcp::{McpClient, ServerEndpoint, TransportPin};
-use shared::native_http::NativeHttp;
+use shared::cache::{CacheSessions, MemoryCache};
 
 const CALL_TIMEOUT_MS: u64 = 10_000;
 const MAX_N: usize = 100_000;
@@ -41,7 +41,7 @@ fn percentile(sorted: &[Duration], q: f64) -> f64 {
 
 /// One warm-or-cold call from a new client (a worker invocation); its upstream request count.
 async fn call(http: &NativeHttp, cache: &MemoryCache, endpoint: &ServerEndpoint, i: usize) -> u32 {
-    let c = McpClient::new(http, cache, endpoint.clone());
+    let c = McpClient::new(http, CacheSessions(cache), endpoint.clone());
     let mut arguments = Map::new();
     arguments.insert("message".into(), json!(format!("bench {i}")));
     c.call_tool("echo", arguments, CALL_TIMEOUT_MS)

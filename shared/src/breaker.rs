@@ -4,7 +4,7 @@
 //!
 //! States (one [`BreakerState`] per server, KV key [`key`]; no key = closed, no failures):
 //! - **closed**: calls go through; consecutive server faults (unreachable, broken connection,
-//!   5xx, 429, garbage, timeout: [`crate::mcp::CallOutcome::server_fault`]) are counted, and any
+//!   5xx, 429, garbage, timeout: [`mcp_client::CallOutcome::server_fault`]) are counted, and any
 //!   answer from the server (a result, a tool error, a JSON-RPC error) resets the count.
 //! - **open** after [`BreakerConfig::failure_threshold`] consecutive faults: calls are refused
 //!   at once, without an execution row, for [`BreakerConfig::cooldown_ms`].
@@ -33,7 +33,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::cache::Cache;
-use crate::mcp::text::clip;
+use mcp_client::text::clip;
 
 /// Consecutive server faults that open the breaker.
 pub const FAILURE_THRESHOLD: u32 = 5;
@@ -253,7 +253,7 @@ impl<'a, C: Cache> Breaker<'a, C> {
         }
     }
 
-    /// Records how the call went: `fault` is [`crate::mcp::CallOutcome::server_fault`].
+    /// Records how the call went: `fault` is [`mcp_client::CallOutcome::server_fault`].
     pub async fn record(&self, now_ms: u64, fault: Option<&str>) {
         match fault {
             None if self.seen.is_pristine() => {}

@@ -10,9 +10,13 @@
 //!   anything else, so a body id like `*` or `x:y` can never name another entry (the team-wide
 //!   tool list has a key of its own shape, `t:<team>:tools`, no server id can produce).
 //! - The cache is never the source of truth: a miss or a failure falls back to D1.
+//! - The MCP client keeps upstream sessions here through [`CacheSessions`] (its
+//!   `SessionStore` seam), under [`keys::mcp_session`]; a cache failure is a miss.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+
+use mcp_client::SessionStore;
 
 use crate::error::Result;
 
@@ -54,6 +58,33 @@ pub mod keys {
     /// Upstream MCP session state (session id, negotiated version, transport) of one server.
     pub fn mcp_session(server_id: &str) -> String {
         format!("mcp:session:{server_id}")
+    }
+}
+
+/// The MCP client's session store over a [`Cache`]: one entry per server under
+/// [`keys::mcp_session`]; failures are misses (sessions are an optimisation).
+#[derive(Debug)]
+pub struct CacheSessions<'a, C>(pub &'a C);
+
+impl<C> Clone for CacheSessions<'_, C> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<C> Copy for CacheSessions<'_, C> {}
+
+impl<C: Cache> SessionStore for CacheSessions<'_, C> {
+    async fn get(&self, server_id: &str) -> Option<String> {
+        self.0.get(&keys::mcp_session(server_id)).await.ok()?
+    }
+    async fn put(&self, server_id: &str, value: &str, ttl_secs: u64) {
+        let _ = self
+            .0
+            .put(&keys::mcp_session(server_id), value, ttl_secs)
+            .await;
+    }
+    async fn delete(&self, server_id: &str) {
+        let _ = self.0.delete(&keys::mcp_session(server_id)).await;
     }
 }
 

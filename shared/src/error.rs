@@ -7,7 +7,12 @@
 //!   returns it, so internals (SQL, stack traces, secrets) cannot reach a response.
 //! - Upstream messages are written by us from what the upstream said, already trimmed and
 //!   free of credentials: they are meant for a team admin to act on.
+//! - The MCP client's typed [`McpError`] becomes an [`Error`] here and nowhere else
+//!   (`From<McpError>`): its message unchanged, `Timeout` as 504 `timeout`, `Internal` as 500,
+//!   every other variant (unreachable, connection lost, HTTP status, JSON-RPC error, expired
+//!   session, unexpected content type, protocol, refused input) as 502 `upstream_error`.
 
+use mcp_client::McpError;
 use serde_json::{json, Map, Value};
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]
@@ -172,6 +177,23 @@ impl Error {
     }
 }
 
+impl From<McpError> for Error {
+    fn from(e: McpError) -> Self {
+        match e {
+            McpError::Timeout(m) => Error::Timeout(m),
+            McpError::Internal(m) => Error::Internal(m),
+            McpError::Unreachable(m)
+            | McpError::ConnectionLost(m)
+            | McpError::SessionExpired(m)
+            | McpError::Protocol(m)
+            | McpError::Validation(m)
+            | McpError::HttpStatus { message: m, .. }
+            | McpError::JsonRpc { message: m, .. }
+            | McpError::UnexpectedContentType { message: m, .. } => Error::Upstream(m),
+        }
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]
@@ -213,6 +235,41 @@ mod tests {
             assert_eq!(err.status(), status, "{err:?}");
             assert_eq!(err.code(), code, "{err:?}");
         }
+    }
+
+    #[test]
+    fn mcp_errors_keep_their_message_and_map_to_upstream_timeout_or_internal() {
+        let upstream = [
+            McpError::Unreachable("u".into()),
+            McpError::ConnectionLost("u".into()),
+            McpError::SessionExpired("u".into()),
+            McpError::Protocol("u".into()),
+            McpError::Validation("u".into()),
+            McpError::HttpStatus {
+                status: 503,
+                retry_after: Some("1".into()),
+                message: "u".into(),
+            },
+            McpError::JsonRpc {
+                code: -32601,
+                message: "u".into(),
+            },
+            McpError::UnexpectedContentType {
+                content_type: "text/html".into(),
+                message: "u".into(),
+            },
+        ];
+        for e in upstream {
+            let mapped = Error::from(e.clone());
+            assert_eq!(mapped, Error::Upstream("u".into()), "{e:?}");
+            assert_eq!((mapped.status(), mapped.code()), (502, "upstream_error"));
+        }
+        let timeout = Error::from(McpError::Timeout("t".into()));
+        assert_eq!(timeout, Error::Timeout("t".into()));
+        assert_eq!((timeout.status(), timeout.code()), (504, "timeout"));
+        let internal = Error::from(McpError::Internal("i".into()));
+        assert_eq!(internal, Error::Internal("i".into()));
+        assert_eq!(internal.status(), 500);
     }
 
     #[test]

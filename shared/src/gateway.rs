@@ -14,7 +14,7 @@ use crate::api::{ActionRequest, Route, MAX_BODY_BYTES};
 use crate::auth::{authenticate, bearer_token, AuthConfig, Verified};
 use crate::cache::Cache;
 use crate::error::{Error, Result};
-use crate::http::HttpClient;
+use mcp_client::http::HttpClient;
 
 /// Paths the PWA may POST to (the second is the path the existing client already uses).
 pub const API_PATHS: [&str; 2] = ["/", "/functions/v1/mcp-client"];

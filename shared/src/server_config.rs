@@ -15,8 +15,8 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::mcp::{ServerEndpoint, TransportPin};
 use crate::ssrf::check_upstream_url;
+use mcp_client::{ServerEndpoint, TransportPin};
 
 pub const SERVER_TYPES: [&str; 3] = ["http", "sse", "stdio"];
 const MAX_HEADERS: usize = 32;

@@ -14,6 +14,8 @@ mod auth {
         use base64::Engine;
         use futures::StreamExt;
         use hmac::{Hmac, Mac};
+        use mcp_client::http::{HttpClient, HttpRequest, HttpResponse, Method};
+        use mcp_client::McpError;
         use p256::ecdsa::signature::{SignatureEncoding, Signer};
         use rsa::traits::PublicKeyParts;
         use rsa::RsaPrivateKey;
@@ -21,7 +23,6 @@ mod auth {
         use sha2::Sha256;
         use shared::auth::{authenticate, Algorithm, AuthConfig, IdentitySource};
         use shared::cache::MemoryCache;
-        use shared::http::{HttpClient, HttpRequest, HttpResponse, Method};
         use shared::identity::Identity;
         use shared::{Error, Result};
 
@@ -181,12 +182,12 @@ mod auth {
         }
 
         impl HttpClient for FakeIdp {
-            async fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
+            async fn send(&self, request: HttpRequest) -> Result<HttpResponse, McpError> {
                 assert_eq!(request.method, Method::Get);
                 self.fetches.set(self.fetches.get() + 1);
                 self.requests.borrow_mut().push(request.clone());
                 let Some((status, body)) = self.docs.borrow().get(&request.url).cloned() else {
-                    return Err(Error::Upstream("connection refused".into()));
+                    return Err(McpError::transport("connection refused"));
                 };
                 Ok(HttpResponse {
                     status,

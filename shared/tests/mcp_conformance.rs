@@ -12,10 +12,10 @@ mod support;
 use std::path::PathBuf;
 use std::process::Command;
 
+use mcp_client::native_http::NativeHttp;
+use mcp_client::{ServerEndpoint, TransportPin};
 use serde_json::json;
 use shared::cache::MemoryCache;
-use shared::mcp::{ServerEndpoint, TransportPin};
-use shared::native_http::NativeHttp;
 use support::{args, client, repo_root};
 
 /// Every non-auth client scenario of the suite.
@@ -29,7 +29,7 @@ const SCENARIOS: &[&str] = &[
 const NEED_STANDALONE: &[&str] = &["elicitation-sep1034-client-defaults"];
 
 /// Set (to anything) in the runner's environment to keep the standalone GET stream open during
-/// calls ([`shared::mcp::McpClient::with_standalone_stream`]).
+/// calls ([`mcp_client::McpClient::with_standalone_stream`]).
 const STANDALONE_ENV: &str = "MCP_EDGE_STANDALONE";
 
 #[test]

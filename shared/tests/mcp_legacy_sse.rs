@@ -4,11 +4,11 @@
 #[path = "mcp_support.rs"]
 mod support;
 
+use mcp_client::native_http::NativeHttp;
+use mcp_client::McpError;
+use mcp_client::TransportPin;
 use serde_json::json;
 use shared::cache::MemoryCache;
-use shared::mcp::TransportPin;
-use shared::native_http::NativeHttp;
-use shared::Error;
 use support::{args, cached_state, client, first_text, Server};
 
 #[tokio::test(flavor = "current_thread")]
@@ -82,5 +82,5 @@ async fn a_timeout_over_sse_is_a_timeout() {
         .call_tool("sleep", args(json!({"seconds": 30})), 1_500)
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Timeout(_)), "{err:?}");
+    assert!(matches!(err, McpError::Timeout(_)), "{err:?}");
 }

@@ -5,10 +5,10 @@
 #[path = "mcp_support.rs"]
 mod support;
 
+use mcp_client::native_http::NativeHttp;
+use mcp_client::{ServerEndpoint, TransportPin};
 use serde_json::{json, Value};
 use shared::cache::MemoryCache;
-use shared::mcp::{ServerEndpoint, TransportPin};
-use shared::native_http::NativeHttp;
 use support::{args, cached_state, client, first_text, Server};
 
 /// The session id the cache holds for `ep`.

@@ -4,11 +4,11 @@
 #[path = "mcp_support.rs"]
 mod support;
 
+use mcp_client::native_http::NativeHttp;
+use mcp_client::McpError;
+use mcp_client::TransportPin;
 use serde_json::json;
 use shared::cache::MemoryCache;
-use shared::mcp::TransportPin;
-use shared::native_http::NativeHttp;
-use shared::Error;
 use support::{args, cached_state, client, first_text, put_state, Server};
 
 #[tokio::test(flavor = "current_thread")]
@@ -137,7 +137,7 @@ async fn a_timeout_on_a_stateless_call() {
         .call_tool("sleep", args(json!({"seconds": 30})), 800)
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Timeout(_)), "{err:?}");
+    assert!(matches!(err, McpError::Timeout(_)), "{err:?}");
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -150,7 +150,7 @@ async fn wrong_urls_and_dead_servers_give_actionable_errors_without_secrets() {
     ep.headers = vec![("Authorization".into(), SECRET.into())];
     let err = client(&http, &cache, ep).list_tools().await.unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(err, Error::Upstream(_)), "{err:?}");
+    assert!(err.is_upstream(), "{err:?}");
     assert!(
         msg.contains("HTTP 404") && msg.contains("MCP endpoint"),
         "{msg}"
@@ -158,7 +158,7 @@ async fn wrong_urls_and_dead_servers_give_actionable_errors_without_secrets() {
     assert!(!msg.contains("sk-very-secret"), "{msg}");
 
     let dead_port = support::free_port();
-    let ep = shared::mcp::ServerEndpoint {
+    let ep = mcp_client::ServerEndpoint {
         server_id: "dead".into(),
         url: format!("http://127.0.0.1:{dead_port}/mcp?api_key=sk-very-secret-token"),
         headers: vec![("Authorization".into(), SECRET.into())],
@@ -235,7 +235,7 @@ async fn mcp_param_headers_mirror_the_arguments_the_schema_marks() {
     let bad = json!({"properties": {"name": {"type": "string", "x-mcp-header": "Bad Name"}}});
     let err = call(json!({"name": "x"}), Some(&bad)).await.unwrap_err();
     assert!(
-        matches!(&err, Error::Upstream(m) if m.contains("inputSchema is invalid")),
+        matches!(&err, McpError::Validation(m) if m.contains("inputSchema is invalid")),
         "{err}"
     );
     assert_eq!(c.upstream_requests(), before);

@@ -7,11 +7,11 @@ mod support;
 
 use std::time::Instant;
 
+use mcp_client::native_http::NativeHttp;
+use mcp_client::McpError;
+use mcp_client::TransportPin;
 use serde_json::json;
 use shared::cache::MemoryCache;
-use shared::mcp::TransportPin;
-use shared::native_http::NativeHttp;
-use shared::Error;
 use support::{args, cached_state, client, first_text, put_state, Server};
 
 #[tokio::test(flavor = "current_thread")]
@@ -255,7 +255,7 @@ async fn a_timeout_cancels_the_call_on_the_server() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, Error::Timeout(m) if m.contains("700 ms")),
+        matches!(&err, McpError::Timeout(m) if m.contains("700 ms")),
         "{err:?}"
     );
     assert!(started.elapsed().as_millis() < 5_000);
@@ -286,7 +286,9 @@ async fn unknown_tools_and_bad_arguments_are_reported() {
         server.endpoint("/mcp", TransportPin::StreamableHttp),
     );
     match c.call_tool("no-such-tool", args(json!({})), 10_000).await {
-        Err(Error::Upstream(m)) => assert!(m.contains("tools/call no-such-tool"), "{m}"),
+        Err(e) if e.is_upstream() => {
+            assert!(e.message().contains("tools/call no-such-tool"), "{e}")
+        }
         Ok(r) => assert_eq!(r["isError"], true, "{r}"),
         Err(e) => panic!("unexpected {e:?}"),
     }

@@ -12,10 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use mcp_client::native_http::NativeHttp;
+use mcp_client::{McpClient, ServerEndpoint, TransportPin};
 use serde_json::{Map, Value};
-use shared::cache::MemoryCache;
-use shared::mcp::{McpClient, ServerEndpoint, TransportPin};
-use shared::native_http::NativeHttp;
+use shared::cache::{CacheSessions, MemoryCache};
 
 const INSTALL_HINT: &str = "run `scripts/install.sh` (it runs `npm install` and creates .venv with the Python `mcp` SDK) in the repo root";
 
@@ -182,8 +182,8 @@ pub fn client<'a>(
     http: &'a NativeHttp,
     cache: &'a MemoryCache,
     endpoint: ServerEndpoint,
-) -> McpClient<'a, NativeHttp, MemoryCache> {
-    McpClient::new(http, cache, endpoint)
+) -> McpClient<'a, NativeHttp, CacheSessions<'a, MemoryCache>> {
+    McpClient::new(http, CacheSessions(cache), endpoint)
 }
 
 pub fn args(v: Value) -> Map<String, Value> {

@@ -3,15 +3,16 @@
 //! each answers a documented error; the SSE parser sees the same events however the bytes are
 //! split into chunks. Runs in the test command with a bounded number of cases.
 
+use mcp_client::http::{HttpClient, HttpRequest, HttpResponse};
+use mcp_client::jsonrpc::{parse_body, parse_message};
+use mcp_client::sse::{SseEvent, SseParser};
+use mcp_client::McpError;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use shared::api::ActionRequest;
 use shared::auth::{authenticate, AuthConfig};
 use shared::cache::MemoryCache;
 use shared::error::Error;
-use shared::http::{HttpClient, HttpRequest, HttpResponse};
-use shared::mcp::jsonrpc::{parse_body, parse_message};
-use shared::mcp::sse::{SseEvent, SseParser};
 use shared::schema::validate;
 
 fn config() -> ProptestConfig {
@@ -144,7 +145,7 @@ fn feed_all(chunks: &[&[u8]]) -> Vec<SseEvent> {
 struct NoHttp;
 
 impl HttpClient for NoHttp {
-    async fn send(&self, _request: HttpRequest) -> shared::Result<HttpResponse> {
-        Err(Error::Upstream("no network in this test".into()))
+    async fn send(&self, _request: HttpRequest) -> mcp_client::error::Result<HttpResponse> {
+        Err(McpError::Unreachable("no network in this test".into()))
     }
 }

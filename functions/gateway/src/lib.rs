@@ -12,6 +12,7 @@ use edge_cloudflare::fetch::FetchHttp;
 use edge_cloudflare::limiter;
 use edge_cloudflare::log::log;
 use edge_cloudflare::{Bindings, WorkerResultExt};
+use mcp_client::http::Clock;
 use serde_json::json;
 use shared::api::MAX_BODY_BYTES;
 use shared::auth::AuthConfig;
@@ -20,7 +21,6 @@ use shared::gateway::{
     admit, binding_of, check_content_type, check_declared_length, is_api_path, read_body,
     CorsPolicy,
 };
-use shared::http::Clock;
 use shared::identity::{Identity, Role};
 use shared::internal::{
     action_url, is_refused_envelope, Envelope, SigningKey, SIGNATURE_HEADER, SIGNING_KEY_VAR,

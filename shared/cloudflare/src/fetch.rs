@@ -17,11 +17,9 @@ use worker::{
     Env, Fetch, Headers, Method as WMethod, ObjectNamespace, Request, RequestInit, RequestRedirect,
 };
 
-use shared::error::{Error, Result};
-use shared::http::{Clock, HttpClient, HttpRequest, HttpResponse, Method};
+use mcp_client::error::{McpError, Result};
+use mcp_client::http::{Clock, HttpClient, HttpRequest, HttpResponse, Method};
 use shared::server_config::{bridge_key_of_path, STDIO_BRIDGE_DO_ORIGIN};
-
-use crate::error::WorkerResultExt;
 
 /// The Durable Object binding of the stdio bridge (class `StdioBridge`, in call_tool).
 pub const STDIO_BRIDGE_BINDING: &str = "STDIO_BRIDGE";
@@ -49,12 +47,17 @@ impl FetchHttp {
     }
 }
 
+/// workerd reports fetch failures as text: classified once, here ([`McpError::transport`]).
+fn upstream(context: &str, e: worker::Error) -> McpError {
+    McpError::transport(format!("{context}: {e}"))
+}
+
 impl HttpClient for FetchHttp {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
         let headers = Headers::new();
         for (name, value) in &request.headers {
             headers.set(name, value).map_err(|_| {
-                Error::Upstream(format!("header '{name}' is not valid for an HTTP request"))
+                McpError::Validation(format!("header '{name}' is not valid for an HTTP request"))
             })?;
         }
         let mut init = RequestInit::new();
@@ -69,7 +72,7 @@ impl HttpClient for FetchHttp {
             init.with_body(Some(js_sys_bytes(&body)));
         }
         let req = Request::new_with_init(&request.url, &init)
-            .or_upstream("building the upstream request")?;
+            .map_err(|e| upstream("building the upstream request", e))?;
         self.sent.set(self.sent.get() + 1);
         let bridge_path = request
             .url
@@ -81,7 +84,7 @@ impl HttpClient for FetchHttp {
             Fetch::Request(req)
                 .send()
                 .await
-                .or_upstream("could not reach the server")?
+                .map_err(|e| upstream("could not reach the server", e))?
         };
         let status = resp.status_code();
         let headers = resp
@@ -91,7 +94,7 @@ impl HttpClient for FetchHttp {
             .collect();
         let body = match resp.stream() {
             Ok(stream) => stream
-                .map(|chunk| chunk.or_upstream("reading the server's reply"))
+                .map(|chunk| chunk.map_err(|e| upstream("reading the server's reply", e)))
                 .boxed_local(),
             Err(_) => futures::stream::empty().boxed_local(),
         };
@@ -106,21 +109,21 @@ impl HttpClient for FetchHttp {
 impl FetchHttp {
     async fn to_stdio_bridge(&self, path: &str, req: Request) -> Result<worker::Response> {
         let namespace = self.stdio_bridge.as_ref().ok_or_else(|| {
-            Error::Upstream(format!(
+            McpError::Validation(format!(
                 "stdio servers need the StdioBridge Durable Object (binding {STDIO_BRIDGE_BINDING}) \
                  or STDIO_BRIDGE_URL; this worker has neither"
             ))
         })?;
         let path = path.split('?').next().unwrap_or_default();
         let key = bridge_key_of_path(path)
-            .ok_or_else(|| Error::internal(format!("not a stdio bridge path: {path}")))?;
+            .ok_or_else(|| McpError::Internal(format!("not a stdio bridge path: {path}")))?;
         let stub = namespace
             .id_from_name(&key)
             .and_then(|id| id.get_stub())
-            .or_upstream("the stdio bridge object")?;
+            .map_err(|e| upstream("the stdio bridge object", e))?;
         stub.fetch_with_request(req)
             .await
-            .or_upstream("could not reach the stdio bridge")
+            .map_err(|e| upstream("could not reach the stdio bridge", e))
     }
 }
 

@@ -17,7 +17,7 @@
 //! - A server marked `error` by failed health checks is refused at once (no upstream wait), and
 //!   so is a server whose circuit breaker is open (`crate::breaker`): 502 `upstream_error`,
 //!   `details.circuit_open`, no execution row. Every finished call feeds the breaker.
-//! - Transient upstream failures are retried within the tool's timeout (`crate::mcp::retry`);
+//! - Transient upstream failures are retried within the tool's timeout (`mcp_client::retry`);
 //!   a call whose request may have reached the server is retried only when the tool is
 //!   annotated `idempotentHint` or `readOnlyHint`. The row records the final outcome once, with
 //!   the attempts in its error text.
@@ -31,18 +31,18 @@ use super::sync_tools::authorized_endpoint;
 use super::{Ctx, Reply, Upstream};
 use crate::api::{ActionRequest, MAX_ID_LEN, MAX_NAME_LEN};
 use crate::breaker::{Breaker, Gate};
-use crate::cache::Cache;
+use crate::cache::{Cache, CacheSessions};
 use crate::confirmation::{self, ConfirmationKey, MAX_TOKEN_LEN};
 use crate::db::Database;
 use crate::error::{Error, Result};
-use crate::mcp::retry::{self, RetryPolicy};
-use crate::mcp::{CallOptions, McpClient};
 use crate::repo::executions::{self, Finished, NewExecution, Status};
 use crate::repo::tools::{ApprovalState, OnToolChange};
 use crate::repo::{confirmations, new_id, servers, tools};
 use crate::result_cache;
 use crate::schema::validate_arguments;
 use crate::time::iso_from_ms;
+use mcp_client::retry::{self, RetryPolicy};
+use mcp_client::{CallOptions, McpClient};
 
 /// Stored input/output are capped; the row keeps a marker when a value was cut.
 pub const MAX_STORED_INPUT: usize = 64 * 1024;
@@ -181,7 +181,7 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
     )
     .await?;
 
-    let client = McpClient::new(s.http, s.cache, endpoint);
+    let client = McpClient::new(s.http, CacheSessions(s.cache), endpoint);
     let options = CallOptions {
         input_schema: tool.input_schema.as_ref(),
         timeout_ms,
@@ -196,7 +196,10 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
         ));
     }
     let server_fault = called.server_fault;
-    let outcome = called.result.map(|result| redactor.value(result));
+    let outcome = called
+        .result
+        .map(|result| redactor.value(result))
+        .map_err(Error::from);
     let ended_ms = s.http.now_ms();
     let duration_ms = ended_ms.saturating_sub(started_ms);
 

@@ -32,14 +32,14 @@ use super::sync_tools::{authorized_endpoint, scrub_error, sync_server};
 use super::{drop_team_caches, Services, Upstream};
 use crate::actions::admin::MAX_TOOL_TIMEOUT_SECS;
 use crate::breaker;
-use crate::cache::Cache;
+use crate::cache::{Cache, CacheSessions};
 use crate::db::Database;
 use crate::error::Result;
-use crate::mcp::McpClient;
 use crate::repo::analytics;
 use crate::repo::executions::{self, Finished, Status};
 use crate::repo::servers::{self, Server};
 use crate::time::iso_from_ms;
+use mcp_client::McpClient;
 
 /// Servers checked at once.
 pub const CONCURRENCY: usize = 4;
@@ -293,10 +293,14 @@ async fn check_once<D: Database, C: Cache, H: Upstream>(
                 // With the server's credential: a server that needs one would refuse the ping.
                 // Its values are scrubbed from the error before it is logged or stored.
                 let upstream = authorized_endpoint(services, server).await?;
-                McpClient::new(services.http, services.cache, upstream.endpoint)
-                    .ping(HEALTH_TIMEOUT_MS)
-                    .await
-                    .map_err(|e| scrub_error(&upstream.redactor, e))
+                McpClient::new(
+                    services.http,
+                    CacheSessions(services.cache),
+                    upstream.endpoint,
+                )
+                .ping(HEALTH_TIMEOUT_MS)
+                .await
+                .map_err(|e| scrub_error(&upstream.redactor, e.into()))
             }
             .await;
             let now = iso_from_ms(services.http.now_ms());

@@ -19,11 +19,11 @@ use crate::auth::MAX_ID_LEN;
 use crate::cache::Cache;
 use crate::db::Database;
 use crate::error::{Error, Result};
-use crate::http::Clock;
 use crate::identity::Role;
 use crate::membership::{authorize_member_change, keys};
 use crate::repo::members::{self, Change, Member};
 use crate::time::iso_from_ms;
+use mcp_client::http::Clock;
 
 const MAX_TEAM_NAME: usize = 200;
 

@@ -23,9 +23,9 @@ use crate::confirmation::ConfirmationKey;
 use crate::credentials::{KeyRing, KeyRingError};
 use crate::db::Database;
 use crate::error::Error;
-use crate::http::{Clock, HttpClient};
 use crate::identity::Identity;
 use crate::server_config::{AllowedCommands, BridgeToken};
+use mcp_client::http::{Clock, HttpClient};
 
 /// Deployment settings the actions honour (read from worker vars by the shells).
 #[derive(Debug, Clone, PartialEq)]

@@ -15,17 +15,17 @@ use serde_json::{json, Map, Value};
 
 use super::{drop_team_caches, Ctx, Reply, Services, Upstream};
 use crate::api::{ActionRequest, MAX_ID_LEN};
-use crate::cache::Cache;
+use crate::cache::{Cache, CacheSessions};
 use crate::credentials as secrets;
 use crate::db::Database;
 use crate::error::{Error, Result};
-use crate::mcp::{McpClient, ServerEndpoint};
 use crate::redact::Redactor;
 use crate::repo::credentials::{self, StoredCredential};
 use crate::repo::servers::{self, Server};
 use crate::repo::tools::{self, SyncOutcome};
 use crate::server_config::{stdio_env, RemoteConfig, StdioConfig, STDIO_BRIDGE_DO_ORIGIN};
 use crate::time::iso_from_ms;
+use mcp_client::{McpClient, ServerEndpoint};
 
 /// Time budget for one server's listing.
 pub const SYNC_TIMEOUT_MS: u64 = 30_000;
@@ -95,11 +95,15 @@ pub async fn sync_server<D: Database, C: Cache, H: Upstream>(
         let upstream = authorized_endpoint(services, server).await?;
         upstream.record_use(services).await;
         let redactor = upstream.redactor;
-        let client = McpClient::new(services.http, services.cache, upstream.endpoint);
+        let client = McpClient::new(
+            services.http,
+            CacheSessions(services.cache),
+            upstream.endpoint,
+        );
         client
             .list_tools()
             .await
-            .map_err(|e| scrub_error(&redactor, e))
+            .map_err(|e| scrub_error(&redactor, e.into()))
     }
     .await;
     let now = iso_from_ms(services.http.now_ms());

@@ -8,8 +8,9 @@ use serde_json::{Map, Value};
 
 use crate::db::{Database, Row, SqlValue, Statement};
 use crate::error::{Error, Result};
-use crate::http::{Clock, HttpClient, HttpRequest, HttpResponse};
 use crate::identity::{Identity, Role};
+use mcp_client::http::{Clock, HttpClient, HttpRequest, HttpResponse};
+use mcp_client::McpError;
 
 pub struct SqliteDb {
     conn: RefCell<rusqlite::Connection>,
@@ -125,9 +126,9 @@ pub struct NoNetwork {
 }
 
 impl HttpClient for NoNetwork {
-    async fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, McpError> {
         self.attempts.set(self.attempts.get() + 1);
-        Err(Error::Upstream(format!(
+        Err(McpError::transport(format!(
             "test network refuses {}",
             request.url
         )))

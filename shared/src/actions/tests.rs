@@ -14,10 +14,11 @@ use crate::cache::{keys, Cache, MemoryCache};
 use crate::confirmation::ConfirmationKey;
 use crate::credentials::KeyRing;
 use crate::error::Error;
-use crate::http::{Clock, HttpClient, HttpRequest, HttpResponse};
 use crate::identity::{Identity, Role};
 use crate::repo::executions::{self, Finished, Status};
 use crate::repo::tools;
+use mcp_client::http::{Clock, HttpClient, HttpRequest, HttpResponse};
+use mcp_client::McpError;
 
 /// A network that records every request it is asked to send, then refuses it (with
 /// `echo`, quoting the request's header values back in encoded forms, as a hostile or
@@ -31,7 +32,7 @@ struct Wire {
 }
 
 impl HttpClient for Wire {
-    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, Error> {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, McpError> {
         self.attempts.set(self.attempts.get() + 1);
         let url = request.url.clone();
         let echoed = if self.echo.get() {
@@ -40,7 +41,7 @@ impl HttpClient for Wire {
             String::new()
         };
         self.requests.borrow_mut().push(request);
-        Err(Error::Upstream(format!(
+        Err(McpError::transport(format!(
             "test network refuses {url}{echoed}"
         )))
     }
@@ -440,14 +441,14 @@ async fn sync_upserts_keeps_policy_and_removes_what_the_server_dropped() {
     let w = World::new();
     w.db.exec("UPDATE mcp_tools SET timeout_seconds = 7, execution_count = 5 WHERE id = 'tool-b1'");
     let listed = vec![
-        crate::mcp::ToolDef {
+        mcp_client::ToolDef {
             name: "echo".into(),
             title: None,
             description: Some("Echo v2".into()),
             input_schema: json!({"type": "object", "properties": {"m": {"type": "string"}}}),
             annotations: None,
         },
-        crate::mcp::ToolDef {
+        mcp_client::ToolDef {
             name: "new".into(),
             title: Some("New".into()),
             description: None,

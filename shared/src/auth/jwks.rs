@@ -21,7 +21,7 @@ use super::config::Algorithm;
 use super::jwt::{bad_signature, UnverifiedToken};
 use crate::cache::Cache;
 use crate::error::{Error, Result};
-use crate::http::{HttpClient, HttpRequest, Method};
+use mcp_client::http::{HttpClient, HttpRequest, Method};
 
 pub const JWKS_TTL_SECS: u64 = 3600;
 /// The KV minimum TTL: also how often an unknown `kid` may trigger a refetch.
@@ -60,7 +60,7 @@ async fn fetch<H: HttpClient, C: Cache>(url: &str, http: &H, cache: &C) -> Resul
     let mut response = http.send(request).await.map_err(|e| {
         upstream(format!(
             "could not fetch the identity provider's JWKS: {}",
-            e.public_message()
+            Error::from(e).public_message()
         ))
     })?;
     if response.status != 200 {

@@ -27,7 +27,7 @@ pub use jwt::MAX_TOKEN_BYTES;
 
 use crate::cache::Cache;
 use crate::error::{Error, Result};
-use crate::http::HttpClient;
+use mcp_client::http::HttpClient;
 
 /// Verifies a bearer token (the part after "Bearer ") and answers who the caller is (and, in
 /// claim mode, the team and role the provider wrote).

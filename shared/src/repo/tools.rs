@@ -22,8 +22,8 @@ use sha2::{Digest, Sha256};
 use super::{bool_from_int, json_from_text, new_id};
 use crate::db::{Database, Statement};
 use crate::error::{Error, Result};
-use crate::mcp::ToolDef;
 use crate::stmt;
+use mcp_client::ToolDef;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tool {

@@ -18,10 +18,10 @@ use std::time::{Duration, Instant};
 
 use integration::stack::Stack;
 use integration::{free_port, proc::Proc, servers};
+use mcp_client::native_http::NativeHttp;
+use mcp_client::{McpClient, ServerEndpoint, TransportPin};
 use serde_json::{json, Map, Value};
-use shared::cache::MemoryCache;
-use shared::mcp::{McpClient, ServerEndpoint, TransportPin};
-use shared::native_http::NativeHttp;
+use shared::cache::{CacheSessions, MemoryCache};
 
 const SEED: &str = "INSERT INTO teams (id, name, tier, rate_limit_per_hour, user_calls_per_day) \
     VALUES ('bench', 'Bench', 'enterprise', 1000000000, 1000000000);";
@@ -234,14 +234,14 @@ fn direct_calls(url: &str, per_thread: usize) -> Vec<Duration> {
             transport: TransportPin::StreamableHttp,
         };
         let args: Map<String, Value> = json!({"message": "bench"}).as_object().unwrap().clone();
-        McpClient::new(&http, &cache, endpoint.clone())
+        McpClient::new(&http, CacheSessions(&cache), endpoint.clone())
             .call_tool("echo", args.clone(), 10_000)
             .await
             .unwrap();
         let mut samples = Vec::with_capacity(per_thread);
         for _ in 0..per_thread {
             let started = Instant::now();
-            let client = McpClient::new(&http, &cache, endpoint.clone());
+            let client = McpClient::new(&http, CacheSessions(&cache), endpoint.clone());
             client
                 .call_tool("echo", args.clone(), 10_000)
                 .await

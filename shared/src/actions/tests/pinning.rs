@@ -8,8 +8,8 @@ use super::World;
 use crate::actions::testing::identity;
 use crate::cache::{keys, Cache};
 use crate::identity::Role;
-use crate::mcp::ToolDef;
 use crate::repo::tools::{self, definition_hash, sanitize, sanitize_text};
+use mcp_client::ToolDef;
 
 const NOW: &str = "2026-11-21T00:00:00.000Z";
 

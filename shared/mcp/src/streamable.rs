@@ -29,7 +29,7 @@ use super::jsonrpc::{self, Incoming};
 use super::reply::{check_status, Failure, Messages, MAX_ERROR_BODY_BYTES};
 use super::wire::{CancelRoute, InFlight, Wire};
 use super::CLIENT_NAME;
-use crate::error::Error;
+use crate::error::McpError;
 use crate::http::{Clock, HttpClient, HttpResponse};
 
 pub const MAX_RESUMES: u32 = 3;
@@ -311,7 +311,7 @@ impl Streamable {
                         .await
                         .map_err(Failure::Unreachable)?;
                     let resp = self.check(resp, what, wire).await.map_err(|f| {
-                        Failure::Fatal(Error::Upstream(format!(
+                        Failure::Fatal(McpError::Protocol(format!(
                             "{} (while resuming an interrupted reply)",
                             f.into_error()
                         )))

@@ -9,7 +9,7 @@
 
 use serde_json::{json, Value};
 
-use super::ToolDef;
+use crate::model::ToolDef;
 
 pub fn parse_page(result: &Value) -> Result<(Vec<ToolDef>, Option<String>), String> {
     let Some(items) = result.get("tools").and_then(Value::as_array) else {

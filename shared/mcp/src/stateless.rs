@@ -9,8 +9,8 @@
 //! - A result with `resultType: "input_required"` is retried with the echoed `requestState`
 //!   and our `inputResponses`, at most [`MAX_INPUT_ROUNDS`] times. We answer `roots/list`
 //!   (no roots) and `elicitation/create` (the form's defaults, or decline: see
-//!   [`super::elicit`]); any other input request (sampling…) is an `Error::Upstream` naming it,
-//!   since nobody is there to answer.
+//!   [`super::elicit`]); any other input request (sampling…) is a
+//!   [`crate::McpError::Protocol`] naming it, since nobody is there to answer.
 //! - A `tools/call` made with the tool's schema also carries its `Mcp-Param-*` headers
 //!   ([`super::param_headers`]), on every `input_required` round.
 //! - Cancellation is closing the response stream (dropping the future); nothing is sent.

@@ -10,7 +10,7 @@
 use futures::stream::LocalBoxStream;
 use futures::StreamExt;
 
-use crate::error::{Error, Result};
+use crate::error::{McpError, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -87,7 +87,7 @@ impl HttpResponse {
         while let Some(chunk) = self.body.next().await {
             let chunk = chunk?;
             if out.len() + chunk.len() > limit {
-                return Err(Error::Upstream(format!(
+                return Err(McpError::Protocol(format!(
                     "upstream response is larger than the {limit}-byte limit"
                 )));
             }
@@ -99,7 +99,9 @@ impl HttpResponse {
 
 #[allow(async_fn_in_trait)]
 pub trait HttpClient {
-    /// Sends a request. Connection failures are `Error::Upstream`.
+    /// Sends a request. A connection never made is [`McpError::Unreachable`], one that broke
+    /// [`McpError::ConnectionLost`] (see [`McpError::transport`]), a client-side timeout
+    /// [`McpError::Timeout`].
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse>;
 }
 

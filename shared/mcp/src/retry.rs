@@ -23,7 +23,7 @@
 use serde_json::Value;
 
 use super::reply::Failure;
-use crate::error::Error;
+use crate::error::McpError;
 
 /// A retry must leave at least this much of the budget for the attempt itself.
 pub const MIN_ATTEMPT_MS: u64 = 250;
@@ -98,49 +98,13 @@ pub fn edge_not_connected(status: u16) -> bool {
     matches!(status, 521..=523)
 }
 
-/// Phrases the HTTP clients use for a connection that was never made (reqwest natively:
-/// "could not connect to …"; workerd: "connect(): Connection refused", "Network connection
-/// lost" is *not* one of them: that one can happen after the body was sent).
-const CONNECT_PHRASES: &[&str] = &[
-    "could not connect to",
-    "connection refused",
-    "econnrefused",
-    "dns lookup",
-    "failed to lookup address",
-    "no such host",
-];
-
-/// Phrases for a reply that broke off after the request went out.
-const BROKEN_PHRASES: &[&str] = &[
-    "closed the reply stream before answering",
-    "reading the reply",
-    "reading the server's reply",
-    "connection reset",
-    "connection closed",
-    "network connection lost",
-    "broken pipe",
-    "unexpected eof",
-    "error decoding response body",
-];
-
-/// Whether a send error means the connection was never made (so nothing was sent).
-pub fn is_connect_error(e: &Error) -> bool {
-    let m = e.to_string().to_ascii_lowercase();
-    CONNECT_PHRASES.iter().any(|p| m.contains(p))
-}
-
-fn is_broken(e: &Error) -> bool {
-    let m = e.to_string().to_ascii_lowercase();
-    BROKEN_PHRASES.iter().any(|p| m.contains(p))
-}
-
 pub fn kind_of(failure: &Failure) -> FailureKind {
     match failure {
-        Failure::Unreachable(e) if is_connect_error(e) => FailureKind::Connect,
-        Failure::Unreachable(Error::Timeout(_)) => FailureKind::Permanent,
+        Failure::Unreachable(e) if e.is_connect() => FailureKind::Connect,
+        Failure::Unreachable(McpError::Timeout(_)) => FailureKind::Permanent,
         Failure::Unreachable(_) => FailureKind::Broken,
         Failure::Status { status, .. } => FailureKind::Status(*status),
-        Failure::Fatal(e @ Error::Upstream(_)) if is_broken(e) => FailureKind::Broken,
+        Failure::Fatal(e) if e.is_broken() => FailureKind::Broken,
         Failure::Rpc { .. } | Failure::SessionLost { .. } | Failure::Fatal(_) => {
             FailureKind::Permanent
         }
@@ -155,7 +119,7 @@ pub fn counts_against_server(failure: &Failure) -> bool {
         Failure::Unreachable(_) => true,
         Failure::Status { status, .. } => *status >= 500 || matches!(status, 408 | 429),
         Failure::Rpc { .. } | Failure::SessionLost { .. } => false,
-        Failure::Fatal(e) => matches!(e, Error::Upstream(_) | Error::Timeout(_)),
+        Failure::Fatal(e) => !matches!(e, McpError::Internal(_)),
     }
 }
 
@@ -319,7 +283,7 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mcp::jsonrpc::RpcError;
+    use crate::jsonrpc::RpcError;
     use serde_json::json;
 
     const NOW: u64 = 1_000_000;
@@ -341,13 +305,14 @@ mod tests {
         Failure::Status {
             status,
             rpc: None,
+            retry_after: None,
             message: String::new(),
         }
     }
 
     #[test]
     fn transient_failures_are_connect_broken_502_503_504_and_429() {
-        let up = |m: &str| Error::Upstream(m.into());
+        let up = McpError::transport;
         assert_eq!(
             kind_of(&Failure::Unreachable(up(
                 "could not connect to 127.0.0.1:9: Connection refused"
@@ -377,7 +342,7 @@ mod tests {
             FailureKind::Permanent
         );
         assert_eq!(
-            kind_of(&Failure::Fatal(Error::Timeout("slow".into()))),
+            kind_of(&Failure::Fatal(McpError::Timeout("slow".into()))),
             FailureKind::Permanent
         );
         for s in [429, 502, 503, 504, 521, 522, 523] {
@@ -504,9 +469,10 @@ mod tests {
         );
         assert_eq!(parse_retry_after("soon", 0), None);
         assert_eq!(parse_retry_after("Sun, 06 Foo 1994 08:49:37 GMT", 0), None);
+        // 2024-02-29T23:59:59Z: a leap day.
         assert_eq!(
-            crate::time::iso_from_ms(parse_imf_fixdate("Thu, 29 Feb 2024 23:59:59 GMT").unwrap()),
-            "2024-02-29T23:59:59.000Z"
+            parse_imf_fixdate("Thu, 29 Feb 2024 23:59:59 GMT"),
+            Some(1_709_251_199_000)
         );
     }
 

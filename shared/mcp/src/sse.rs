@@ -8,13 +8,13 @@
 //!   is not dispatched, but its `id:` still moves the last event id.
 //! - Memory is bounded: one event (its pending line plus its data) may not exceed `max_event`
 //!   bytes and a whole stream may not exceed `max_total` bytes; exceeding either is an
-//!   `Error::Upstream`, never an allocation without bound.
+//!   [`crate::McpError::Protocol`], never an allocation without bound.
 
 use std::collections::VecDeque;
 
 use futures::StreamExt;
 
-use crate::error::{Error, Result};
+use crate::error::{McpError, Result};
 use crate::http::ByteStream;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,8 +106,8 @@ impl SseParser {
         Ok(())
     }
 
-    fn too_big(&self) -> Error {
-        Error::Upstream(format!(
+    fn too_big(&self) -> McpError {
+        McpError::Protocol(format!(
             "an SSE event from the server is larger than the {}-byte limit",
             self.max_event
         ))
@@ -222,7 +222,7 @@ impl SseStream {
                     let chunk = chunk?;
                     self.read += chunk.len();
                     if self.read > self.max_total {
-                        return Err(Error::Upstream(format!(
+                        return Err(McpError::Protocol(format!(
                             "the server's event stream exceeded the {}-byte limit",
                             self.max_total
                         )));
@@ -312,12 +312,12 @@ mod tests {
         let mut p = SseParser::new(16);
         let mut out = Vec::new();
         let err = p.feed(b"data: 0123456789abcdefghij", &mut out).unwrap_err();
-        assert!(matches!(err, Error::Upstream(m) if m.contains("16-byte limit")));
+        assert!(matches!(err, McpError::Protocol(m) if m.contains("16-byte limit")));
 
         let mut p = SseParser::new(16);
         p.feed(b"data: 012345\n", &mut out).unwrap();
         let err = p.feed(b"data: 6789abcdef\n", &mut out).unwrap_err();
-        assert!(matches!(err, Error::Upstream(_)));
+        assert!(matches!(err, McpError::Protocol(_)));
 
         // The cap is per event: many small events are fine.
         let mut p = SseParser::new(16);

@@ -2,7 +2,7 @@
 //!
 //! Invariants:
 //! - Parsing never panics: anything that is not a JSON-RPC message is an `Err(String)` naming
-//!   what was wrong, written for a team admin (it ends up in `Error::Upstream`).
+//!   what was wrong, written for a team admin (it ends up in an [`crate::McpError`], usually `Protocol`).
 //! - Our request ids are JSON numbers below 2^53 (safe for JavaScript servers); a reply matches
 //!   when its id is the same number, or a string of the same digits (some servers echo strings).
 //! - An error reply with a `null` id is a server-level rejection (parse error, bad session) and
@@ -10,35 +10,12 @@
 
 use serde_json::{json, Map, Value};
 
-pub const METHOD_NOT_FOUND: i64 = -32601;
-/// `UnsupportedProtocolVersion` of 2026-07-28 as the Python SDK and most peers send it.
-pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
-/// The same error under the code an earlier draft of the spec used; some servers still send it.
-pub const UNSUPPORTED_PROTOCOL_VERSION_DRAFT: i64 = -32004;
-
-/// A JSON-RPC error object.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RpcError {
-    pub code: i64,
-    pub message: String,
-    pub data: Option<Value>,
-}
+pub use crate::model::{
+    Incoming, RpcError, METHOD_NOT_FOUND, UNSUPPORTED_PROTOCOL_VERSION,
+    UNSUPPORTED_PROTOCOL_VERSION_DRAFT,
+};
 
 impl RpcError {
-    pub fn is_unsupported_version(&self) -> bool {
-        self.code == UNSUPPORTED_PROTOCOL_VERSION || self.code == UNSUPPORTED_PROTOCOL_VERSION_DRAFT
-    }
-
-    /// `data.supported` of an `UnsupportedProtocolVersion` error, when well formed.
-    pub fn supported_versions(&self) -> Option<Vec<String>> {
-        let list = self.data.as_ref()?.get("supported")?.as_array()?;
-        Some(
-            list.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect(),
-        )
-    }
-
     /// One line for an admin: the message trimmed, then the code.
     pub fn describe(&self) -> String {
         format!(
@@ -47,25 +24,6 @@ impl RpcError {
             self.code
         )
     }
-}
-
-/// One message received from a server.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Incoming {
-    Response {
-        id: Value,
-        outcome: Result<Value, RpcError>,
-    },
-    /// A server→client request (ping, roots/list, sampling, elicitation…).
-    Request {
-        id: Value,
-        method: String,
-        params: Value,
-    },
-    Notification {
-        method: String,
-        params: Value,
-    },
 }
 
 impl Incoming {

@@ -21,9 +21,9 @@ use std::cell::{Cell, RefCell};
 use serde_json::Value;
 
 use super::text::Redactor;
-use super::ServerEndpoint;
-use crate::error::{Error, Result};
+use crate::error::{McpError, Result};
 use crate::http::{HttpClient, HttpRequest, HttpResponse, Method};
+use crate::model::ServerEndpoint;
 
 pub const ACCEPT_BOTH: &str = "application/json, text/event-stream";
 
@@ -174,7 +174,7 @@ impl<'a, H: HttpClient> Wire<'a, H> {
                     self.reached.set(self.reached.get() + 1);
                 }
             }
-            Err(e) if watched && !super::retry::is_connect_error(e) => {
+            Err(e) if watched && !e.is_connect() => {
                 self.reached.set(self.reached.get() + 1);
             }
             Err(_) => {}
@@ -182,12 +182,7 @@ impl<'a, H: HttpClient> Wire<'a, H> {
         outcome
     }
 
-    pub fn scrub_error(&self, e: Error) -> Error {
-        match e {
-            Error::Upstream(m) => Error::Upstream(self.redactor.scrub(&m)),
-            Error::Timeout(m) => Error::Timeout(self.redactor.scrub(&m)),
-            Error::Internal(m) => Error::Internal(self.redactor.scrub(&m)),
-            other => other,
-        }
+    pub fn scrub_error(&self, e: McpError) -> McpError {
+        e.map_message(|m| self.redactor.scrub(&m))
     }
 }

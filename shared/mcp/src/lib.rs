@@ -1,19 +1,31 @@
-//! The MCP client (DESIGN.md §5): one client for every protocol generation a remote server may
-//! speak, over the [`HttpClient`] seam so it runs in a Worker and natively against real servers.
+//! mcp-edge's MCP client (DESIGN.md §5), a crate of its own: one client for every protocol
+//! generation a remote server may speak, over the [`http::HttpClient`] seam so it runs in a
+//! Worker (core's Cloudflare adapter implements the seam over `worker::Fetch`) and natively
+//! against real servers (feature `native`: [`native_http::NativeHttp`] over reqwest + tokio).
+//! It knows nothing of teams, D1 or the API contract; core maps its [`McpError`] to the API
+//! error in one place (`impl From<McpError> for shared::Error`).
 //!
-//! Layout, one job per file: [`jsonrpc`] messages, [`sse`] event-stream parsing, [`reply`]
-//! reading one HTTP answer, [`wire`] sending, [`session`] state in the cache, [`detect`] the
-//! protocol verdicts, [`elicit`] answering elicitation without a user, [`param_headers`] the
-//! `Mcp-Param-*` headers of 2026-07-28, and one file per transport: [`streamable`],
-//! [`stateless`], [`legacy_sse`].
+//! Layout, one job per file: [`model`] the protocol's data (a leaf: it imports nothing from
+//! the crate), [`error`] the typed error, [`http`] the network seam, [`jsonrpc`] messages,
+//! [`sse`] event-stream parsing, [`reply`] reading one HTTP answer, [`wire`] sending,
+//! [`session`] session state in a [`SessionStore`], [`detect`] the protocol verdicts,
+//! [`elicit`] answering elicitation without a user, [`param_headers`] the `Mcp-Param-*`
+//! headers of 2026-07-28, [`retry`] the retry policy, [`text`] clipping and scrubbing, and one
+//! file per transport: [`streamable`], [`stateless`], [`legacy_sse`].
+//!
+//! The session store seam: the client keeps upstream session state between invocations
+//! through the small [`SessionStore`] trait defined here (keyed by server id, infallible: the
+//! store is an optimisation). Core owns the KV cache and adapts it (`shared::cache::CacheSessions`
+//! wraps any `Cache`, under `keys::mcp_session`), so neither crate depends on the other's
+//! storage types and there is no cycle.
 //!
 //! Invariants:
-//! - Each public call opens a connection from the cached session state when there is one
+//! - Each public call opens a connection from the stored session state when there is one
 //!   (a warm call costs exactly one upstream request on Streamable HTTP and 2026-07-28),
 //!   otherwise detects/initializes once and stores the state for the next invocation.
-//! - A lost session is recovered once per call: drop the cached state, re-initialize, retry.
+//! - A lost session is recovered once per call: drop the stored state, re-initialize, retry.
 //! - Every public call is bounded in time by [`Clock::sleep_ms`]; on expiry the request in
-//!   flight is cancelled (best effort) and the answer is `Error::Timeout`.
+//!   flight is cancelled (best effort) and the answer is [`McpError::Timeout`].
 //! - A session we replace while it is still valid (the endpoint's URL or transport pin changed)
 //!   is ended with a best-effort `DELETE`, sent only to the URL it was made for and only when
 //!   that URL has the endpoint's origin (the endpoint's credentials never go to another
@@ -21,8 +33,8 @@
 //! - Server→client requests are answered at once (elicitation from the form's defaults:
 //!   [`elicit`]); with [`McpClient::with_standalone_stream`] a `tools/call` on Streamable HTTP
 //!   also listens on the standalone `GET` stream, at the cost of one more request.
-//! - Upstream trouble is `Error::Upstream` with a message for a team admin; no header value
-//!   ever appears in a message.
+//! - Upstream trouble is a typed [`McpError`] whose message is written for a team admin; no
+//!   header value ever appears in a message.
 //! - Only [`McpClient::call_tool_with`] retries, as [`retry`] decides: transient failures only,
 //!   within the call's time budget, and never a `tools/call` whose POST may have reached the
 //!   server unless the caller says the tool is idempotent. The other calls try once (and
@@ -30,9 +42,15 @@
 
 pub mod detect;
 pub mod elicit;
+pub mod error;
+pub mod http;
 pub mod jsonrpc;
 pub mod legacy_sse;
+pub mod model;
+#[cfg(feature = "native")]
+pub mod native_http;
 pub mod param_headers;
+pub mod redact;
 pub mod reply;
 pub mod retry;
 pub mod session;
@@ -43,15 +61,17 @@ pub mod text;
 pub mod tools;
 pub mod wire;
 
+pub use error::McpError;
+pub use model::{ServerEndpoint, ToolDef, TransportPin};
+pub use session::{MemorySessions, SessionStore};
+
 use std::cell::Cell;
 use std::future::Future;
 
 use futures::future::{select, Either};
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::cache::Cache;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::http::{Clock, HttpClient};
 
 use detect::DiscoverVerdict;
@@ -79,36 +99,6 @@ pub const CLOSE_BUDGET_MS: u64 = 2_000;
 /// the same to servers of earlier versions.
 pub fn client_capabilities() -> Value {
     json!({ "elicitation": {} })
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum TransportPin {
-    #[default]
-    Auto,
-    StreamableHttp,
-    Sse,
-    Stateless,
-}
-
-#[derive(Debug, Clone)]
-pub struct ServerEndpoint {
-    /// Cache key for session state.
-    pub server_id: String,
-    /// MCP endpoint (Streamable HTTP: `…/mcp`; legacy SSE: `…/sse`).
-    pub url: String,
-    /// Extra headers sent on every request (e.g. `Authorization`). Never logged or echoed.
-    pub headers: Vec<(String, String)>,
-    pub transport: TransportPin,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ToolDef {
-    pub name: String,
-    pub title: Option<String>,
-    pub description: Option<String>,
-    pub input_schema: Value,
-    pub annotations: Option<Value>,
 }
 
 /// How [`McpClient::call_tool_with`] runs one `tools/call`.
@@ -179,17 +169,18 @@ fn pin_allows(pin: TransportPin, kind: TransportKind) -> bool {
     )
 }
 
-pub struct McpClient<'a, H, C> {
+pub struct McpClient<'a, H, S> {
     wire: Wire<'a, H>,
-    cache: &'a C,
+    sessions: S,
     standalone: bool,
 }
 
-impl<'a, H: HttpClient + Clock, C: Cache> McpClient<'a, H, C> {
-    pub fn new(http: &'a H, cache: &'a C, endpoint: ServerEndpoint) -> Self {
+impl<'a, H: HttpClient + Clock, S: SessionStore> McpClient<'a, H, S> {
+    /// A client for one server; `sessions` keeps its upstream session between invocations.
+    pub fn new(http: &'a H, sessions: S, endpoint: ServerEndpoint) -> Self {
         McpClient {
             wire: Wire::new(http, endpoint),
-            cache,
+            sessions,
             standalone: false,
         }
     }
@@ -286,9 +277,9 @@ impl<'a, H: HttpClient + Clock, C: Cache> McpClient<'a, H, C> {
                 Conn::Stateless => {
                     let headers = param_headers.as_ref().map_err(|m| {
                         refused_here.set(true);
-                        Failure::upstream(format!(
+                        Failure::Fatal(McpError::Validation(format!(
                             "{what}: the tool's inputSchema is invalid, so mcp-edge will not call it: {m}"
-                        ))
+                        )))
                     })?;
                     stateless::request_with(&self.wire, "tools/call", params.clone(), headers)
                         .await?
@@ -345,10 +336,10 @@ impl<'a, H: HttpClient + Clock, C: Cache> McpClient<'a, H, C> {
             }
         };
         let result = match self.bounded(&what, timeout_ms, retrying).await {
-            Err(Error::Timeout(m)) => {
+            Err(McpError::Timeout(m)) => {
                 fault.set(true);
                 let n = attempts.get();
-                Err(Error::Timeout(if n > 1 {
+                Err(McpError::Timeout(if n > 1 {
                     format!("{m} ({n} attempts)")
                 } else {
                     m
@@ -381,8 +372,8 @@ impl<'a, H: HttpClient + Clock, C: Cache> McpClient<'a, H, C> {
     /// gone in every case, errors included.
     pub async fn close_session(&self) -> Result<bool> {
         let ep = &self.wire.endpoint;
-        let state = session::load_any(self.cache, &ep.server_id).await;
-        session::forget(self.cache, &ep.server_id).await;
+        let state = session::load_any(&self.sessions, &ep.server_id).await;
+        session::forget(&self.sessions, &ep.server_id).await;
         match state {
             Some(state) => self.end_session(&state).await,
             None => Ok(false),
@@ -412,7 +403,7 @@ impl<'a, H: HttpClient + Clock, C: Cache> McpClient<'a, H, C> {
         let timer = Box::pin(self.wire.http.sleep_ms(CLOSE_BUDGET_MS));
         let outcome = match select(delete, timer).await {
             Either::Left((outcome, _)) => outcome.map_err(Failure::into_error),
-            Either::Right(..) => Err(Error::Timeout(format!(
+            Either::Right(..) => Err(McpError::Timeout(format!(
                 "ending the session (DELETE): the server did not answer within {CLOSE_BUDGET_MS} ms"
             ))),
         };
@@ -475,7 +466,7 @@ impl<'a, H: HttpClient + Clock, C: Cache> McpClient<'a, H, C> {
         if !recover {
             return Err(failure);
         }
-        session::forget(self.cache, &self.wire.endpoint.server_id).await;
+        session::forget(&self.sessions, &self.wire.endpoint.server_id).await;
         let mut conn = match conn {
             Conn::Streamable(_) => {
                 let fresh = Streamable::initialize(&self.wire).await?;
@@ -492,11 +483,11 @@ impl<'a, H: HttpClient + Clock, C: Cache> McpClient<'a, H, C> {
     /// The flag says whether it came from the cache.
     async fn open(&self) -> Result<(Conn, bool), Failure> {
         let ep = &self.wire.endpoint;
-        if let Some(state) = session::load_any(self.cache, &ep.server_id).await {
+        if let Some(state) = session::load_any(&self.sessions, &ep.server_id).await {
             if state.url != ep.url || !pin_allows(ep.transport, state.transport) {
                 // Replaced by what `establish` makes below; end it while it is still valid.
                 let _ = self.end_session(&state).await;
-                session::forget(self.cache, &ep.server_id).await;
+                session::forget(&self.sessions, &ep.server_id).await;
             } else {
                 match state.transport {
                     TransportKind::StreamableHttp => {
@@ -513,7 +504,7 @@ impl<'a, H: HttpClient + Clock, C: Cache> McpClient<'a, H, C> {
                         Ok(c) => return Ok((Conn::Legacy(Box::new(c)), true)),
                         // The URL stopped being an SSE endpoint: detect again.
                         Err(Failure::Status { .. }) if ep.transport == TransportPin::Auto => {
-                            session::forget(self.cache, &ep.server_id).await;
+                            session::forget(&self.sessions, &ep.server_id).await;
                         }
                         Err(f) => return Err(f),
                     },
@@ -545,7 +536,9 @@ impl<'a, H: HttpClient + Clock, C: Cache> McpClient<'a, H, C> {
             DiscoverVerdict::Incompatible(m) => return Err(Failure::upstream(m)),
             DiscoverVerdict::GiveUp => {
                 return Err(discovered.err().unwrap_or_else(|| {
-                    Failure::Fatal(Error::internal("discover verdict without a failure"))
+                    Failure::Fatal(McpError::Internal(
+                        "discover verdict without a failure".into(),
+                    ))
                 }))
             }
             DiscoverVerdict::Legacy => {}
@@ -579,7 +572,7 @@ impl<'a, H: HttpClient + Clock, C: Cache> McpClient<'a, H, C> {
             protocol_version: Some(protocol_version),
             url: ep.url.clone(),
         };
-        session::store(self.cache, &ep.server_id, &state).await;
+        session::store(&self.sessions, &ep.server_id, &state).await;
     }
 
     /// Races `op` against the clock; on expiry cancels what is in flight.
@@ -603,7 +596,7 @@ impl<'a, H: HttpClient + Clock, C: Cache> McpClient<'a, H, C> {
                     self.cancel(in_flight).await;
                 }
                 drop(op);
-                Err(Error::Timeout(format!(
+                Err(McpError::Timeout(format!(
                     "{what}: the server did not answer within {timeout_ms} ms"
                 )))
             }
@@ -634,13 +627,12 @@ fn jitter() -> f64 {
     (uuid::Uuid::new_v4().as_u128() >> 80) as f64 / (1u64 << 48) as f64
 }
 
-/// The error with a clause appended to its message (upstream and timeout errors only).
-fn with_suffix(e: Error, suffix: &str) -> Error {
+/// The error with a clause appended to its message (not to internal errors).
+fn with_suffix(e: McpError, suffix: &str) -> McpError {
     match e {
         _ if suffix.is_empty() => e,
-        Error::Upstream(m) => Error::Upstream(format!("{m}{suffix}")),
-        Error::Timeout(m) => Error::Timeout(format!("{m}{suffix}")),
-        other => other,
+        McpError::Internal(_) => e,
+        other => other.map_message(|m| format!("{m}{suffix}")),
     }
 }
 

@@ -18,7 +18,7 @@
 use serde_json::Value;
 
 use super::reply::Failure;
-use crate::error::Error;
+use crate::error::McpError;
 
 pub const MODERN_VERSION: &str = "2026-07-28";
 /// What we offer in `initialize` on Streamable HTTP.
@@ -51,7 +51,7 @@ pub fn after_discover(outcome: &Result<Value, Failure>) -> DiscoverVerdict {
                 DiscoverVerdict::Legacy
             }
         }
-        Err(Failure::Unreachable(_)) | Err(Failure::Fatal(Error::Timeout(_))) => {
+        Err(Failure::Unreachable(_)) | Err(Failure::Fatal(McpError::Timeout(_))) => {
             DiscoverVerdict::GiveUp
         }
         Err(failure) => match failure.rpc() {
@@ -106,13 +106,14 @@ pub fn is_lost_session(status: u16, message: &str, had_session: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mcp::jsonrpc::RpcError;
+    use crate::jsonrpc::RpcError;
     use serde_json::json;
 
     fn status(status: u16, rpc: Option<RpcError>) -> Failure {
         Failure::Status {
             status,
             rpc,
+            retry_after: None,
             message: String::new(),
         }
     }
@@ -170,13 +171,13 @@ mod tests {
             DiscoverVerdict::Incompatible(_)
         ));
         assert_eq!(
-            after_discover(&Err(Failure::Unreachable(Error::Upstream(
+            after_discover(&Err(Failure::Unreachable(McpError::Unreachable(
                 "refused".into()
             )))),
             DiscoverVerdict::GiveUp
         );
         assert_eq!(
-            after_discover(&Err(Failure::Fatal(Error::Timeout("slow".into())))),
+            after_discover(&Err(Failure::Fatal(McpError::Timeout("slow".into())))),
             DiscoverVerdict::GiveUp
         );
     }

@@ -17,7 +17,7 @@ use std::collections::VecDeque;
 use super::jsonrpc::{self, Incoming, RpcError};
 use super::sse::SseStream;
 use super::text::{self, Redactor};
-use crate::error::Error;
+use crate::error::McpError;
 use crate::http::HttpResponse;
 
 pub const MAX_REPLY_BYTES: usize = 4 << 20;
@@ -31,6 +31,8 @@ pub enum Failure {
     Status {
         status: u16,
         rpc: Option<RpcError>,
+        /// `Retry-After` of a 429/503, as the server wrote it.
+        retry_after: Option<String>,
         message: String,
     },
     /// The server answered with a JSON-RPC error for our request.
@@ -38,17 +40,29 @@ pub enum Failure {
     /// The session the request ran on is gone (404 on a session, "no valid session"…).
     SessionLost { message: String },
     /// The request never reached the server (DNS, connection refused, TLS…).
-    Unreachable(Error),
+    Unreachable(McpError),
     /// Anything else (garbage, caps, truncation, timeout): no recovery applies.
-    Fatal(Error),
+    Fatal(McpError),
 }
 
 impl Failure {
-    pub fn into_error(self) -> Error {
+    pub fn into_error(self) -> McpError {
         match self {
-            Failure::Status { message, .. }
-            | Failure::Rpc { message, .. }
-            | Failure::SessionLost { message } => Error::Upstream(message),
+            Failure::Status {
+                status,
+                retry_after,
+                message,
+                ..
+            } => McpError::HttpStatus {
+                status,
+                retry_after,
+                message,
+            },
+            Failure::Rpc { error, message } => McpError::JsonRpc {
+                code: error.code,
+                message,
+            },
+            Failure::SessionLost { message } => McpError::SessionExpired(message),
             Failure::Unreachable(e) | Failure::Fatal(e) => e,
         }
     }
@@ -78,12 +92,12 @@ impl Failure {
     }
 
     pub fn upstream(message: impl Into<String>) -> Self {
-        Failure::Fatal(Error::Upstream(message.into()))
+        Failure::Fatal(McpError::Protocol(message.into()))
     }
 }
 
-impl From<Error> for Failure {
-    fn from(e: Error) -> Self {
+impl From<McpError> for Failure {
+    fn from(e: McpError) -> Self {
         Failure::Fatal(e)
     }
 }
@@ -120,6 +134,9 @@ pub async fn check_status(
     let retry_after = resp
         .header("retry-after")
         .filter(|_| matches!(status, 429 | 503))
+        .map(str::to_string);
+    let asks = retry_after
+        .as_deref()
         .map(|v| format!("; it asks to be retried after {}", describe_retry_after(v)))
         .unwrap_or_default();
     let body = read_capped(&mut resp, MAX_ERROR_BODY_BYTES).await;
@@ -136,12 +153,13 @@ pub async fn check_status(
         None => text::describe_body(content_type.as_deref(), &body),
     };
     let message = redactor.scrub(&format!(
-        "{what}: the server answered HTTP {status}{}: {said}{retry_after}",
+        "{what}: the server answered HTTP {status}{}: {said}{asks}",
         status_hint(status)
     ));
     Err(Failure::Status {
         status,
         rpc,
+        retry_after,
         message,
     })
 }
@@ -204,10 +222,14 @@ impl Messages {
         if !is_json && !content_type.is_empty() {
             let body = read_capped(&mut resp, MAX_ERROR_BODY_BYTES).await;
             let essence = content_type.split(';').next().unwrap_or("").trim();
-            return Err(Failure::upstream(redactor.scrub(&format!(
+            let message = redactor.scrub(&format!(
                 "{what}: the reply was {essence}, not JSON or SSE ({}): is the URL the MCP endpoint?",
                 text::describe_body(Some(&content_type), &body)
-            ))));
+            ));
+            return Err(Failure::Fatal(McpError::UnexpectedContentType {
+                content_type: essence.to_string(),
+                message,
+            }));
         }
         let body = resp
             .read_to_end(MAX_REPLY_BYTES)
@@ -253,10 +275,11 @@ impl Messages {
     }
 }
 
-fn prefix(what: &str, e: Error) -> Error {
-    match e {
-        Error::Upstream(m) => Error::Upstream(format!("{what}: {m}")),
-        other => other,
+fn prefix(what: &str, e: McpError) -> McpError {
+    if e.is_upstream() {
+        e.map_message(|m| format!("{what}: {m}"))
+    } else {
+        e
     }
 }
 
@@ -356,7 +379,7 @@ mod tests {
         ))
         .err()
         .unwrap();
-        assert!(matches!(err, Failure::Fatal(Error::Upstream(_))));
+        assert!(matches!(err, Failure::Fatal(McpError::Protocol(_))));
 
         block_on(async {
             let mut m = Messages::open(

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt;
 
-use crate::error::{Error, Result};
+use crate::error::{McpError, Result};
 use crate::http::{Clock, HttpClient, HttpRequest, HttpResponse, Method};
 
 pub struct NativeHttp {
@@ -81,13 +81,13 @@ impl HttpClient for NativeHttp {
         let mut builder = self.client.request(method, &request.url);
         for (name, value) in &request.headers {
             let name = reqwest::header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-                Error::Upstream(format!(
+                McpError::Validation(format!(
                     "the header name \"{}\" is not valid HTTP",
                     name.escape_default()
                 ))
             })?;
             let value = reqwest::header::HeaderValue::from_str(value).map_err(|_| {
-                Error::Upstream(format!("the value of header \"{name}\" is not valid HTTP"))
+                McpError::Validation(format!("the value of header \"{name}\" is not valid HTTP"))
             })?;
             builder = builder.header(name, value);
         }
@@ -97,11 +97,11 @@ impl HttpClient for NativeHttp {
         let resp = builder.send().await.map_err(|e| {
             let e = e.without_url();
             if e.is_connect() {
-                Error::Upstream(format!("could not connect to {host}: {}", describe(&e)))
+                McpError::Unreachable(format!("could not connect to {host}: {}", describe(&e)))
             } else if e.is_timeout() {
-                Error::Timeout(format!("{host} did not answer in time"))
+                McpError::Timeout(format!("{host} did not answer in time"))
             } else {
-                Error::Upstream(format!("the request to {host} failed: {}", describe(&e)))
+                McpError::transport(format!("the request to {host} failed: {}", describe(&e)))
             }
         })?;
         let status = resp.status().as_u16();
@@ -119,7 +119,7 @@ impl HttpClient for NativeHttp {
             .bytes_stream()
             .map(move |chunk| {
                 chunk.map(|b| b.to_vec()).map_err(|e| {
-                    Error::Upstream(format!(
+                    McpError::ConnectionLost(format!(
                         "reading the reply from {host} failed: {}",
                         describe(&e.without_url())
                     ))
