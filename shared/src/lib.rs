@@ -29,5 +29,6 @@ pub mod schema;
 pub mod server_config;
 pub mod ssrf;
 pub mod time;
+pub mod upstream;
 
 pub use error::{Error, Result};

@@ -27,7 +27,6 @@
 
 use serde_json::{json, Map, Value};
 
-use super::sync_tools::authorized_endpoint;
 use super::{Ctx, Reply, Upstream};
 use crate::api::{ActionRequest, MAX_ID_LEN, MAX_NAME_LEN};
 use crate::breaker::{Breaker, Gate};
@@ -41,6 +40,7 @@ use crate::repo::{confirmations, new_id, servers, tools};
 use crate::result_cache;
 use crate::schema::validate_arguments;
 use crate::time::iso_from_ms;
+use crate::upstream::authorized_endpoint;
 use mcp_client::retry::{self, RetryPolicy};
 use mcp_client::{CallOptions, McpClient};
 
