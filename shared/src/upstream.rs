@@ -27,7 +27,9 @@ use crate::error::{Error, Result};
 use crate::redact::Redactor;
 use crate::repo::credentials::{self, StoredCredential};
 use crate::repo::servers::{self, Server};
-use crate::server_config::{stdio_env, RemoteConfig, StdioConfig, STDIO_BRIDGE_DO_ORIGIN};
+use crate::server_config::{
+    stdio_env, RemoteConfig, ServerType, StdioConfig, STDIO_BRIDGE_DO_ORIGIN,
+};
 use crate::time::iso_from_ms;
 use mcp_client::ServerEndpoint;
 
@@ -122,7 +124,7 @@ pub async fn authorized_endpoint<D: Database, C, H: Upstream>(
     services: &Services<'_, D, C, H>,
     server: &Server,
 ) -> Result<Authorized> {
-    if server.server_type == "stdio" {
+    if server.server_type == ServerType::Stdio {
         return stdio_endpoint(services, server).await;
     }
     let mut endpoint = endpoint_of(server, services.settings.allow_private_upstreams)?;
@@ -165,7 +167,7 @@ async fn open_credential<D: Database, C, H: Upstream>(
     };
     // Bound to where the server points now: a value set for another origin (or command
     // line) does not open, so it can never be sent there.
-    let destination = secrets::destination_of(&server.server_type, &server.config);
+    let destination = secrets::destination_of(server.server_type, &server.config);
     let material = secrets::open(
         services.settings.credential_keys.as_ref(),
         &stored.binding(destination.as_deref().unwrap_or_default()),
@@ -256,7 +258,7 @@ pub fn stdio_config_of(server: &Server) -> Result<StdioConfig> {
 /// How to reach a remote server, without its credential (see [`authorized_endpoint`], which
 /// also reaches stdio servers); a config the admin must fix is an `upstream_error` naming it.
 pub fn endpoint_of(server: &Server, allow_private: bool) -> Result<ServerEndpoint> {
-    if server.server_type == "stdio" {
+    if server.server_type == ServerType::Stdio {
         return Err(Error::Upstream(format!(
             "server '{}' is a stdio server: it is reached through the stdio bridge \
              (authorized_endpoint), not by URL",
@@ -273,7 +275,7 @@ pub fn endpoint_of(server: &Server, allow_private: bool) -> Result<ServerEndpoin
             e.public_message()
         ))
     })?;
-    Ok(remote.endpoint(&server.id, &server.server_type))
+    Ok(remote.endpoint(&server.id, server.server_type))
 }
 
 #[cfg(test)]

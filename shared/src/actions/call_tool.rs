@@ -35,7 +35,7 @@ use crate::confirmation::{self, ConfirmationKey, MAX_TOKEN_LEN};
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::repo::executions::{self, Finished, NewExecution, Status};
-use crate::repo::servers::Server;
+use crate::repo::servers::{ConnectionStatus, Server};
 use crate::repo::tools::{ApprovalState, OnToolChange, Tool};
 use crate::repo::{confirmations, new_id, servers, tools};
 use crate::result_cache;
@@ -143,7 +143,7 @@ async fn admit<'r, D: Database, C: Cache, H: Upstream>(
             server.name
         )));
     }
-    if server.connection_status == "error" {
+    if server.connection_status == ConnectionStatus::Error {
         return Err(Error::Upstream(format!(
             "server '{}' is unavailable: its last {} checks failed ({}); calls resume as soon as a health check succeeds",
             server.name,

@@ -37,7 +37,7 @@ use crate::db::Database;
 use crate::error::Result;
 use crate::repo::analytics;
 use crate::repo::executions::{self, Finished, Status};
-use crate::repo::servers::{self, Server};
+use crate::repo::servers::{self, ConnectionStatus, Server};
 use crate::time::iso_from_ms;
 use crate::upstream::{self, authorized_endpoint, scrub_error};
 use mcp_client::McpClient;
@@ -308,7 +308,7 @@ async fn check_once<D: Database, C: Cache, H: Upstream>(
             match pinged {
                 Ok(()) => {
                     upstream::mark_connected(services, server, &now).await?;
-                    if server.connection_status != "connected" {
+                    if server.connection_status != ConnectionStatus::Connected {
                         drop_team_caches(services.cache, &server.team_id, None).await;
                     }
                     Ok((0, 0))
@@ -538,10 +538,10 @@ mod tests {
             team_id: team.into(),
             name: id.into(),
             description: None,
-            server_type: "http".into(),
+            server_type: crate::server_config::ServerType::Http,
             config: "{}".into(),
             is_active: true,
-            connection_status: "pending".into(),
+            connection_status: ConnectionStatus::Pending,
             last_connected_at: None,
             last_error: None,
             consecutive_failures: 0,
