@@ -72,58 +72,49 @@ pub enum Route {
 }
 
 impl Action {
-    pub const NAMES: &'static [&'static str] = &[
-        "list_servers",
-        "list_tools",
-        "call_tool",
-        "sync_tools",
-        "create_server",
-        "update_server",
-        "delete_server",
-        "update_tool",
-        "get_server",
-        "set_credential",
-        "delete_credential",
-        "reencrypt_credentials",
-        "approve_tool",
-        "analytics",
-        "list_executions",
-        "get_execution",
-        "list_members",
-        "add_member",
-        "update_member",
-        "remove_member",
-        "create_team",
+    /// Every action, in the order the unknown-action error lists them: the one list of
+    /// actions. [`Action::name`] is the one place a name is spelled; [`Action::NAMES`] and
+    /// [`Action::parse`] are derived from the two.
+    pub const ALL: &'static [Action] = &[
+        Action::ListServers,
+        Action::ListTools,
+        Action::CallTool,
+        Action::SyncTools,
+        Action::Admin(AdminAction::CreateServer),
+        Action::Admin(AdminAction::UpdateServer),
+        Action::Admin(AdminAction::DeleteServer),
+        Action::Admin(AdminAction::UpdateTool),
+        Action::Admin(AdminAction::GetServer),
+        Action::Admin(AdminAction::SetCredential),
+        Action::Admin(AdminAction::DeleteCredential),
+        Action::Admin(AdminAction::ReencryptCredentials),
+        Action::Admin(AdminAction::ApproveTool),
+        Action::Analytics(AnalyticsAction::Report),
+        Action::Analytics(AnalyticsAction::ListExecutions),
+        Action::Analytics(AnalyticsAction::GetExecution),
+        Action::Members(MemberAction::ListMembers),
+        Action::Members(MemberAction::AddMember),
+        Action::Members(MemberAction::UpdateMember),
+        Action::Members(MemberAction::RemoveMember),
+        Action::Members(MemberAction::CreateTeam),
     ];
 
+    /// The names of [`Action::ALL`], in its order (the unknown-action error's `allowed`).
+    pub const NAMES: &'static [&'static str] = &{
+        let mut names = [""; Action::ALL.len()];
+        let mut i = 0;
+        while i < names.len() {
+            names[i] = Action::ALL[i].name();
+            i += 1;
+        }
+        names
+    };
+
     pub fn parse(name: &str) -> Option<Action> {
-        Some(match name {
-            "list_servers" => Action::ListServers,
-            "list_tools" => Action::ListTools,
-            "call_tool" => Action::CallTool,
-            "sync_tools" => Action::SyncTools,
-            "create_server" => Action::Admin(AdminAction::CreateServer),
-            "update_server" => Action::Admin(AdminAction::UpdateServer),
-            "delete_server" => Action::Admin(AdminAction::DeleteServer),
-            "update_tool" => Action::Admin(AdminAction::UpdateTool),
-            "get_server" => Action::Admin(AdminAction::GetServer),
-            "set_credential" => Action::Admin(AdminAction::SetCredential),
-            "delete_credential" => Action::Admin(AdminAction::DeleteCredential),
-            "reencrypt_credentials" => Action::Admin(AdminAction::ReencryptCredentials),
-            "approve_tool" => Action::Admin(AdminAction::ApproveTool),
-            "analytics" => Action::Analytics(AnalyticsAction::Report),
-            "list_executions" => Action::Analytics(AnalyticsAction::ListExecutions),
-            "get_execution" => Action::Analytics(AnalyticsAction::GetExecution),
-            "list_members" => Action::Members(MemberAction::ListMembers),
-            "add_member" => Action::Members(MemberAction::AddMember),
-            "update_member" => Action::Members(MemberAction::UpdateMember),
-            "remove_member" => Action::Members(MemberAction::RemoveMember),
-            "create_team" => Action::Members(MemberAction::CreateTeam),
-            _ => return None,
-        })
+        Action::ALL.iter().copied().find(|a| a.name() == name)
     }
 
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             Action::ListServers => "list_servers",
             Action::ListTools => "list_tools",
@@ -413,6 +404,44 @@ mod tests {
         let err = parse(r#"{"action":"drop_tables"}"#).unwrap_err();
         assert_eq!(err.code(), "validation_error");
         assert!(err.details()["allowed"].as_array().unwrap().len() >= 4);
+    }
+
+    #[test]
+    fn the_action_list_names_each_action_once_in_the_published_order() {
+        assert_eq!(
+            Action::NAMES,
+            [
+                "list_servers",
+                "list_tools",
+                "call_tool",
+                "sync_tools",
+                "create_server",
+                "update_server",
+                "delete_server",
+                "update_tool",
+                "get_server",
+                "set_credential",
+                "delete_credential",
+                "reencrypt_credentials",
+                "approve_tool",
+                "analytics",
+                "list_executions",
+                "get_execution",
+                "list_members",
+                "add_member",
+                "update_member",
+                "remove_member",
+                "create_team",
+            ]
+        );
+        for (i, action) in Action::ALL.iter().enumerate() {
+            assert_eq!(Action::parse(action.name()), Some(*action));
+            assert!(
+                !Action::ALL[..i].contains(action),
+                "{action:?} listed twice"
+            );
+        }
+        assert_eq!(Action::parse("List_Servers"), None);
     }
 
     #[test]

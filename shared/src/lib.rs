@@ -28,6 +28,8 @@ pub mod result_cache;
 pub mod schema;
 pub mod server_config;
 pub mod ssrf;
+mod text_enum;
 pub mod time;
+pub mod upstream;
 
 pub use error::{Error, Result};

@@ -18,7 +18,17 @@ use crate::error::{Error, Result};
 use crate::ssrf::check_upstream_url;
 use mcp_client::{ServerEndpoint, TransportPin};
 
-pub const SERVER_TYPES: [&str; 3] = ["http", "sse", "stdio"];
+crate::text_enum::text_enum! {
+    /// How a server is reached (`mcp_servers.server_type`).
+    pub enum ServerType {
+        /// By URL, Streamable HTTP first (legacy SSE when the server only speaks that).
+        Http = "http",
+        /// By URL, the legacy HTTP+SSE transport pinned (unless the config pins another).
+        Sse = "sse",
+        /// A command run by the stdio bridge (DESIGN.md §7), never by URL.
+        Stdio = "stdio",
+    }
+}
 const MAX_HEADERS: usize = 32;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,9 +88,9 @@ impl RemoteConfig {
 
     /// Where to reach the server; `server_type` `sse` pins the legacy transport unless the
     /// config pins one explicitly.
-    pub fn endpoint(&self, server_id: &str, server_type: &str) -> ServerEndpoint {
+    pub fn endpoint(&self, server_id: &str, server_type: ServerType) -> ServerEndpoint {
         let transport = match (self.transport, server_type) {
-            (TransportPin::Auto, "sse") => TransportPin::Sse,
+            (TransportPin::Auto, ServerType::Sse) => TransportPin::Sse,
             (pin, _) => pin,
         };
         ServerEndpoint {
@@ -435,8 +445,14 @@ mod tests {
     #[test]
     fn sse_servers_pin_the_legacy_transport_by_default() {
         let c = RemoteConfig::parse(&json!({"url": "https://x.example/sse"}), false).unwrap();
-        assert_eq!(c.endpoint("s", "sse").transport, TransportPin::Sse);
-        assert_eq!(c.endpoint("s", "http").transport, TransportPin::Auto);
+        assert_eq!(
+            c.endpoint("s", ServerType::Sse).transport,
+            TransportPin::Sse
+        );
+        assert_eq!(
+            c.endpoint("s", ServerType::Http).transport,
+            TransportPin::Auto
+        );
     }
 
     #[test]

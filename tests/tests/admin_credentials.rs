@@ -130,8 +130,11 @@ fn team_admins_manage_servers_sealed_credentials_and_tool_policy() {
         other_team_admin: stack.token("mallory", "team-b", "admin"),
         stack,
         server_id: String::new(),
-        destination: credentials::destination_of("http", &json!({"url": python.url}).to_string())
-            .unwrap(),
+        destination: credentials::destination_of(
+            shared::server_config::ServerType::Http,
+            &json!({"url": python.url}).to_string(),
+        )
+        .unwrap(),
         answers: RefCell::new(Vec::new()),
     };
     let created = w.admin(

@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::repo::credentials::{self, NewSealed};
 use crate::repo::servers::Server;
 use crate::repo::{new_id, servers, tools};
-use crate::server_config::{check_env_name, RemoteConfig, StdioConfig, SERVER_TYPES};
+use crate::server_config::{check_env_name, RemoteConfig, ServerType, StdioConfig};
 use crate::time::iso_from_ms;
 
 const MAX_SERVER_NAME: usize = 128;
@@ -55,7 +55,7 @@ fn action_name(action: AdminAction) -> &'static str {
 
 fn validated_config(
     req: &ActionRequest,
-    server_type: &str,
+    server_type: ServerType,
     settings: &Settings,
 ) -> Result<Option<String>> {
     let Some(config) = req.optional_object("config")? else {
@@ -63,14 +63,14 @@ fn validated_config(
     };
     let config = Value::Object(config.clone());
     match server_type {
-        "stdio" => {
+        ServerType::Stdio => {
             // Stored normalised (defaults filled in), so what runs is exactly what was checked.
             let stdio = StdioConfig::parse(&config, &settings.stdio_allowed_commands)?;
             Ok(Some(
                 serde_json::to_string(&stdio).map_err(|e| Error::internal(e.to_string()))?,
             ))
         }
-        _ => {
+        ServerType::Http | ServerType::Sse => {
             RemoteConfig::parse(&config, settings.allow_private_upstreams)?;
             Ok(Some(config.to_string()))
         }
@@ -103,13 +103,12 @@ async fn create_server<D: Database, C: Cache, H: Upstream>(
     let s = &ctx.services;
     let name = req.required_str("name", MAX_SERVER_NAME)?;
     let description = req.optional_str("description", MAX_DESCRIPTION)?;
-    let server_type = req.required_str("server_type", 16)?;
-    if !SERVER_TYPES.contains(&server_type) {
-        return Err(field_error(
+    let server_type = ServerType::parse(req.required_str("server_type", 16)?).ok_or_else(|| {
+        field_error(
             "server_type",
-            "must be one of http, sse, stdio",
-        ));
-    }
+            &format!("must be one of {}", ServerType::names().join(", ")),
+        )
+    })?;
     let config = validated_config(req, server_type, s.settings)?.ok_or_else(|| {
         field_error(
             "config",
@@ -161,11 +160,11 @@ async fn update_server<D: Database, C: Cache, H: Upstream>(
     let s = &ctx.services;
     let server_id = req.required_str("server_id", MAX_ID_LEN)?;
     let existing = servers::get(s.db, ctx.team(), server_id).await?;
-    let config = validated_config(req, &existing.server_type, s.settings)?;
+    let config = validated_config(req, existing.server_type, s.settings)?;
     // A new origin (stdio: a new command line) is somewhere the credential was not set for.
     let moved = config.as_deref().is_some_and(|new| {
-        let before = secrets::destination_of(&existing.server_type, &existing.config);
-        before.is_none() || before != secrets::destination_of(&existing.server_type, new)
+        let before = secrets::destination_of(existing.server_type, &existing.config);
+        before.is_none() || before != secrets::destination_of(existing.server_type, new)
     });
     let update = servers::ServerUpdate {
         name: req.optional_str("name", MAX_SERVER_NAME)?,
@@ -371,7 +370,7 @@ async fn set_credential<D: Database, C: Cache, H: Upstream>(
     })?;
     let now_ms = s.http.now_ms();
     let new = secrets::parse_new(credential_type, fields, now_ms)?;
-    if server.server_type == "stdio" {
+    if server.server_type == ServerType::Stdio {
         check_stdio_credential(&server, &new.material)?;
     }
     let ring = s
@@ -381,7 +380,7 @@ async fn set_credential<D: Database, C: Cache, H: Upstream>(
         .map_err(|e| Error::internal(format!("set_credential on the admin worker: {e}")))?;
     let expires_at = new.expires_at_ms.map(iso_from_ms);
     let destination =
-        secrets::destination_of(&server.server_type, &server.config).ok_or_else(|| {
+        secrets::destination_of(server.server_type, &server.config).ok_or_else(|| {
             Error::Conflict(format!(
                 "server '{}' has a config without a usable address; fix it with update_server \
                  before setting its credential",
@@ -462,7 +461,7 @@ async fn reencrypt_credentials<D: Database, C: Cache, H: Upstream>(
         let server = servers::get(s.db, ctx.team(), &stored.server_id).await.ok();
         let destination = server
             .as_ref()
-            .and_then(|srv| secrets::destination_of(&srv.server_type, &srv.config))
+            .and_then(|srv| secrets::destination_of(srv.server_type, &srv.config))
             .unwrap_or_default();
         let binding = stored.binding(&destination);
         match secrets::open(Ok(ring), &binding, &stored.key_id, &stored.encrypted_value) {

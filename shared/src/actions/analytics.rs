@@ -28,6 +28,7 @@ use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::identity::Role;
 use crate::repo::analytics::{self as repo, ListFilter, ToolStats};
+use crate::repo::executions::Status;
 use crate::time::iso_from_ms;
 
 pub const MAX_DAYS: u64 = 365;
@@ -42,7 +43,6 @@ pub const REPORTS: &[&str] = &[
     "errors",
     "user_activity",
 ];
-const STATUSES: &[&str] = &["pending", "success", "error", "timeout"];
 const DAY_MS: u64 = 86_400_000;
 /// Below every stored timestamp / above every stored timestamp (text order).
 const MIN_TIME: &str = "0000-01-01T00:00:00.000Z";
@@ -279,15 +279,16 @@ async fn list_executions<D: Database, C, H: Upstream>(
     let limit = req
         .optional_u64("limit", 1, MAX_LIMIT)?
         .unwrap_or(DEFAULT_PAGE_SIZE);
-    let status = req.optional_str("status", 16)?;
-    if let Some(s) = status {
-        if !STATUSES.contains(&s) {
-            return Err(Error::validation_with(
-                format!("'status' must be one of {}", STATUSES.join(", ")),
-                json!({ "field": "status", "allowed": STATUSES }),
-            ));
-        }
-    }
+    let status = match req.optional_str("status", 16)? {
+        None => None,
+        Some(s) => Some(Status::parse(s).ok_or_else(|| {
+            let allowed = Status::names();
+            Error::validation_with(
+                format!("'status' must be one of {}", allowed.join(", ")),
+                json!({ "field": "status", "allowed": allowed }),
+            )
+        })?),
+    };
     let since = optional_time(req, "since")?;
     let until = optional_time(req, "until")?;
     if let (Some(s), Some(u)) = (&since, &until) {
@@ -315,7 +316,7 @@ async fn list_executions<D: Database, C, H: Upstream>(
         tool_name: req
             .optional_str("tool_name", MAX_NAME_LEN)?
             .map(str::to_string),
-        status: status.map(str::to_string),
+        status: status.map(|s| s.as_str().to_string()),
         user_id: user_id.map(str::to_string),
     };
     // One more than asked: whether there is a next page, without a count.

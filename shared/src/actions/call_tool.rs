@@ -27,7 +27,6 @@
 
 use serde_json::{json, Map, Value};
 
-use super::sync_tools::authorized_endpoint;
 use super::{Ctx, Reply, Upstream};
 use crate::api::{ActionRequest, MAX_ID_LEN, MAX_NAME_LEN};
 use crate::breaker::{Breaker, Gate};
@@ -36,11 +35,13 @@ use crate::confirmation::{self, ConfirmationKey, MAX_TOKEN_LEN};
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::repo::executions::{self, Finished, NewExecution, Status};
-use crate::repo::tools::{ApprovalState, OnToolChange};
+use crate::repo::servers::{ConnectionStatus, Server};
+use crate::repo::tools::{ApprovalState, OnToolChange, Tool};
 use crate::repo::{confirmations, new_id, servers, tools};
 use crate::result_cache;
 use crate::schema::validate_arguments;
 use crate::time::iso_from_ms;
+use crate::upstream::{authorized_endpoint, Authorized};
 use mcp_client::retry::{self, RetryPolicy};
 use mcp_client::{CallOptions, McpClient};
 
@@ -49,17 +50,90 @@ pub const MAX_STORED_INPUT: usize = 64 * 1024;
 pub const MAX_STORED_OUTPUT: usize = 256 * 1024;
 const MAX_STORED_ERROR: usize = 2000;
 
+/// Runs one tool call as its steps: `admit` (may answer at once: confirmation required),
+/// `gate` (the circuit breaker, then the confirmation's redemption), `cached` (a cacheable
+/// tool's recent result), `run` (the `pending` row, then upstream) and `record` (the
+/// reply, the row's final state, the breaker).
 pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
     ctx: &Ctx<'_, D, C, H>,
     req: &ActionRequest,
 ) -> Result<Reply> {
+    let call = match admit(ctx, req).await? {
+        Admission::Admitted(call) => call,
+        Admission::Answered(reply) => return Ok(reply),
+    };
+    let mut breaker = Breaker::new(ctx.services.cache, ctx.team(), &call.server.id);
+    if let Some(refusal) = gate(ctx, &call, &mut breaker).await? {
+        return Ok(refusal);
+    }
+    let cache_key = call.cache_key(ctx.team());
+    if let Some(hit) = cached(ctx, &call, &cache_key).await {
+        return Ok(hit);
+    }
+    let ran = run(ctx, &call).await?;
+    record(ctx, &call, &cache_key, &breaker, ran).await
+}
+
+/// A call that passed [`admit`]: everything the later steps need.
+struct Admitted<'r> {
+    tool_name: &'r str,
+    /// The `parameters` object (empty when absent), valid against the tool's schema.
+    arguments: Value,
+    confirmation_token: Option<&'r str>,
+    server: Server,
+    tool: Tool,
+    /// The server's endpoint with its credential, and the redactor of its values.
+    upstream: Authorized,
+    timeout_ms: u64,
+}
+
+impl Admitted<'_> {
+    fn subject<'s>(&'s self, user_id: &'s str, team_id: &'s str) -> confirmation::Subject<'s> {
+        confirmation::Subject {
+            user_id,
+            team_id,
+            server_id: &self.server.id,
+            tool_name: self.tool_name,
+            arguments: &self.arguments,
+        }
+    }
+
+    fn cache_key<'s>(&'s self, team_id: &'s str) -> result_cache::CallKey<'s> {
+        result_cache::CallKey {
+            team_id,
+            server_id: &self.server.id,
+            server_config: &self.server.config,
+            tool_name: self.tool_name,
+            tool_synced_at: self.tool.synced_at.as_deref(),
+            arguments: &self.arguments,
+            credential_scope: self.upstream.credential.as_ref().map(|c| c.scope.as_str()),
+        }
+    }
+}
+
+enum Admission<'r> {
+    Admitted(Box<Admitted<'r>>),
+    /// Answered without running: a tool that requires confirmation, called without a token.
+    Answered(Reply),
+}
+
+/// The checks before anything is recorded or sent: the request's fields, the server (in the
+/// caller's team, active, not marked `error`), the tool (enabled, not held for approval),
+/// the arguments against the tool's schema, a usable credential bound to the server's
+/// current destination, and, for a tool that requires confirmation, a token presented (none:
+/// the answer is a new one). Every refusal is an error and leaves no row.
+async fn admit<'r, D: Database, C: Cache, H: Upstream>(
+    ctx: &Ctx<'_, D, C, H>,
+    req: &'r ActionRequest,
+) -> Result<Admission<'r>> {
     let s = &ctx.services;
     let server_id = req.required_str("server_id", MAX_ID_LEN)?;
     let tool_name = req.required_str("tool_name", MAX_NAME_LEN)?;
-    let arguments = req
-        .optional_object("parameters")?
-        .cloned()
-        .unwrap_or_default();
+    let arguments = Value::Object(
+        req.optional_object("parameters")?
+            .cloned()
+            .unwrap_or_default(),
+    );
     let confirmation_token = req.optional_str("confirmation_token", MAX_TOKEN_LEN)?;
 
     let server = servers::get(s.db, ctx.team(), server_id).await?;
@@ -69,7 +143,7 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
             server.name
         )));
     }
-    if server.connection_status == "error" {
+    if server.connection_status == ConnectionStatus::Error {
         return Err(Error::Upstream(format!(
             "server '{}' is unavailable: its last {} checks failed ({}); calls resume as soon as a health check succeeds",
             server.name,
@@ -96,71 +170,109 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
         )));
     }
     if let Some(schema) = &tool.input_schema {
-        validate_arguments(schema, &Value::Object(arguments.clone()))?;
+        validate_arguments(schema, &arguments)?;
     }
     let upstream = authorized_endpoint(s, &server).await?;
-    let arguments_value = Value::Object(arguments.clone());
     let timeout_ms = (tool.timeout_seconds.max(1) as u64) * 1000;
-
-    let subject = confirmation::Subject {
-        user_id: &ctx.identity.user_id,
-        team_id: ctx.team(),
-        server_id: &server.id,
+    let call = Admitted {
         tool_name,
-        arguments: &arguments_value,
+        arguments,
+        confirmation_token,
+        server,
+        tool,
+        upstream,
+        timeout_ms,
     };
-    if tool.requires_confirmation && confirmation_token.is_none() {
-        return confirmation_required(ctx, &subject);
+    if call.tool.requires_confirmation && call.confirmation_token.is_none() {
+        let subject = call.subject(&ctx.identity.user_id, ctx.team());
+        return confirmation_required(ctx, &subject).map(Admission::Answered);
     }
-    // Before a confirmation is redeemed: a refused call must not use it up.
-    let mut breaker = Breaker::new(s.cache, ctx.team(), &server.id);
-    match breaker.admit(s.http.now_ms(), timeout_ms, &new_id()).await {
+    Ok(Admission::Admitted(Box::new(call)))
+}
+
+/// The circuit breaker's verdict (an open one answers at once: nothing recorded or sent),
+/// then the presented confirmation token redeemed, in that order: a refused call must not use
+/// the token up.
+async fn gate<D: Database, C: Cache, H: Upstream>(
+    ctx: &Ctx<'_, D, C, H>,
+    call: &Admitted<'_>,
+    breaker: &mut Breaker<'_, C>,
+) -> Result<Option<Reply>> {
+    let s = &ctx.services;
+    match breaker
+        .admit(s.http.now_ms(), call.timeout_ms, &new_id())
+        .await
+    {
         Gate::Allow => {}
         Gate::Probe => ctx.log(&format!(
             "circuit breaker of server {} is half-open: this call is the probe",
-            server.id
+            call.server.id
         )),
         Gate::Reject {
             retry_in_ms,
             failures,
             last_error,
         } => {
-            return Ok(circuit_open(
+            return Ok(Some(circuit_open(
                 ctx,
-                &server.name,
+                &call.server.name,
                 retry_in_ms,
                 failures,
                 last_error,
-            ))
+            )))
         }
     }
-    if let (true, Some(token)) = (tool.requires_confirmation, confirmation_token) {
+    if let (true, Some(token)) = (call.tool.requires_confirmation, call.confirmation_token) {
+        let subject = call.subject(&ctx.identity.user_id, ctx.team());
         redeem_confirmation(ctx, &subject, token).await?;
     }
+    Ok(None)
+}
 
-    let cache_key = result_cache::CallKey {
-        team_id: ctx.team(),
-        server_id: &server.id,
-        server_config: &server.config,
-        tool_name,
-        tool_synced_at: tool.synced_at.as_deref(),
-        arguments: &arguments_value,
-        credential_scope: upstream.credential.as_ref().map(|c| c.scope.as_str()),
-    };
-    if tool.cacheable {
-        if let Some(hit) = result_cache::get(s.cache, &cache_key).await {
-            return Ok(Reply::ok(json!({
-                "success": true,
-                "result": hit.result,
-                "duration_ms": hit.duration_ms,
-                "execution_id": hit.execution_id,
-                "cached": true,
-            })));
-        }
+/// A cacheable tool's recent successful result for the same call, if KV has one: answered
+/// with `cached: true` and the producing call's `execution_id`, no new row.
+async fn cached<D, C: Cache, H>(
+    ctx: &Ctx<'_, D, C, H>,
+    call: &Admitted<'_>,
+    cache_key: &result_cache::CallKey<'_>,
+) -> Option<Reply> {
+    if !call.tool.cacheable {
+        return None;
     }
-    upstream.record_use(s).await;
-    let redactor = upstream.redactor;
-    let endpoint = upstream.endpoint;
+    let hit = result_cache::get(ctx.services.cache, cache_key).await?;
+    Some(Reply::ok(json!({
+        "success": true,
+        "result": hit.result,
+        "duration_ms": hit.duration_ms,
+        "execution_id": hit.execution_id,
+        "cached": true,
+    })))
+}
+
+/// What [`run`] did upstream.
+struct Ran {
+    execution_id: String,
+    started_ms: u64,
+    ended_ms: u64,
+    /// The tool's result (redacted) or the transport failure.
+    outcome: Result<Value>,
+    attempts: u32,
+    /// The failure says the server is unwell (for the breaker).
+    server_fault: bool,
+}
+
+/// The credential's use recorded, the `pending` execution row (redacted, capped input), then
+/// the upstream call, retried on transient failures within the tool's timeout (only
+/// idempotent or read-only tools once the request may have reached the server). Only a
+/// failure to insert the row is an error here; from then on [`record`] must finish the row.
+async fn run<D: Database, C: Cache, H: Upstream>(
+    ctx: &Ctx<'_, D, C, H>,
+    call: &Admitted<'_>,
+) -> Result<Ran> {
+    let s = &ctx.services;
+    let (server, tool, tool_name) = (&call.server, &call.tool, call.tool_name);
+    call.upstream.record_use(s).await;
+    let redactor = &call.upstream.redactor;
 
     let execution_id = new_id();
     let started_ms = s.http.now_ms();
@@ -175,19 +287,24 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
             tool_id: &tool.id,
             tool_name,
             request_id: ctx.request_id,
-            input: &capped_json(&redactor.value(arguments_value.clone()), MAX_STORED_INPUT),
+            input: &capped_json(&redactor.value(call.arguments.clone()), MAX_STORED_INPUT),
             started_at: &iso_from_ms(started_ms),
         },
     )
     .await?;
 
-    let client = McpClient::new(s.http, CacheSessions(s.cache), endpoint);
+    let client = McpClient::new(
+        s.http,
+        CacheSessions(s.cache),
+        call.upstream.endpoint.clone(),
+    );
     let options = CallOptions {
         input_schema: tool.input_schema.as_ref(),
-        timeout_ms,
+        timeout_ms: call.timeout_ms,
         idempotent: retry::idempotent_from_annotations(tool.annotations.as_ref()),
         retry: RetryPolicy::STANDARD,
     };
+    let arguments = call.arguments.as_object().cloned().unwrap_or_default();
     let called = client.call_tool_with(tool_name, arguments, options).await;
     if called.attempts > 1 {
         ctx.log(&format!(
@@ -195,25 +312,92 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
             server.id, called.attempts
         ));
     }
-    let server_fault = called.server_fault;
     let outcome = called
         .result
         .map(|result| redactor.value(result))
         .map_err(Error::from);
-    let ended_ms = s.http.now_ms();
-    let duration_ms = ended_ms.saturating_sub(started_ms);
+    Ok(Ran {
+        execution_id,
+        started_ms,
+        ended_ms: s.http.now_ms(),
+        outcome,
+        attempts: called.attempts,
+        server_fault: called.server_fault,
+    })
+}
 
-    let (status, output, error_text, reply) = match outcome {
+/// The call's end, whatever upstream did: the reply (see [`answer`]), the execution row's
+/// final state with the tool's statistics (one retry if the write fails), and the breaker fed
+/// with the outcome (even when the row could not be written).
+async fn record<D: Database, C: Cache, H: Upstream>(
+    ctx: &Ctx<'_, D, C, H>,
+    call: &Admitted<'_>,
+    cache_key: &result_cache::CallKey<'_>,
+    breaker: &Breaker<'_, C>,
+    ran: Ran,
+) -> Result<Reply> {
+    let s = &ctx.services;
+    let execution_id = &ran.execution_id;
+    let duration_ms = ran.ended_ms.saturating_sub(ran.started_ms);
+    let (status, output, error_text, reply) = answer(ctx, call, cache_key, &ran, duration_ms).await;
+
+    let finished = Finished {
+        id: execution_id,
+        tool_id: &call.tool.id,
+        status,
+        output: output.as_deref(),
+        error: error_text.as_deref(),
+        duration_ms,
+        completed_at: &iso_from_ms(ran.ended_ms),
+    };
+    let mut recorded = executions::finish(s.db, finished).await;
+    if let Err(first) = &recorded {
+        // One retry: losing the final state of a call that happened is worse than a slow reply.
+        ctx.log(&format!(
+            "recording execution {execution_id} failed, retrying: {first}"
+        ));
+        let again = Finished {
+            id: execution_id,
+            tool_id: &call.tool.id,
+            status,
+            output: output.as_deref(),
+            error: error_text.as_deref(),
+            duration_ms,
+            completed_at: &iso_from_ms(ran.ended_ms),
+        };
+        recorded = executions::finish(s.db, again).await;
+    }
+    // The breaker learns the outcome whether or not the row could be written.
+    let fault = error_text.as_deref().filter(|_| ran.server_fault);
+    breaker.record(ran.ended_ms, fault).await;
+    recorded?;
+    Ok(reply)
+}
+
+/// The reply to a call that ran, with what its row stores (status, capped output, error
+/// text). A result, even one with `isError`, is HTTP 200 (a successful one of a cacheable
+/// tool is cached); a transport failure or timeout is the error contract with the execution
+/// id, duration and attempts in `details`, redacted.
+async fn answer<D, C: Cache, H>(
+    ctx: &Ctx<'_, D, C, H>,
+    call: &Admitted<'_>,
+    cache_key: &result_cache::CallKey<'_>,
+    ran: &Ran,
+    duration_ms: u64,
+) -> (Status, Option<String>, Option<String>, Reply) {
+    let (tool_name, redactor) = (call.tool_name, &call.upstream.redactor);
+    let execution_id = &ran.execution_id;
+    match &ran.outcome {
         Ok(result) => {
             let is_error = result.get("isError").and_then(Value::as_bool) == Some(true);
-            let output = capped_json(&result, MAX_STORED_OUTPUT);
-            if tool.cacheable && !is_error {
+            let output = capped_json(result, MAX_STORED_OUTPUT);
+            if call.tool.cacheable && !is_error {
                 let entry = result_cache::CachedResult {
                     result: result.clone(),
                     execution_id: execution_id.clone(),
                     duration_ms,
                 };
-                if let Err(e) = result_cache::put(s.cache, &cache_key, &entry).await {
+                if let Err(e) = result_cache::put(ctx.services.cache, cache_key, &entry).await {
                     ctx.log(&format!("caching the result of {tool_name} failed: {e}"));
                 }
             }
@@ -225,7 +409,7 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
                 "cached": false,
             }));
             if is_error {
-                let text = error_text_of(&result);
+                let text = error_text_of(result);
                 (Status::Error, Some(output), Some(text), reply)
             } else {
                 (Status::Success, Some(output), None, reply)
@@ -235,7 +419,7 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
             // Upstream text may quote the credential (also encoded): redacted before logging.
             ctx.log(&redactor.text(&format!(
                 "call_tool {tool_name} on server {} failed: {err}",
-                server.id
+                call.server.id
             )));
             let status = if matches!(err, Error::Timeout(_)) {
                 Status::Timeout
@@ -245,8 +429,8 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
             let mut extra = Map::new();
             extra.insert("execution_id".into(), execution_id.clone().into());
             extra.insert("duration_ms".into(), duration_ms.into());
-            extra.insert("attempts".into(), called.attempts.into());
-            let mut reply = Reply::error(&err, ctx.request_id, extra);
+            extra.insert("attempts".into(), ran.attempts.into());
+            let mut reply = Reply::error(err, ctx.request_id, extra);
             reply.body = redactor.value(reply.body);
             (
                 status,
@@ -258,39 +442,7 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
                 reply,
             )
         }
-    };
-
-    let finished = Finished {
-        id: &execution_id,
-        tool_id: &tool.id,
-        status,
-        output: output.as_deref(),
-        error: error_text.as_deref(),
-        duration_ms,
-        completed_at: &iso_from_ms(ended_ms),
-    };
-    let mut recorded = executions::finish(s.db, finished).await;
-    if let Err(first) = &recorded {
-        // One retry: losing the final state of a call that happened is worse than a slow reply.
-        ctx.log(&format!(
-            "recording execution {execution_id} failed, retrying: {first}"
-        ));
-        let again = Finished {
-            id: &execution_id,
-            tool_id: &tool.id,
-            status,
-            output: output.as_deref(),
-            error: error_text.as_deref(),
-            duration_ms,
-            completed_at: &iso_from_ms(ended_ms),
-        };
-        recorded = executions::finish(s.db, again).await;
     }
-    // The breaker learns the outcome whether or not the row could be written.
-    let fault = error_text.as_deref().filter(|_| server_fault);
-    breaker.record(ended_ms, fault).await;
-    recorded?;
-    Ok(reply)
 }
 
 /// The fast refusal of an open circuit breaker: nothing recorded, nothing sent.

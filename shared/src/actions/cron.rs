@@ -28,7 +28,7 @@ use std::collections::HashMap;
 use futures::StreamExt;
 use serde::Serialize;
 
-use super::sync_tools::{authorized_endpoint, scrub_error, sync_server};
+use super::sync_tools::sync_server;
 use super::{drop_team_caches, Services, Upstream};
 use crate::actions::admin::MAX_TOOL_TIMEOUT_SECS;
 use crate::breaker;
@@ -37,8 +37,9 @@ use crate::db::Database;
 use crate::error::Result;
 use crate::repo::analytics;
 use crate::repo::executions::{self, Finished, Status};
-use crate::repo::servers::{self, Server};
+use crate::repo::servers::{self, ConnectionStatus, Server};
 use crate::time::iso_from_ms;
+use crate::upstream::{self, authorized_endpoint, scrub_error};
 use mcp_client::McpClient;
 
 /// Servers checked at once.
@@ -306,23 +307,14 @@ async fn check_once<D: Database, C: Cache, H: Upstream>(
             let now = iso_from_ms(services.http.now_ms());
             match pinged {
                 Ok(()) => {
-                    servers::mark_connected(services.db, &server.team_id, &server.id, &now).await?;
-                    if server.connection_status != "connected" {
+                    upstream::mark_connected(services, server, &now).await?;
+                    if server.connection_status != ConnectionStatus::Connected {
                         drop_team_caches(services.cache, &server.team_id, None).await;
                     }
                     Ok((0, 0))
                 }
                 Err(e) => {
-                    (services.log)(&format!("health check of server {} failed: {e}", server.id));
-                    servers::mark_failed(
-                        services.db,
-                        &server.team_id,
-                        &server.id,
-                        &e.public_message(),
-                        services.settings.error_after_failures,
-                        &now,
-                    )
-                    .await?;
+                    upstream::mark_failed(services, server, "health check", &e, &now).await?;
                     drop_team_caches(services.cache, &server.team_id, None).await;
                     Err(e)
                 }
@@ -546,10 +538,10 @@ mod tests {
             team_id: team.into(),
             name: id.into(),
             description: None,
-            server_type: "http".into(),
+            server_type: crate::server_config::ServerType::Http,
             config: "{}".into(),
             is_active: true,
-            connection_status: "pending".into(),
+            connection_status: ConnectionStatus::Pending,
             last_connected_at: None,
             last_error: None,
             consecutive_failures: 0,

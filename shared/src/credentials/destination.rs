@@ -13,20 +13,21 @@
 use serde_json::Value;
 use url::Url;
 
-use crate::server_config::StdioConfig;
+use crate::server_config::{ServerType, StdioConfig};
 
 /// The destination of a server of `server_type` whose stored `config` (JSON text) is given.
-pub fn destination_of(server_type: &str, config: &str) -> Option<String> {
+pub fn destination_of(server_type: ServerType, config: &str) -> Option<String> {
     let config: Value = serde_json::from_str(config).ok()?;
     match server_type {
-        "stdio" => {
+        ServerType::Stdio => {
             let stdio = StdioConfig::from_stored(&config).ok()?;
             let mut line = vec![stdio.command];
             line.extend(stdio.args);
             Some(format!("stdio:{}", Value::from(line)))
         }
-        "http" | "sse" => origin_of(config.get("url")?.as_str()?).map(|o| format!("origin:{o}")),
-        _ => None,
+        ServerType::Http | ServerType::Sse => {
+            origin_of(config.get("url")?.as_str()?).map(|o| format!("origin:{o}"))
+        }
     }
 }
 
@@ -47,7 +48,10 @@ mod tests {
     use super::*;
 
     fn remote(url: &str) -> Option<String> {
-        destination_of("http", &serde_json::json!({ "url": url }).to_string())
+        destination_of(
+            ServerType::Http,
+            &serde_json::json!({ "url": url }).to_string(),
+        )
     }
 
     #[test]
@@ -84,13 +88,13 @@ mod tests {
             assert_ne!(remote(other), base, "{other}");
             assert!(remote(other).is_some(), "{other}");
         }
-        let sse = destination_of("sse", r#"{"url":"https://api.example.com/sse"}"#);
+        let sse = destination_of(ServerType::Sse, r#"{"url":"https://api.example.com/sse"}"#);
         assert_eq!(sse, base, "the transport is not part of the destination");
     }
 
     #[test]
     fn a_stdio_destination_is_the_exact_command_line() {
-        let d = |config: &str| destination_of("stdio", config);
+        let d = |config: &str| destination_of(ServerType::Stdio, config);
         let base = d(r#"{"command":"npx","args":["-y","pkg"],"env_names":["API_KEY"]}"#);
         assert_eq!(base.as_deref(), Some(r#"stdio:["npx","-y","pkg"]"#));
         assert_eq!(
@@ -110,10 +114,17 @@ mod tests {
 
     #[test]
     fn unreadable_configs_have_no_destination() {
-        assert_eq!(destination_of("http", "not json"), None);
-        assert_eq!(destination_of("http", r#"{"url":"ftp://x/"}"#), None);
-        assert_eq!(destination_of("http", r#"{}"#), None);
-        assert_eq!(destination_of("stdio", r#"{"url":"http://x/"}"#), None);
-        assert_eq!(destination_of("other", r#"{"url":"http://x/"}"#), None);
+        assert_eq!(destination_of(ServerType::Http, "not json"), None);
+        assert_eq!(
+            destination_of(ServerType::Http, r#"{"url":"ftp://x/"}"#),
+            None
+        );
+        assert_eq!(destination_of(ServerType::Http, r#"{}"#), None);
+        assert_eq!(
+            destination_of(ServerType::Stdio, r#"{"url":"http://x/"}"#),
+            None
+        );
+        // An unknown server type has no destination: it is not a `ServerType` at all.
+        assert_eq!(ServerType::parse("other"), None);
     }
 }

@@ -5,30 +5,21 @@
 //!   [`finish`] only updates rows still `pending`, so a late or duplicate finish is a no-op.
 //! - Finishing the row and folding it into the tool's statistics happen in one batch.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::tools;
 use crate::db::Database;
 use crate::error::Result;
 use crate::stmt;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Pending,
-    Success,
-    Error,
-    Timeout,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Pending => "pending",
-            Status::Success => "success",
-            Status::Error => "error",
-            Status::Timeout => "timeout",
-        }
+crate::text_enum::text_enum! {
+    /// An execution's `status`: `pending` from [`start`] until [`finish`] sets one of the
+    /// others.
+    pub enum Status {
+        Pending = "pending",
+        Success = "success",
+        Error = "error",
+        Timeout = "timeout",
     }
 }
 

@@ -18,7 +18,22 @@ use serde_json::{Map, Value};
 use super::bool_from_int;
 use crate::db::Database;
 use crate::error::{Error, Result};
+use crate::server_config::ServerType;
 use crate::stmt;
+
+crate::text_enum::text_enum! {
+    /// A server's health as cron and calls last saw it (`mcp_servers.connection_status`).
+    pub enum ConnectionStatus {
+        /// Created, never checked yet.
+        Pending = "pending",
+        /// Its last contact succeeded ([`mark_connected`]).
+        Connected = "connected",
+        /// `error_after` consecutive contacts failed ([`mark_failed`]); calls are refused
+        /// until a check succeeds.
+        Error = "error",
+        Disconnected = "disconnected",
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Server {
@@ -26,12 +41,12 @@ pub struct Server {
     pub team_id: String,
     pub name: String,
     pub description: Option<String>,
-    pub server_type: String,
+    pub server_type: ServerType,
     /// JSON text; see [`crate::server_config::ServerConfig`].
     pub config: String,
     #[serde(deserialize_with = "bool_from_int")]
     pub is_active: bool,
-    pub connection_status: String,
+    pub connection_status: ConnectionStatus,
     pub last_connected_at: Option<String>,
     pub last_error: Option<String>,
     pub consecutive_failures: i64,
@@ -46,7 +61,7 @@ impl Server {
         m.insert("id".into(), self.id.clone().into());
         m.insert("name".into(), self.name.clone().into());
         m.insert("description".into(), self.description.clone().into());
-        m.insert("server_type".into(), self.server_type.clone().into());
+        m.insert("server_type".into(), self.server_type.as_str().into());
         m.insert("is_active".into(), self.is_active.into());
         m.insert(
             "last_connected_at".into(),
@@ -54,7 +69,7 @@ impl Server {
         );
         m.insert(
             "connection_status".into(),
-            self.connection_status.clone().into(),
+            self.connection_status.as_str().into(),
         );
         m.insert("last_error".into(), self.last_error.clone().into());
         Value::Object(m)
@@ -211,7 +226,7 @@ pub struct NewServer<'a> {
     pub team_id: &'a str,
     pub name: &'a str,
     pub description: Option<&'a str>,
-    pub server_type: &'a str,
+    pub server_type: ServerType,
     pub config: &'a str,
     pub created_by: &'a str,
     pub now: &'a str,
@@ -232,7 +247,7 @@ pub async fn insert<D: Database>(db: &D, s: NewServer<'_>) -> Result<()> {
             s.team_id,
             s.name,
             s.description,
-            s.server_type,
+            s.server_type.as_str(),
             s.config,
             s.created_by,
             s.now,
@@ -541,7 +556,7 @@ mod tests {
             team_id: team,
             name: id,
             description: None,
-            server_type: "http",
+            server_type: ServerType::Http,
             config: "{}",
             created_by: "u",
             now: "2026-11-29T00:00:00.000Z",
