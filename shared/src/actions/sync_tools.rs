@@ -27,9 +27,6 @@ use crate::server_config::{stdio_env, RemoteConfig, StdioConfig, STDIO_BRIDGE_DO
 use crate::time::iso_from_ms;
 use mcp_client::{McpClient, ServerEndpoint};
 
-/// Time budget for one server's listing.
-pub const SYNC_TIMEOUT_MS: u64 = 30_000;
-
 pub async fn sync_tools<D: Database, C: Cache, H: Upstream>(
     ctx: &Ctx<'_, D, C, H>,
     req: &ActionRequest,
