@@ -295,13 +295,6 @@ mod tests {
         cooldown_ms: 10_000,
     };
 
-    fn block_on<F: std::future::Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(f)
-    }
-
     #[test]
     fn k_consecutive_faults_open_it_and_an_answer_resets_the_count() {
         let mut s = BreakerState::default();
@@ -357,69 +350,65 @@ mod tests {
         assert!(on_success(&leased).is_closed());
     }
 
-    #[test]
-    fn the_store_shares_state_fails_open_and_writes_only_when_needed() {
+    #[tokio::test]
+    async fn the_store_shares_state_fails_open_and_writes_only_when_needed() {
         let cache = MemoryCache::new();
-        block_on(async {
-            // Happy path: no write at all.
-            let mut b = Breaker::new(&cache, "team", "srv").with_config(CFG);
-            assert_eq!(b.admit(T0, 5_000, "p1").await, Gate::Allow);
-            b.record(T0, None).await;
-            assert!(cache.is_empty());
+        // Happy path: no write at all.
+        let mut b = Breaker::new(&cache, "team", "srv").with_config(CFG);
+        assert_eq!(b.admit(T0, 5_000, "p1").await, Gate::Allow);
+        b.record(T0, None).await;
+        assert!(cache.is_empty());
 
-            for i in 0..3 {
-                let mut b = Breaker::new(&cache, "team", "srv").with_config(CFG);
-                assert_eq!(b.admit(T0 + i, 5_000, "x").await, Gate::Allow);
-                b.record(T0 + i, Some("HTTP 503")).await;
-            }
-            assert_eq!(cache.ttl_of(&key("team", "srv")), Some(STATE_TTL_SECS));
+        for i in 0..3 {
             let mut b = Breaker::new(&cache, "team", "srv").with_config(CFG);
-            let Gate::Reject {
-                failures,
-                last_error,
-                ..
-            } = b.admit(T0 + 10, 5_000, "y").await
-            else {
-                panic!("open");
-            };
-            assert_eq!((failures, last_error.as_deref()), (3, Some("HTTP 503")));
-            // Another team's server with the same id is unaffected.
-            let mut other = Breaker::new(&cache, "other", "srv").with_config(CFG);
-            assert_eq!(other.admit(T0 + 10, 5_000, "z").await, Gate::Allow);
+            assert_eq!(b.admit(T0 + i, 5_000, "x").await, Gate::Allow);
+            b.record(T0 + i, Some("HTTP 503")).await;
+        }
+        assert_eq!(cache.ttl_of(&key("team", "srv")), Some(STATE_TTL_SECS));
+        let mut b = Breaker::new(&cache, "team", "srv").with_config(CFG);
+        let Gate::Reject {
+            failures,
+            last_error,
+            ..
+        } = b.admit(T0 + 10, 5_000, "y").await
+        else {
+            panic!("open");
+        };
+        assert_eq!((failures, last_error.as_deref()), (3, Some("HTTP 503")));
+        // Another team's server with the same id is unaffected.
+        let mut other = Breaker::new(&cache, "other", "srv").with_config(CFG);
+        assert_eq!(other.admit(T0 + 10, 5_000, "z").await, Gate::Allow);
 
-            // Half-open: one probe, the next caller is refused, success closes.
-            let mut probe = Breaker::new(&cache, "team", "srv").with_config(CFG);
-            assert_eq!(probe.admit(T0 + 10_002, 5_000, "p").await, Gate::Probe);
-            let mut second = Breaker::new(&cache, "team", "srv").with_config(CFG);
-            assert!(matches!(
-                second.admit(T0 + 10_003, 5_000, "q").await,
-                Gate::Reject { .. }
-            ));
-            probe.record(T0 + 10_100, None).await;
-            assert!(cache.is_empty(), "closed = no key");
+        // Half-open: one probe, the next caller is refused, success closes.
+        let mut probe = Breaker::new(&cache, "team", "srv").with_config(CFG);
+        assert_eq!(probe.admit(T0 + 10_002, 5_000, "p").await, Gate::Probe);
+        let mut second = Breaker::new(&cache, "team", "srv").with_config(CFG);
+        assert!(matches!(
+            second.admit(T0 + 10_003, 5_000, "q").await,
+            Gate::Reject { .. }
+        ));
+        probe.record(T0 + 10_100, None).await;
+        assert!(cache.is_empty(), "closed = no key");
 
-            // Unreadable state: fail open.
-            cache
-                .put(&key("team", "srv"), "not json", 60)
-                .await
-                .unwrap();
-            let mut b = Breaker::new(&cache, "team", "srv").with_config(CFG);
-            assert_eq!(b.admit(T0, 5_000, "r").await, Gate::Allow);
-        });
+        // Unreadable state: fail open.
+        cache
+            .put(&key("team", "srv"), "not json", 60)
+            .await
+            .unwrap();
+        let mut b = Breaker::new(&cache, "team", "srv").with_config(CFG);
+        assert_eq!(b.admit(T0, 5_000, "r").await, Gate::Allow);
     }
 
-    #[test]
-    fn a_health_check_closes_an_open_breaker() {
+    #[tokio::test]
+    async fn a_health_check_closes_an_open_breaker() {
         let cache = MemoryCache::new();
-        block_on(async {
-            assert!(!close(&cache, "team", "srv").await, "nothing to close");
-            for _ in 0..3 {
-                let b = Breaker::new(&cache, "team", "srv").with_config(CFG);
-                b.record(T0, Some("down")).await;
-            }
-            assert!(close(&cache, "team", "srv").await);
-            let mut b = Breaker::new(&cache, "team", "srv").with_config(CFG);
-            assert_eq!(b.admit(T0 + 1, 5_000, "p").await, Gate::Allow);
-        });
+        assert!(!close(&cache, "team", "srv").await, "nothing to close");
+        for _ in 0..3 {
+            let b = Breaker::new(&cache, "team", "srv").with_config(CFG);
+            b.record(T0, Some("down")).await;
+        }
+        assert!(close(&cache, "team", "srv").await);
+        let mut b = Breaker::new(&cache, "team", "srv").with_config(CFG);
+        assert_eq!(b.admit(T0 + 1, 5_000, "p").await, Gate::Allow);
     }
 }

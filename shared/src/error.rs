@@ -134,47 +134,6 @@ impl Error {
             "error": message,
         })
     }
-
-    /// Rebuilds an error from a contract body (what an action worker answered the gateway).
-    pub fn from_body(status: u16, body: &Value) -> Option<Self> {
-        let code = body.get("code")?.as_str()?;
-        let message = body
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let details = body.get("details").cloned().unwrap_or(Value::Null);
-        Some(match code {
-            "auth_error" => Error::Auth(message),
-            "authorization_error" => Error::Authorization(message),
-            "validation_error" => Error::Validation { message, details },
-            "not_found" => Error::NotFound(message),
-            "conflict" => match (
-                details.get("limit").and_then(Value::as_u64),
-                details.get("current").and_then(Value::as_u64),
-            ) {
-                (Some(limit), Some(current)) => Error::Quota {
-                    message,
-                    limit,
-                    current,
-                },
-                _ => Error::Conflict(message),
-            },
-            "payload_too_large" => Error::PayloadTooLarge(message),
-            "rate_limit" => Error::RateLimit {
-                message,
-                retry_after_secs: details
-                    .get("retry_after_seconds")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(1),
-            },
-            "tool_error" => Error::Tool(message),
-            "upstream_error" => Error::Upstream(message),
-            "timeout" => Error::Timeout(message),
-            _ if status >= 500 => Error::Internal(message),
-            _ => return None,
-        })
-    }
 }
 
 impl From<McpError> for Error {
@@ -290,17 +249,18 @@ mod tests {
     }
 
     #[test]
-    fn body_round_trips_through_from_body() {
-        let original = Error::validation_with("bad", json!({"field": "tool_name"}));
-        let body = original.to_body("r");
-        assert_eq!(Error::from_body(400, &body), Some(original));
+    fn body_carries_validation_and_quota_details() {
+        let body = Error::validation_with("bad", json!({"field": "tool_name"})).to_body("r");
+        assert_eq!(body["code"], "validation_error");
+        assert_eq!(body["message"], "bad");
+        assert_eq!(body["details"], json!({"field": "tool_name"}));
         let quota = Error::Quota {
             message: "full".into(),
             limit: 50,
             current: 50,
         };
         let body = quota.to_body("r");
+        assert_eq!(body["code"], "conflict");
         assert_eq!(body["details"], json!({"limit": 50, "current": 50}));
-        assert_eq!(Error::from_body(409, &body), Some(quota));
     }
 }

@@ -28,6 +28,7 @@ pub mod result_cache;
 pub mod schema;
 pub mod server_config;
 pub mod ssrf;
+pub mod stdio_spec;
 mod text_enum;
 pub mod time;
 pub mod upstream;

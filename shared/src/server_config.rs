@@ -9,13 +9,15 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::ssrf::check_upstream_url;
+pub use crate::stdio_spec::{
+    bridge_key_of_path, bridge_url, AllowedCommands, BRIDGE_COMMAND_HEADER,
+};
+use crate::stdio_spec::{env_name_problem, CommandForm, EnvNameProblem, LaunchSpec};
 use mcp_client::{ServerEndpoint, TransportPin};
 
 crate::text_enum::text_enum! {
@@ -114,15 +116,12 @@ impl RemoteConfig {
 pub const STDIO_BRIDGE_DO_ORIGIN: &str = "http://stdio-bridge.internal";
 /// Host part of [`STDIO_BRIDGE_DO_ORIGIN`].
 pub const STDIO_BRIDGE_DO_HOST: &str = "stdio-bridge.internal";
-/// The header carrying the launch spec to the bridge (base64url JSON `{command, args, env}`).
-pub const BRIDGE_COMMAND_HEADER: &str = "X-Bridge-Command";
 
 const MAX_COMMAND_LEN: usize = 512;
 const MAX_ARGS: usize = 64;
 const MAX_ARG_LEN: usize = 4096;
 const MAX_ARGS_TOTAL: usize = 16 * 1024;
 const MAX_ENV_NAMES: usize = 32;
-const MAX_ENV_NAME_LEN: usize = 128;
 
 /// The `config` of a `stdio` server: what the bridge runs. No env values: secret environment
 /// variables come from the server's credential (see [`stdio_env`]).
@@ -183,7 +182,7 @@ impl StdioConfig {
                 "must be a non-empty single-line string",
             ));
         }
-        if c.contains('/') && !c.starts_with('/') {
+        if CommandForm::of(c) == CommandForm::Relative {
             return Err(field_error_at(
                 "config.command",
                 "must be a bare executable name or an absolute path",
@@ -234,8 +233,12 @@ impl StdioConfig {
     /// The launch spec the bridge expects in [`BRIDGE_COMMAND_HEADER`]: base64url (no padding)
     /// of `{"command", "args", "env"}`. The value carries `env`'s secrets: treat it as one.
     pub fn launch_header(&self, env: &BTreeMap<String, String>) -> String {
-        let spec = json!({ "command": self.command, "args": self.args, "env": env });
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(spec.to_string())
+        LaunchSpec {
+            command: self.command.clone(),
+            args: self.args.clone(),
+            env: env.clone(),
+        }
+        .encode()
     }
 
     /// How to reach this server through the bridge at `bridge_base` (`STDIO_BRIDGE_URL`, or
@@ -262,46 +265,6 @@ impl StdioConfig {
     }
 }
 
-/// `{base}/t/{team}/s/{server}/mcp`; ids the bridge would not accept as path segments are
-/// replaced by a hash, so every (team, server) still has its own key.
-pub fn bridge_url(bridge_base: &str, team_id: &str, server_id: &str) -> String {
-    format!(
-        "{}/t/{}/s/{}/mcp",
-        bridge_base.trim_end_matches('/'),
-        bridge_segment(team_id),
-        bridge_segment(server_id)
-    )
-}
-
-/// The Durable Object name of a bridge URL's key (`{team}/{server}`), if it is one.
-pub fn bridge_key_of_path(path: &str) -> Option<String> {
-    match path.split('/').collect::<Vec<_>>().as_slice() {
-        ["", "t", team, "s", server, _] if is_segment(team) && is_segment(server) => {
-            Some(format!("{team}/{server}"))
-        }
-        _ => None,
-    }
-}
-
-fn is_segment(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 128
-        && s != "."
-        && s != ".."
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
-}
-
-fn bridge_segment(id: &str) -> String {
-    // Literal ids never start with "h.", so a hashed segment can never equal a literal one.
-    if is_segment(id) && !id.starts_with("h.") {
-        return id.to_string();
-    }
-    let digest = Sha256::digest(id.as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("h.{hex}")
-}
-
 /// The stdio bridge's shared secret (`BRIDGE_TOKEN`); `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct BridgeToken(String);
@@ -325,40 +288,21 @@ impl std::fmt::Debug for BridgeToken {
     }
 }
 
-/// The commands stdio servers may run (`STDIO_ALLOWED_COMMANDS`, comma-separated, the same
-/// list the bridge gets as `BRIDGE_ALLOWED_COMMANDS`): bare names or exact absolute paths.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AllowedCommands(Vec<String>);
-
 impl AllowedCommands {
-    pub fn parse(list: &str) -> AllowedCommands {
-        AllowedCommands(
-            list.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect(),
-        )
-    }
-
-    pub fn entries(&self) -> &[String] {
-        &self.0
-    }
-
-    /// Exact match, as the bridge matches: `/tmp/x/npx` is not `npx`.
+    /// [`AllowedCommands::allows`] as a validation error for the admin.
     pub fn check(&self, command: &str) -> Result<()> {
-        if self.0.is_empty() {
+        if self.is_empty() {
             return Err(Error::validation_with(
                 "stdio servers are not enabled on this deployment (STDIO_ALLOWED_COMMANDS is empty)",
                 json!({ "field": "server_type" }),
             ));
         }
-        if self.0.iter().any(|e| e == command) {
+        if self.allows(command) {
             return Ok(());
         }
         Err(Error::validation_with(
             format!("command '{command}' is not allowed on this deployment"),
-            json!({ "field": "config.command", "allowed": self.0 }),
+            json!({ "field": "config.command", "allowed": self.entries() }),
         ))
     }
 }
@@ -367,28 +311,17 @@ impl AllowedCommands {
 /// none that changes how programs load (`LD_*`, `DYLD_*`) or belongs to the bridge
 /// (`BRIDGE_*`), nor `PATH`/`HOME` (the bridge sets those).
 pub fn check_env_name(name: &str, field: &str) -> Result<()> {
-    let valid = !name.is_empty()
-        && name.len() <= MAX_ENV_NAME_LEN
-        && !name.starts_with(|c: char| c.is_ascii_digit())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !valid {
-        return Err(field_error_at(
+    match env_name_problem(name) {
+        None => Ok(()),
+        Some(EnvNameProblem::Malformed) => Err(field_error_at(
             field,
             &format!("'{name}' is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)"),
-        ));
-    }
-    let upper = name.to_ascii_uppercase();
-    if ["LD_", "DYLD_", "BRIDGE_"]
-        .iter()
-        .any(|p| upper.starts_with(p))
-        || ["PATH", "HOME"].contains(&upper.as_str())
-    {
-        return Err(field_error_at(
+        )),
+        Some(EnvNameProblem::Loader | EnvNameProblem::Reserved) => Err(field_error_at(
             field,
             &format!("'{name}' cannot be set for a stdio server"),
-        ));
+        )),
     }
-    Ok(())
 }
 
 /// The environment a stdio server gets from its credential's entries (`custom_headers`:
@@ -440,6 +373,7 @@ fn is_token(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
     use serde_json::json;
 
     #[test]

@@ -6,7 +6,6 @@
 //! `conformance_client_scenarios_pass` drives the suite over the scenarios a tool-calling
 //! gateway must pass.
 
-#[path = "mcp_support.rs"]
 mod support;
 
 use std::path::PathBuf;

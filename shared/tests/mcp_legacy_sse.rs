@@ -1,7 +1,6 @@
 //! The MCP client over legacy HTTP+SSE (2024-11-05) against real servers:
 //! `@modelcontextprotocol/server-everything sse` and the Python SDK's SSE app.
 
-#[path = "mcp_support.rs"]
 mod support;
 
 use mcp_client::native_http::NativeHttp;

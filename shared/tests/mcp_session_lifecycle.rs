@@ -2,7 +2,6 @@
 //! `@modelcontextprotocol/server-everything`: `DELETE` when a session is closed or replaced,
 //! elicitation answered from the form's defaults, and the opt-in standalone GET stream.
 
-#[path = "mcp_support.rs"]
 mod support;
 
 use mcp_client::native_http::NativeHttp;

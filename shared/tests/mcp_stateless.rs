@@ -1,7 +1,6 @@
 //! The MCP client over the 2026-07-28 stateless protocol against the Python SDK server (which
 //! speaks it beside the handshake era), and the Auto detection between the two.
 
-#[path = "mcp_support.rs"]
 mod support;
 
 use mcp_client::native_http::NativeHttp;

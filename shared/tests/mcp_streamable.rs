@@ -2,7 +2,6 @@
 //! `@modelcontextprotocol/server-everything` (TypeScript SDK, SSE-framed replies) and the
 //! Python SDK server in `tests/servers/py_server.py` (SSE and JSON reply modes).
 
-#[path = "mcp_support.rs"]
 mod support;
 
 use std::time::Instant;

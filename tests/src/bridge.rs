@@ -1,30 +1,27 @@
 //! The local stdio bridge (`functions/stdio_bridge`) next to `wrangler dev`, as
-//! `scripts/dev.sh` runs it: on the address the workers' `.dev.vars` name (`STDIO_BRIDGE_URL`),
-//! with their `BRIDGE_TOKEN` and their `STDIO_ALLOWED_COMMANDS` as its allow-list, and the
-//! repo's npm binaries on its `PATH`. The workers read their `.dev.vars` when `wrangler dev`
-//! starts, so the bridge lives at that fixed address; when a healthy bridge already listens
-//! there (a `scripts/dev.sh` session), it is used as is.
+//! `scripts/dev.sh` runs it, but owned by the test: its own process on a free loopback port
+//! with a fresh random `BRIDGE_TOKEN`, the workers' `STDIO_ALLOWED_COMMANDS` as its allow-list
+//! and the repo's npm binaries on its `PATH`. A bridge that something else runs (a
+//! `scripts/dev.sh` session of this or another checkout, on the `.dev.vars` address) is never
+//! used: the workers of the test's stack are pointed at this one with
+//! [`Bridge::worker_dev_vars`] (`Stack::start_with_dev_vars`).
 
-use std::net::TcpStream;
+use std::io::Read;
 use std::process::Command;
-use std::sync::Once;
 use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::proc::Proc;
-use crate::{root, tool_path};
-
-static BUILD: Once = Once::new();
+use crate::{free_port, root, tool_path};
 
 pub struct Bridge {
-    /// `STDIO_BRIDGE_URL` of the workers.
+    /// `STDIO_BRIDGE_URL` for the workers.
     pub url: String,
     pub token: String,
     /// `STDIO_ALLOWED_COMMANDS` of the workers, the bridge's allow-list.
     pub allowed: String,
-    /// `None` when an already running bridge is used.
-    proc: Option<Proc>,
+    proc: Proc,
     agent: ureq::Agent,
 }
 
@@ -40,66 +37,42 @@ pub fn worker_dev_var(name: &str) -> String {
         .to_string()
 }
 
-/// Builds the bridge binary once per test process (debug profile).
-fn build_once() {
-    BUILD.call_once(|| {
-        let status = Command::new("cargo")
-            .args(["build", "-p", "stdio_bridge"])
-            .current_dir(root())
-            .status()
-            .expect("cargo build -p stdio_bridge");
-        assert!(status.success(), "building the stdio bridge failed");
-    });
+/// 32 random bytes, hex: a bearer no other bridge shares.
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .expect("reading /dev/urandom");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Starts the bridge where the workers expect it (or uses the one already there).
+/// Starts a bridge of the test's own on a free port.
 pub fn start() -> Bridge {
     crate::stack::build_once();
-    let url = worker_dev_var("STDIO_BRIDGE_URL");
-    let token = worker_dev_var("BRIDGE_TOKEN");
+    let token = random_token();
     let allowed = worker_dev_var("STDIO_ALLOWED_COMMANDS");
-    let addr = url
-        .strip_prefix("http://")
-        .expect("STDIO_BRIDGE_URL is http://host:port")
-        .trim_end_matches('/')
-        .to_string();
-    let port: u16 = addr
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .expect("STDIO_BRIDGE_URL has a port");
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut cmd = Command::new(bridge_binary());
+    cmd.env("BRIDGE_TOKEN", &token)
+        .env("BRIDGE_ADDR", &addr)
+        .env("BRIDGE_ALLOWED_COMMANDS", &allowed)
+        .env("BRIDGE_LOG", "info")
+        .env("PATH", tool_path());
+    let mut proc = Proc::spawn("stdio-bridge", cmd);
+    proc.wait_for_port(port, Duration::from_secs(30));
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(120)))
         .build()
         .into();
-    let mut bridge = Bridge {
-        url,
+    Bridge {
+        url: format!("http://{addr}"),
         token,
         allowed,
-        proc: None,
+        proc,
         agent,
-    };
-    if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-        let health = bridge.health();
-        assert_eq!(
-            health["status"], "ok",
-            "something that is not a stdio bridge listens on {addr}: {health}"
-        );
-        eprintln!("stdio bridge: using the one already running at {addr}");
-        return bridge;
     }
-    build_once();
-    let mut cmd = Command::new(bridge_binary());
-    cmd.env("BRIDGE_TOKEN", &bridge.token)
-        .env("BRIDGE_ADDR", &addr)
-        .env("BRIDGE_ALLOWED_COMMANDS", &bridge.allowed)
-        .env("BRIDGE_LOG", "info")
-        .env("PATH", tool_path());
-    let mut proc = Proc::spawn("stdio-bridge", cmd);
-    proc.wait_for_port(port, Duration::from_secs(30));
-    bridge.proc = Some(proc);
-    bridge
 }
 
 impl Bridge {
@@ -148,9 +121,18 @@ impl Bridge {
         )
     }
 
-    /// The bridge's own log (empty when an already running bridge is used).
+    /// What the workers need to reach this bridge, as `.dev.vars` entries
+    /// (`Stack::start_with_dev_vars`).
+    pub fn worker_dev_vars(&self) -> [(&str, &str); 2] {
+        [
+            ("STDIO_BRIDGE_URL", self.url.as_str()),
+            ("BRIDGE_TOKEN", self.token.as_str()),
+        ]
+    }
+
+    /// The bridge's own log.
     pub fn log_text(&self) -> String {
-        self.proc.as_ref().map(Proc::log_text).unwrap_or_default()
+        self.proc.log_text()
     }
 }
 

@@ -1,8 +1,14 @@
 //! The whole system under `wrangler dev`: every worker in one session, local D1/KV/DO state in
 //! a temporary directory, migrations applied, the API on a free loopback port.
+//!
+//! Settings the workers read from their `.dev.vars` (written once per checkout by
+//! `scripts/dev-vars.sh`) can be changed for one session without touching the checkout:
+//! `wrangler dev` reads each worker's `.dev.vars` next to its config and `--var` only reaches a
+//! session's first worker, so the session then runs in a [`checkout_view`], a temporary
+//! directory of symlinks to the checkout with its own copies of the `.dev.vars` files.
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, Once};
 use std::time::Duration;
@@ -68,6 +74,10 @@ pub struct Stack {
     pub base: String,
     pub jwt_secret: String,
     state: tempfile::TempDir,
+    /// Where the `wrangler dev` sessions run: the checkout, or a [`checkout_view`] of it.
+    cwd: PathBuf,
+    /// Kept for the session's life; `None` when `cwd` is the checkout.
+    _view: Option<tempfile::TempDir>,
     dev: Proc,
     agent: ureq::Agent,
     /// Memberships that `token` promised: (pending, the next request writes them to D1
@@ -103,7 +113,21 @@ impl Stack {
     /// --var K:V`; with several `-c` configs wrangler gives them to the first, the gateway,
     /// and so to the Durable Objects it hosts, only).
     pub fn start_with_vars(seed_sql: &str, vars: &[(&str, &str)]) -> Stack {
+        Stack::start_with_dev_vars(seed_sql, vars, &[])
+    }
+
+    /// Like [`Stack::start_with_vars`], with `dev_vars` replacing the values of those entries
+    /// in every worker's `.dev.vars` that has them (e.g. `STDIO_BRIDGE_URL` and `BRIDGE_TOKEN`
+    /// of admin, call_tool and sync_tools, to reach the test's own stdio bridge), for this
+    /// stack's sessions only.
+    pub fn start_with_dev_vars(
+        seed_sql: &str,
+        vars: &[(&str, &str)],
+        dev_vars: &[(&str, &str)],
+    ) -> Stack {
         build_once();
+        let view = (!dev_vars.is_empty()).then(|| checkout_view(dev_vars));
+        let cwd = view.as_ref().map_or_else(root, |v| v.path().to_path_buf());
         let state = tempfile::tempdir().expect("temp dir");
         let out = wrangler(
             &[
@@ -158,7 +182,9 @@ impl Stack {
             args.push(format!("{name}:{value}"));
         }
         let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut dev = Proc::spawn("wrangler-dev", wrangler(&argv, state.path()));
+        let mut session = wrangler(&argv, state.path());
+        session.current_dir(&cwd);
+        let mut dev = Proc::spawn("wrangler-dev", session);
         dev.wait_for_port(port, Duration::from_secs(180));
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -169,6 +195,8 @@ impl Stack {
             base: format!("http://127.0.0.1:{port}"),
             jwt_secret: dev_var(&root().join(".dev.vars"), "JWT_SECRET"),
             state,
+            cwd,
+            _view: view,
             dev,
             agent,
             pending_members: Mutex::new((Vec::new(), HashSet::new())),
@@ -343,7 +371,9 @@ impl Stack {
             args.push(format!("{name}:{value}"));
         }
         let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut dev = Proc::spawn("wrangler-dev-cron", wrangler(&argv, self.state.path()));
+        let mut session = wrangler(&argv, self.state.path());
+        session.current_dir(&self.cwd);
+        let mut dev = Proc::spawn("wrangler-dev-cron", session);
         dev.wait_for_port(port, Duration::from_secs(180));
         CronRunner {
             base: format!("http://127.0.0.1:{port}"),
@@ -373,6 +403,71 @@ impl CronRunner {
     pub fn log_text(&self) -> String {
         self.dev.log_text()
     }
+}
+
+/// A view of the checkout for `wrangler dev` sessions: a temporary directory whose entries are
+/// symlinks to the checkout's (top level and each `functions/<worker>/`), except the `.dev.vars`
+/// files, which are copies with the values of the `overrides` entries they have replaced, and
+/// `.wrangler/` (wrangler's scratch space, the view's own). Configs, builds and scripts are the
+/// checkout's; wrangler resolves them, and each `.dev.vars`, relative to the view.
+fn checkout_view(overrides: &[(&str, &str)]) -> tempfile::TempDir {
+    let view = tempfile::tempdir().expect("temp dir");
+    let mut replaced = HashSet::new();
+    mirror(&root(), view.path(), overrides, &mut replaced);
+    let functions = view.path().join("functions");
+    std::fs::create_dir(&functions).expect("view: functions/");
+    for entry in std::fs::read_dir(root().join("functions")).expect("functions/") {
+        let entry = entry.expect("functions/ entry");
+        let to = functions.join(entry.file_name());
+        if entry.path().join("Cargo.toml").exists() {
+            std::fs::create_dir(&to).expect("view: functions/<worker>/");
+            mirror(&entry.path(), &to, overrides, &mut replaced);
+        } else {
+            symlink(&entry.path(), &to);
+        }
+    }
+    for (name, _) in overrides {
+        assert!(
+            replaced.contains(*name),
+            "no worker's .dev.vars has {name} (run scripts/dev-vars.sh)"
+        );
+    }
+    view
+}
+
+/// Links `from`'s entries into `to` (see [`checkout_view`]); `functions/` is left to the caller.
+fn mirror(from: &Path, to: &Path, overrides: &[(&str, &str)], replaced: &mut HashSet<String>) {
+    for entry in std::fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display())) {
+        let entry = entry.expect("directory entry");
+        let name = entry.file_name();
+        let target = to.join(&name);
+        match name.to_str() {
+            Some(".wrangler" | "functions") => {}
+            Some(".dev.vars") => {
+                let text = std::fs::read_to_string(entry.path()).expect("read .dev.vars");
+                let lines: Vec<String> = text
+                    .lines()
+                    .map(|line| {
+                        let key = line.split_once('=').map_or("", |(k, _)| k);
+                        match overrides.iter().find(|(name, _)| *name == key) {
+                            Some((name, value)) => {
+                                replaced.insert(name.to_string());
+                                format!("{name}={value}")
+                            }
+                            None => line.to_string(),
+                        }
+                    })
+                    .collect();
+                std::fs::write(&target, lines.join("\n") + "\n").expect("write .dev.vars");
+            }
+            _ => symlink(&entry.path(), &target),
+        }
+    }
+}
+
+fn symlink(from: &Path, to: &Path) {
+    std::os::unix::fs::symlink(from, to)
+        .unwrap_or_else(|e| panic!("symlink {} -> {}: {e}", to.display(), from.display()));
 }
 
 fn d1_exec(state: &Path, sql: &str) {

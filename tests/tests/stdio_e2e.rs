@@ -1,5 +1,6 @@
-//! stdio servers end to end: the real workers under `wrangler dev` → the local stdio bridge
-//! (`STDIO_BRIDGE_URL`, as `scripts/dev.sh` runs it) → real stdio MCP servers: the reference
+//! stdio servers end to end: the real workers under `wrangler dev` → a local stdio bridge of the
+//! test's own (as `scripts/dev.sh` runs one, but on a free port with its own token, the workers'
+//! `STDIO_BRIDGE_URL` and `BRIDGE_TOKEN` pointing at it) → real stdio MCP servers: the reference
 //! filesystem and everything servers from npm and our Python SDK server
 //! (`tests/servers/py_stdio_server.py`). One stack and one bridge per test binary; scenarios
 //! run in order on them.
@@ -87,7 +88,11 @@ fn py_server() -> String {
 #[test]
 fn stdio_servers_run_through_wrangler_dev_and_the_bridge() {
     let bridge = bridge::start();
-    let stack = Stack::start_with_vars(SEED, &[("RATE_LIMIT_ADMIN_PER_HOUR", "100000")]);
+    let stack = Stack::start_with_dev_vars(
+        SEED,
+        &[("RATE_LIMIT_ADMIN_PER_HOUR", "100000")],
+        &bridge.worker_dev_vars(),
+    );
     let w = World {
         admin: stack.token("sam", "team-s", "admin"),
         member: stack.token("sue", "team-s", "member"),

@@ -8,6 +8,8 @@ use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use shared::stdio_spec::AllowedCommands;
+
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8790";
 pub const DEFAULT_IDLE_SECS: u64 = 300;
 pub const DEFAULT_MAX_LINE_BYTES: usize = 4 * 1024 * 1024;
@@ -89,12 +91,9 @@ impl Config {
         let token = env("BRIDGE_TOKEN")
             .filter(|t| !t.trim().is_empty())
             .ok_or("BRIDGE_TOKEN must be set to a non-empty shared secret")?;
-        let allowed: Vec<String> = env("BRIDGE_ALLOWED_COMMANDS")
-            .unwrap_or_default()
-            .split(',')
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect();
+        let allowed = AllowedCommands::parse(&env("BRIDGE_ALLOWED_COMMANDS").unwrap_or_default())
+            .entries()
+            .to_vec();
         let mut cfg = Config::new(token.trim(), allowed);
         let mut addr = env("BRIDGE_ADDR");
         let mut args = args.into_iter();

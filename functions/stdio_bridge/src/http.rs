@@ -19,6 +19,7 @@ use hyper::body::{Frame, Incoming};
 use hyper::header::{HeaderMap, HeaderValue, ACCEPT, ALLOW, AUTHORIZATION, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{json, Value};
+use shared::stdio_spec::BridgePath;
 use std::convert::Infallible;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
@@ -66,15 +67,6 @@ fn authorized(h: &HeaderMap, token: &str) -> bool {
     given.trim().as_bytes().ct_eq(token.as_bytes()).into()
 }
 
-fn valid_segment(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 128
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
-        && s != "."
-        && s != ".."
-}
-
 pub async fn handle(
     bridge: Arc<Bridge>,
     req: Request<Incoming>,
@@ -97,14 +89,13 @@ pub async fn handle(
             .insert("www-authenticate", HeaderValue::from_static("Bearer"));
         return Ok(r);
     }
-    let parts: Vec<&str> = path.split('/').collect();
-    let (key, leaf) = match parts.as_slice() {
-        ["", "t", team, "s", server, leaf] if valid_segment(team) && valid_segment(server) => (
+    let (key, leaf) = match BridgePath::parse(&path) {
+        Some(p) => (
             Key {
-                team: team.to_string(),
-                server: server.to_string(),
+                team: p.team.to_string(),
+                server: p.server.to_string(),
             },
-            leaf.to_string(),
+            p.leaf.to_string(),
         ),
         _ => {
             return Ok(rpc_error(

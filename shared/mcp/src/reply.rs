@@ -297,21 +297,15 @@ mod tests {
         }
     }
 
-    fn block_on<F: std::future::Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(f)
-    }
-
-    #[test]
-    fn html_error_pages_become_readable_upstream_errors() {
+    #[tokio::test]
+    async fn html_error_pages_become_readable_upstream_errors() {
         let r = Redactor::default();
-        let err = block_on(check_status(
+        let err = check_status(
             resp(502, "text/html", b"<html><title>Bad Gateway</title></html>"),
             "tools/call",
             &r,
-        ))
+        )
+        .await
         .unwrap_err();
         assert_eq!(err.status(), Some(502));
         let msg = err.into_error().to_string();
@@ -321,12 +315,13 @@ mod tests {
         );
     }
 
-    #[test]
-    fn rate_limits_say_when_to_retry() {
+    #[tokio::test]
+    async fn rate_limits_say_when_to_retry() {
         let r = Redactor::default();
         let mut limited = resp(429, "text/plain", b"slow down");
         limited.headers.push(("retry-after".into(), "30".into()));
-        let msg = block_on(check_status(limited, "tools/call", &r))
+        let msg = check_status(limited, "tools/call", &r)
+            .await
             .unwrap_err()
             .into_error()
             .to_string();
@@ -336,10 +331,10 @@ mod tests {
         );
     }
 
-    #[test]
-    fn json_rpc_errors_in_error_statuses_are_kept() {
+    #[tokio::test]
+    async fn json_rpc_errors_in_error_statuses_are_kept() {
         let r = Redactor::default();
-        let err = block_on(check_status(
+        let err = check_status(
             resp(
                 400,
                 "application/json",
@@ -347,19 +342,20 @@ mod tests {
             ),
             "tools/call",
             &r,
-        ))
+        ).await
         .unwrap_err();
         assert_eq!(err.rpc().unwrap().code, -32000);
     }
 
-    #[test]
-    fn a_2xx_html_reply_says_to_check_the_url() {
+    #[tokio::test]
+    async fn a_2xx_html_reply_says_to_check_the_url() {
         let r = Redactor::default();
-        let err = block_on(Messages::open(
+        let err = Messages::open(
             resp(200, "text/html; charset=utf-8", b"<html>hi</html>"),
             "initialize",
             &r,
-        ))
+        )
+        .await
         .err()
         .unwrap();
         let msg = err.into_error().to_string();
@@ -369,63 +365,60 @@ mod tests {
         );
     }
 
-    #[test]
-    fn invalid_json_and_truncated_sse_are_errors() {
+    #[tokio::test]
+    async fn invalid_json_and_truncated_sse_are_errors() {
         let r = Redactor::default();
-        let err = block_on(Messages::open(
-            resp(200, "application/json", b"{\"jsonrpc\":"),
-            "x",
-            &r,
-        ))
-        .err()
-        .unwrap();
+        let err = Messages::open(resp(200, "application/json", b"{\"jsonrpc\":"), "x", &r)
+            .await
+            .err()
+            .unwrap();
         assert!(matches!(err, Failure::Fatal(McpError::Protocol(_))));
 
-        block_on(async {
-            let mut m = Messages::open(
-                resp(
-                    200,
-                    "text/event-stream",
-                    b"event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\"res",
-                ),
-                "x",
-                &r,
-            )
-            .await
-            .ok()
-            .unwrap();
-            assert_eq!(
-                m.next("x").await.unwrap(),
-                None,
-                "a cut-off event is dropped"
-            );
+        let mut m = Messages::open(
+            resp(
+                200,
+                "text/event-stream",
+                b"event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\"res",
+            ),
+            "x",
+            &r,
+        )
+        .await
+        .ok()
+        .unwrap();
+        assert_eq!(
+            m.next("x").await.unwrap(),
+            None,
+            "a cut-off event is dropped"
+        );
 
-            let mut m = Messages::open(
-                resp(200, "text/event-stream", b"data: not json\n\n"),
-                "x",
-                &r,
-            )
-            .await
-            .ok()
-            .unwrap();
-            assert!(m.next("x").await.is_err());
-        });
+        let mut m = Messages::open(
+            resp(200, "text/event-stream", b"data: not json\n\n"),
+            "x",
+            &r,
+        )
+        .await
+        .ok()
+        .unwrap();
+        assert!(m.next("x").await.is_err());
     }
 
-    #[test]
-    fn oversized_json_replies_are_refused() {
+    #[tokio::test]
+    async fn oversized_json_replies_are_refused() {
         let r = Redactor::default();
         let big = vec![b' '; MAX_REPLY_BYTES + 1];
-        let err = block_on(Messages::open(resp(200, "application/json", &big), "x", &r))
+        let err = Messages::open(resp(200, "application/json", &big), "x", &r)
+            .await
             .err()
             .unwrap();
         assert!(err.into_error().to_string().contains("limit"));
     }
 
-    #[test]
-    fn accepted_without_reply_is_an_error() {
+    #[tokio::test]
+    async fn accepted_without_reply_is_an_error() {
         let r = Redactor::default();
-        let err = block_on(Messages::open(resp(202, "", b""), "tools/call", &r))
+        let err = Messages::open(resp(202, "", b""), "tools/call", &r)
+            .await
             .err()
             .unwrap();
         assert!(err.into_error().to_string().contains("HTTP 202"));

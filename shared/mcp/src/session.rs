@@ -113,44 +113,33 @@ pub async fn forget<S: SessionStore>(store: &S, server_id: &str) {
 mod tests {
     use super::*;
 
-    fn block_on<F: std::future::Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(f)
+    #[tokio::test]
+    async fn round_trips_as_a_json_string_with_ttl() {
+        let cache = MemorySessions::new();
+        let state = SessionState {
+            transport: TransportKind::StreamableHttp,
+            session_id: Some("abc".into()),
+            protocol_version: Some("2025-11-25".into()),
+            url: "http://x/mcp".into(),
+        };
+        store(&cache, "srv", &state).await;
+        let raw = cache.get("srv").await.unwrap();
+        assert!(raw.contains("\"streamable_http\""), "{raw}");
+        assert_eq!(cache.ttl_of("srv"), Some(SESSION_TTL_SECS));
+        assert_eq!(
+            load(&cache, "srv", "http://x/mcp").await,
+            Some(state.clone())
+        );
+        assert_eq!(load(&cache, "srv", "http://other/mcp").await, None);
+        assert_eq!(load_any(&cache, "srv").await, Some(state));
+        forget(&cache, "srv").await;
+        assert_eq!(load(&cache, "srv", "http://x/mcp").await, None);
     }
 
-    #[test]
-    fn round_trips_as_a_json_string_with_ttl() {
-        block_on(async {
-            let cache = MemorySessions::new();
-            let state = SessionState {
-                transport: TransportKind::StreamableHttp,
-                session_id: Some("abc".into()),
-                protocol_version: Some("2025-11-25".into()),
-                url: "http://x/mcp".into(),
-            };
-            store(&cache, "srv", &state).await;
-            let raw = cache.get("srv").await.unwrap();
-            assert!(raw.contains("\"streamable_http\""), "{raw}");
-            assert_eq!(cache.ttl_of("srv"), Some(SESSION_TTL_SECS));
-            assert_eq!(
-                load(&cache, "srv", "http://x/mcp").await,
-                Some(state.clone())
-            );
-            assert_eq!(load(&cache, "srv", "http://other/mcp").await, None);
-            assert_eq!(load_any(&cache, "srv").await, Some(state));
-            forget(&cache, "srv").await;
-            assert_eq!(load(&cache, "srv", "http://x/mcp").await, None);
-        });
-    }
-
-    #[test]
-    fn garbage_in_the_cache_is_a_miss() {
-        block_on(async {
-            let cache = MemorySessions::new();
-            cache.put("srv", "{not json", 60).await;
-            assert_eq!(load(&cache, "srv", "http://x").await, None);
-        });
+    #[tokio::test]
+    async fn garbage_in_the_cache_is_a_miss() {
+        let cache = MemorySessions::new();
+        cache.put("srv", "{not json", 60).await;
+        assert_eq!(load(&cache, "srv", "http://x").await, None);
     }
 }

@@ -327,22 +327,17 @@ mod tests {
         assert_eq!(out.len(), 100);
     }
 
-    #[test]
-    fn stream_total_is_capped_and_truncation_drops_the_partial_event() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let chunks: Vec<Result<Vec<u8>>> =
-                vec![Ok(b"data: 1\n\n".to_vec()), Ok(b"data: 2 trunc".to_vec())];
-            let mut s = SseStream::new(Box::pin(stream::iter(chunks)), 1024, 1024);
-            assert_eq!(s.next_event().await.unwrap().unwrap().data, "1");
-            assert_eq!(s.next_event().await.unwrap(), None);
+    #[tokio::test]
+    async fn stream_total_is_capped_and_truncation_drops_the_partial_event() {
+        let chunks: Vec<Result<Vec<u8>>> =
+            vec![Ok(b"data: 1\n\n".to_vec()), Ok(b"data: 2 trunc".to_vec())];
+        let mut s = SseStream::new(Box::pin(stream::iter(chunks)), 1024, 1024);
+        assert_eq!(s.next_event().await.unwrap().unwrap().data, "1");
+        assert_eq!(s.next_event().await.unwrap(), None);
 
-            let chunks: Vec<Result<Vec<u8>>> = vec![Ok(vec![b':'; 600]), Ok(vec![b':'; 600])];
-            let mut s = SseStream::new(Box::pin(stream::iter(chunks)), 4096, 1000);
-            assert!(s.next_event().await.is_err());
-        });
+        let chunks: Vec<Result<Vec<u8>>> = vec![Ok(vec![b':'; 600]), Ok(vec![b':'; 600])];
+        let mut s = SseStream::new(Box::pin(stream::iter(chunks)), 4096, 1000);
+        assert!(s.next_event().await.is_err());
     }
 
     #[test]

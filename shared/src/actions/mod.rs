@@ -21,7 +21,6 @@ use serde_json::{Map, Value};
 use crate::cache::{keys, Cache};
 use crate::confirmation::ConfirmationKey;
 use crate::credentials::{KeyRing, KeyRingError};
-use crate::db::Database;
 use crate::error::Error;
 use crate::identity::Identity;
 use crate::server_config::{AllowedCommands, BridgeToken};
@@ -114,8 +113,6 @@ pub struct Services<'a, D, C, H> {
     pub settings: &'a Settings,
     pub log: &'a dyn Fn(&str),
 }
-
-pub trait Deps: Database + Sized {}
 
 /// One request's context: the services plus who is asking.
 pub struct Ctx<'a, D, C, H> {

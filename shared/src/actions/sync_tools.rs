@@ -22,9 +22,6 @@ use crate::time::iso_from_ms;
 use crate::upstream::{self, authorized_endpoint, scrub_error};
 use mcp_client::McpClient;
 
-/// Time budget for one server's listing.
-pub const SYNC_TIMEOUT_MS: u64 = 30_000;
-
 pub async fn sync_tools<D: Database, C: Cache, H: Upstream>(
     ctx: &Ctx<'_, D, C, H>,
     req: &ActionRequest,

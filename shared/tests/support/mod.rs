@@ -1,5 +1,5 @@
-//! Shared harness of the `mcp_*` integration tests (included with `#[path]`; as a test target of
-//! its own it holds no tests): real MCP servers spawned on free loopback ports, each in its own
+//! Shared harness of the `mcp_*` integration tests (`mod support;`; a directory module, so not a
+//! test target of its own): real MCP servers spawned on free loopback ports, each in its own
 //! process group, killed in `Drop` (so also when a test panics).
 //!
 //! Nothing is skipped silently: a missing server binary fails the test with the command that
