@@ -35,15 +35,13 @@ fn token_claiming(stack: &Stack, user: &str, team: &str, role: &str) -> String {
 
 /// Everything a refused attempt could have changed (one query: each costs a wrangler run).
 fn snapshot(stack: &Stack) -> Value {
-    let rows = stack.d1(
-        "SELECT \
+    let rows = stack.d1("SELECT \
          (SELECT group_concat(team_id || '/' || user_id || '/' || role, ',') FROM \
             (SELECT * FROM team_members ORDER BY team_id, user_id)) AS members, \
          (SELECT group_concat(id || '/' || name || '/' || tier, ',') FROM \
             (SELECT * FROM teams ORDER BY id)) AS teams, \
          (SELECT group_concat(id || '/' || team_id || '/' || name, ',') FROM \
-            (SELECT * FROM mcp_servers ORDER BY id)) AS servers",
-    );
+            (SELECT * FROM mcp_servers ORDER BY id)) AS servers");
     rows.into_iter().next().expect("one row")
 }
 
