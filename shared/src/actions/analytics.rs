@@ -316,7 +316,7 @@ async fn list_executions<D: Database, C, H: Upstream>(
         tool_name: req
             .optional_str("tool_name", MAX_NAME_LEN)?
             .map(str::to_string),
-        status: status.map(|s| s.as_str().to_string()),
+        status,
         user_id: user_id.map(str::to_string),
     };
     // One more than asked: whether there is a next page, without a count.

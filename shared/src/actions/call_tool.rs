@@ -356,16 +356,7 @@ async fn record<D: Database, C: Cache, H: Upstream>(
         ctx.log(&format!(
             "recording execution {execution_id} failed, retrying: {first}"
         ));
-        let again = Finished {
-            id: execution_id,
-            tool_id: &call.tool.id,
-            status,
-            output: output.as_deref(),
-            error: error_text.as_deref(),
-            duration_ms,
-            completed_at: &iso_from_ms(ran.ended_ms),
-        };
-        recorded = executions::finish(s.db, again).await;
+        recorded = executions::finish(s.db, finished).await;
     }
     // The breaker learns the outcome whether or not the row could be written.
     let fault = error_text.as_deref().filter(|_| ran.server_fault);

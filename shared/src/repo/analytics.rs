@@ -17,6 +17,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::executions::Status;
 use crate::db::Database;
 use crate::error::Result;
 use crate::stmt;
@@ -309,7 +310,7 @@ pub struct ErrorGroup {
     pub server_id: String,
     pub server_name: Option<String>,
     pub tool_name: String,
-    pub status: String,
+    pub status: Status,
     pub message: String,
     pub occurrences: u64,
     pub last_occurred_at: String,
@@ -373,7 +374,7 @@ pub struct ListFilter {
     pub before: (String, String),
     pub server_id: Option<String>,
     pub tool_name: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<Status>,
     pub user_id: Option<String>,
 }
 
@@ -386,7 +387,7 @@ pub struct ExecutionSummary {
     pub tool_id: Option<String>,
     pub tool_name: String,
     pub request_id: Option<String>,
-    pub status: String,
+    pub status: Status,
     pub started_at: String,
     pub completed_at: Option<String>,
     pub duration_ms: Option<u64>,
@@ -415,7 +416,7 @@ pub async fn list<D: Database>(
         f.before.1.as_str(),
         f.server_id.as_deref(),
         f.tool_name.as_deref(),
-        f.status.as_deref(),
+        f.status.map(Status::as_str),
         f.user_id.as_deref(),
         limit
     ))
@@ -434,7 +435,7 @@ pub struct Execution {
     pub input: Option<String>,
     pub output: Option<String>,
     pub error: Option<String>,
-    pub status: String,
+    pub status: Status,
     pub started_at: String,
     pub completed_at: Option<String>,
     pub duration_ms: Option<u64>,

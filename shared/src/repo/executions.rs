@@ -55,6 +55,7 @@ pub async fn start<D: Database>(db: &D, e: NewExecution<'_>) -> Result<()> {
     Ok(())
 }
 
+#[derive(Clone, Copy)]
 pub struct Finished<'a> {
     pub id: &'a str,
     pub tool_id: &'a str,
