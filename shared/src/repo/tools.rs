@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::{bool_from_int, json_from_text, new_id};
+use crate::confirmation::canonical_json;
 use crate::db::{Database, Statement};
 use crate::error::{Error, Result};
 use crate::stmt;
@@ -259,42 +260,10 @@ pub fn definition_json(def: &ToolDef) -> Value {
 /// [`definition_json`]: equal exactly when name, title, description, schema and annotations
 /// are.
 pub fn definition_hash(def: &ToolDef) -> String {
-    let mut text = String::new();
-    canonical_json(&definition_json(def), &mut text);
-    Sha256::digest(text.as_bytes())
+    Sha256::digest(canonical_json(&definition_json(def)).as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-fn canonical_json(value: &Value, out: &mut String) {
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::from(key.as_str()).to_string());
-                out.push(':');
-                canonical_json(&map[key], out);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                canonical_json(item, out);
-            }
-            out.push(']');
-        }
-        scalar => out.push_str(&scalar.to_string()),
-    }
 }
 
 /// What sync needs to know about a tool it has seen before.
