@@ -78,19 +78,35 @@ pub enum OnToolChange {
     Disable,
 }
 
+/// A definition from its stored columns (a row without a schema gets `{"type": "object"}`).
+fn stored_definition(
+    name: &str,
+    title: &Option<String>,
+    description: &Option<String>,
+    input_schema: &Option<Value>,
+    annotations: &Option<Value>,
+) -> ToolDef {
+    ToolDef {
+        name: name.to_string(),
+        title: title.clone(),
+        description: description.clone(),
+        input_schema: input_schema
+            .clone()
+            .unwrap_or_else(|| json!({"type": "object"})),
+        annotations: annotations.clone(),
+    }
+}
+
 impl Tool {
     /// The approved definition as stored (what list_tools serves).
     pub fn definition(&self) -> ToolDef {
-        ToolDef {
-            name: self.tool_name.clone(),
-            title: self.title.clone(),
-            description: self.description.clone(),
-            input_schema: self
-                .input_schema
-                .clone()
-                .unwrap_or_else(|| json!({"type": "object"})),
-            annotations: self.annotations.clone(),
-        }
+        stored_definition(
+            &self.tool_name,
+            &self.title,
+            &self.description,
+            &self.input_schema,
+            &self.annotations,
+        )
     }
 
     /// What an admin sees: [`Tool::public_json`] plus the pending definition (untrusted text
@@ -284,16 +300,13 @@ impl Pinned {
     /// The approved hash; a row from before pinning pins what it holds.
     fn approved_hash(&self) -> String {
         self.definition_hash.clone().unwrap_or_else(|| {
-            definition_hash(&ToolDef {
-                name: self.tool_name.clone(),
-                title: self.title.clone(),
-                description: self.description.clone(),
-                input_schema: self
-                    .input_schema
-                    .clone()
-                    .unwrap_or_else(|| json!({"type": "object"})),
-                annotations: self.annotations.clone(),
-            })
+            definition_hash(&stored_definition(
+                &self.tool_name,
+                &self.title,
+                &self.description,
+                &self.input_schema,
+                &self.annotations,
+            ))
         })
     }
 }
