@@ -6,6 +6,7 @@
 //! `wrangler dev` reads each worker's `.dev.vars` next to its config and `--var` only reaches a
 //! session's first worker, so the session then runs in a [`checkout_view`], a temporary
 //! directory of symlinks to the checkout with its own copies of the `.dev.vars` files.
+//! Sessions of one stack share a wrangler dev registry of their own, in the state directory.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -63,7 +64,11 @@ fn wrangler(args: &[&str], persist: &Path) -> Command {
         .env("WRANGLER_SEND_METRICS", "false")
         .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
         .env("MCP_EDGE_SKIP_BUILD", "1")
-        .env("NO_COLOR", "1");
+        .env("NO_COLOR", "1")
+        // The dev registry (where sessions find each other's workers by name, as the cron
+        // runner finds call_tool's Durable Object) is the stack's own, never the user's shared
+        // one, which a `scripts/dev.sh` session of any checkout writes to.
+        .env("WRANGLER_REGISTRY_PATH", persist.join("dev-registry"));
     cmd
 }
 
@@ -152,40 +157,14 @@ impl Stack {
         if !seed_sql.trim().is_empty() {
             d1_exec(state.path(), seed_sql);
         }
-        let port = free_port();
-        let mut args: Vec<String> = vec!["dev".into()];
-        for w in WORKERS {
-            args.push("-c".into());
-            args.push(if w == "gateway" {
-                "wrangler.toml".into()
-            } else {
-                format!("functions/{w}/wrangler.toml")
-            });
-        }
-        let port_s = port.to_string();
-        let inspector = free_port().to_string();
-        args.extend(
-            [
-                "--ip",
-                "127.0.0.1",
-                "--port",
-                &port_s,
-                "--inspector-port",
-                &inspector,
-                "--show-interactive-dev-session=false",
-                "--test-scheduled",
-            ]
-            .map(String::from),
-        );
-        for (name, value) in vars {
-            args.push("--var".into());
-            args.push(format!("{name}:{value}"));
-        }
-        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut session = wrangler(&argv, state.path());
-        session.current_dir(&cwd);
-        let mut dev = Proc::spawn("wrangler-dev", session);
-        dev.wait_for_port(port, Duration::from_secs(180));
+        let configs: Vec<String> = WORKERS
+            .iter()
+            .map(|w| match *w {
+                "gateway" => "wrangler.toml".to_string(),
+                w => format!("functions/{w}/wrangler.toml"),
+            })
+            .collect();
+        let (dev, port) = dev_session("wrangler-dev", &configs, vars, state.path(), &cwd);
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(120)))
@@ -348,39 +327,57 @@ impl Stack {
     /// Like [`Stack::cron_runner`], with `vars` overriding sync_tools' `[vars]` (`--var K:V`;
     /// it is that session's only worker).
     pub fn cron_runner_with_vars(&self, vars: &[(&str, &str)]) -> CronRunner {
-        let port = free_port();
-        let port_s = port.to_string();
-        let inspector = free_port().to_string();
-        let mut args: Vec<String> = [
-            "dev",
-            "-c",
-            "functions/sync_tools/wrangler.toml",
-            "--ip",
-            "127.0.0.1",
-            "--port",
-            &port_s,
-            "--inspector-port",
-            &inspector,
-            "--show-interactive-dev-session=false",
-            "--test-scheduled",
-        ]
-        .map(String::from)
-        .to_vec();
-        for (name, value) in vars {
-            args.push("--var".into());
-            args.push(format!("{name}:{value}"));
-        }
-        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut session = wrangler(&argv, self.state.path());
-        session.current_dir(&self.cwd);
-        let mut dev = Proc::spawn("wrangler-dev-cron", session);
-        dev.wait_for_port(port, Duration::from_secs(180));
+        let (dev, port) = dev_session(
+            "wrangler-dev-cron",
+            &["functions/sync_tools/wrangler.toml".to_string()],
+            vars,
+            self.state.path(),
+            &self.cwd,
+        );
         CronRunner {
             base: format!("http://127.0.0.1:{port}"),
             dev,
             agent: self.agent.clone(),
         }
     }
+}
+
+/// Starts `wrangler dev` with `configs` (the first one's worker gets `vars` as `--var K:V`)
+/// in `cwd` on the local state `persist`, on a free port, and waits until it listens.
+fn dev_session(
+    name: &str,
+    configs: &[String],
+    vars: &[(&str, &str)],
+    persist: &Path,
+    cwd: &Path,
+) -> (Proc, u16) {
+    let port = free_port();
+    let mut args: Vec<String> = vec!["dev".into()];
+    for config in configs {
+        args.extend(["-c".to_string(), config.clone()]);
+    }
+    args.extend(
+        [
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--inspector-port",
+            &free_port().to_string(),
+            "--show-interactive-dev-session=false",
+            "--test-scheduled",
+        ]
+        .map(String::from),
+    );
+    for (key, value) in vars {
+        args.extend(["--var".to_string(), format!("{key}:{value}")]);
+    }
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut cmd = wrangler(&argv, persist);
+    cmd.current_dir(cwd);
+    let mut dev = Proc::spawn(name, cmd);
+    dev.wait_for_port(port, Duration::from_secs(180));
+    (dev, port)
 }
 
 /// The sync_tools worker's own `wrangler dev` session, for firing its cron triggers.

@@ -38,6 +38,23 @@ pub enum DiscoverVerdict {
     GiveUp,
 }
 
+/// The protocol version an `initialize` result settled on, if it is one of
+/// [`HANDSHAKE_VERSIONS`] (both transports' handshakes check it the same way).
+pub fn negotiated_version(result: &Value) -> Result<&str, Failure> {
+    let version = result
+        .get("protocolVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if !HANDSHAKE_VERSIONS.contains(&version) {
+        return Err(Failure::upstream(format!(
+            "initialize: the server wants MCP protocol version \"{}\", which mcp-edge does not speak (it speaks {})",
+            super::text::clip(version, 40),
+            HANDSHAKE_VERSIONS.join(", ")
+        )));
+    }
+    Ok(version)
+}
+
 pub fn after_discover(outcome: &Result<Value, Failure>) -> DiscoverVerdict {
     match outcome {
         Ok(result) => {

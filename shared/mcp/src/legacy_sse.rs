@@ -14,7 +14,7 @@
 
 use serde_json::{json, Value};
 
-use super::detect::{HANDSHAKE_VERSIONS, LEGACY_SSE_VERSION};
+use super::detect::{negotiated_version, LEGACY_SSE_VERSION};
 use super::jsonrpc::{self, Incoming};
 use super::reply::{check_status, Failure, MAX_EVENT_BYTES};
 use super::sse::SseStream;
@@ -83,16 +83,7 @@ impl LegacySse {
                 }),
             )
             .await?;
-        let version = result
-            .get("protocolVersion")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        if !HANDSHAKE_VERSIONS.contains(&version) {
-            return Err(Failure::upstream(format!(
-                "initialize: the server wants MCP protocol version \"{}\", which mcp-edge does not speak",
-                super::text::clip(version, 40)
-            )));
-        }
+        let version = negotiated_version(&result)?;
         conn.protocol_version = version.to_string();
         conn.post(
             wire,

@@ -2,7 +2,8 @@
 //!
 //! Invariants:
 //! - `initialize` is sent without session headers and offers [`LATEST_HANDSHAKE_VERSION`]; the
-//!   negotiated version must be one of [`HANDSHAKE_VERSIONS`], else the session is refused.
+//!   negotiated version must be one of
+//!   [`HANDSHAKE_VERSIONS`](super::detect::HANDSHAKE_VERSIONS), else the session is refused.
 //! - Every later POST carries `Mcp-Session-Id` (when the server issued one) and
 //!   `MCP-Protocol-Version`.
 //! - A reply is the response with our id, from a JSON body or an SSE stream; notifications
@@ -24,7 +25,7 @@ use std::pin::pin;
 use futures::future::{select, Either};
 use serde_json::{json, Value};
 
-use super::detect::{is_lost_session, HANDSHAKE_VERSIONS, LATEST_HANDSHAKE_VERSION};
+use super::detect::{is_lost_session, negotiated_version, LATEST_HANDSHAKE_VERSION};
 use super::jsonrpc::{self, Incoming};
 use super::reply::{check_status, Failure, Messages, MAX_ERROR_BODY_BYTES};
 use super::wire::{CancelRoute, InFlight, Wire};
@@ -71,17 +72,7 @@ impl Streamable {
             protocol_version: LATEST_HANDSHAKE_VERSION.to_string(),
         };
         let result = session.read_reply(wire, resp, id, "initialize").await?;
-        let version = result
-            .get("protocolVersion")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        if !HANDSHAKE_VERSIONS.contains(&version) {
-            return Err(Failure::upstream(format!(
-                "initialize: the server wants MCP protocol version \"{}\", which mcp-edge does not speak (it speaks {})",
-                super::text::clip(version, 40),
-                HANDSHAKE_VERSIONS.join(", ")
-            )));
-        }
+        let version = negotiated_version(&result)?;
         session.protocol_version = version.to_string();
         session
             .notify(wire, "notifications/initialized", Value::Null)

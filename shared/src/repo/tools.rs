@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::{bool_from_int, json_from_text, new_id};
+use crate::confirmation::canonical_json;
 use crate::db::{Database, Statement};
 use crate::error::{Error, Result};
 use crate::stmt;
@@ -77,19 +78,35 @@ pub enum OnToolChange {
     Disable,
 }
 
+/// A definition from its stored columns (a row without a schema gets `{"type": "object"}`).
+fn stored_definition(
+    name: &str,
+    title: &Option<String>,
+    description: &Option<String>,
+    input_schema: &Option<Value>,
+    annotations: &Option<Value>,
+) -> ToolDef {
+    ToolDef {
+        name: name.to_string(),
+        title: title.clone(),
+        description: description.clone(),
+        input_schema: input_schema
+            .clone()
+            .unwrap_or_else(|| json!({"type": "object"})),
+        annotations: annotations.clone(),
+    }
+}
+
 impl Tool {
     /// The approved definition as stored (what list_tools serves).
     pub fn definition(&self) -> ToolDef {
-        ToolDef {
-            name: self.tool_name.clone(),
-            title: self.title.clone(),
-            description: self.description.clone(),
-            input_schema: self
-                .input_schema
-                .clone()
-                .unwrap_or_else(|| json!({"type": "object"})),
-            annotations: self.annotations.clone(),
-        }
+        stored_definition(
+            &self.tool_name,
+            &self.title,
+            &self.description,
+            &self.input_schema,
+            &self.annotations,
+        )
     }
 
     /// What an admin sees: [`Tool::public_json`] plus the pending definition (untrusted text
@@ -259,42 +276,10 @@ pub fn definition_json(def: &ToolDef) -> Value {
 /// [`definition_json`]: equal exactly when name, title, description, schema and annotations
 /// are.
 pub fn definition_hash(def: &ToolDef) -> String {
-    let mut text = String::new();
-    canonical_json(&definition_json(def), &mut text);
-    Sha256::digest(text.as_bytes())
+    Sha256::digest(canonical_json(&definition_json(def)).as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-fn canonical_json(value: &Value, out: &mut String) {
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::from(key.as_str()).to_string());
-                out.push(':');
-                canonical_json(&map[key], out);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                canonical_json(item, out);
-            }
-            out.push(']');
-        }
-        scalar => out.push_str(&scalar.to_string()),
-    }
 }
 
 /// What sync needs to know about a tool it has seen before.
@@ -315,16 +300,13 @@ impl Pinned {
     /// The approved hash; a row from before pinning pins what it holds.
     fn approved_hash(&self) -> String {
         self.definition_hash.clone().unwrap_or_else(|| {
-            definition_hash(&ToolDef {
-                name: self.tool_name.clone(),
-                title: self.title.clone(),
-                description: self.description.clone(),
-                input_schema: self
-                    .input_schema
-                    .clone()
-                    .unwrap_or_else(|| json!({"type": "object"})),
-                annotations: self.annotations.clone(),
-            })
+            definition_hash(&stored_definition(
+                &self.tool_name,
+                &self.title,
+                &self.description,
+                &self.input_schema,
+                &self.annotations,
+            ))
         })
     }
 }
