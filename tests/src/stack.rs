@@ -54,7 +54,8 @@ fn run_script(script: &str, env: &[(&str, &str)]) {
     assert!(status.success(), "{script} failed");
 }
 
-fn wrangler(args: &[&str], persist: &Path) -> Command {
+/// `wrangler` from node_modules on `persist` state, with its own dev registry there.
+pub fn wrangler(args: &[&str], persist: &Path) -> Command {
     let mut cmd = Command::new(root().join("node_modules/.bin/wrangler"));
     cmd.args(args)
         .arg("--persist-to")
@@ -522,7 +523,8 @@ fn d1_query(state: &Path, sql: &str) -> Vec<Value> {
     parsed[0]["results"].as_array().cloned().unwrap_or_default()
 }
 
-fn dev_var(file: &Path, name: &str) -> String {
+/// One variable of a `.dev.vars` file.
+pub fn dev_var(file: &Path, name: &str) -> String {
     let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     text.lines()
         .find_map(|l| l.strip_prefix(&format!("{name}=")))

@@ -6,12 +6,13 @@
 //! (the key from the worker's .dev.vars, as scripts/dev-vars.sh wrote it) is served. The full
 //! stack (gateway → signed → action workers) is covered by every other test binary.
 
-use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use integration::jwt::now_secs;
 use integration::proc::Proc;
-use integration::{free_port, root, stack, tool_path};
+use integration::stack::{dev_var, wrangler};
+use integration::{free_port, root, stack};
 use serde_json::{json, Value};
 use shared::internal::{SigningKey, ENVELOPE_TTL_SECS, SIGNATURE_HEADER};
 
@@ -19,20 +20,6 @@ const SERVER_NAME: &str = "team-a-private-server";
 const SEED: &str = "INSERT INTO teams (id, name) VALUES ('team-a', 'Team A');
 INSERT INTO mcp_servers (id, team_id, name, server_type, config) VALUES
   ('srv-hop-1', 'team-a', 'team-a-private-server', 'http', '{\"url\":\"http://127.0.0.1:9/mcp\"}');";
-
-fn wrangler(args: &[&str], persist: &Path) -> Command {
-    let mut cmd = Command::new(root().join("node_modules/.bin/wrangler"));
-    cmd.args(args)
-        .arg("--persist-to")
-        .arg(persist)
-        .current_dir(root())
-        .env("PATH", tool_path())
-        .env("WRANGLER_SEND_METRICS", "false")
-        .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
-        .env("MCP_EDGE_SKIP_BUILD", "1")
-        .env("NO_COLOR", "1");
-    cmd
-}
 
 fn run_ok(mut cmd: Command, what: &str) {
     let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
@@ -42,22 +29,6 @@ fn run_ok(mut cmd: Command, what: &str) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-fn dev_var(file: &Path, name: &str) -> String {
-    let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}=")))
-        .unwrap_or_else(|| panic!("{name} not in {}", file.display()))
-        .trim()
-        .to_string()
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 /// One action worker alone, on its own port and local state.
