@@ -23,7 +23,7 @@ use shared::gateway::{
 };
 use shared::identity::{Identity, Role};
 use shared::internal::{
-    action_url, is_refused_envelope, Envelope, SigningKey, SIGNATURE_HEADER, SIGNING_KEY_VAR,
+    action_url, is_refused_envelope, Envelope, SIGNATURE_HEADER, SIGNING_KEY_VAR,
 };
 use shared::membership::{keys, requested_team, resolve_team, TEAM_HEADER};
 use shared::Error;
@@ -195,13 +195,9 @@ async fn forward(
     action: &str,
     envelope: &Envelope,
 ) -> Result<Response, Error> {
-    let service = Bindings::new(env).service(binding)?;
-    let key = SigningKey::from_secret(
-        env.var(SIGNING_KEY_VAR)
-            .ok()
-            .map(|v| v.to_string())
-            .as_deref(),
-    )?;
+    let bindings = Bindings::new(env);
+    let service = bindings.service(binding)?;
+    let key = bindings.signing_key()?;
     let body = serde_json::to_string(envelope).map_err(Error::internal)?;
     let signature = key.sign(body.as_bytes(), worker::Date::now().as_millis() / 1000);
     let headers = Headers::new();

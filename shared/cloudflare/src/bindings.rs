@@ -3,6 +3,7 @@
 //! binding is an internal error naming it (a deployment fault, never the caller's).
 
 use shared::actions::Settings;
+use shared::internal::{SigningKey, SIGNING_KEY_VAR};
 use shared::Result;
 use worker::{Env, Fetcher, ObjectNamespace};
 
@@ -49,6 +50,12 @@ impl<'a> Bindings<'a> {
         self.env.var(name).ok().map(|v| v.to_string())
     }
     /// The deployment settings the actions honour, from the vars.
+    /// The internal hop's key (secret `INTERNAL_SIGNING_KEY`); missing or short is an internal
+    /// error, never a reason to go unsigned.
+    pub fn signing_key(&self) -> Result<SigningKey> {
+        SigningKey::from_secret(self.var(SIGNING_KEY_VAR).as_deref())
+    }
+
     pub fn settings(&self) -> Settings {
         Settings::from_vars(|name| self.var(name))
     }

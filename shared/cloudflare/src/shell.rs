@@ -14,9 +14,7 @@ use shared::actions::{Ctx, Reply, Services, Settings};
 use shared::api::ActionRequest;
 use shared::error::{Error, Result};
 use shared::gateway::read_body;
-use shared::internal::{
-    Envelope, SigningKey, MAX_ENVELOPE_BYTES, SIGNATURE_HEADER, SIGNING_KEY_VAR,
-};
+use shared::internal::{Envelope, SigningKey, MAX_ENVELOPE_BYTES, SIGNATURE_HEADER};
 
 use crate::bindings::Bindings;
 use crate::d1::D1Store;
@@ -100,12 +98,7 @@ where
 
 /// The envelope, once its signature is checked over the exact bytes received.
 async fn authentic_envelope(req: &mut Request, env: &Env) -> Result<Envelope> {
-    let key = SigningKey::from_secret(
-        env.var(SIGNING_KEY_VAR)
-            .ok()
-            .map(|v| v.to_string())
-            .as_deref(),
-    )?;
+    let key = Bindings::new(env).signing_key()?;
     let header = req.headers().get(SIGNATURE_HEADER).ok().flatten();
     SigningKey::precheck(header.as_deref())?;
     let body = match req.stream() {
