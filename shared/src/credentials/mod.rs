@@ -41,24 +41,20 @@ pub struct Binding<'a> {
 impl Binding<'_> {
     /// The associated data: length-prefixed fields, so no two bindings share an encoding.
     pub fn aad(&self) -> Vec<u8> {
-        let mut out = b"mcp-edge/credential/v2".to_vec();
-        for field in [
-            self.team_id,
-            self.server_id,
-            self.credential_type,
-            self.header_name.unwrap_or(""),
-            self.expires_at.unwrap_or(""),
-            self.destination,
-        ] {
-            push_field(&mut out, field);
-        }
+        let mut out = self.encoded(b"mcp-edge/credential/v2");
+        push_field(&mut out, self.destination);
         out
     }
 
     /// The first format's associated data (no destination): only to recognise such values
     /// and say so, never to use them.
     fn aad_v1(&self) -> Vec<u8> {
-        let mut out = b"mcp-edge/credential/v1".to_vec();
+        self.encoded(b"mcp-edge/credential/v1")
+    }
+
+    /// The fields both formats bind, after the format's prefix.
+    fn encoded(&self, prefix: &[u8]) -> Vec<u8> {
+        let mut out = prefix.to_vec();
         for field in [
             self.team_id,
             self.server_id,
