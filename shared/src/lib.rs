@@ -31,6 +31,7 @@ pub mod ssrf;
 pub mod stdio_spec;
 mod text_enum;
 pub mod time;
+pub mod timing;
 pub mod upstream;
 
 pub use error::{Error, Result};

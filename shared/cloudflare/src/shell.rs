@@ -15,6 +15,7 @@ use shared::api::ActionRequest;
 use shared::error::{Error, Result};
 use shared::gateway::read_body;
 use shared::internal::{Envelope, SigningKey, MAX_ENVELOPE_BYTES, SIGNATURE_HEADER};
+use shared::timing::{self, Timings};
 
 use crate::bindings::Bindings;
 use crate::d1::D1Store;
@@ -49,7 +50,8 @@ where
         }
     };
     let request_id = envelope.request_id.clone();
-    let reply = match run(worker_name, &env, &envelope, action).await {
+    let timings = Timings::new();
+    let reply = match run(worker_name, &env, &envelope, &timings, action).await {
         Ok(reply) => reply,
         Err(err) => {
             let level = if err.status() >= 500 { "error" } else { "info" };
@@ -62,13 +64,19 @@ where
             Reply::error(&err, &request_id, Map::new())
         }
     };
-    respond(&reply, &request_id)
+    let mut response = respond(&reply, &request_id)?;
+    let stages = timings.header();
+    if !stages.is_empty() {
+        response.headers_mut().set(timing::HEADER, &stages)?;
+    }
+    Ok(response)
 }
 
 async fn run<F>(
     worker_name: &'static str,
     env: &Env,
     envelope: &Envelope,
+    timings: &Timings,
     action: F,
 ) -> Result<Reply>
 where
@@ -92,6 +100,7 @@ where
         },
         identity: &envelope.identity,
         request_id,
+        timings,
     };
     action(&ctx, &request).await
 }

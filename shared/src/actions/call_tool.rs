@@ -58,20 +58,31 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
     ctx: &Ctx<'_, D, C, H>,
     req: &ActionRequest,
 ) -> Result<Reply> {
-    let call = match admit(ctx, req).await? {
+    let clock = ctx.services.http;
+    let t = ctx.timings;
+    let mut at = clock.now_precise_ms();
+    let admitted = admit(ctx, req).await;
+    at = t.lap("config", at, clock.now_precise_ms());
+    let call = match admitted? {
         Admission::Admitted(call) => call,
         Admission::Answered(reply) => return Ok(reply),
     };
     let mut breaker = Breaker::new(ctx.services.cache, ctx.team(), &call.server.id);
-    if let Some(refusal) = gate(ctx, &call, &mut breaker).await? {
+    let gated = gate(ctx, &call, &mut breaker).await;
+    at = t.lap("breaker", at, clock.now_precise_ms());
+    if let Some(refusal) = gated? {
         return Ok(refusal);
     }
     let cache_key = call.cache_key(ctx.team());
     if let Some(hit) = cached(ctx, &call, &cache_key).await {
+        t.lap("cache", at, clock.now_precise_ms());
         return Ok(hit);
     }
     let ran = run(ctx, &call).await?;
-    record(ctx, &call, &cache_key, &breaker, ran).await
+    at = clock.now_precise_ms();
+    let reply = record(ctx, &call, &cache_key, &breaker, ran).await;
+    t.lap("finish", at, clock.now_precise_ms());
+    reply
 }
 
 /// A call that passed [`admit`]: everything the later steps need.
@@ -270,6 +281,7 @@ async fn run<D: Database, C: Cache, H: Upstream>(
     call: &Admitted<'_>,
 ) -> Result<Ran> {
     let s = &ctx.services;
+    let start_at = s.http.now_precise_ms();
     let (server, tool, tool_name) = (&call.server, &call.tool, call.tool_name);
     call.upstream.record_use(s).await;
     let redactor = &call.upstream.redactor;
@@ -293,6 +305,7 @@ async fn run<D: Database, C: Cache, H: Upstream>(
     )
     .await?;
 
+    let upstream_at = ctx.timings.lap("start", start_at, s.http.now_precise_ms());
     let client = McpClient::new(
         s.http,
         CacheSessions(s.cache),
@@ -306,6 +319,8 @@ async fn run<D: Database, C: Cache, H: Upstream>(
     };
     let arguments = call.arguments.as_object().cloned().unwrap_or_default();
     let called = client.call_tool_with(tool_name, arguments, options).await;
+    ctx.timings
+        .lap("upstream", upstream_at, s.http.now_precise_ms());
     if called.attempts > 1 {
         ctx.log(&format!(
             "call_tool {tool_name} on server {}: {} attempts",
@@ -582,6 +597,7 @@ mod tests {
             },
             identity: &who,
             request_id: "req-test",
+            timings: &crate::timing::Timings::new(),
         };
         let req = ActionRequest::parse(
             json!({"action": "call_tool", "server_id": "srv-a", "tool_name": "echo", "parameters": {"message": "hi"}})

@@ -24,6 +24,7 @@ use crate::credentials::{KeyRing, KeyRingError};
 use crate::error::Error;
 use crate::identity::Identity;
 use crate::server_config::{AllowedCommands, BridgeToken};
+use crate::timing::Timings;
 use mcp_client::http::{Clock, HttpClient};
 
 /// Deployment settings the actions honour (read from worker vars by the shells).
@@ -119,6 +120,8 @@ pub struct Ctx<'a, D, C, H> {
     pub services: Services<'a, D, C, H>,
     pub identity: &'a Identity,
     pub request_id: &'a str,
+    /// The request's stage timings (`Server-Timing`).
+    pub timings: &'a Timings,
 }
 
 impl<D, C, H> Ctx<'_, D, C, H> {

@@ -121,6 +121,7 @@ impl World {
             },
             identity: who,
             request_id: "req-test",
+            timings: &crate::timing::Timings::new(),
         };
         match req.action {
             Action::ListServers => list_servers::list_servers(&ctx).await,
