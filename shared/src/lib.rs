@@ -19,6 +19,7 @@ pub mod error;
 pub mod gateway;
 pub mod identity;
 pub mod internal;
+pub mod ledger;
 pub mod membership;
 pub mod ratelimit;
 /// The one redactor lives in the MCP client crate, which scrubs upstream text at the wire.

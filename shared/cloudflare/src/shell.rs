@@ -15,12 +15,14 @@ use shared::api::ActionRequest;
 use shared::error::{Error, Result};
 use shared::gateway::read_body;
 use shared::internal::{Envelope, SigningKey, MAX_ENVELOPE_BYTES, SIGNATURE_HEADER};
+use shared::ledger::Ledger;
 use shared::timing::{self, Timings};
 
 use crate::bindings::Bindings;
 use crate::d1::D1Store;
 use crate::fetch::FetchHttp;
 use crate::kv::KvCache;
+use crate::ledger::TeamLedger;
 use crate::log::log;
 
 /// The concrete context an action runs with inside a worker.
@@ -89,6 +91,7 @@ where
     let http = bindings.http();
     let settings = bindings.settings();
     let request_id = envelope.request_id.as_str();
+    let ledger = TeamLedger::for_team(&bindings, &envelope.identity.team_id);
     let log_line = |message: &str| log("info", worker_name, request_id, message);
     let ctx = Ctx {
         services: Services {
@@ -101,6 +104,7 @@ where
         identity: &envelope.identity,
         request_id,
         timings,
+        ledger: ledger.as_ref().map(|l| l as &dyn Ledger),
     };
     action(&ctx, &request).await
 }

@@ -210,6 +210,7 @@ impl World {
             identity: who,
             request_id: "req-test",
             timings: &crate::timing::Timings::new(),
+            ledger: None,
         };
         analytics(&ctx, action, &req).await.map(|r| {
             assert_eq!(r.status, 200);
