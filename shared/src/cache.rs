@@ -20,6 +20,9 @@ use mcp_client::SessionStore;
 
 use crate::error::Result;
 
+mod memo;
+pub use memo::{Memo, Memoized};
+
 /// KV refuses TTLs under 60 seconds.
 pub const MIN_TTL_SECS: u64 = 60;
 /// Tool and server lists (DESIGN.md §6).
