@@ -47,16 +47,29 @@ fn call_tool_serves_cached_targets_records_in_the_ledger_and_reports_its_stages(
     // Stages: the gateway's own, then the action's, each a well-formed `name;dur=ms`.
     let warm = echo(&stack, &member, &server_id, "warm");
     assert_eq!(warm.status, 200, "{}", warm.text);
-    let timing = warm.header("server-timing").expect("a Server-Timing header");
+    let timing = warm
+        .header("server-timing")
+        .expect("a Server-Timing header");
     let stages: BTreeSet<&str> = timing
         .split(", ")
         .map(|entry| {
-            let (name, dur) = entry.split_once(";dur=").unwrap_or_else(|| panic!("{timing}"));
+            let (name, dur) = entry
+                .split_once(";dur=")
+                .unwrap_or_else(|| panic!("{timing}"));
             assert!(dur.parse::<f64>().is_ok_and(|d| d >= 0.0), "{timing}");
             name
         })
         .collect();
-    for stage in ["auth", "gate", "forward", "total", "a-config", "a-start", "a-upstream", "a-finish"] {
+    for stage in [
+        "auth",
+        "gate",
+        "forward",
+        "total",
+        "a-config",
+        "a-start",
+        "a-upstream",
+        "a-finish",
+    ] {
         assert!(stages.contains(stage), "{stage} missing from {timing}");
     }
 
@@ -65,7 +78,11 @@ fn call_tool_serves_cached_targets_records_in_the_ledger_and_reports_its_stages(
         "UPDATE mcp_tools SET is_enabled = 0 WHERE server_id = '{server_id}' AND tool_name = 'echo'"
     ));
     let stale = echo(&stack, &member, &server_id, "cached");
-    assert_eq!(stale.status, 200, "served from the cached target: {}", stale.text);
+    assert_eq!(
+        stale.status, 200,
+        "served from the cached target: {}",
+        stale.text
+    );
     // … until an admin says the configuration changed.
     admin_ok(&stack, &admin, json!({"action": "refresh_config"}));
     let refused = echo(&stack, &member, &server_id, "refused");
@@ -81,8 +98,10 @@ fn call_tool_serves_cached_targets_records_in_the_ledger_and_reports_its_stages(
         );
     };
     policy(true);
-    let mut ids = vec![warm.body["execution_id"].as_str().unwrap().to_string(),
-                       stale.body["execution_id"].as_str().unwrap().to_string()];
+    let mut ids = vec![
+        warm.body["execution_id"].as_str().unwrap().to_string(),
+        stale.body["execution_id"].as_str().unwrap().to_string(),
+    ];
     for i in 0..12 {
         let answer = echo(&stack, &member, &server_id, &format!("m{i}"));
         assert_eq!(answer.status, 200, "{}", answer.text);
@@ -107,11 +126,27 @@ fn call_tool_serves_cached_targets_records_in_the_ledger_and_reports_its_stages(
     let flushes = &stack.d1(&format!(
         "SELECT count(*) AS batches, sum(executions) AS executions FROM ledger_flushes WHERE team_id = 'team-h'"
     ))[0];
-    assert_eq!(flushes["executions"].as_u64(), Some(ids.len() as u64), "{flushes}");
-    eprintln!("{} calls reached D1 in {} transactions", ids.len(), flushes["batches"]);
+    assert_eq!(
+        flushes["executions"].as_u64(),
+        Some(ids.len() as u64),
+        "{flushes}"
+    );
+    eprintln!(
+        "{} calls reached D1 in {} transactions",
+        ids.len(),
+        flushes["batches"]
+    );
     let stats = &stack.d1(&format!(
         "SELECT execution_count, success_count FROM mcp_tools WHERE server_id = '{server_id}' AND tool_name = 'echo'"
     ))[0];
-    assert_eq!(stats["execution_count"].as_u64(), Some(ids.len() as u64), "{stats}");
-    assert_eq!(stats["success_count"].as_u64(), Some(ids.len() as u64), "{stats}");
+    assert_eq!(
+        stats["execution_count"].as_u64(),
+        Some(ids.len() as u64),
+        "{stats}"
+    );
+    assert_eq!(
+        stats["success_count"].as_u64(),
+        Some(ids.len() as u64),
+        "{stats}"
+    );
 }
