@@ -48,6 +48,10 @@ pub struct Envelope {
     pub identity: Identity,
     /// The validated public request body.
     pub request: Value,
+    /// The team's configuration version from its gate (`crate::call_target`); `None`: cached
+    /// call targets are not used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_version: Option<String>,
 }
 
 /// The URL the gateway addresses action workers by (the host is ignored by Service Bindings).

@@ -12,6 +12,7 @@ pub mod api;
 pub mod auth;
 pub mod breaker;
 pub mod cache;
+pub mod call_target;
 pub mod confirmation;
 pub mod credentials;
 pub mod db;

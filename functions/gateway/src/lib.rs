@@ -138,6 +138,7 @@ async fn handle(
     .await?;
     at = timings.lap("auth", at, now_ms());
     let action = request.action;
+    let mut config_version = None;
     let identity = if action.needs_team() {
         let requested = requested_team(
             request.optional_str("team_id", shared::api::MAX_ID_LEN)?,
@@ -165,6 +166,7 @@ async fn handle(
                 return Err(err);
             }
         };
+        config_version = answer.config_version;
         if let Some(decision) = answer.decision {
             *limit_headers = decision.headers();
             if !decision.allowed {
@@ -200,6 +202,7 @@ async fn handle(
         request_id: request_id.to_string(),
         identity,
         request: request.to_value(),
+        config_version,
     };
     let forwarded = forward(env, binding_of(action.route()), action.name(), &envelope).await;
     timings.lap("forward", at, now_ms());

@@ -46,6 +46,12 @@ pub async fn admin<D: Database, C: Cache, H: Upstream>(
         AdminAction::DeleteCredential => delete_credential(ctx, req).await,
         AdminAction::ReencryptCredentials => reencrypt_credentials(ctx).await,
         AdminAction::ApproveTool => approve_tool(ctx, req).await,
+        // The admin worker moves the team to a new configuration version after every admin
+        // action; this one does nothing else.
+        AdminAction::RefreshConfig => Ok(Reply::ok(json!({
+            "success": true,
+            "message": "call_tool reads this team's servers, tools and credentials from D1 again on its next call",
+        }))),
     }
 }
 

@@ -209,6 +209,9 @@ pub struct Report {
     pub tools_removed: u64,
     pub stale_executions_closed: usize,
     pub executions_deleted: u64,
+    /// The teams whose servers this run took (their configuration may have changed).
+    #[serde(skip)]
+    pub team_ids: Vec<String>,
 }
 
 pub async fn run<D: Database, C: Cache, H: Upstream>(
@@ -236,11 +239,13 @@ pub async fn run<D: Database, C: Cache, H: Upstream>(
     };
     let all = round_robin(taken);
     report.servers = all.len();
-    report.teams = all
+    report.team_ids = all
         .iter()
-        .map(|s| s.team_id.as_str())
-        .collect::<std::collections::HashSet<_>>()
-        .len();
+        .map(|s| s.team_id.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    report.teams = report.team_ids.len();
     let outcomes: Vec<Result<(usize, u64)>> = futures::stream::iter(all.iter())
         .map(|server| check(services, server, job))
         .buffer_unordered(CONCURRENCY)

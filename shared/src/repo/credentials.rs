@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::credentials::Binding;
-use crate::db::Database;
+use crate::db::{Database, Statement};
 use crate::error::Result;
 use crate::stmt;
 
@@ -81,8 +81,13 @@ pub async fn for_server<D: Database>(
     team_id: &str,
     server_id: &str,
 ) -> Result<Option<StoredCredential>> {
+    db.query_one(for_server_stmt(team_id, server_id)).await
+}
+
+/// The read of [`for_server`] (for reads batched with others).
+pub fn for_server_stmt(team_id: &str, server_id: &str) -> Statement {
     const SQL: &str = select_credentials!("WHERE team_id = ?1 AND server_id = ?2");
-    db.query_one(stmt!(SQL, team_id, server_id)).await
+    stmt!(SQL, team_id, server_id)
 }
 
 pub async fn list_for_team<D: Database>(db: &D, team_id: &str) -> Result<Vec<StoredCredential>> {
