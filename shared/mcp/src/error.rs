@@ -88,6 +88,25 @@ fn says(message: &str, phrases: &[&str]) -> bool {
     phrases.iter().any(|p| m.contains(p))
 }
 
+/// The message field of an error, by reference (`&McpError`) or mutable reference: the one
+/// list of where each variant keeps its message.
+macro_rules! message_of {
+    ($e:expr) => {
+        match $e {
+            McpError::Unreachable(m)
+            | McpError::ConnectionLost(m)
+            | McpError::SessionExpired(m)
+            | McpError::Protocol(m)
+            | McpError::Validation(m)
+            | McpError::Timeout(m)
+            | McpError::Internal(m) => m,
+            McpError::HttpStatus { message, .. }
+            | McpError::JsonRpc { message, .. }
+            | McpError::UnexpectedContentType { message, .. } => message,
+        }
+    };
+}
+
 impl McpError {
     /// A failure of the HTTP client itself, classified from what the platform said (workerd
     /// reports fetch failures as text only): [`McpError::Unreachable`] when the connection was
@@ -104,51 +123,14 @@ impl McpError {
     /// The message for a team admin (what `Display` shows, without the `internal error:`
     /// prefix for [`McpError::Internal`]).
     pub fn message(&self) -> &str {
-        match self {
-            McpError::Unreachable(m)
-            | McpError::ConnectionLost(m)
-            | McpError::SessionExpired(m)
-            | McpError::Protocol(m)
-            | McpError::Validation(m)
-            | McpError::Timeout(m)
-            | McpError::Internal(m) => m,
-            McpError::HttpStatus { message, .. }
-            | McpError::JsonRpc { message, .. }
-            | McpError::UnexpectedContentType { message, .. } => message,
-        }
+        message_of!(self)
     }
 
     /// The same error with its message rewritten (scrubbing, prefixes, suffixes).
-    pub fn map_message(self, f: impl FnOnce(String) -> String) -> Self {
-        match self {
-            McpError::Unreachable(m) => McpError::Unreachable(f(m)),
-            McpError::ConnectionLost(m) => McpError::ConnectionLost(f(m)),
-            McpError::SessionExpired(m) => McpError::SessionExpired(f(m)),
-            McpError::Protocol(m) => McpError::Protocol(f(m)),
-            McpError::Validation(m) => McpError::Validation(f(m)),
-            McpError::Timeout(m) => McpError::Timeout(f(m)),
-            McpError::Internal(m) => McpError::Internal(f(m)),
-            McpError::HttpStatus {
-                status,
-                retry_after,
-                message,
-            } => McpError::HttpStatus {
-                status,
-                retry_after,
-                message: f(message),
-            },
-            McpError::JsonRpc { code, message } => McpError::JsonRpc {
-                code,
-                message: f(message),
-            },
-            McpError::UnexpectedContentType {
-                content_type,
-                message,
-            } => McpError::UnexpectedContentType {
-                content_type,
-                message: f(message),
-            },
-        }
+    pub fn map_message(mut self, f: impl FnOnce(String) -> String) -> Self {
+        let message: &mut String = message_of!(&mut self);
+        *message = f(std::mem::take(message));
+        self
     }
 
     /// The error is about the upstream server (every variant but [`McpError::Timeout`] and
