@@ -1,7 +1,7 @@
 //! mcp-edge's MCP client (DESIGN.md §5), a crate of its own: one client for every protocol
 //! generation a remote server may speak, over the [`http::HttpClient`] seam so it runs in a
-//! Worker (core's Cloudflare adapter implements the seam over `worker::Fetch`) and natively
-//! against real servers (feature `native`: [`native_http::NativeHttp`] over reqwest + tokio).
+//! Worker (`edge_cloudflare::fetch` implements the seam over `worker::Fetch`) and natively
+//! against real servers (feature `native`: `native_http::NativeHttp` over reqwest + tokio).
 //! It knows nothing of teams, D1 or the API contract; core maps its [`McpError`] to the API
 //! error in one place (`impl From<McpError> for shared::Error`).
 //!
@@ -10,8 +10,11 @@
 //! [`sse`] event-stream parsing, [`reply`] reading one HTTP answer, [`wire`] sending,
 //! [`session`] session state in a [`SessionStore`], [`detect`] the protocol verdicts,
 //! [`elicit`] answering elicitation without a user, [`param_headers`] the `Mcp-Param-*`
-//! headers of 2026-07-28, [`retry`] the retry policy, [`text`] clipping and scrubbing, and one
-//! file per transport: [`streamable`], [`stateless`], [`legacy_sse`].
+//! headers of 2026-07-28, [`retry`] the retry policy, [`tools`] reading `tools/list` pages,
+//! [`redact`] the one redactor (credential values and their encoded forms out of text; the
+//! `Debug` stand-ins for secrets), [`text`] clipping and scrubbing what a server said, and one
+//! file per transport: [`streamable`], [`stateless`], [`legacy_sse`]. Core re-exports
+//! [`redact`] as `shared::redact`.
 //!
 //! The session store seam: the client keeps upstream session state between invocations
 //! through the small [`SessionStore`] trait defined here (keyed by server id, infallible: the
@@ -25,7 +28,8 @@
 //!   otherwise detects/initializes once and stores the state for the next invocation.
 //! - A lost session is recovered once per call: drop the stored state, re-initialize, retry.
 //! - Every public call is bounded in time by [`Clock::sleep_ms`]; on expiry the request in
-//!   flight is cancelled (best effort) and the answer is [`McpError::Timeout`].
+//!   flight is cancelled (best effort) and the answer is [`McpError::Timeout`] (after more
+//!   than one attempt, [`McpError::GaveUp`] around it).
 //! - A session we replace while it is still valid (the endpoint's URL or transport pin changed)
 //!   is ended with a best-effort `DELETE`, sent only to the URL it was made for and only when
 //!   that URL has the endpoint's origin (the endpoint's credentials never go to another
@@ -37,8 +41,9 @@
 //!   header value ever appears in a message.
 //! - Only [`McpClient::call_tool_with`] retries, as [`retry`] decides: transient failures only,
 //!   within the call's time budget, and never a `tools/call` whose POST may have reached the
-//!   server unless the caller says the tool is idempotent. The other calls try once (and
-//!   recover a lost session once), as before.
+//!   server unless the caller says the tool is idempotent; a call that gave up says how many
+//!   attempts it made ([`McpError::GaveUp`]). The other calls try once (and recover a lost
+//!   session once).
 
 pub mod detect;
 pub mod elicit;
