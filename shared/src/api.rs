@@ -191,12 +191,22 @@ impl Action {
     }
 }
 
-/// A validated request body.
-#[derive(Debug, Clone, PartialEq)]
+/// A validated request body. `Debug` shows the body's field names only: `set_credential`'s
+/// carries a credential's values.
+#[derive(Clone, PartialEq)]
 pub struct ActionRequest {
     pub action: Action,
     /// The whole body as sent (already shape-checked); action workers read their fields from it.
     pub body: Map<String, Value>,
+}
+
+impl std::fmt::Debug for ActionRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ActionRequest")
+            .field("action", &self.action)
+            .field("fields", &self.body.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl ActionRequest {

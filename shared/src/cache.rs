@@ -91,10 +91,20 @@ impl<C: Cache> SessionStore for CacheSessions<'_, C> {
     }
 }
 
-/// In-memory cache for native tests. TTLs are recorded, not enforced.
-#[derive(Debug, Default)]
+/// In-memory cache for native tests. TTLs are recorded, not enforced. `Debug` lists the keys
+/// only (values hold upstream session ids).
+#[derive(Default)]
 pub struct MemoryCache {
     entries: RefCell<HashMap<String, (String, u64)>>,
+}
+
+impl std::fmt::Debug for MemoryCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let entries = self.entries.borrow();
+        let mut keys: Vec<&str> = entries.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        f.debug_struct("MemoryCache").field("keys", &keys).finish()
+    }
 }
 
 impl MemoryCache {

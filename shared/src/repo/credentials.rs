@@ -15,9 +15,11 @@ use serde_json::{json, Value};
 use crate::credentials::Binding;
 use crate::db::{Database, Statement};
 use crate::error::Result;
+use crate::redact::Hidden;
 use crate::stmt;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `Debug` leaves out the sealed value.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredCredential {
     pub id: String,
     pub server_id: String,
@@ -31,6 +33,24 @@ pub struct StoredCredential {
     pub last_used_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+impl std::fmt::Debug for StoredCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredCredential")
+            .field("id", &self.id)
+            .field("server_id", &self.server_id)
+            .field("team_id", &self.team_id)
+            .field("credential_type", &self.credential_type)
+            .field("encrypted_value", &Hidden)
+            .field("key_id", &self.key_id)
+            .field("header_name", &self.header_name)
+            .field("expires_at", &self.expires_at)
+            .field("last_used_at", &self.last_used_at)
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .finish()
+    }
 }
 
 impl StoredCredential {

@@ -42,7 +42,7 @@ pub struct Server {
     pub name: String,
     pub description: Option<String>,
     pub server_type: ServerType,
-    /// JSON text; see [`crate::server_config::ServerConfig`].
+    /// JSON text; see [`crate::server_config::RemoteConfig`] and [`crate::server_config::StdioConfig`].
     pub config: String,
     #[serde(deserialize_with = "bool_from_int")]
     pub is_active: bool,
