@@ -67,6 +67,7 @@ impl std::fmt::Debug for Envelope {
             .field("request_id", &self.request_id)
             .field("identity", &self.identity)
             .field("request_fields", &fields)
+            .field("config_version", &self.config_version)
             .finish()
     }
 }
@@ -228,6 +229,7 @@ mod tests {
                 role: crate::identity::Role::Admin,
             },
             request: Value::Object(request.body.clone()),
+            config_version: Some("epoch.1".into()),
         };
         for text in [format!("{request:?}"), format!("{envelope:?}")] {
             assert!(!text.contains("key-8a7b6c5d4e"), "{text}");

@@ -123,9 +123,9 @@ fn call_tool_serves_cached_targets_records_in_the_ledger_and_reports_its_stages(
         ids.len(),
     );
     assert!(rows.iter().all(|r| r["status"] == "success"), "{rows:?}");
-    let flushes = &stack.d1(&format!(
-        "SELECT count(*) AS batches, sum(executions) AS executions FROM ledger_flushes WHERE team_id = 'team-h'"
-    ))[0];
+    let flushes = &stack.d1(
+        "SELECT count(*) AS batches, sum(executions) AS executions FROM ledger_flushes WHERE team_id = 'team-h'",
+    )[0];
     assert_eq!(
         flushes["executions"].as_u64(),
         Some(ids.len() as u64),
