@@ -27,6 +27,8 @@ pub use memo::{Memo, Memoized};
 pub const MIN_TTL_SECS: u64 = 60;
 /// Tool and server lists (DESIGN.md §6).
 pub const LIST_TTL_SECS: u64 = 300;
+/// How long an isolate remembers an upstream MCP session id before asking KV again.
+pub const SESSION_MEMO_MS: u64 = 60_000;
 
 #[allow(async_fn_in_trait)]
 pub trait Cache {

@@ -21,7 +21,8 @@
 //!   counted twice), and [`applied`] tells the flusher that it can forget it. Rows use
 //!   `INSERT OR IGNORE` on the execution id as a second guard.
 //! - Per-tool statistics are folded per batch (one statement per tool, not per call), with the
-//!   same arithmetic as one call at a time.
+//!   same arithmetic as one call at a time; so is each credential's `last_used_at` (the latest
+//!   start of a call that carried it).
 
 use std::collections::BTreeMap;
 
@@ -30,6 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::{Database, Statement};
 use crate::error::Result;
+use crate::repo::credentials;
 use crate::repo::executions::{self, Finished, NewExecution, Status};
 use crate::stmt;
 use crate::time::iso_from_ms;
@@ -67,6 +69,10 @@ pub struct Record {
     pub started_ms: u64,
     /// After this instant a record still pending is ended by the ledger ([`abandoned`]).
     pub deadline_ms: u64,
+    /// The server's credential the call carried: its `last_used_at` is the call's start,
+    /// written with the call's row.
+    #[serde(default)]
+    pub credential_id: Option<String>,
 }
 
 /// How a call ended.
@@ -118,7 +124,11 @@ impl<D: Database> Ledger for DirectLedger<'_, D> {
                     started_at: &started_at,
                 },
             )
-            .await
+            .await?;
+            if let Some(id) = &r.credential_id {
+                credentials::touch(self.0, &r.team_id, id, &started_at).await?;
+            }
+            Ok(())
         })
     }
 
@@ -208,7 +218,28 @@ pub fn flush_statements(
             iso_from_ms(s.last_ms)
         ));
     }
+    for (credential_id, (team_id, last_ms)) in credential_uses(done) {
+        stmts.push(stmt!(
+            "UPDATE mcp_server_credentials SET last_used_at = max(coalesce(last_used_at, ''), ?3) \
+             WHERE team_id = ?1 AND id = ?2",
+            team_id,
+            credential_id,
+            iso_from_ms(last_ms)
+        ));
+    }
     stmts
+}
+
+/// Per credential used in the batch: its team and the latest start of a call that carried it.
+fn credential_uses(done: &[Done]) -> BTreeMap<&str, (&str, u64)> {
+    let mut uses: BTreeMap<&str, (&str, u64)> = BTreeMap::new();
+    for d in done {
+        if let Some(id) = &d.record.credential_id {
+            let at = uses.entry(id).or_insert((&d.record.team_id, 0));
+            at.1 = at.1.max(d.record.started_ms);
+        }
+    }
+    uses
 }
 
 /// Whether the batch `batch_id` reached D1 (asked after a flush whose answer was lost).

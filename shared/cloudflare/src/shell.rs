@@ -12,6 +12,7 @@ use worker::{Env, Request, Response};
 
 use shared::actions::{Ctx, Reply, Services, Settings};
 use shared::api::ActionRequest;
+use shared::cache::{Memo, SESSION_MEMO_MS};
 use shared::call_target::{TargetCache, Versioned};
 use shared::error::{Error, Result};
 use shared::gateway::read_body;
@@ -111,6 +112,7 @@ where
         timings,
         ledger: ledger.as_ref().map(|l| l as &dyn Ledger),
         targets,
+        sessions: Some(isolate_sessions()),
     };
     action(&ctx, &request).await
 }
@@ -136,6 +138,14 @@ fn isolate_targets() -> &'static TargetCache {
         static TARGETS: &'static TargetCache = Box::leak(Box::new(TargetCache::new()));
     }
     TARGETS.with(|t| *t)
+}
+
+/// The isolate's memory of upstream session ids (`shared::cache::Memo` in front of KV).
+fn isolate_sessions() -> &'static Memo {
+    thread_local! {
+        static SESSIONS: &'static Memo = Box::leak(Box::new(Memo::new(SESSION_MEMO_MS)));
+    }
+    SESSIONS.with(|m| *m)
 }
 
 pub fn settings_from(env: &Env) -> Settings {

@@ -30,7 +30,7 @@ use serde_json::{json, Map, Value};
 use super::{Ctx, Reply, Upstream};
 use crate::api::{ActionRequest, MAX_ID_LEN, MAX_NAME_LEN};
 use crate::breaker::{Breaker, Gate};
-use crate::cache::{Cache, CacheSessions};
+use crate::cache::{Cache, CacheSessions, Memo, Memoized};
 use crate::call_target;
 use crate::confirmation::{self, ConfirmationKey, MAX_TOKEN_LEN};
 use crate::db::Database;
@@ -296,7 +296,6 @@ async fn run<D: Database, C: Cache, H: Upstream>(
     let s = &ctx.services;
     let start_at = s.http.now_precise_ms();
     let (server, tool, tool_name) = (&call.server, &call.tool, call.tool_name);
-    call.upstream.record_use(s).await;
     let redactor = &call.upstream.redactor;
 
     let execution_id = new_id();
@@ -315,13 +314,22 @@ async fn run<D: Database, C: Cache, H: Upstream>(
         input: capped_json(&redactor.value(call.arguments.clone()), MAX_STORED_INPUT),
         started_ms,
         deadline_ms: started_ms + call.timeout_ms + ABANDON_MARGIN_MS,
+        credential_id: call.upstream.credential.as_ref().map(|c| c.id.clone()),
     };
     ledger.start(&record).await?;
 
     let upstream_at = ctx.timings.lap("start", start_at, s.http.now_precise_ms());
+    // The session id from the isolate's memory when it has it, else KV (a memo that
+    // remembers nothing when the worker gives none).
+    let no_memo = Memo::new(0);
+    let sessions = Memoized {
+        cache: s.cache,
+        memo: ctx.sessions.unwrap_or(&no_memo),
+        now_ms: s.http.now_ms(),
+    };
     let client = McpClient::new(
         s.http,
-        CacheSessions(s.cache),
+        CacheSessions(&sessions),
         call.upstream.endpoint.clone(),
     );
     let options = CallOptions {
@@ -615,6 +623,7 @@ mod tests {
             timings: &crate::timing::Timings::new(),
             ledger: None,
             targets: None,
+            sessions: None,
         };
         let req = ActionRequest::parse(
             json!({"action": "call_tool", "server_id": "srv-a", "tool_name": "echo", "parameters": {"message": "hi"}})

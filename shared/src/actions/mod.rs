@@ -18,7 +18,7 @@ pub mod sync_tools;
 
 use serde_json::{Map, Value};
 
-use crate::cache::{keys, Cache};
+use crate::cache::{keys, Cache, Memo};
 use crate::call_target::Versioned;
 use crate::confirmation::ConfirmationKey;
 use crate::credentials::{KeyRing, KeyRingError};
@@ -130,6 +130,9 @@ pub struct Ctx<'a, D, C, H> {
     /// The isolate's cache of call targets and the configuration version this request may
     /// read it under (`crate::call_target`); `None`: read D1 every time.
     pub targets: Option<Versioned<'a>>,
+    /// The isolate's memory of upstream MCP session ids (in front of KV; `None`: KV alone).
+    /// A remembered id that the server no longer knows costs one re-initialisation.
+    pub sessions: Option<&'a Memo>,
 }
 
 impl<D, C, H> Ctx<'_, D, C, H> {

@@ -124,6 +124,7 @@ impl World {
             timings: &crate::timing::Timings::new(),
             ledger: None,
             targets: None,
+            sessions: None,
         };
         match req.action {
             Action::ListServers => list_servers::list_servers(&ctx).await,

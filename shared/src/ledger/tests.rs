@@ -18,6 +18,7 @@ fn record(id: &str, tool_id: &str, started_ms: u64) -> Record {
         input: "{}".into(),
         started_ms,
         deadline_ms: started_ms + 30_000 + ABANDON_MARGIN_MS,
+        credential_id: None,
     }
 }
 
@@ -145,4 +146,29 @@ fn an_abandoned_record_ends_as_an_error_timed_from_its_start() {
     assert_eq!(end.duration_ms, 95_000);
     assert_eq!(end.error.as_deref(), Some(ABANDONED));
     assert_eq!(end.tool_id, "tool-a1");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_batch_records_each_credentials_latest_use_once() {
+    let db = db();
+    db.exec(
+        "INSERT INTO mcp_server_credentials (id, server_id, team_id, credential_type, encrypted_value, key_id) \
+         VALUES ('cred-a', 'srv-a', 'team-a', 'bearer', 'sealed', 'k1')",
+    );
+    let mut batch = vec![
+        done("e1", "tool-a1", Status::Success, 10),
+        done("e2", "tool-a1", Status::Success, 10),
+        done("e3", "tool-a1", Status::Success, 10),
+    ];
+    batch[0].record.credential_id = Some("cred-a".into());
+    batch[1].record.credential_id = Some("cred-a".into());
+    batch[1].record.started_ms = T0 + 5_000;
+    let stmts = flush_statements("b1", "team-a", &batch, T0);
+    // Marker, three rows, one tool, one credential.
+    assert_eq!(stmts.len(), 6);
+    db.batch(stmts).await.unwrap();
+    assert_eq!(
+        db.scalar("SELECT last_used_at FROM mcp_server_credentials WHERE id = 'cred-a'"),
+        json!(iso_from_ms(T0 + 5_000))
+    );
 }

@@ -212,6 +212,7 @@ impl World {
             timings: &crate::timing::Timings::new(),
             ledger: None,
             targets: None,
+            sessions: None,
         };
         analytics(&ctx, action, &req).await.map(|r| {
             assert_eq!(r.status, 200);
