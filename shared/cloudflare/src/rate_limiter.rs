@@ -26,7 +26,7 @@ use std::cell::{Cell, RefCell};
 use serde_json::Value;
 use shared::api::Action;
 use shared::identity::Role;
-use shared::ledger::{End, Record};
+use shared::ledger::{End, Record, FLUSH_RETRY_MS};
 use shared::membership::{admission, Admission, MemberCache, DEFAULT_MEMBERSHIP_CACHE_SECS};
 use shared::ratelimit::{
     charges, decide, load_team_row, CachedLimits, Charge, CheckRequest, ForgetRequest, GateAnswer,
@@ -136,6 +136,9 @@ impl DurableObject for RateLimiter {
                     "-",
                     &format!("ledger flush failed, retrying: {err}"),
                 );
+                // Whatever failed, the ledger is looked at again (a flush failure already
+                // re-armed it; an earlier failure did not).
+                let _ = self.state.storage().set_alarm(FLUSH_RETRY_MS as i64).await;
                 Response::from_json(&serde_json::json!({ "flushed": 0 }))
             }
         }
