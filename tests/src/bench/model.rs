@@ -110,6 +110,11 @@ impl Target {
         timed.max(rate / self.batch_rows)
     }
 
+    /// D1 statements/s of `teams` equal teams calling `calls_per_sec` in all.
+    pub fn d1_statements_per_sec(&self, calls_per_sec: f64, teams: f64) -> f64 {
+        teams * self.flushes_per_sec(calls_per_sec / teams) * self.statements_per_flush
+    }
+
     /// A warm call of a team calling at `team_rate` calls/s.
     pub fn per_call(&self, team_rate: f64) -> PerCall {
         let flushes_per_call = if team_rate > 0.0 {
@@ -148,6 +153,21 @@ mod tests {
         assert!((t.per_call(1000.0).d1_write_queries - 0.01).abs() < 1e-9);
         // One call a minute: nearly every call is its own flush.
         assert!(t.per_call(1.0 / 60.0).d1_write_queries > 0.99);
+    }
+
+    #[test]
+    fn flushing_every_second_still_saturates_one_d1_below_the_average_load_of_10000_teams() {
+        let t = Target::DEFAULT;
+        let teams = Workload::PRODUCT.teams;
+        // About 340 calls/s reach 1,000 statements/s; the product averages 463.
+        assert!(t.d1_statements_per_sec(330.0, teams) < 1000.0);
+        assert!(t.d1_statements_per_sec(350.0, teams) > 1000.0);
+        let minute = Target {
+            flush_secs: 60.0,
+            ..t
+        };
+        let peak = Workload::PRODUCT.peak_calls_per_sec();
+        assert!((minute.d1_statements_per_sec(peak, teams) - 500.0).abs() < 1.0);
     }
 
     #[test]

@@ -43,8 +43,36 @@ pub struct SeededTeam {
 /// its tools synced (`create_server` with `sync: true`); tokens for `<team>-admin` and
 /// `<team>-user`. Panics with the answer when the API refuses.
 pub fn register(stack: &Stack, team: &str, name: &str, url: &str) -> SeededTeam {
-    let admin = stack.token(&format!("{team}-admin"), team, "admin");
-    let member = stack.token(&format!("{team}-user"), team, "member");
+    let (admin, member) = tokens(stack, team);
+    create(stack, team, admin, member, name, url)
+}
+
+/// [`register`] for many teams, their memberships written in one go (one `wrangler d1
+/// execute` instead of one per team).
+pub fn register_many(stack: &Stack, teams: &[String], name: &str, url: &str) -> Vec<SeededTeam> {
+    let tokens: Vec<(String, String)> = teams.iter().map(|t| tokens(stack, t)).collect();
+    teams
+        .iter()
+        .zip(tokens)
+        .map(|(team, (admin, member))| create(stack, team, admin, member, name, url))
+        .collect()
+}
+
+fn tokens(stack: &Stack, team: &str) -> (String, String) {
+    (
+        stack.token(&format!("{team}-admin"), team, "admin"),
+        stack.token(&format!("{team}-user"), team, "member"),
+    )
+}
+
+fn create(
+    stack: &Stack,
+    team: &str,
+    admin: String,
+    member: String,
+    name: &str,
+    url: &str,
+) -> SeededTeam {
     let created = stack.call(
         &admin,
         json!({"action": "create_server", "name": name, "server_type": "http",

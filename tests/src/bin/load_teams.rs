@@ -41,16 +41,9 @@ fn main() {
         &[("RATE_LIMIT_ADMIN_PER_HOUR", "1000000")],
     );
     eprintln!("registering server-everything for {team_count} teams…");
-    let seeded: Vec<SeededTeam> = (0..team_count)
-        .map(|i| {
-            teams::register(
-                &stack,
-                &teams::team_id("load", i),
-                "server-everything",
-                &everything.url,
-            )
-        })
-        .collect();
+    let ids: Vec<String> = (0..team_count).map(|i| teams::team_id("load", i)).collect();
+    let seeded: Vec<SeededTeam> =
+        teams::register_many(&stack, &ids, "server-everything", &everything.url);
     for team in &seeded {
         let a = stack.call(&team.member, echo_body(&team.server_id, "warm"));
         assert_eq!(a.status, 200, "{}", a.text);
@@ -175,6 +168,10 @@ fn main() {
         TODAY.d1_saturation_calls_per_sec(model::D1_STATEMENTS_PER_SEC)
     );
     let w = Workload::PRODUCT;
+    let minute = Target {
+        flush_secs: 60.0,
+        ..Target::DEFAULT
+    };
     println!(
         "The product ({} teams × {} users × {} calls/day, peak {}×): {:.0} calls/s average, {:.0} at peak ({:.2} per team).",
         w.teams,
@@ -184,6 +181,13 @@ fn main() {
         w.average_calls_per_sec(),
         w.peak_calls_per_sec(),
         w.peak_calls_per_sec_per_team()
+    );
+    println!(
+        "At the product's peak one D1 database would take {:.0} statements/s today, {:.0} with the ledger flushed every second and {:.0} flushed every minute (against ~{:.0}/s).",
+        w.peak_calls_per_sec() * TODAY.d1_statements(),
+        Target::DEFAULT.d1_statements_per_sec(w.peak_calls_per_sec(), w.teams),
+        minute.d1_statements_per_sec(w.peak_calls_per_sec(), w.teams),
+        model::D1_STATEMENTS_PER_SEC
     );
 }
 
