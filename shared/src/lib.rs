@@ -19,6 +19,7 @@ pub mod error;
 pub mod gateway;
 pub mod identity;
 pub mod internal;
+pub mod ledger;
 pub mod membership;
 pub mod ratelimit;
 /// The one redactor lives in the MCP client crate, which scrubs upstream text at the wire.
@@ -31,6 +32,7 @@ pub mod ssrf;
 pub mod stdio_spec;
 mod text_enum;
 pub mod time;
+pub mod timing;
 pub mod upstream;
 
 pub use error::{Error, Result};

@@ -505,7 +505,7 @@ fn d1_exec(state: &Path, sql: &str) {
     let file = state.join("seed.sql");
     std::fs::write(&file, sql).expect("write seed");
     let file_s = file.display().to_string();
-    let out = wrangler(
+    let out = wrangler_d1(
         &[
             "d1",
             "execute",
@@ -518,9 +518,7 @@ fn d1_exec(state: &Path, sql: &str) {
             "--yes",
         ],
         state,
-    )
-    .output()
-    .expect("wrangler d1 execute");
+    );
     assert!(
         out.status.success(),
         "seeding D1 failed:\n{}{}",
@@ -529,8 +527,28 @@ fn d1_exec(state: &Path, sql: &str) {
     );
 }
 
+/// `wrangler d1 execute` on the local database, tried again while the running workers hold
+/// its SQLite file's lock (`SQLITE_BUSY`: e.g. a team object flushing its ledger right then).
+fn wrangler_d1(args: &[&str], state: &Path) -> std::process::Output {
+    let mut tries = 0;
+    loop {
+        let out = wrangler(args, state).output().expect("wrangler d1 execute");
+        let busy = !out.status.success()
+            && String::from_utf8_lossy(&out.stdout)
+                .chars()
+                .chain(String::from_utf8_lossy(&out.stderr).chars())
+                .collect::<String>()
+                .contains("SQLITE_BUSY");
+        tries += 1;
+        if !busy || tries == 5 {
+            return out;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+}
+
 fn d1_query(state: &Path, sql: &str) -> Vec<Value> {
-    let out = wrangler(
+    let out = wrangler_d1(
         &[
             "d1",
             "execute",
@@ -543,9 +561,7 @@ fn d1_query(state: &Path, sql: &str) -> Vec<Value> {
             sql,
         ],
         state,
-    )
-    .output()
-    .expect("wrangler d1 execute");
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

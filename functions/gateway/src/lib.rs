@@ -26,6 +26,7 @@ use shared::internal::{
     action_url, is_refused_envelope, Envelope, SIGNATURE_HEADER, SIGNING_KEY_VAR,
 };
 use shared::membership::{keys, requested_team, resolve_team, TEAM_HEADER};
+use shared::timing::{self, Timings};
 use shared::Error;
 use worker::{event, Context, Env, Headers, Method, Request, RequestInit, Response};
 
@@ -45,13 +46,15 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Resp
 
     // Rate-limit headers, set once the limiter has decided (on 429s and admitted answers).
     let mut limit_headers = Vec::new();
+    let timings = Timings::new();
     let (mut response, cors_headers) = if req.method() == Method::Options {
         (
             Response::empty()?.with_status(204),
             cors.preflight_headers(origin.as_deref()),
         )
     } else {
-        let response = match handle(&mut req, &env, &request_id, &mut limit_headers).await {
+        let response = match handle(&mut req, &env, &request_id, &mut limit_headers, &timings).await
+        {
             Ok(response) => response,
             Err(err) => {
                 let level = if err.status() >= 500 { "error" } else { "info" };
@@ -71,6 +74,9 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Resp
     for (name, value) in cors_headers.into_iter().chain(limit_headers) {
         headers.set(name, &value)?;
     }
+    timings.add("total", now_ms() - started as f64);
+    let relayed = timing::relay(&timings, headers.get(timing::HEADER)?.as_deref());
+    headers.set(timing::HEADER, &relayed)?;
     log(
         "info",
         WORKER,
@@ -91,6 +97,7 @@ async fn handle(
     env: &Env,
     request_id: &str,
     limit_headers: &mut Vec<(&'static str, String)>,
+    timings: &Timings,
 ) -> Result<Response, Error> {
     let path = req.path();
     if path == "/health" && req.method() == Method::Get {
@@ -115,6 +122,7 @@ async fn handle(
         Err(_) => Vec::new(),
     };
 
+    let mut at = now_ms();
     let auth = AuthConfig::from_settings(|name| env.var(name).ok().map(|v| v.to_string()))?;
     let http = FetchHttp::new();
     let cache = Bindings::new(env).cache()?;
@@ -128,6 +136,7 @@ async fn handle(
         &cache,
     )
     .await?;
+    at = timings.lap("auth", at, now_ms());
     let action = request.action;
     let identity = if action.needs_team() {
         let requested = requested_team(
@@ -136,8 +145,10 @@ async fn handle(
         )?;
         let db = Bindings::new(env).db()?;
         let choice = resolve_team(&verified, requested, &db, &cache).await?;
+        at = timings.lap("team", at, now_ms());
         let answer =
             limiter::consult(env, &choice, &verified.user_id, action, request_id, WORKER).await?;
+        at = timings.lap("gate", at, now_ms());
         let role = match answer.admission.into_role(&choice.team_id, action) {
             Ok(role) => role,
             Err(err) => {
@@ -184,7 +195,9 @@ async fn handle(
         identity,
         request: request.to_value(),
     };
-    forward(env, binding_of(action.route()), action.name(), &envelope).await
+    let forwarded = forward(env, binding_of(action.route()), action.name(), &envelope).await;
+    timings.lap("forward", at, now_ms());
+    forwarded
 }
 
 /// Signs the envelope (serialised once: the MAC covers exactly the bytes sent), sends it to
@@ -230,11 +243,22 @@ async fn forward(
     let response = Response::from_bytes(bytes)
         .or_internal("relaying the answer")?
         .with_status(status);
-    response
-        .headers()
+    let headers = response.headers();
+    headers
         .set("content-type", "application/json")
         .or_internal("relaying the answer")?;
+    // The action's stages, relayed (prefixed, filtered) with the gateway's own by `fetch`.
+    if let Ok(Some(stages)) = upstream.headers().get(timing::HEADER) {
+        headers
+            .set(timing::HEADER, &stages)
+            .or_internal("relaying the answer")?;
+    }
     Ok(response)
+}
+
+/// Milliseconds with sub-millisecond precision (the clock advances across I/O).
+fn now_ms() -> f64 {
+    worker::js_sys::Date::now()
 }
 
 fn uuid_v4() -> String {

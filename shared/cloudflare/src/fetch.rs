@@ -137,6 +137,9 @@ impl Clock for FetchHttp {
     fn now_ms(&self) -> u64 {
         worker::Date::now().as_millis()
     }
+    fn now_precise_ms(&self) -> f64 {
+        worker::js_sys::Date::now()
+    }
     async fn sleep_ms(&self, ms: u64) {
         worker::Delay::from(Duration::from_millis(ms)).await
     }

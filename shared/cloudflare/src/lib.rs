@@ -12,8 +12,9 @@
 //!
 //! Invariants:
 //! - No rule lives here: what is decided (admission, limits, SQL, redaction) is decided in
-//!   `shared` and tested natively; this crate loads, asks and stores. The one SQL here is the
-//!   rate limiter's own storage (its module says why it is not in `shared::repo`).
+//!   `shared` and tested natively; this crate loads, asks and stores. The only SQL here is the
+//!   team object's own storage: its rate-limit windows and its execution ledger
+//!   ([`ledger_store`]; their modules say why it is not in `shared::repo`).
 //! - A `worker::Error` becomes a `shared::Error` only through [`error::WorkerResultExt`] (the
 //!   orphan rule forbids `impl From<worker::Error> for shared::Error` here), saying what failed.
 
@@ -23,6 +24,9 @@ pub mod d1;
 pub mod error;
 pub mod fetch;
 pub mod kv;
+pub mod ledger;
+#[cfg(feature = "rate-limiter")]
+pub mod ledger_store;
 pub mod limiter;
 pub mod log;
 #[cfg(feature = "rate-limiter")]

@@ -6,6 +6,10 @@
 //! Every rule lives in `shared`; this file only loads, asks and stores. Hosted by the gateway
 //! (feature `rate-limiter`, re-exported by the gateway crate).
 //!
+//! The same object is the team's execution ledger (`/ledger/start`, `/ledger/finish` from the
+//! call_tool worker, and the alarm that flushes finished calls to D1 in batches): see
+//! `crate::ledger_store` and `shared::ledger`.
+//!
 //! Exactness: a Durable Object runs one event at a time between awaits. The team's limits are
 //! read (from the in-memory cache or D1) first; from loading the windows to storing them
 //! there is no await, and the SQL API is synchronous, so concurrent requests of one team are
@@ -22,6 +26,7 @@ use std::cell::{Cell, RefCell};
 use serde_json::Value;
 use shared::api::Action;
 use shared::identity::Role;
+use shared::ledger::{End, Record};
 use shared::membership::{admission, Admission, MemberCache, DEFAULT_MEMBERSHIP_CACHE_SECS};
 use shared::ratelimit::{
     charges, decide, load_team_row, CachedLimits, Charge, CheckRequest, ForgetRequest, GateAnswer,
@@ -36,6 +41,7 @@ use worker::{
 use crate::bindings::Bindings;
 use crate::d1::D1Store;
 use crate::error::WorkerResultExt;
+use crate::ledger_store::LedgerState;
 use crate::log::log;
 
 const WORKER: &str = "rate_limiter";
@@ -53,6 +59,8 @@ pub struct RateLimiter {
     members: RefCell<MemberCache>,
     schema_ready: Cell<bool>,
     requests: Cell<u64>,
+    /// The team's execution ledger (`crate::ledger_store`).
+    ledger: LedgerState,
 }
 
 impl DurableObject for RateLimiter {
@@ -64,10 +72,16 @@ impl DurableObject for RateLimiter {
             members: RefCell::new(MemberCache::default()),
             schema_ready: Cell::new(false),
             requests: Cell::new(0),
+            ledger: LedgerState::default(),
         }
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        match req.path().as_str() {
+            "/ledger/start" => return self.ledger_start(&mut req).await,
+            "/ledger/finish" => return self.ledger_finish(&mut req).await,
+            _ => {}
+        }
         if req.path() == "/forget" {
             let forget: ForgetRequest = match req.json().await {
                 Ok(f) => f,
@@ -93,9 +107,60 @@ impl DurableObject for RateLimiter {
             }
         }
     }
+
+    /// The ledger's flush (`crate::ledger_store`). A failed flush re-arms itself; the error is
+    /// logged, not raised (raising would make the runtime retry on its own schedule as well).
+    async fn alarm(&self) -> worker::Result<Response> {
+        let now = Date::now().as_millis();
+        let flushed = match self.db() {
+            Ok(db) => self.ledger.on_alarm(&self.state.storage(), &db, now).await,
+            Err(err) => Err(err),
+        };
+        match flushed {
+            Ok(n) => Response::from_json(&serde_json::json!({ "flushed": n })),
+            Err(err) => {
+                log(
+                    "error",
+                    WORKER,
+                    "-",
+                    &format!("ledger flush failed, retrying: {err}"),
+                );
+                Response::from_json(&serde_json::json!({ "flushed": 0 }))
+            }
+        }
+    }
 }
 
 impl RateLimiter {
+    async fn ledger_start(&self, req: &mut Request) -> worker::Result<Response> {
+        let record: Record = match req.json().await {
+            Ok(r) => r,
+            Err(e) => return Response::error(format!("bad ledger record: {e}"), 400),
+        };
+        let stored = self.ledger.start(&self.state.storage(), &record).await;
+        self.ledger_answer(stored, &record.request_id)
+    }
+
+    async fn ledger_finish(&self, req: &mut Request) -> worker::Result<Response> {
+        let end: End = match req.json().await {
+            Ok(e) => e,
+            Err(e) => return Response::error(format!("bad ledger end: {e}"), 400),
+        };
+        let now = Date::now().as_millis();
+        let stored = self.ledger.finish(&self.state.storage(), &end, now).await;
+        self.ledger_answer(stored, &end.id)
+    }
+
+    fn ledger_answer(&self, stored: Result<(), Error>, id: &str) -> worker::Result<Response> {
+        match stored {
+            Ok(()) => Response::from_json(&serde_json::json!({"recorded": true})),
+            Err(err) => {
+                log("error", WORKER, id, &format!("ledger: {err}"));
+                Response::error(err.to_string(), 500)
+            }
+        }
+    }
+
     async fn check(&self, check: &CheckRequest) -> Result<GateAnswer, Error> {
         let config = RateLimitConfig::from_vars(|name| self.bindings().var(name))?;
         let action = Action::parse(&check.action)

@@ -15,11 +15,14 @@ use shared::api::ActionRequest;
 use shared::error::{Error, Result};
 use shared::gateway::read_body;
 use shared::internal::{Envelope, SigningKey, MAX_ENVELOPE_BYTES, SIGNATURE_HEADER};
+use shared::ledger::Ledger;
+use shared::timing::{self, Timings};
 
 use crate::bindings::Bindings;
 use crate::d1::D1Store;
 use crate::fetch::FetchHttp;
 use crate::kv::KvCache;
+use crate::ledger::TeamLedger;
 use crate::log::log;
 
 /// The concrete context an action runs with inside a worker.
@@ -49,7 +52,8 @@ where
         }
     };
     let request_id = envelope.request_id.clone();
-    let reply = match run(worker_name, &env, &envelope, action).await {
+    let timings = Timings::new();
+    let reply = match run(worker_name, &env, &envelope, &timings, action).await {
         Ok(reply) => reply,
         Err(err) => {
             let level = if err.status() >= 500 { "error" } else { "info" };
@@ -62,13 +66,19 @@ where
             Reply::error(&err, &request_id, Map::new())
         }
     };
-    respond(&reply, &request_id)
+    let mut response = respond(&reply, &request_id)?;
+    let stages = timings.header();
+    if !stages.is_empty() {
+        response.headers_mut().set(timing::HEADER, &stages)?;
+    }
+    Ok(response)
 }
 
 async fn run<F>(
     worker_name: &'static str,
     env: &Env,
     envelope: &Envelope,
+    timings: &Timings,
     action: F,
 ) -> Result<Reply>
 where
@@ -81,6 +91,7 @@ where
     let http = bindings.http();
     let settings = bindings.settings();
     let request_id = envelope.request_id.as_str();
+    let ledger = TeamLedger::for_team(&bindings, &envelope.identity.team_id);
     let log_line = |message: &str| log("info", worker_name, request_id, message);
     let ctx = Ctx {
         services: Services {
@@ -92,6 +103,8 @@ where
         },
         identity: &envelope.identity,
         request_id,
+        timings,
+        ledger: ledger.as_ref().map(|l| l as &dyn Ledger),
     };
     action(&ctx, &request).await
 }

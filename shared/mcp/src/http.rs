@@ -108,5 +108,9 @@ pub trait HttpClient {
 #[allow(async_fn_in_trait)]
 pub trait Clock {
     fn now_ms(&self) -> u64;
+    /// The same clock with sub-millisecond precision where the platform has it (stage timings).
+    fn now_precise_ms(&self) -> f64 {
+        self.now_ms() as f64
+    }
     async fn sleep_ms(&self, ms: u64);
 }

@@ -34,7 +34,8 @@ use crate::cache::{Cache, CacheSessions};
 use crate::confirmation::{self, ConfirmationKey, MAX_TOKEN_LEN};
 use crate::db::Database;
 use crate::error::{Error, Result};
-use crate::repo::executions::{self, Finished, NewExecution, Status};
+use crate::ledger::{DirectLedger, End, Record, ABANDON_MARGIN_MS};
+use crate::repo::executions::Status;
 use crate::repo::servers::{ConnectionStatus, Server};
 use crate::repo::tools::{ApprovalState, OnToolChange, Tool};
 use crate::repo::{confirmations, new_id, servers, tools};
@@ -58,20 +59,31 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
     ctx: &Ctx<'_, D, C, H>,
     req: &ActionRequest,
 ) -> Result<Reply> {
-    let call = match admit(ctx, req).await? {
+    let clock = ctx.services.http;
+    let t = ctx.timings;
+    let mut at = clock.now_precise_ms();
+    let admitted = admit(ctx, req).await;
+    at = t.lap("config", at, clock.now_precise_ms());
+    let call = match admitted? {
         Admission::Admitted(call) => call,
         Admission::Answered(reply) => return Ok(reply),
     };
     let mut breaker = Breaker::new(ctx.services.cache, ctx.team(), &call.server.id);
-    if let Some(refusal) = gate(ctx, &call, &mut breaker).await? {
+    let gated = gate(ctx, &call, &mut breaker).await;
+    at = t.lap("breaker", at, clock.now_precise_ms());
+    if let Some(refusal) = gated? {
         return Ok(refusal);
     }
     let cache_key = call.cache_key(ctx.team());
     if let Some(hit) = cached(ctx, &call, &cache_key).await {
+        t.lap("cache", at, clock.now_precise_ms());
         return Ok(hit);
     }
     let ran = run(ctx, &call).await?;
-    record(ctx, &call, &cache_key, &breaker, ran).await
+    at = clock.now_precise_ms();
+    let reply = record(ctx, &call, &cache_key, &breaker, ran).await;
+    t.lap("finish", at, clock.now_precise_ms());
+    reply
 }
 
 /// A call that passed [`admit`]: everything the later steps need.
@@ -270,29 +282,31 @@ async fn run<D: Database, C: Cache, H: Upstream>(
     call: &Admitted<'_>,
 ) -> Result<Ran> {
     let s = &ctx.services;
+    let start_at = s.http.now_precise_ms();
     let (server, tool, tool_name) = (&call.server, &call.tool, call.tool_name);
     call.upstream.record_use(s).await;
     let redactor = &call.upstream.redactor;
 
     let execution_id = new_id();
     let started_ms = s.http.now_ms();
-    executions::start(
-        s.db,
-        NewExecution {
-            id: &execution_id,
-            team_id: ctx.team(),
-            user_id: &ctx.identity.user_id,
-            server_id: &server.id,
-            server_name: &server.name,
-            tool_id: &tool.id,
-            tool_name,
-            request_id: ctx.request_id,
-            input: &capped_json(&redactor.value(call.arguments.clone()), MAX_STORED_INPUT),
-            started_at: &iso_from_ms(started_ms),
-        },
-    )
-    .await?;
+    let direct = DirectLedger(s.db);
+    let ledger = ctx.ledger.unwrap_or(&direct);
+    let record = Record {
+        id: execution_id.clone(),
+        team_id: ctx.team().to_string(),
+        user_id: ctx.identity.user_id.clone(),
+        server_id: server.id.clone(),
+        server_name: server.name.clone(),
+        tool_id: tool.id.clone(),
+        tool_name: tool_name.to_string(),
+        request_id: ctx.request_id.to_string(),
+        input: capped_json(&redactor.value(call.arguments.clone()), MAX_STORED_INPUT),
+        started_ms,
+        deadline_ms: started_ms + call.timeout_ms + ABANDON_MARGIN_MS,
+    };
+    ledger.start(&record).await?;
 
+    let upstream_at = ctx.timings.lap("start", start_at, s.http.now_precise_ms());
     let client = McpClient::new(
         s.http,
         CacheSessions(s.cache),
@@ -306,6 +320,8 @@ async fn run<D: Database, C: Cache, H: Upstream>(
     };
     let arguments = call.arguments.as_object().cloned().unwrap_or_default();
     let called = client.call_tool_with(tool_name, arguments, options).await;
+    ctx.timings
+        .lap("upstream", upstream_at, s.http.now_precise_ms());
     if called.attempts > 1 {
         ctx.log(&format!(
             "call_tool {tool_name} on server {}: {} attempts",
@@ -341,22 +357,24 @@ async fn record<D: Database, C: Cache, H: Upstream>(
     let duration_ms = ran.ended_ms.saturating_sub(ran.started_ms);
     let (status, output, error_text, reply) = answer(ctx, call, cache_key, &ran, duration_ms).await;
 
-    let finished = Finished {
-        id: execution_id,
-        tool_id: &call.tool.id,
+    let end = End {
+        id: execution_id.clone(),
+        tool_id: call.tool.id.clone(),
         status,
-        output: output.as_deref(),
-        error: error_text.as_deref(),
+        output,
+        error: error_text.clone(),
         duration_ms,
-        completed_at: &iso_from_ms(ran.ended_ms),
+        ended_ms: ran.ended_ms,
     };
-    let mut recorded = executions::finish(s.db, finished).await;
+    let direct = DirectLedger(s.db);
+    let ledger = ctx.ledger.unwrap_or(&direct);
+    let mut recorded = ledger.finish(&end).await;
     if let Err(first) = &recorded {
         // One retry: losing the final state of a call that happened is worse than a slow reply.
         ctx.log(&format!(
             "recording execution {execution_id} failed, retrying: {first}"
         ));
-        recorded = executions::finish(s.db, finished).await;
+        recorded = ledger.finish(&end).await;
     }
     // The breaker learns the outcome whether or not the row could be written.
     let fault = error_text.as_deref().filter(|_| ran.server_fault);
@@ -582,6 +600,8 @@ mod tests {
             },
             identity: &who,
             request_id: "req-test",
+            timings: &crate::timing::Timings::new(),
+            ledger: None,
         };
         let req = ActionRequest::parse(
             json!({"action": "call_tool", "server_id": "srv-a", "tool_name": "echo", "parameters": {"message": "hi"}})

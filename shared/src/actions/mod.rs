@@ -23,7 +23,9 @@ use crate::confirmation::ConfirmationKey;
 use crate::credentials::{KeyRing, KeyRingError};
 use crate::error::Error;
 use crate::identity::Identity;
+use crate::ledger::Ledger;
 use crate::server_config::{AllowedCommands, BridgeToken};
+use crate::timing::Timings;
 use mcp_client::http::{Clock, HttpClient};
 
 /// Deployment settings the actions honour (read from worker vars by the shells).
@@ -119,6 +121,11 @@ pub struct Ctx<'a, D, C, H> {
     pub services: Services<'a, D, C, H>,
     pub identity: &'a Identity,
     pub request_id: &'a str,
+    /// The request's stage timings (`Server-Timing`).
+    pub timings: &'a Timings,
+    /// Where `call_tool` records its calls: the team's Durable Object on Workers; `None`:
+    /// the database itself ([`crate::ledger::DirectLedger`]).
+    pub ledger: Option<&'a dyn Ledger>,
 }
 
 impl<D, C, H> Ctx<'_, D, C, H> {

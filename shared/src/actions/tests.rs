@@ -121,6 +121,8 @@ impl World {
             },
             identity: who,
             request_id: "req-test",
+            timings: &crate::timing::Timings::new(),
+            ledger: None,
         };
         match req.action {
             Action::ListServers => list_servers::list_servers(&ctx).await,

@@ -209,6 +209,8 @@ impl World {
             },
             identity: who,
             request_id: "req-test",
+            timings: &crate::timing::Timings::new(),
+            ledger: None,
         };
         analytics(&ctx, action, &req).await.map(|r| {
             assert_eq!(r.status, 200);

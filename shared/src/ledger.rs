@@ -1,0 +1,246 @@
+//! The execution ledger: where `call_tool` records a call before it goes upstream and where it
+//! records its end, and how finished records reach D1 (the system of record that history,
+//! analytics and retention read).
+//!
+//! On Workers the ledger is the team's Durable Object (`edge_cloudflare::ledger`, in the same
+//! object as the team's gate): a record is written to the object's SQLite storage, durable
+//! before `start` answers, so the invariant "every started call is recorded" holds without a
+//! D1 write on the call's path. Finished records are flushed to D1 in batches by the object's
+//! alarm ([`flush_statements`]): one D1 transaction per batch whatever its size, so D1's write
+//! rate follows the number of batches, not of calls. Without the object (unit tests, a worker
+//! without the binding) the database itself is the ledger ([`DirectLedger`]).
+//!
+//! Invariants:
+//! - A record is started at most once and ends at most once: `finish` only ends a `pending`
+//!   record; a late or repeated end is a no-op.
+//! - A record whose worker stopped mid-call is ended by the ledger itself once its deadline
+//!   (the tool's timeout plus [`ABANDON_MARGIN_MS`]) has passed ([`abandoned`]), so every
+//!   started call reaches exactly one final state.
+//! - A batch reaches D1 exactly once: its first statement inserts the batch's id into
+//!   `ledger_flushes`, so a batch replayed after a lost answer fails as a whole (nothing is
+//!   counted twice), and [`applied`] tells the flusher that it can forget it. Rows use
+//!   `INSERT OR IGNORE` on the execution id as a second guard.
+//! - Per-tool statistics are folded per batch (one statement per tool, not per call), with the
+//!   same arithmetic as one call at a time.
+
+use std::collections::BTreeMap;
+
+use futures::future::LocalBoxFuture;
+use serde::{Deserialize, Serialize};
+
+use crate::db::{Database, Statement};
+use crate::error::Result;
+use crate::repo::executions::{self, Finished, NewExecution, Status};
+use crate::stmt;
+use crate::time::iso_from_ms;
+
+/// Where the team's object takes a [`Record`] (`start`) and an [`End`] (`finish`).
+pub const START_URL: &str = "https://rate-limiter.internal/ledger/start";
+pub const FINISH_URL: &str = "https://rate-limiter.internal/ledger/finish";
+/// The team's object flushes finished records this long after the first of them ends, so that
+/// the calls of a burst share a D1 transaction.
+pub const FLUSH_DELAY_MS: u64 = 200;
+/// After a failed flush, the object tries again this much later.
+pub const FLUSH_RETRY_MS: u64 = 2_000;
+
+/// After a record's tool timeout, how long the ledger waits for its worker before ending it.
+pub const ABANDON_MARGIN_MS: u64 = 60_000;
+/// Finished records flushed to D1 in one transaction at most.
+pub const MAX_BATCH: usize = 50;
+/// The error text of a call whose worker stopped before recording its end.
+pub const ABANDONED: &str =
+    "the call never finished: the worker running it stopped; no result was received";
+
+/// A started call, as the ledger keeps it until it reaches D1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub id: String,
+    pub team_id: String,
+    pub user_id: String,
+    pub server_id: String,
+    pub server_name: String,
+    pub tool_id: String,
+    pub tool_name: String,
+    pub request_id: String,
+    /// The arguments, redacted and capped.
+    pub input: String,
+    pub started_ms: u64,
+    /// After this instant a record still pending is ended by the ledger ([`abandoned`]).
+    pub deadline_ms: u64,
+}
+
+/// How a call ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct End {
+    pub id: String,
+    /// The record's tool (its statistics are updated as the row is finished).
+    pub tool_id: String,
+    pub status: Status,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    pub duration_ms: u64,
+    pub ended_ms: u64,
+}
+
+/// A finished record: what one row of `mcp_tool_executions` holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Done {
+    pub record: Record,
+    pub end: End,
+}
+
+/// Where `call_tool` records its calls. `start` answers once the record is durable.
+pub trait Ledger {
+    fn start<'a>(&'a self, record: &'a Record) -> LocalBoxFuture<'a, Result<()>>;
+    fn finish<'a>(&'a self, end: &'a End) -> LocalBoxFuture<'a, Result<()>>;
+}
+
+/// The database as the ledger: a `pending` row at start, finished (with the tool's statistics)
+/// at the end, one D1 write each.
+pub struct DirectLedger<'d, D>(pub &'d D);
+
+impl<D: Database> Ledger for DirectLedger<'_, D> {
+    fn start<'a>(&'a self, r: &'a Record) -> LocalBoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let started_at = iso_from_ms(r.started_ms);
+            executions::start(
+                self.0,
+                NewExecution {
+                    id: &r.id,
+                    team_id: &r.team_id,
+                    user_id: &r.user_id,
+                    server_id: &r.server_id,
+                    server_name: &r.server_name,
+                    tool_id: &r.tool_id,
+                    tool_name: &r.tool_name,
+                    request_id: &r.request_id,
+                    input: &r.input,
+                    started_at: &started_at,
+                },
+            )
+            .await
+        })
+    }
+
+    fn finish<'a>(&'a self, end: &'a End) -> LocalBoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let completed_at = iso_from_ms(end.ended_ms);
+            executions::finish(
+                self.0,
+                Finished {
+                    id: &end.id,
+                    tool_id: &end.tool_id,
+                    status: end.status,
+                    output: end.output.as_deref(),
+                    error: end.error.as_deref(),
+                    duration_ms: end.duration_ms,
+                    completed_at: &completed_at,
+                },
+            )
+            .await
+        })
+    }
+}
+
+/// The end of a record whose worker stopped mid-call (its deadline passed, still pending).
+pub fn abandoned(record: &Record, now_ms: u64) -> End {
+    End {
+        id: record.id.clone(),
+        tool_id: record.tool_id.clone(),
+        status: Status::Error,
+        output: None,
+        error: Some(ABANDONED.to_string()),
+        duration_ms: now_ms.saturating_sub(record.started_ms),
+        ended_ms: now_ms,
+    }
+}
+
+/// The D1 transaction that writes one batch of finished records of `team_id`: the batch's
+/// marker (`ledger_flushes`, which fails the whole transaction if the batch was applied
+/// before), one row per call, and one statistics update per tool.
+pub fn flush_statements(
+    batch_id: &str,
+    team_id: &str,
+    done: &[Done],
+    now_ms: u64,
+) -> Vec<Statement> {
+    let mut stmts = Vec::with_capacity(done.len() + 4);
+    stmts.push(stmt!(
+        "INSERT INTO ledger_flushes (id, team_id, executions, flushed_at) VALUES (?1, ?2, ?3, ?4)",
+        batch_id,
+        team_id,
+        done.len() as u64,
+        iso_from_ms(now_ms)
+    ));
+    for Done { record: r, end: e } in done {
+        stmts.push(stmt!(
+            "INSERT OR IGNORE INTO mcp_tool_executions (id, team_id, user_id, server_id, server_name, \
+             tool_id, tool_name, request_id, input, status, output, error, duration_ms, started_at, \
+             completed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            r.id.as_str(),
+            r.team_id.as_str(),
+            r.user_id.as_str(),
+            r.server_id.as_str(),
+            r.server_name.as_str(),
+            r.tool_id.as_str(),
+            r.tool_name.as_str(),
+            r.request_id.as_str(),
+            r.input.as_str(),
+            e.status.as_str(),
+            e.output.as_deref(),
+            e.error.as_deref(),
+            e.duration_ms,
+            iso_from_ms(r.started_ms),
+            iso_from_ms(e.ended_ms)
+        ));
+    }
+    for (tool_id, s) in tool_totals(done) {
+        stmts.push(stmt!(
+            "UPDATE mcp_tools SET \
+             avg_duration_ms = (avg_duration_ms * execution_count + ?3) / (execution_count + ?2), \
+             execution_count = execution_count + ?2, success_count = success_count + ?4, \
+             error_count = error_count + (?2 - ?4), \
+             last_executed_at = max(coalesce(last_executed_at, ''), ?5) WHERE id = ?1",
+            tool_id,
+            s.calls,
+            s.duration_ms,
+            s.successes,
+            iso_from_ms(s.last_ms)
+        ));
+    }
+    stmts
+}
+
+/// Whether the batch `batch_id` reached D1 (asked after a flush whose answer was lost).
+pub async fn applied<D: Database>(db: &D, batch_id: &str) -> Result<bool> {
+    let rows = db
+        .query(stmt!(
+            "SELECT 1 AS applied FROM ledger_flushes WHERE id = ?1",
+            batch_id
+        ))
+        .await?;
+    Ok(!rows.is_empty())
+}
+
+#[derive(Default)]
+struct ToolTotals {
+    calls: u64,
+    successes: u64,
+    duration_ms: u64,
+    last_ms: u64,
+}
+
+fn tool_totals(done: &[Done]) -> BTreeMap<&str, ToolTotals> {
+    let mut totals: BTreeMap<&str, ToolTotals> = BTreeMap::new();
+    for d in done {
+        let t = totals.entry(d.record.tool_id.as_str()).or_default();
+        t.calls += 1;
+        t.successes += u64::from(d.end.status == Status::Success);
+        t.duration_ms += d.end.duration_ms;
+        t.last_ms = t.last_ms.max(d.end.ended_ms);
+    }
+    totals
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,148 @@
+use serde_json::json;
+
+use super::*;
+use crate::actions::testing::{SqliteDb, TWO_TEAMS};
+
+const T0: u64 = 1_795_292_256_000;
+
+fn record(id: &str, tool_id: &str, started_ms: u64) -> Record {
+    Record {
+        id: id.into(),
+        team_id: "team-a".into(),
+        user_id: "user-1".into(),
+        server_id: "srv-a".into(),
+        server_name: "alpha".into(),
+        tool_id: tool_id.into(),
+        tool_name: "echo".into(),
+        request_id: format!("req-{id}"),
+        input: "{}".into(),
+        started_ms,
+        deadline_ms: started_ms + 30_000 + ABANDON_MARGIN_MS,
+    }
+}
+
+fn done(id: &str, tool_id: &str, status: Status, duration_ms: u64) -> Done {
+    let r = record(id, tool_id, T0);
+    Done {
+        end: End {
+            id: id.into(),
+            tool_id: tool_id.into(),
+            status,
+            output: Some("{\"ok\":true}".into()),
+            error: (status != Status::Success).then(|| "boom".to_string()),
+            duration_ms,
+            ended_ms: T0 + duration_ms,
+        },
+        record: r,
+    }
+}
+
+fn db() -> SqliteDb {
+    let db = SqliteDb::migrated();
+    db.exec(TWO_TEAMS);
+    db
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_batch_writes_every_row_final_and_folds_statistics_per_tool() {
+    let db = db();
+    let batch = vec![
+        done("e1", "tool-a1", Status::Success, 10),
+        done("e2", "tool-a1", Status::Error, 30),
+        done("e3", "tool-a2", Status::Timeout, 5),
+    ];
+    let stmts = flush_statements("b1", "team-a", &batch, T0 + 100);
+    // One marker, three rows, two tools: five statements for three calls.
+    assert_eq!(stmts.len(), 6);
+    db.batch(stmts).await.unwrap();
+    assert_eq!(
+        db.scalar("SELECT group_concat(id || ':' || status, ',') FROM (SELECT * FROM mcp_tool_executions ORDER BY id)"),
+        json!("e1:success,e2:error,e3:timeout")
+    );
+    assert_eq!(
+        db.scalar("SELECT execution_count || '/' || success_count || '/' || error_count || '/' || avg_duration_ms FROM mcp_tools WHERE id = 'tool-a1'"),
+        json!("2/1/1/20.0")
+    );
+    assert_eq!(
+        db.scalar("SELECT completed_at FROM mcp_tool_executions WHERE id = 'e2'"),
+        json!(iso_from_ms(T0 + 30))
+    );
+    assert!(applied(&db, "b1").await.unwrap());
+    assert!(!applied(&db, "b2").await.unwrap());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn folded_statistics_equal_finishing_the_same_calls_one_at_a_time() {
+    let batch: Vec<Done> = (0..7)
+        .map(|i| {
+            let status = if i % 3 == 0 {
+                Status::Error
+            } else {
+                Status::Success
+            };
+            done(&format!("e{i}"), "tool-a1", status, 3 + 11 * i)
+        })
+        .collect();
+    let folded = db();
+    folded
+        .batch(flush_statements("b", "team-a", &batch, T0))
+        .await
+        .unwrap();
+
+    let one_by_one = db();
+    for d in &batch {
+        let ledger = DirectLedger(&one_by_one);
+        ledger.start(&d.record).await.unwrap();
+        ledger.finish(&d.end).await.unwrap();
+    }
+    let stats = "SELECT execution_count || '/' || success_count || '/' || error_count || '/' || round(avg_duration_ms, 6) FROM mcp_tools WHERE id = 'tool-a1'";
+    assert_eq!(folded.scalar(stats), one_by_one.scalar(stats));
+    let rows = "SELECT group_concat(id || status || duration_ms || started_at || completed_at || coalesce(error, '-'), ',') FROM (SELECT * FROM mcp_tool_executions ORDER BY id)";
+    assert_eq!(folded.scalar(rows), one_by_one.scalar(rows));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_replayed_batch_fails_whole_and_counts_nothing_twice() {
+    let db = db();
+    let batch = vec![done("e1", "tool-a1", Status::Success, 10)];
+    db.batch(flush_statements("b1", "team-a", &batch, T0))
+        .await
+        .unwrap();
+    assert!(db
+        .batch(flush_statements("b1", "team-a", &batch, T0))
+        .await
+        .is_err());
+    assert_eq!(
+        db.scalar("SELECT execution_count FROM mcp_tools WHERE id = 'tool-a1'"),
+        json!(1)
+    );
+    assert!(applied(&db, "b1").await.unwrap());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_direct_ledger_finishes_a_record_once() {
+    let db = db();
+    let ledger = DirectLedger(&db);
+    let d = done("e1", "tool-a1", Status::Success, 10);
+    ledger.start(&d.record).await.unwrap();
+    assert_eq!(
+        db.scalar("SELECT status FROM mcp_tool_executions WHERE id = 'e1'"),
+        json!("pending")
+    );
+    ledger.finish(&d.end).await.unwrap();
+    ledger.finish(&d.end).await.unwrap();
+    assert_eq!(
+        db.scalar("SELECT execution_count FROM mcp_tools WHERE id = 'tool-a1'"),
+        json!(1)
+    );
+}
+
+#[test]
+fn an_abandoned_record_ends_as_an_error_timed_from_its_start() {
+    let r = record("e1", "tool-a1", T0);
+    let end = abandoned(&r, T0 + 95_000);
+    assert_eq!(end.status, Status::Error);
+    assert_eq!(end.duration_ms, 95_000);
+    assert_eq!(end.error.as_deref(), Some(ABANDONED));
+    assert_eq!(end.tool_id, "tool-a1");
+}
