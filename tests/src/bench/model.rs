@@ -37,46 +37,52 @@ impl Workload {
 /// What one warm `call_tool` costs the platform.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PerCall {
-    /// D1 queries that only read.
+    /// D1 requests that only read (one query each).
     pub d1_reads: f64,
-    /// D1 queries (round trips) that write, and the statements in them.
-    pub d1_write_queries: f64,
+    /// D1 requests that write (a query or a batch: one transaction each), and the statements
+    /// in them.
+    pub d1_write_requests: f64,
     pub d1_write_statements: f64,
     pub do_requests: f64,
     pub kv_reads: f64,
     pub kv_writes: f64,
-    /// Worker invocations: the gateway, the action worker over its Service Binding, and each
-    /// Durable Object request (billed as a DO request, not a Worker request).
+    /// Worker invocations (the gateway, the action worker over its Service Binding) and
+    /// Durable Object requests (billed as DO requests).
     pub invocations: f64,
 }
 
 impl PerCall {
-    /// D1 statements per call: each read and each written statement is one query of the
-    /// database's single thread.
+    /// D1 requests per call: each is one turn of the database's single thread.
+    pub fn d1_requests(&self) -> f64 {
+        self.d1_reads + self.d1_write_requests
+    }
+
     pub fn d1_statements(&self) -> f64 {
         self.d1_reads + self.d1_write_statements
     }
 
-    /// Calls/s at which one D1 database reaches `d1_statements_per_sec`.
-    pub fn d1_saturation_calls_per_sec(&self, d1_statements_per_sec: f64) -> f64 {
-        d1_statements_per_sec / self.d1_statements()
+    /// Calls/s at which one D1 database serves `d1_requests_per_sec`.
+    pub fn d1_saturation_calls_per_sec(&self, d1_requests_per_sec: f64) -> f64 {
+        d1_requests_per_sec / self.d1_requests()
     }
 }
 
 /// One D1 database's throughput: "If your average query takes 1 ms, you can run approximately
-/// 1,000 queries per second" (Cloudflare's D1 limits page). Writes are durable commits and
-/// take longer than 1 ms, so this is an optimistic ceiling.
-pub const D1_STATEMENTS_PER_SEC: f64 = 1_000.0;
+/// 1,000 queries per second" (Cloudflare's D1 limits page). Counted per request (a query, or a
+/// batch, which is one transaction); a writing request is a durable commit and a batch runs
+/// its statements one after another, so this is an optimistic ceiling.
+pub const D1_REQUESTS_PER_SEC: f64 = 1_000.0;
 /// A Durable Object's soft limit (Cloudflare's Durable Objects limits page).
 pub const DO_REQUESTS_PER_SEC: f64 = 1_000.0;
 
-/// Today's warm call (no credential on the server; one adds a D1 read and a D1 write):
-/// D1 reads server, tool, credential; D1 writes the `pending` row, then the final state and
-/// the tool's statistics in one batch; KV reads the gateway's team pick, the breaker and the
-/// MCP session; one rate-limiter object request; gateway and call_tool invocations.
+/// The design before issue 15 (measured: `docs/CAPACITY.md`), a warm call on a server without
+/// a credential (one adds a D1 read and a D1 write): D1 reads server, tool, credential; D1
+/// writes the `pending` row, then the final state and the tool's statistics in one batch; KV
+/// reads the gateway's team pick, the breaker and the MCP session; one request to the team's
+/// gate object; gateway and call_tool invocations.
 pub const TODAY: PerCall = PerCall {
     d1_reads: 3.0,
-    d1_write_queries: 2.0,
+    d1_write_requests: 2.0,
     d1_write_statements: 3.0,
     do_requests: 1.0,
     kv_reads: 3.0,
@@ -84,35 +90,39 @@ pub const TODAY: PerCall = PerCall {
     invocations: 3.0,
 };
 
-/// The target design: the team's object admits and writes the `pending` record in its own
-/// SQLite (one request), the action worker reports the end to it (a second), configuration
-/// comes from the isolate's cache, and the object flushes its ledger to D1 in batches: when
-/// `flush_secs` have passed with rows pending, or at `batch_rows` rows, each flush one D1
-/// batch of `statements_per_flush` statements (executions insert, tool statistics, rollups).
+/// The ledger design: the team's object takes the `pending` record and the end of each call in
+/// its own SQLite storage (two requests besides the gate's), and flushes finished records to
+/// D1 in batches: `flush_secs` after the first record of a batch ends, or at `batch_rows`
+/// records, one D1 batch each with `statements_per_flush` statements plus one per record
+/// (`ledger_flushes` row, per-tool statistics; `shared::ledger::flush_statements`).
+/// `config_reads` D1 reads per call remain until configuration is cached in the isolate.
 #[derive(Clone, Copy, Debug)]
 pub struct Target {
     pub flush_secs: f64,
     pub batch_rows: f64,
     pub statements_per_flush: f64,
+    pub config_reads: f64,
 }
 
 impl Target {
+    /// As landed (`shared::ledger`: `FLUSH_DELAY_MS` 200, `MAX_BATCH` 50), configuration cached.
     pub const DEFAULT: Target = Target {
-        flush_secs: 1.0,
-        batch_rows: 100.0,
-        statements_per_flush: 3.0,
+        flush_secs: 0.2,
+        batch_rows: 50.0,
+        statements_per_flush: 2.0,
+        config_reads: 0.0,
     };
 
-    /// Flushes per second of one team calling at `rate` calls/s (Poisson arrivals): a timer
-    /// flush when any row arrived in the interval, or a full batch, whichever is more often.
+    /// Flushes per second of one team calling at `rate` calls/s (Poisson arrivals): a timed
+    /// flush when any record ended in the interval, or a full batch, whichever is more often.
     pub fn flushes_per_sec(&self, rate: f64) -> f64 {
         let timed = (1.0 - (-rate * self.flush_secs).exp()) / self.flush_secs;
         timed.max(rate / self.batch_rows)
     }
 
-    /// D1 statements/s of `teams` equal teams calling `calls_per_sec` in all.
-    pub fn d1_statements_per_sec(&self, calls_per_sec: f64, teams: f64) -> f64 {
-        teams * self.flushes_per_sec(calls_per_sec / teams) * self.statements_per_flush
+    /// D1 requests/s of `teams` equal teams calling `calls_per_sec` in all.
+    pub fn d1_requests_per_sec(&self, calls_per_sec: f64, teams: f64) -> f64 {
+        teams * self.flushes_per_sec(calls_per_sec / teams) + calls_per_sec * self.config_reads
     }
 
     /// A warm call of a team calling at `team_rate` calls/s.
@@ -123,13 +133,13 @@ impl Target {
             1.0
         };
         PerCall {
-            d1_reads: 0.0,
-            d1_write_queries: flushes_per_call,
-            d1_write_statements: flushes_per_call * self.statements_per_flush,
-            do_requests: 2.0,
-            kv_reads: 1.0,
+            d1_reads: self.config_reads,
+            d1_write_requests: flushes_per_call,
+            d1_write_statements: flushes_per_call * self.statements_per_flush + 1.0,
+            do_requests: 3.0,
+            kv_reads: 3.0,
             kv_writes: 0.0,
-            invocations: 4.0,
+            invocations: 5.0,
         }
     }
 }
@@ -149,29 +159,29 @@ mod tests {
     #[test]
     fn a_busy_team_fills_batches_and_a_quiet_one_flushes_each_call() {
         let t = Target::DEFAULT;
-        // 1,000 calls/s: ten 100-row batches a second.
-        assert!((t.per_call(1000.0).d1_write_queries - 0.01).abs() < 1e-9);
-        // One call a minute: nearly every call is its own flush.
-        assert!(t.per_call(1.0 / 60.0).d1_write_queries > 0.99);
+        // 1,000 calls/s: twenty 50-record batches a second.
+        assert!((t.per_call(1000.0).d1_write_requests - 0.02).abs() < 1e-9);
+        // One call a minute: every call is its own flush.
+        assert!(t.per_call(1.0 / 60.0).d1_write_requests > 0.99);
     }
 
     #[test]
-    fn flushing_every_second_still_saturates_one_d1_below_the_average_load_of_10000_teams() {
-        let t = Target::DEFAULT;
-        let teams = Workload::PRODUCT.teams;
-        // About 340 calls/s reach 1,000 statements/s; the product averages 463.
-        assert!(t.d1_statements_per_sec(330.0, teams) < 1000.0);
-        assert!(t.d1_statements_per_sec(350.0, teams) > 1000.0);
+    fn flushing_per_team_still_takes_one_d1_request_a_call_when_teams_are_small() {
+        let (t, w) = (Target::DEFAULT, Workload::PRODUCT);
+        // The product's peak: about 4,400 flushes/s of about one record each.
+        let peak = t.d1_requests_per_sec(w.peak_calls_per_sec(), w.teams);
+        assert!((4_300.0..4_500.0).contains(&peak), "{peak}");
+        // Flushing every minute instead: one flush per team per minute, 167/s.
         let minute = Target {
             flush_secs: 60.0,
             ..t
         };
-        let peak = Workload::PRODUCT.peak_calls_per_sec();
-        assert!((minute.d1_statements_per_sec(peak, teams) - 500.0).abs() < 1.0);
+        let peak = minute.d1_requests_per_sec(w.peak_calls_per_sec(), w.teams);
+        assert!((peak - 166.7).abs() < 0.1, "{peak}");
     }
 
     #[test]
-    fn today_saturates_one_d1_at_a_sixth_of_its_statement_rate() {
-        assert!((TODAY.d1_saturation_calls_per_sec(1000.0) - 166.67).abs() < 0.01);
+    fn today_saturates_one_d1_at_a_fifth_of_its_request_rate() {
+        assert!((TODAY.d1_saturation_calls_per_sec(1000.0) - 200.0).abs() < 1e-9);
     }
 }
