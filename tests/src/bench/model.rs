@@ -46,8 +46,8 @@ pub struct PerCall {
     pub do_requests: f64,
     pub kv_reads: f64,
     pub kv_writes: f64,
-    /// Worker invocations (the gateway, the action worker over its Service Binding) and
-    /// Durable Object requests (billed as DO requests).
+    /// Worker invocations: the gateway and the action worker over its Service Binding (object
+    /// requests are counted in `do_requests`).
     pub invocations: f64,
 }
 
@@ -87,7 +87,7 @@ pub const TODAY: PerCall = PerCall {
     do_requests: 1.0,
     kv_reads: 3.0,
     kv_writes: 0.0,
-    invocations: 3.0,
+    invocations: 2.0,
 };
 
 /// The ledger design: the team's object takes the `pending` record and the end of each call in
@@ -139,7 +139,7 @@ impl Target {
             do_requests: 3.0,
             kv_reads: 3.0,
             kv_writes: 0.0,
-            invocations: 5.0,
+            invocations: 2.0,
         }
     }
 }

@@ -6,9 +6,13 @@
 //! invocation (the gateway's, each Durable Object request's, each Service Binding target's),
 //! `d1_all`/`d1_run`/`d1_batch` for D1 queries, `kv_get`/`kv_put`/`kv_delete`,
 //! `durable_object_subrequest` and `durable_object_storage_exec` (one per SQL statement in an
-//! object's storage), and `fetch` for outbound requests (including the internal ones a D1 or
-//! Durable Object call makes, which are not counted again). Counting spans before and after a
-//! load phase gives the storage trips per call without instrumenting the workers.
+//! object's storage), and `fetch` for outbound requests. Counting spans before and after a load
+//! phase gives the storage trips per call without instrumenting the workers.
+//!
+//! Object requests are counted from their callers' `fetch` spans to the object's host: the
+//! `durable_object_subrequest` span and the object's own `http` span do not always reach the
+//! store with their caller's (they are written later, or not at all, in this wrangler). The
+//! internal `fetch` a D1 query makes is the query's, not counted again.
 //!
 //! Attributes are stored in a compact binary encoding: strings are a tag byte then the bytes
 //! (short: length in the high nibble, low nibble 3 or 7; `0xc?` one length byte; `0xd?` two).
@@ -19,6 +23,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
+
+/// The host the workers reach the team's object at (`RATE_LIMITER` stubs:
+/// `https://rate-limiter.internal/check`, `/ledger/start`, …).
+const OBJECT_HOST: &str = "rate-limiter.internal";
 
 /// The trace store of a state directory, if the runtime keeps one.
 pub fn store(state: &Path) -> Option<PathBuf> {
@@ -47,9 +55,10 @@ pub struct Counts {
     pub d1_rows_read: u64,
     pub kv_reads: u64,
     pub kv_writes: u64,
+    /// Requests to the team's object (its callers' fetches; alarms are not among them).
     pub do_requests: u64,
     pub do_sql_statements: u64,
-    /// Worker invocations: every `http` span (gateway, Service Binding targets, objects).
+    /// Worker invocations: the `http` spans of the gateway and of Service Binding targets.
     pub invocations: u64,
     pub service_binding_calls: u64,
 }
@@ -118,14 +127,27 @@ pub fn count(path: &Path) -> Result<Counts, String> {
             .ok()
             .flatten()
             .unwrap_or_default();
-        // The internal fetch under a D1 query or an object request is the same trip.
-        if kind == "fetch" && (parent_kind == "d1" || parent_kind == "do") {
+        let url = if kind == "fetch" || kind == "http" {
+            attr(&attributes, "url.full").unwrap_or_default()
+        } else {
+            String::new()
+        };
+        let to_object = url.contains(OBJECT_HOST);
+        // The internal fetch a D1 query makes is the same trip as the query.
+        if kind == "fetch" && (parent_kind == "d1" || url.starts_with("http://d1/")) {
             continue;
         }
         let short = service.strip_prefix("mcp-edge-").unwrap_or(&service);
-        *c.spans.entry(format!("{short} {name}")).or_default() += 1;
+        let label = match (kind.as_str(), to_object) {
+            ("fetch", true) => "object request".to_string(),
+            ("http", true) => "object invocation".to_string(),
+            _ => name.clone(),
+        };
+        *c.spans.entry(format!("{short} {label}")).or_default() += 1;
         match kind.as_str() {
-            "http" => c.invocations += 1,
+            // An object's own invocation span is not always in the store when its caller's
+            // is: objects are counted by their callers' fetches below.
+            "http" if !to_object => c.invocations += 1,
             "d1" => {
                 c.d1_queries += 1;
                 let text = attr(&attributes, "db.query.text").unwrap_or_default();
@@ -139,14 +161,9 @@ pub fn count(path: &Path) -> Result<Counts, String> {
             }
             "kv" if name == "kv_get" || name == "kv_list" => c.kv_reads += 1,
             "kv" => c.kv_writes += 1,
-            "do" if name == "durable_object_subrequest" => c.do_requests += 1,
             "do" if name == "durable_object_storage_exec" => c.do_sql_statements += 1,
-            "fetch" => {
-                let url = attr(&attributes, "url.full").unwrap_or_default();
-                if url.contains(".internal/") && !url.contains("rate-limiter.internal") {
-                    c.service_binding_calls += 1;
-                }
-            }
+            "fetch" if to_object => c.do_requests += 1,
+            "fetch" if url.contains(".internal/") => c.service_binding_calls += 1,
             _ => {}
         }
     }

@@ -324,7 +324,7 @@ fn main() {
         Some(Err(why)) => println!("trace store unreadable: {why}"),
         Some(Ok((c, k))) => {
             let per = |n: u64| n as f64 / k as f64;
-            println!("| per call | D1 queries | of which write | D1 rows written | KV reads | KV writes | DO requests | DO SQL statements | invocations | service-binding calls |");
+            println!("| per call | D1 queries | of which write | D1 rows written | KV reads | KV writes | DO requests | DO SQL statements | Worker invocations | service-binding calls |");
             println!("|---|---|---|---|---|---|---|---|---|---|");
             println!(
                 "| measured ({k} calls) | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",

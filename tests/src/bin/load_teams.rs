@@ -124,7 +124,7 @@ fn main() {
     let team_rate = measured.per_sec / team_count as f64;
     let target = Target::DEFAULT.per_call(team_rate);
     println!("\n### Per call: measured vs the capacity model (docs/CAPACITY.md)\n");
-    println!("| per call | D1 requests | D1 writing requests | D1 write statements | D1 rows written | KV reads | KV writes | DO requests | DO SQL statements | invocations |");
+    println!("| per call | D1 requests | D1 writing requests | D1 write statements | D1 rows written | KV reads | KV writes | DO requests | DO SQL statements | Worker invocations |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
     match (&before.counts, &after.counts) {
         (Ok(b), Ok(a)) => {
