@@ -98,6 +98,10 @@ fn main() {
     println!("|---|---|---|---|---|---|---|---|");
     let mut stages = Stages::default();
     let mut figures = Figures::default();
+    // Storage trips of a warm call, counted in the runtime's trace store over the c=1 calls to
+    // server-everything (a long window: some spans reach the store a little after their call).
+    let store = traces::store(stack.state_dir());
+    let mut trips: Option<Result<(traces::Counts, usize), String>> = None;
     for (name, url, seeded) in [
         ("server-everything", everything.url.as_str(), &one),
         ("python-sdk", python.1.as_str(), &py),
@@ -112,6 +116,9 @@ fn main() {
             let direct = run_threads(concurrency, n, |_, per| echo_calls(&direct_target, per));
             row(name, "direct", concurrency, &direct);
             let body = echo_body(&seeded.server_id, "bench");
+            let trips_before = (name == "server-everything" && concurrency == 1)
+                .then(|| store.as_deref().map(traces::count_settled))
+                .flatten();
             let gateway = run_threads(concurrency, n, |_, per| {
                 (0..per)
                     .map(|_| {
@@ -137,6 +144,14 @@ fn main() {
                             .map(|(_, v)| v.as_str()),
                     );
                 }
+                trips = match (trips_before, store.as_deref()) {
+                    (Some(Ok(before)), Some(path)) => Some(
+                        traces::count_settled(path)
+                            .map(|after| (after.since(&before), n + stages.responses)),
+                    ),
+                    (Some(Err(why)), _) => Some(Err(why)),
+                    _ => None,
+                };
                 if let Ok(port) = &inner {
                     let base = format!("http://127.0.0.1:{port}");
                     let via_inner = repeat(n, || {
@@ -238,18 +253,6 @@ fn main() {
             (after - before) as f64 / k as f64
         );
     }
-
-    // Storage trips of one warm call, from the runtime's trace store.
-    let store = traces::store(stack.state_dir());
-    let trips = store.as_ref().map(|path| {
-        let body = echo_body(&one.server_id, "trips");
-        let before = traces::count_settled(path)?;
-        let k = 20;
-        for _ in 0..k {
-            assert_eq!(stack.call(&one.member, body.clone()).status, 200);
-        }
-        Ok::<_, String>((traces::count_settled(path)?.since(&before), k))
-    });
 
     // 5. list_tools and list_servers.
     println!("\n## list_tools, list_servers (through the gateway)\n");
