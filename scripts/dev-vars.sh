@@ -27,23 +27,24 @@ if [ ! -f "$root/.dev.vars" ]; then
   printf 'JWT_SECRET=%s\n' "$(random_hex)" > "$root/.dev.vars"
 fi
 
+# The value of NAME in the first of FILES that sets it to something matching PATTERN (a grep
+# regex for the value; default: anything); empty when none does.
+first_value() { # name pattern file...
+  local name=$1 pattern=${2:-.*} f
+  shift 2
+  for f in "$@"; do
+    if [ -f "$f" ] && grep -q "^$name=$pattern" "$f"; then
+      grep -m1 "^$name=" "$f" | cut -d= -f2-
+      return
+    fi
+  done
+}
+
 key_workers=(call_tool sync_tools admin)
-ring=""
-for w in "${key_workers[@]}"; do
-  f="$root/functions/$w/.dev.vars"
-  if [ -f "$f" ] && grep -q '^CREDENTIAL_KEYS=' "$f"; then
-    ring=$(grep -m1 '^CREDENTIAL_KEYS=' "$f" | cut -d= -f2-)
-    break
-  fi
-done
-bridge_token=""
-for w in "${key_workers[@]}"; do
-  f="$root/functions/$w/.dev.vars"
-  if [ -f "$f" ] && grep -q '^BRIDGE_TOKEN=' "$f"; then
-    bridge_token=$(grep -m1 '^BRIDGE_TOKEN=' "$f" | cut -d= -f2-)
-    break
-  fi
-done
+key_files=()
+for w in "${key_workers[@]}"; do key_files+=("$root/functions/$w/.dev.vars"); done
+ring=$(first_value CREDENTIAL_KEYS '' "${key_files[@]}")
+bridge_token=$(first_value BRIDGE_TOKEN '' "${key_files[@]}")
 if [ -z "$bridge_token" ]; then
   bridge_token=$(random_hex)
 fi
@@ -59,8 +60,8 @@ append_missing() { # file name value
   fi
 }
 
-for w in "${key_workers[@]}"; do
-  f="$root/functions/$w/.dev.vars"
+for f in "${key_files[@]}"; do
+  w=$(basename "$(dirname "$f")")
   if [ ! -f "$f" ]; then
     echo "dev-vars: writing functions/$w/.dev.vars (ALLOW_PRIVATE_UPSTREAMS=true)"
     printf 'ALLOW_PRIVATE_UPSTREAMS=true\n' > "$f"
@@ -77,13 +78,7 @@ append_missing "$root/functions/call_tool/.dev.vars" CONFIRMATION_SECRET "$(rand
 action_workers=(list_servers list_tools call_tool sync_tools admin)
 signing_files=("$root/.dev.vars")
 for w in "${action_workers[@]}"; do signing_files+=("$root/functions/$w/.dev.vars"); done
-signing_key=""
-for f in "${signing_files[@]}"; do
-  if [ -f "$f" ] && grep -q '^INTERNAL_SIGNING_KEY=.\{32,\}' "$f"; then
-    signing_key=$(grep -m1 '^INTERNAL_SIGNING_KEY=' "$f" | cut -d= -f2-)
-    break
-  fi
-done
+signing_key=$(first_value INTERNAL_SIGNING_KEY '.\{32,\}' "${signing_files[@]}")
 if [ -z "$signing_key" ]; then
   signing_key=$(random_hex)
 fi

@@ -13,6 +13,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 say() { printf '\033[1mdev:\033[0m %s\n' "$*"; }
+# shellcheck source=scripts/lib/wrangler-dev.sh
+. "$root/scripts/lib/wrangler-dev.sh"
 
 scripts/install.sh
 scripts/dev-vars.sh
@@ -67,8 +69,7 @@ say "starting the demo MCP server: server-everything (Streamable HTTP) on 127.0.
 PORT=$demo_port setsid mcp-server-everything streamableHttp >"$state/demo-server.log" 2>&1 </dev/null &
 pids+=($!)
 
-configs=(-c wrangler.toml)
-for w in list_servers list_tools call_tool sync_tools admin; do configs+=(-c "functions/$w/wrangler.toml"); done
+wrangler_configs
 say "starting all workers in one wrangler dev session on 127.0.0.1:$port (log: .dev-state/wrangler.log)"
 MCP_EDGE_SKIP_BUILD=1 setsid wrangler dev "${configs[@]}" --ip 127.0.0.1 --port "$port" \
   --persist-to "$state" --show-interactive-dev-session=false --test-scheduled \
@@ -82,12 +83,7 @@ BRIDGE_TOKEN=$(dev_var BRIDGE_TOKEN) BRIDGE_ADDR=$bridge_addr \
 pids+=($!)
 
 api="http://127.0.0.1:$port"
-for _ in $(seq 1 600); do
-  curl -sf "$api/health" >/dev/null 2>&1 && break
-  kill -0 "${pids[1]}" 2>/dev/null || { tail -n 40 "$state/wrangler.log"; exit 1; }
-  sleep 0.2
-done
-curl -sf "$api/health" >/dev/null || { echo "dev: gateway did not come up"; tail -n 40 "$state/wrangler.log"; exit 1; }
+wait_for_gateway "$api" "${pids[1]}" "$state/wrangler.log" || exit 1
 for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$demo_port") 2>/dev/null && break; sleep 0.2; done
 for _ in $(seq 1 100); do curl -sf "$bridge_url/health" >/dev/null 2>&1 && break; sleep 0.2; done
 curl -sf "$bridge_url/health" >/dev/null || { echo "dev: the stdio bridge did not come up"; tail -n 40 "$state/stdio-bridge.log"; exit 1; }
@@ -97,18 +93,29 @@ admin=$(python3 scripts/mint-jwt.py "$secret" demo-admin demo-team admin)
 member=$(python3 scripts/mint-jwt.py "$secret" demo-member demo-team member)
 post() { curl -s "$api/" -H "Authorization: Bearer $1" -H 'Content-Type: application/json' -d "$2"; }
 
-demo_url="http://127.0.0.1:$demo_port/mcp"
-server_id=$(post "$admin" '{"action":"list_servers"}' | python3 -c '
+# The demo server NAME of demo-team, registered (create_server with FIELDS: description,
+# server_type, config, as JSON members) or, when it exists, pointed at CONFIG; prints its id.
+ensure_server() { # name fields config
+  local id
+  id=$(post "$admin" '{"action":"list_servers"}' | python3 -c '
 import json, sys
-print(next((s["id"] for s in json.load(sys.stdin).get("servers", []) if s["name"] == "everything-demo"), ""))')
-if [ -z "$server_id" ]; then
-  say "registering the demo server for demo-team (create_server, sync: true)"
-  server_id=$(post "$admin" "{\"action\":\"create_server\",\"name\":\"everything-demo\",\"description\":\"Reference MCP server (npm @modelcontextprotocol/server-everything)\",\"server_type\":\"http\",\"config\":{\"url\":\"$demo_url\"},\"sync\":true}" \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["server"]["id"])')
-else
-  say "demo server already registered ($server_id): pointing it at $demo_url"
-  post "$admin" "{\"action\":\"update_server\",\"server_id\":\"$server_id\",\"config\":{\"url\":\"$demo_url\"}}" >/dev/null
-fi
+print(next((s["id"] for s in json.load(sys.stdin).get("servers", []) if s["name"] == sys.argv[1]), ""))' "$1")
+  if [ -z "$id" ]; then
+    say "registering the demo server '$1' for demo-team (create_server)" >&2
+    id=$(post "$admin" "{\"action\":\"create_server\",\"name\":\"$1\",$2}" \
+      | python3 -c 'import json,sys; print(json.load(sys.stdin)["server"]["id"])')
+  else
+    say "demo server '$1' already registered ($id): setting its config to $3" >&2
+    post "$admin" "{\"action\":\"update_server\",\"server_id\":\"$id\",\"config\":$3}" >/dev/null
+  fi
+  echo "$id"
+}
+
+demo_url="http://127.0.0.1:$demo_port/mcp"
+demo_config="{\"url\":\"$demo_url\"}"
+server_id=$(ensure_server everything-demo \
+  "\"description\":\"Reference MCP server (npm @modelcontextprotocol/server-everything)\",\"server_type\":\"http\",\"config\":$demo_config,\"sync\":true" \
+  "$demo_config")
 say "syncing its tools (sync_tools)"
 post "$admin" "{\"action\":\"sync_tools\",\"server_id\":\"$server_id\"}"; echo
 
@@ -116,17 +123,9 @@ fs_dir="$state/filesystem-demo"
 mkdir -p "$fs_dir"
 printf 'Hello from a stdio MCP server, run by the stdio bridge for mcp-edge.\n' >"$fs_dir/hello.txt"
 fs_config="{\"command\":\"mcp-server-filesystem\",\"args\":[\"$fs_dir\"]}"
-fs_id=$(post "$admin" '{"action":"list_servers"}' | python3 -c '
-import json, sys
-print(next((s["id"] for s in json.load(sys.stdin).get("servers", []) if s["name"] == "filesystem-demo"), ""))')
-if [ -z "$fs_id" ]; then
-  say "registering the stdio demo server 'filesystem-demo' (server_type stdio: mcp-server-filesystem on .dev-state/filesystem-demo/)"
-  fs_id=$(post "$admin" "{\"action\":\"create_server\",\"name\":\"filesystem-demo\",\"description\":\"Reference stdio MCP server (npm @modelcontextprotocol/server-filesystem), run by the stdio bridge\",\"server_type\":\"stdio\",\"config\":$fs_config}" \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["server"]["id"])')
-else
-  say "stdio demo server already registered ($fs_id): pointing it at $fs_dir"
-  post "$admin" "{\"action\":\"update_server\",\"server_id\":\"$fs_id\",\"config\":$fs_config}" >/dev/null
-fi
+fs_id=$(ensure_server filesystem-demo \
+  "\"description\":\"Reference stdio MCP server (npm @modelcontextprotocol/server-filesystem), run by the stdio bridge\",\"server_type\":\"stdio\",\"config\":$fs_config" \
+  "$fs_config")
 say "syncing its tools through the bridge (sync_tools)"
 post "$admin" "{\"action\":\"sync_tools\",\"server_id\":\"$fs_id\"}"; echo
 

@@ -49,6 +49,9 @@ pub enum AdminAction {
     DeleteCredential,
     ReencryptCredentials,
     ApproveTool,
+    /// Tells mcp-edge that the team's configuration changed outside the API (SQL on D1), so
+    /// that call targets cached by call_tool are read again at once (`crate::call_target`).
+    RefreshConfig,
 }
 
 /// Execution history and usage analytics (served by the admin worker). `analytics` is for
@@ -89,6 +92,7 @@ impl Action {
         Action::Admin(AdminAction::DeleteCredential),
         Action::Admin(AdminAction::ReencryptCredentials),
         Action::Admin(AdminAction::ApproveTool),
+        Action::Admin(AdminAction::RefreshConfig),
         Action::Analytics(AnalyticsAction::Report),
         Action::Analytics(AnalyticsAction::ListExecutions),
         Action::Analytics(AnalyticsAction::GetExecution),
@@ -129,6 +133,7 @@ impl Action {
             Action::Admin(AdminAction::DeleteCredential) => "delete_credential",
             Action::Admin(AdminAction::ReencryptCredentials) => "reencrypt_credentials",
             Action::Admin(AdminAction::ApproveTool) => "approve_tool",
+            Action::Admin(AdminAction::RefreshConfig) => "refresh_config",
             Action::Analytics(AnalyticsAction::Report) => "analytics",
             Action::Analytics(AnalyticsAction::ListExecutions) => "list_executions",
             Action::Analytics(AnalyticsAction::GetExecution) => "get_execution",
@@ -186,12 +191,22 @@ impl Action {
     }
 }
 
-/// A validated request body.
-#[derive(Debug, Clone, PartialEq)]
+/// A validated request body. `Debug` shows the body's field names only: `set_credential`'s
+/// carries a credential's values.
+#[derive(Clone, PartialEq)]
 pub struct ActionRequest {
     pub action: Action,
     /// The whole body as sent (already shape-checked); action workers read their fields from it.
     pub body: Map<String, Value>,
+}
+
+impl std::fmt::Debug for ActionRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ActionRequest")
+            .field("action", &self.action)
+            .field("fields", &self.body.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl ActionRequest {
@@ -424,6 +439,7 @@ mod tests {
                 "delete_credential",
                 "reencrypt_credentials",
                 "approve_tool",
+                "refresh_config",
                 "analytics",
                 "list_executions",
                 "get_execution",

@@ -20,6 +20,9 @@ use mcp_client::SessionStore;
 
 use crate::error::Result;
 
+mod memo;
+pub use memo::{Memo, Memoized};
+
 /// KV refuses TTLs under 60 seconds.
 pub const MIN_TTL_SECS: u64 = 60;
 /// Tool and server lists (DESIGN.md §6).
@@ -88,10 +91,20 @@ impl<C: Cache> SessionStore for CacheSessions<'_, C> {
     }
 }
 
-/// In-memory cache for native tests. TTLs are recorded, not enforced.
-#[derive(Debug, Default)]
+/// In-memory cache for native tests. TTLs are recorded, not enforced. `Debug` lists the keys
+/// only (values hold upstream session ids).
+#[derive(Default)]
 pub struct MemoryCache {
     entries: RefCell<HashMap<String, (String, u64)>>,
+}
+
+impl std::fmt::Debug for MemoryCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let entries = self.entries.borrow();
+        let mut keys: Vec<&str> = entries.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        f.debug_struct("MemoryCache").field("keys", &keys).finish()
+    }
 }
 
 impl MemoryCache {

@@ -52,11 +52,22 @@ pub struct Subject<'a> {
     pub arguments: &'a Value,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An issued confirmation token. `Debug` leaves out `text`, which confirms the call.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Token {
     pub id: String,
     pub expires_ms: u64,
     pub text: String,
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Token")
+            .field("id", &self.id)
+            .field("expires_ms", &self.expires_ms)
+            .field("text", &crate::redact::Hidden)
+            .finish()
+    }
 }
 
 pub fn issue(key: &ConfirmationKey, subject: &Subject<'_>, id: &str, now_ms: u64) -> Token {
@@ -189,6 +200,14 @@ mod tests {
             tool_name: "delete_repo",
             arguments: args,
         }
+    }
+
+    #[test]
+    fn debug_of_a_token_hides_the_text_that_confirms_the_call() {
+        let token = issue(&key(), &subject(&json!({})), "id-1", NOW);
+        let text = format!("{token:?}");
+        assert!(!text.contains(&token.text), "{text}");
+        assert!(text.contains("id-1"), "{text}");
     }
 
     #[test]

@@ -96,6 +96,15 @@ pub trait Database {
     async fn execute(&self, stmt: Statement) -> Result<u64>;
     /// Runs writes atomically; answers each statement's changed-row count.
     async fn batch(&self, stmts: Vec<Statement>) -> Result<Vec<u64>>;
+    /// Runs reads together and answers each one's rows, in order: one round trip on D1 (a
+    /// batch), one query after another where that costs nothing (SQLite in tests).
+    async fn query_many(&self, stmts: Vec<Statement>) -> Result<Vec<Vec<Row>>> {
+        let mut out = Vec::with_capacity(stmts.len());
+        for stmt in stmts {
+            out.push(self.query(stmt).await?);
+        }
+        Ok(out)
+    }
 
     async fn query_as<T: DeserializeOwned>(&self, stmt: Statement) -> Result<Vec<T>> {
         self.query(stmt)

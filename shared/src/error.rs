@@ -149,6 +149,12 @@ impl From<McpError> for Error {
             | McpError::HttpStatus { message: m, .. }
             | McpError::JsonRpc { message: m, .. }
             | McpError::UnexpectedContentType { message: m, .. } => Error::Upstream(m),
+            // The attempts are in the message; the kind is the last attempt's.
+            McpError::GaveUp { last, message, .. } => match last.last() {
+                McpError::Timeout(_) => Error::Timeout(message),
+                McpError::Internal(_) => Error::Internal(message),
+                _ => Error::Upstream(message),
+            },
         }
     }
 }
@@ -229,6 +235,24 @@ mod tests {
         let internal = Error::from(McpError::Internal("i".into()));
         assert_eq!(internal, Error::Internal("i".into()));
         assert_eq!(internal.status(), 500);
+    }
+
+    #[test]
+    fn a_call_that_gave_up_maps_by_its_last_attempts_error_with_the_attempts_in_the_message() {
+        let refused = McpError::gave_up(
+            McpError::Unreachable("refused".into()),
+            4,
+            " (gave up after 4 attempts)",
+        );
+        assert_eq!(
+            Error::from(refused),
+            Error::Upstream("refused (gave up after 4 attempts)".into())
+        );
+        let slow = McpError::gave_up(McpError::Timeout("slow".into()), 3, " (3 attempts)");
+        assert_eq!(
+            Error::from(slow),
+            Error::Timeout("slow (3 attempts)".into())
+        );
     }
 
     #[test]

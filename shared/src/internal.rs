@@ -42,12 +42,33 @@ pub const MAX_ENVELOPE_BYTES: usize = 8 * crate::api::MAX_BODY_BYTES;
 const VERSION: &str = "v1";
 const MAC_HEX_LEN: usize = 64;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `Debug` shows the request's field names only (a `set_credential` body carries a
+/// credential's values).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct Envelope {
     pub request_id: String,
     pub identity: Identity,
     /// The validated public request body.
     pub request: Value,
+    /// The team's configuration version from its gate (`crate::call_target`); `None`: cached
+    /// call targets are not used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_version: Option<String>,
+}
+
+impl std::fmt::Debug for Envelope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let fields: Vec<&String> = self
+            .request
+            .as_object()
+            .map(|body| body.keys().collect())
+            .unwrap_or_default();
+        f.debug_struct("Envelope")
+            .field("request_id", &self.request_id)
+            .field("identity", &self.identity)
+            .field("request_fields", &fields)
+            .finish()
+    }
 }
 
 /// The URL the gateway addresses action workers by (the host is ignored by Service Bindings).
@@ -193,6 +214,28 @@ mod tests {
         assert_eq!(err.status(), 401, "{err:?}");
         assert_eq!(err.code(), "auth_error");
         err.to_string()
+    }
+
+    #[test]
+    fn debug_of_a_request_and_its_envelope_shows_field_names_not_values() {
+        let body = br#"{"action":"set_credential","server_id":"s1","credential_type":"api_key","credential":{"api_key":"key-8a7b6c5d4e"}}"#;
+        let request = crate::api::ActionRequest::parse(body).unwrap();
+        let envelope = Envelope {
+            request_id: "req-1".into(),
+            identity: Identity {
+                user_id: "u".into(),
+                team_id: "t".into(),
+                role: crate::identity::Role::Admin,
+            },
+            request: Value::Object(request.body.clone()),
+        };
+        for text in [format!("{request:?}"), format!("{envelope:?}")] {
+            assert!(!text.contains("key-8a7b6c5d4e"), "{text}");
+            assert!(
+                text.contains("credential") && text.contains("server_id"),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -5,13 +5,23 @@
 //! implements the seams declared here. The MCP client, with the network seam (`HttpClient`,
 //! `Clock`) and its own typed error, is the crate `mcp_client` (`shared/mcp`); its errors become
 //! [`Error`] in one place (`error.rs`), its session store is the KV cache through
-//! [`cache::CacheSessions`].
+//! [`cache::CacheSessions`], and its redactor is the one redactor ([`redact`], re-exported).
+//!
+//! Layout: [`api`] the request contract, [`error`] the one error and its HTTP mapping,
+//! [`auth`] JWT verification, [`identity`] and [`membership`] who acts in which team,
+//! [`gateway`] the gateway's decisions, [`internal`] the signed gateway → worker envelope,
+//! [`ratelimit`] the limits' arithmetic, [`db`] and [`cache`] the storage seams, [`repo`] all
+//! SQL, [`credentials`] sealing at rest, [`server_config`] and [`ssrf`] where a server may be,
+//! [`stdio_spec`] the stdio bridge's contract, [`schema`] argument validation, [`confirmation`]
+//! and [`result_cache`] per-tool policy, [`breaker`] the circuit breaker, [`upstream`] how an
+//! action reaches a server, [`actions`] what each action worker does, [`time`] timestamps.
 
 pub mod actions;
 pub mod api;
 pub mod auth;
 pub mod breaker;
 pub mod cache;
+pub mod call_target;
 pub mod confirmation;
 pub mod credentials;
 pub mod db;

@@ -32,6 +32,9 @@ use crate::repo::members::{self, Membership};
 pub const TEAM_HEADER: &str = "x-team-id";
 /// How long a user's list of teams is kept in KV (KV's minimum TTL; only a hint, see above).
 pub const TEAMS_HINT_TTL_SECS: u64 = 60;
+/// How long a gateway isolate remembers a user's teams hint without asking KV again
+/// (`crate::cache::Memo`): a stale hint costs one refused request, after which it is dropped.
+pub const TEAMS_HINT_MEMO_MS: u64 = 10_000;
 /// Default bound on how long the team's Durable Object trusts a membership it read from D1
 /// (`MEMBERSHIP_CACHE_SECS`). Changes made through the member actions take effect at once.
 pub const DEFAULT_MEMBERSHIP_CACHE_SECS: u64 = 30;

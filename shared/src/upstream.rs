@@ -124,11 +124,23 @@ pub async fn authorized_endpoint<D: Database, C, H: Upstream>(
     services: &Services<'_, D, C, H>,
     server: &Server,
 ) -> Result<Authorized> {
+    let stored = credentials::for_server(services.db, &server.team_id, &server.id).await?;
+    authorize(services, server, stored)
+}
+
+/// [`authorized_endpoint`] with the server's credential row (`stored`, `None`: it has none)
+/// already read: `call_tool` reads it together with the server and the tool
+/// (`crate::call_target`).
+pub fn authorize<D, C, H: Upstream>(
+    services: &Services<'_, D, C, H>,
+    server: &Server,
+    stored: Option<StoredCredential>,
+) -> Result<Authorized> {
     if server.server_type == ServerType::Stdio {
-        return stdio_endpoint(services, server).await;
+        return stdio_endpoint(services, server, stored);
     }
     let mut endpoint = endpoint_of(server, services.settings.allow_private_upstreams)?;
-    let Some((stored, material)) = open_credential(services, server).await? else {
+    let Some((stored, material)) = open_credential(services, server, stored)? else {
         return Ok(Authorized {
             endpoint,
             credential: None,
@@ -157,12 +169,12 @@ fn credential_use(stored: &StoredCredential) -> CredentialUse {
 }
 
 /// The server's credential, opened, if it has one; fails closed (see [`authorized_endpoint`]).
-async fn open_credential<D: Database, C, H: Upstream>(
+fn open_credential<D, C, H: Upstream>(
     services: &Services<'_, D, C, H>,
     server: &Server,
+    stored: Option<StoredCredential>,
 ) -> Result<Option<(StoredCredential, secrets::Material)>> {
-    let Some(stored) = credentials::for_server(services.db, &server.team_id, &server.id).await?
-    else {
+    let Some(stored) = stored else {
         return Ok(None);
     };
     // Bound to where the server points now: a value set for another origin (or command
@@ -192,9 +204,10 @@ async fn open_credential<D: Database, C, H: Upstream>(
 }
 
 /// A stdio server's endpoint on the bridge, with its secret environment in the launch spec.
-async fn stdio_endpoint<D: Database, C, H: Upstream>(
+fn stdio_endpoint<D, C, H: Upstream>(
     services: &Services<'_, D, C, H>,
     server: &Server,
+    stored: Option<StoredCredential>,
 ) -> Result<Authorized> {
     let settings = services.settings;
     let config = stdio_config_of(server)?;
@@ -204,7 +217,7 @@ async fn stdio_endpoint<D: Database, C, H: Upstream>(
             server.name
         ))
     })?;
-    let opened = open_credential(services, server).await?;
+    let opened = open_credential(services, server, stored)?;
     let (entries, credential) = match opened {
         None => (Vec::new(), None),
         Some((stored, material @ secrets::Material::CustomHeaders { .. })) => {

@@ -346,6 +346,21 @@ impl Stack {
         self.dev.pid()
     }
 
+    /// The rows of `sql` once there are `n` of them: executions reach D1 from the team's
+    /// ledger in batches, shortly after their calls answer (`shared::ledger`). Panics with
+    /// what it saw after 30 s.
+    pub fn await_rows(&self, sql: &str, n: usize) -> Vec<Value> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let rows = self.d1(sql);
+            if rows.len() >= n || std::time::Instant::now() > deadline {
+                assert_eq!(rows.len(), n, "{sql}: {rows:?}");
+                return rows;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+    }
+
     /// The wrangler dev log so far (workers' console lines included).
     pub fn log_text(&self) -> String {
         self.dev.log_text()

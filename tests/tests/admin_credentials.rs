@@ -341,6 +341,8 @@ fn tampered_ciphertext_or_a_wrong_key_fails_closed(w: &World) {
          || substr(encrypted_value, 32) WHERE server_id = '{}'",
         w.server_id
     ));
+    // Tampered in D1, not through the API: call_tool's cached targets are refreshed at once.
+    w.admin(json!({"action": "refresh_config"}));
     expect_refused("tampered ciphertext");
 
     // Sealed with a key the workers do not have, under an id they know and one they do not.
@@ -361,6 +363,7 @@ fn tampered_ciphertext_or_a_wrong_key_fails_closed(w: &World) {
             "UPDATE mcp_server_credentials SET encrypted_value = '{}', key_id = '{key_id}' WHERE server_id = '{}'",
             sealed.value, w.server_id
         ));
+        w.admin(json!({"action": "refresh_config"}));
         expect_refused(key_id);
     }
     let sync = w.call(
@@ -400,6 +403,7 @@ fn key_rotation_keeps_old_credentials_working(w: &World) {
          VALUES ('cred-old', '{}', 'team-a', 'bearer', '{}', '{}')",
         w.server_id, sealed.value, sealed.key_id
     ));
+    w.admin(json!({"action": "refresh_config"}));
     assert_eq!(sealed.key_id, "local1");
     assert_eq!(
         w.header_seen("authorization"),
@@ -680,6 +684,8 @@ fn a_credential_only_goes_to_the_origin_it_was_set_for(w: &World, python_url: &s
             "UPDATE mcp_servers SET config = json_object('url', '{url}') WHERE id = '{}'",
             w.server_id
         ));
+        // Edited in D1, not through the API: call_tool's cached targets are refreshed at once.
+        w.admin(json!({"action": "refresh_config"}));
     };
     point_at(&recorder.url);
     let before = w.executions_of("echo");

@@ -174,6 +174,20 @@ fn analytics_over_real_calls_in_two_teams() {
             .push((user.to_string(), tool, id));
     }
 
+    // Executions reach D1 from the teams' ledgers shortly after their calls answer.
+    let ids: Vec<String> = calls
+        .values()
+        .flatten()
+        .map(|(_, _, id)| format!("'{id}'"))
+        .collect();
+    stack.await_rows(
+        &format!(
+            "SELECT id FROM mcp_tool_executions WHERE id IN ({})",
+            ids.join(",")
+        ),
+        ids.len(),
+    );
+
     let w = World {
         stack,
         alice,
@@ -621,6 +635,7 @@ fn pagination_returns_every_row_once_while_rows_arrive(w: &World) {
     let mut seen = Vec::new();
     let mut cursor = Value::Null;
     let mut pages = 0;
+    let mut late = Vec::new();
     loop {
         let page = ok(&s.call(
             &w.alice,
@@ -635,7 +650,10 @@ fn pagination_returns_every_row_once_while_rows_arrive(w: &World) {
                 &w.bob,
                 json!({"action": "call_tool", "server_id": server_a, "tool_name": "echo", "parameters": {"message": "late"}}),
             );
-            ok(&answer);
+            late.push(format!(
+                "'{}'",
+                ok(&answer)["execution_id"].as_str().unwrap()
+            ));
         }
         match &page["next_cursor"] {
             Value::Null => break,
@@ -647,6 +665,14 @@ fn pagination_returns_every_row_once_while_rows_arrive(w: &World) {
         "every row exactly once, in (started_at, id) order"
     );
     assert_eq!(pages, 7);
+    // The late calls reach D1 from the team's ledger shortly after they answer.
+    s.await_rows(
+        &format!(
+            "SELECT id FROM mcp_tool_executions WHERE id IN ({})",
+            late.join(",")
+        ),
+        2,
+    );
     let now = ok(&s.call(&w.alice, json!({"action": "list_executions", "limit": 200})))
         ["executions"]
         .as_array()

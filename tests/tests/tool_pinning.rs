@@ -188,6 +188,8 @@ fn a_changed_tool_definition_waits_for_an_admins_approval() {
     // of the server stay callable.
     w.stack
         .d1("UPDATE teams SET on_tool_change = 'disable' WHERE id = 'team-a'");
+    // Changed in D1, not through the API: call_tool's cached targets are refreshed at once.
+    w.admin(json!({"action": "refresh_config"}));
     let before = w.lookup_executions();
     let refused = w.call("lookup", json!({"query": "x"}));
     assert_error(&refused, 409, "conflict");

@@ -16,7 +16,7 @@ use mcp_client::http::Clock;
 use serde_json::json;
 use shared::api::MAX_BODY_BYTES;
 use shared::auth::AuthConfig;
-use shared::cache::Cache;
+use shared::cache::{Cache, Memo, Memoized};
 use shared::gateway::{
     admit, binding_of, check_content_type, check_declared_length, is_api_path, read_body,
     CorsPolicy,
@@ -25,7 +25,7 @@ use shared::identity::{Identity, Role};
 use shared::internal::{
     action_url, is_refused_envelope, Envelope, SIGNATURE_HEADER, SIGNING_KEY_VAR,
 };
-use shared::membership::{keys, requested_team, resolve_team, TEAM_HEADER};
+use shared::membership::{keys, requested_team, resolve_team, TEAMS_HINT_MEMO_MS, TEAM_HEADER};
 use shared::timing::{self, Timings};
 use shared::Error;
 use worker::{event, Context, Env, Headers, Method, Request, RequestInit, Response};
@@ -138,13 +138,20 @@ async fn handle(
     .await?;
     at = timings.lap("auth", at, now_ms());
     let action = request.action;
+    let mut config_version = None;
     let identity = if action.needs_team() {
         let requested = requested_team(
             request.optional_str("team_id", shared::api::MAX_ID_LEN)?,
             team_header.as_deref(),
         )?;
         let db = Bindings::new(env).db()?;
-        let choice = resolve_team(&verified, requested, &db, &cache).await?;
+        // The user's teams hint, remembered by this isolate for a few seconds (KV otherwise).
+        let hints = Memoized {
+            cache: &cache,
+            memo: hint_memo(),
+            now_ms: http.now_ms(),
+        };
+        let choice = resolve_team(&verified, requested, &db, &hints).await?;
         at = timings.lap("team", at, now_ms());
         let answer =
             limiter::consult(env, &choice, &verified.user_id, action, request_id, WORKER).await?;
@@ -154,11 +161,12 @@ async fn handle(
             Err(err) => {
                 if choice.from_hint {
                     // The hint was stale; the next request reads the user's teams again.
-                    let _ = cache.delete(&keys::teams_of_user(&verified.user_id)).await;
+                    let _ = hints.delete(&keys::teams_of_user(&verified.user_id)).await;
                 }
                 return Err(err);
             }
         };
+        config_version = answer.config_version;
         if let Some(decision) = answer.decision {
             *limit_headers = decision.headers();
             if !decision.allowed {
@@ -194,9 +202,25 @@ async fn handle(
         request_id: request_id.to_string(),
         identity,
         request: request.to_value(),
+        config_version,
     };
     let forwarded = forward(env, binding_of(action.route()), action.name(), &envelope).await;
     timings.lap("forward", at, now_ms());
+    // The admin worker dropped the KV hint of whoever's teams changed; this isolate forgets
+    // its memory of it too (others within TEAMS_HINT_MEMO_MS, and only ever as a hint).
+    let changed = if action.is_member_change() {
+        request
+            .optional_str("user_id", shared::api::MAX_ID_LEN)
+            .ok()
+            .flatten()
+    } else if !action.needs_team() {
+        Some(envelope.identity.user_id.as_str())
+    } else {
+        None
+    };
+    if let Some(user) = changed {
+        hint_memo().forget(&keys::teams_of_user(user));
+    }
     forwarded
 }
 
@@ -259,6 +283,14 @@ async fn forward(
 /// Milliseconds with sub-millisecond precision (the clock advances across I/O).
 fn now_ms() -> f64 {
     worker::js_sys::Date::now()
+}
+
+/// The isolate's memory of users' teams hints (`shared::membership::TEAMS_HINT_MEMO_MS`).
+fn hint_memo() -> &'static Memo {
+    thread_local! {
+        static MEMO: &'static Memo = Box::leak(Box::new(Memo::new(TEAMS_HINT_MEMO_MS)));
+    }
+    MEMO.with(|m| *m)
 }
 
 fn uuid_v4() -> String {

@@ -8,6 +8,7 @@ use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use shared::redact::{names, Hidden};
 use shared::stdio_spec::AllowedCommands;
 
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8790";
@@ -41,7 +42,8 @@ pub const DEFAULT_CHILD_ENV: &[&str] = &[
     "NODE_EXTRA_CA_CERTS",
 ];
 
-#[derive(Clone, Debug)]
+/// `Debug` hides the token and shows the children's environment by names only.
+#[derive(Clone)]
 pub struct Config {
     pub addr: SocketAddr,
     /// Shared secret every request but `/health` must present as `Bearer <token>`.
@@ -62,6 +64,24 @@ pub struct Config {
     pub search_path: OsString,
     /// The base environment of every child, before the launch spec's env.
     pub child_env: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("addr", &self.addr)
+            .field("token", &Hidden)
+            .field("allowed_commands", &self.allowed_commands)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("max_line_bytes", &self.max_line_bytes)
+            .field("stderr_bytes", &self.stderr_bytes)
+            .field("request_timeout", &self.request_timeout)
+            .field("init_timeout", &self.init_timeout)
+            .field("session_idle_timeout", &self.session_idle_timeout)
+            .field("search_path", &self.search_path)
+            .field("child_env_names", &names(&self.child_env))
+            .finish()
+    }
 }
 
 impl Config {
@@ -166,6 +186,16 @@ fn pass_through<'a>(
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn debug_shows_neither_the_token_nor_the_childrens_environment_values() {
+        let mut cfg = Config::new("bridge-tok-5e4d3c2b1a", vec!["npx".into()]);
+        cfg.child_env = vec![("API_KEY".into(), "env-secret-0f1e2d".into())];
+        let text = format!("{cfg:?}");
+        assert!(!text.contains("bridge-tok-5e4d3c2b1a"), "{text}");
+        assert!(!text.contains("env-secret-0f1e2d"), "{text}");
+        assert!(text.contains("API_KEY") && text.contains("npx"), "{text}");
+    }
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let map: HashMap<String, String> = pairs

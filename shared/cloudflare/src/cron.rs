@@ -1,5 +1,6 @@
 //! The `#[event(scheduled)]` side of the sync_tools worker: builds the services from the
-//! bindings and runs the cron job the schedule names. Never panics; failures are logged.
+//! bindings and runs the cron job the schedule names, then moves every team it checked to a
+//! new configuration version (`crate::team_gate`). Never panics; failures are logged.
 
 use worker::Env;
 
@@ -9,6 +10,7 @@ use shared::error::Result;
 
 use crate::bindings::Bindings;
 use crate::log::log;
+use crate::team_gate::config_changed;
 
 /// The schedule that re-syncs every catalogue; any other schedule runs health checks.
 pub const SYNC_SCHEDULE_VAR: &str = "SYNC_SCHEDULE";
@@ -56,6 +58,18 @@ pub async fn run_scheduled(env: &Env, cron: &str) -> Result<Report> {
         log("warn", "sync_tools", &run_id, &warning);
     }
     let outcome = run(&services, job, retention, budget).await;
+    if let Ok(report) = &outcome {
+        for team in &report.team_ids {
+            if let Err(e) = config_changed(env, team).await {
+                log(
+                    "error",
+                    "sync_tools",
+                    &run_id,
+                    &format!("telling team {team}'s gate that its configuration changed: {e}"),
+                );
+            }
+        }
+    }
     if let Err(e) = &outcome {
         log(
             "error",

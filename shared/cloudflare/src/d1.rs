@@ -36,6 +36,21 @@ fn to_js(value: &SqlValue) -> JsValue {
     }
 }
 
+fn rows_of(result: &worker::D1Result) -> Result<Vec<Row>> {
+    let rows: Vec<Value> = result.results().or_internal("D1")?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| match row {
+            Value::Object(m) => Some(
+                m.into_iter()
+                    .map(|(k, v)| (k, normalize_number(v)))
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect())
+}
+
 fn changes(result: &worker::D1Result) -> u64 {
     result
         .meta()
@@ -48,18 +63,16 @@ fn changes(result: &worker::D1Result) -> u64 {
 impl Database for D1Store {
     async fn query(&self, stmt: Statement) -> Result<Vec<Row>> {
         let result = self.prepare(&stmt)?.all().await.or_internal("D1")?;
-        let rows: Vec<Value> = result.results().or_internal("D1")?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|row| match row {
-                Value::Object(m) => Some(
-                    m.into_iter()
-                        .map(|(k, v)| (k, normalize_number(v)))
-                        .collect(),
-                ),
-                _ => None,
-            })
-            .collect())
+        rows_of(&result)
+    }
+
+    async fn query_many(&self, stmts: Vec<Statement>) -> Result<Vec<Vec<Row>>> {
+        let prepared = stmts
+            .iter()
+            .map(|s| self.prepare(s))
+            .collect::<Result<Vec<_>>>()?;
+        let results = self.db.batch(prepared).await.or_internal("D1")?;
+        results.iter().map(rows_of).collect()
     }
 
     async fn execute(&self, stmt: Statement) -> Result<u64> {

@@ -12,9 +12,6 @@ use worker::{Headers, Method, Request, RequestInit, Stub};
 use crate::bindings::Bindings;
 use crate::error::WorkerResultExt;
 
-/// The binding of the team's object in call_tool's wrangler.toml.
-pub const BINDING: &str = "TEAM_GATE";
-
 pub struct TeamLedger {
     stub: Stub,
 }
@@ -23,7 +20,10 @@ impl TeamLedger {
     /// The ledger of `team_id`; `None` when the worker has no `TEAM_GATE` binding (then the
     /// database is the ledger).
     pub fn for_team(bindings: &Bindings<'_>, team_id: &str) -> Option<TeamLedger> {
-        let namespace = bindings.env().durable_object(BINDING).ok()?;
+        let namespace = bindings
+            .env()
+            .durable_object(crate::team_gate::BINDING)
+            .ok()?;
         let stub = namespace.id_from_name(team_id).ok()?.get_stub().ok()?;
         Some(TeamLedger { stub })
     }

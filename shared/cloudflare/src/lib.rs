@@ -34,6 +34,7 @@ pub mod rate_limiter;
 pub mod shell;
 #[cfg(feature = "stdio-bridge")]
 pub mod stdio_bridge;
+pub mod team_gate;
 
 pub use bindings::Bindings;
 pub use error::WorkerResultExt;

@@ -38,6 +38,7 @@ pub async fn consult(
         Ok(GateAnswer {
             admission: admit_directly(&db, choice, user_id, action).await?,
             decision: None,
+            config_version: None,
         })
     };
     if !config.enabled {

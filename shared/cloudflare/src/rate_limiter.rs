@@ -61,6 +61,11 @@ pub struct RateLimiter {
     requests: Cell<u64>,
     /// The team's execution ledger (`crate::ledger_store`).
     ledger: LedgerState,
+    /// The team's configuration version is `{config_epoch}.{config_changes}`: a new epoch for
+    /// every instance (what a lost instance knew is never trusted again), one more change for
+    /// every `/config-changed` (`shared::call_target`).
+    config_epoch: String,
+    config_changes: Cell<u64>,
 }
 
 impl DurableObject for RateLimiter {
@@ -73,6 +78,8 @@ impl DurableObject for RateLimiter {
             schema_ready: Cell::new(false),
             requests: Cell::new(0),
             ledger: LedgerState::default(),
+            config_epoch: shared::repo::new_id(),
+            config_changes: Cell::new(0),
         }
     }
 
@@ -80,6 +87,10 @@ impl DurableObject for RateLimiter {
         match req.path().as_str() {
             "/ledger/start" => return self.ledger_start(&mut req).await,
             "/ledger/finish" => return self.ledger_finish(&mut req).await,
+            "/config-changed" => {
+                self.config_changes.set(self.config_changes.get() + 1);
+                return Response::from_json(&serde_json::json!({"version": self.config_version()}));
+            }
             _ => {}
         }
         if req.path() == "/forget" {
@@ -176,12 +187,14 @@ impl RateLimiter {
             return Ok(GateAnswer {
                 admission: admitted,
                 decision: None,
+                config_version: Some(self.config_version()),
             });
         };
         if !config.enabled {
             return Ok(GateAnswer {
                 admission: admitted,
                 decision: None,
+                config_version: Some(self.config_version()),
             });
         }
 
@@ -204,7 +217,12 @@ impl RateLimiter {
         Ok(GateAnswer {
             admission: admitted,
             decision: Some(decision),
+            config_version: Some(self.config_version()),
         })
+    }
+
+    fn config_version(&self) -> String {
+        format!("{}.{}", self.config_epoch, self.config_changes.get())
     }
 
     fn bindings(&self) -> Bindings<'_> {

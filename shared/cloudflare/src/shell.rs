@@ -12,6 +12,7 @@ use worker::{Env, Request, Response};
 
 use shared::actions::{Ctx, Reply, Services, Settings};
 use shared::api::ActionRequest;
+use shared::call_target::{TargetCache, Versioned};
 use shared::error::{Error, Result};
 use shared::gateway::read_body;
 use shared::internal::{Envelope, SigningKey, MAX_ENVELOPE_BYTES, SIGNATURE_HEADER};
@@ -92,6 +93,10 @@ where
     let settings = bindings.settings();
     let request_id = envelope.request_id.as_str();
     let ledger = TeamLedger::for_team(&bindings, &envelope.identity.team_id);
+    let targets = envelope.config_version.as_deref().map(|version| Versioned {
+        cache: isolate_targets(),
+        version,
+    });
     let log_line = |message: &str| log("info", worker_name, request_id, message);
     let ctx = Ctx {
         services: Services {
@@ -105,6 +110,7 @@ where
         request_id,
         timings,
         ledger: ledger.as_ref().map(|l| l as &dyn Ledger),
+        targets,
     };
     action(&ctx, &request).await
 }
@@ -121,6 +127,15 @@ async fn authentic_envelope(req: &mut Request, env: &Env) -> Result<Envelope> {
     let now_secs = worker::Date::now().as_millis() / 1000;
     key.verify(header.as_deref(), &body, now_secs)?;
     serde_json::from_slice(&body).map_err(|e| Error::internal(format!("undecodable envelope: {e}")))
+}
+
+/// The isolate's call targets (`shared::call_target`): one cache per isolate, which serves one
+/// request at a time between awaits (JavaScript's single thread), kept for the isolate's life.
+fn isolate_targets() -> &'static TargetCache {
+    thread_local! {
+        static TARGETS: &'static TargetCache = Box::leak(Box::new(TargetCache::new()));
+    }
+    TARGETS.with(|t| *t)
 }
 
 pub fn settings_from(env: &Env) -> Settings {

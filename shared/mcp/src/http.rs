@@ -11,6 +11,7 @@ use futures::stream::LocalBoxStream;
 use futures::StreamExt;
 
 use crate::error::{McpError, Result};
+use crate::redact::names;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -29,7 +30,9 @@ impl Method {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// `Debug` shows header names and the body's size only: values carry credentials and session
+/// ids, bodies tool arguments.
+#[derive(Clone, PartialEq)]
 pub struct HttpRequest {
     pub method: Method,
     pub url: String,
@@ -64,11 +67,23 @@ pub struct HttpResponse {
     pub body: ByteStream,
 }
 
+impl std::fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("header_names", &names(&self.headers))
+            .field("body_bytes", &self.body.as_ref().map(Vec::len))
+            .finish()
+    }
+}
+
+/// `Debug` shows header names only (`Mcp-Session-Id`, cookies).
 impl std::fmt::Debug for HttpResponse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpResponse")
             .field("status", &self.status)
-            .field("headers", &self.headers)
+            .field("header_names", &names(&self.headers))
             .finish_non_exhaustive()
     }
 }

@@ -1,7 +1,7 @@
 //! mcp-edge's MCP client (DESIGN.md §5), a crate of its own: one client for every protocol
 //! generation a remote server may speak, over the [`http::HttpClient`] seam so it runs in a
-//! Worker (core's Cloudflare adapter implements the seam over `worker::Fetch`) and natively
-//! against real servers (feature `native`: [`native_http::NativeHttp`] over reqwest + tokio).
+//! Worker (`edge_cloudflare::fetch` implements the seam over `worker::Fetch`) and natively
+//! against real servers (feature `native`: `native_http::NativeHttp` over reqwest + tokio).
 //! It knows nothing of teams, D1 or the API contract; core maps its [`McpError`] to the API
 //! error in one place (`impl From<McpError> for shared::Error`).
 //!
@@ -10,8 +10,11 @@
 //! [`sse`] event-stream parsing, [`reply`] reading one HTTP answer, [`wire`] sending,
 //! [`session`] session state in a [`SessionStore`], [`detect`] the protocol verdicts,
 //! [`elicit`] answering elicitation without a user, [`param_headers`] the `Mcp-Param-*`
-//! headers of 2026-07-28, [`retry`] the retry policy, [`text`] clipping and scrubbing, and one
-//! file per transport: [`streamable`], [`stateless`], [`legacy_sse`].
+//! headers of 2026-07-28, [`retry`] the retry policy, [`tools`] reading `tools/list` pages,
+//! [`redact`] the one redactor (credential values and their encoded forms out of text; the
+//! `Debug` stand-ins for secrets), [`text`] clipping and scrubbing what a server said, and one
+//! file per transport: [`streamable`], [`stateless`], [`legacy_sse`]. Core re-exports
+//! [`redact`] as `shared::redact`.
 //!
 //! The session store seam: the client keeps upstream session state between invocations
 //! through the small [`SessionStore`] trait defined here (keyed by server id, infallible: the
@@ -25,7 +28,8 @@
 //!   otherwise detects/initializes once and stores the state for the next invocation.
 //! - A lost session is recovered once per call: drop the stored state, re-initialize, retry.
 //! - Every public call is bounded in time by [`Clock::sleep_ms`]; on expiry the request in
-//!   flight is cancelled (best effort) and the answer is [`McpError::Timeout`].
+//!   flight is cancelled (best effort) and the answer is [`McpError::Timeout`] (after more
+//!   than one attempt, [`McpError::GaveUp`] around it).
 //! - A session we replace while it is still valid (the endpoint's URL or transport pin changed)
 //!   is ended with a best-effort `DELETE`, sent only to the URL it was made for and only when
 //!   that URL has the endpoint's origin (the endpoint's credentials never go to another
@@ -37,8 +41,9 @@
 //!   header value ever appears in a message.
 //! - Only [`McpClient::call_tool_with`] retries, as [`retry`] decides: transient failures only,
 //!   within the call's time budget, and never a `tools/call` whose POST may have reached the
-//!   server unless the caller says the tool is idempotent. The other calls try once (and
-//!   recover a lost session once), as before.
+//!   server unless the caller says the tool is idempotent; a call that gave up says how many
+//!   attempts it made ([`McpError::GaveUp`]). The other calls try once (and recover a lost
+//!   session once).
 
 pub mod detect;
 pub mod elicit;
@@ -118,8 +123,9 @@ pub struct CallOptions<'s> {
 /// What [`McpClient::call_tool_with`] ended with.
 #[derive(Debug)]
 pub struct CallOutcome {
-    /// As [`McpClient::call_tool`] answers; an error message says how many attempts were made
-    /// and why no more were.
+    /// As [`McpClient::call_tool`] answers. A call that failed after retries (or was not
+    /// retried for a reason worth stating) fails as [`McpError::GaveUp`]: the attempts and the
+    /// last attempt's error, its message saying how many attempts were made and why no more.
     pub result: Result<Value>,
     /// Attempts made (1 = no retry). An attempt includes connecting and one session recovery.
     pub attempts: u32,
@@ -330,20 +336,25 @@ impl<'a, H: HttpClient + Clock, S: SessionStore> McpClient<'a, H, S> {
                 match retry::decide(&policy, &situation) {
                     retry::Decision::Retry { delay_ms } => self.wire.http.sleep_ms(delay_ms).await,
                     retry::Decision::Stop(stop) => {
-                        return Err(with_suffix(failure.into_error(), &stop.explain(attempt)))
+                        return Err(McpError::gave_up(
+                            failure.into_error(),
+                            attempt,
+                            &stop.explain(attempt),
+                        ))
                     }
                 }
             }
         };
         let result = match self.bounded(&what, timeout_ms, retrying).await {
-            Err(McpError::Timeout(m)) => {
+            Err(timeout @ McpError::Timeout(_)) => {
                 fault.set(true);
                 let n = attempts.get();
-                Err(McpError::Timeout(if n > 1 {
-                    format!("{m} ({n} attempts)")
+                let suffix = if n > 1 {
+                    format!(" ({n} attempts)")
                 } else {
-                    m
-                }))
+                    String::new()
+                };
+                Err(McpError::gave_up(timeout, n, &suffix))
             }
             other => other,
         };
@@ -627,15 +638,6 @@ fn jitter() -> f64 {
     (uuid::Uuid::new_v4().as_u128() >> 80) as f64 / (1u64 << 48) as f64
 }
 
-/// The error with a clause appended to its message (not to internal errors).
-fn with_suffix(e: McpError, suffix: &str) -> McpError {
-    match e {
-        _ if suffix.is_empty() => e,
-        McpError::Internal(_) => e,
-        other => other.map_message(|m| format!("{m}{suffix}")),
-    }
-}
-
 /// Same scheme, host and port.
 fn same_origin(a: &str, b: &str) -> bool {
     match (url::Url::parse(a), url::Url::parse(b)) {
@@ -647,6 +649,78 @@ fn same_origin(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::{HttpRequest, HttpResponse};
+
+    /// Refuses every connection; its clock moves only when the client sleeps.
+    #[derive(Default)]
+    struct Refusing {
+        now: Cell<u64>,
+        sent: Cell<u32>,
+    }
+
+    impl HttpClient for Refusing {
+        async fn send(&self, _: HttpRequest) -> Result<HttpResponse> {
+            self.sent.set(self.sent.get() + 1);
+            Err(McpError::transport("connect(): Connection refused"))
+        }
+    }
+
+    impl Clock for Refusing {
+        fn now_ms(&self) -> u64 {
+            self.now.get()
+        }
+        async fn sleep_ms(&self, ms: u64) {
+            self.now.set(self.now.get() + ms);
+        }
+    }
+
+    fn refused_call(retry: RetryPolicy) -> CallOutcome {
+        let http = Refusing::default();
+        let endpoint = ServerEndpoint {
+            server_id: "srv".into(),
+            url: "http://127.0.0.1:9/mcp".into(),
+            headers: Vec::new(),
+            transport: TransportPin::StreamableHttp,
+        };
+        let client = McpClient::new(&http, MemorySessions::new(), endpoint);
+        let options = CallOptions {
+            timeout_ms: 30_000,
+            retry,
+            ..CallOptions::default()
+        };
+        let outcome = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(client.call_tool_with("echo", Map::new(), options));
+        assert_eq!(http.sent.get(), outcome.attempts, "one request per attempt");
+        outcome
+    }
+
+    #[test]
+    fn a_retried_call_that_fails_says_its_attempts_in_the_typed_error() {
+        let outcome = refused_call(RetryPolicy::STANDARD);
+        assert_eq!(outcome.attempts, 4);
+        let err = outcome.result.unwrap_err();
+        let McpError::GaveUp { attempts, last, .. } = &err else {
+            panic!("{err:?}");
+        };
+        assert_eq!(*attempts, 4);
+        assert!(matches!(**last, McpError::Unreachable(_)), "{last:?}");
+        assert!(
+            err.to_string().ends_with(" (gave up after 4 attempts)"),
+            "{err}"
+        );
+        assert!(err.is_connect() && outcome.server_fault);
+    }
+
+    #[test]
+    fn a_call_tried_once_fails_with_its_own_error() {
+        let outcome = refused_call(RetryPolicy::NONE);
+        assert_eq!(outcome.attempts, 1);
+        let err = outcome.result.unwrap_err();
+        assert!(matches!(err, McpError::Unreachable(_)), "{err:?}");
+        assert_eq!(err.attempts(), 1);
+    }
 
     #[test]
     fn same_origin_compares_scheme_host_and_port() {

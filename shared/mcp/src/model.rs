@@ -39,11 +39,10 @@ pub struct ServerEndpoint {
 
 impl std::fmt::Debug for ServerEndpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
         f.debug_struct("ServerEndpoint")
             .field("server_id", &self.server_id)
             .field("url", &self.url)
-            .field("header_names", &names)
+            .field("header_names", &crate::redact::names(&self.headers))
             .field("transport", &self.transport)
             .finish()
     }

@@ -90,6 +90,26 @@ fn percent_encode(bytes: &[u8], upper: bool, plus_for_space: bool) -> String {
     out
 }
 
+/// Stands where a secret is in a `Debug` impl: prints `<redacted>`, never the value.
+pub struct Hidden;
+
+impl std::fmt::Debug for Hidden {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// For `Debug`: whether a secret is there (`Some(<redacted>)`), not what it is.
+pub fn hidden<T>(secret: &Option<T>) -> Option<Hidden> {
+    secret.as_ref().map(|_| Hidden)
+}
+
+/// For `Debug`: the names of `(name, value)` pairs (headers, environment variables), whose
+/// values may be credentials or session ids.
+pub fn names(pairs: &[(String, String)]) -> Vec<&str> {
+    pairs.iter().map(|(name, _)| name.as_str()).collect()
+}
+
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Redactor {
     secrets: Vec<String>,
@@ -151,6 +171,79 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn debug_of_requests_replies_and_sessions_shows_no_header_value_or_session_id() {
+        use crate::http::{HttpRequest, HttpResponse, Method};
+        use crate::model::{ServerEndpoint, TransportPin};
+        use crate::session::{MemorySessions, SessionState, SessionStore, TransportKind};
+        use crate::streamable::Streamable;
+        use crate::wire::{CancelRoute, InFlight};
+        use futures::StreamExt;
+
+        const BEARER: &str = "Bearer tok-9f8e7d6c5b4a";
+        const SESSION: &str = "sess-1a2b3c4d5e6f";
+        let headers = vec![
+            ("Authorization".to_string(), BEARER.to_string()),
+            ("Mcp-Session-Id".to_string(), SESSION.to_string()),
+        ];
+        let request = HttpRequest {
+            method: Method::Post,
+            url: "https://mcp.example/mcp".into(),
+            headers: headers.clone(),
+            body: Some(format!("{{\"token\":\"{BEARER}\"}}").into_bytes()),
+        };
+        let reply = HttpResponse {
+            status: 200,
+            headers: headers.clone(),
+            body: futures::stream::empty().boxed_local(),
+        };
+        let in_flight = InFlight {
+            id: 7,
+            method: "tools/call".into(),
+            route: CancelRoute::Post {
+                url: "https://mcp.example/mcp".into(),
+                headers: headers.clone(),
+            },
+        };
+        let endpoint = ServerEndpoint {
+            server_id: "srv".into(),
+            url: "https://mcp.example/mcp".into(),
+            headers: headers.clone(),
+            transport: TransportPin::Auto,
+        };
+        let streamable = Streamable {
+            session_id: Some(SESSION.into()),
+            protocol_version: "2025-06-18".into(),
+        };
+        let state = SessionState {
+            transport: TransportKind::StreamableHttp,
+            session_id: Some(SESSION.into()),
+            protocol_version: None,
+            url: "https://mcp.example/mcp".into(),
+        };
+        let sessions = MemorySessions::new();
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(sessions.put("srv", &serde_json::to_string(&state).unwrap(), 60));
+        let shown = [
+            format!("{request:?}"),
+            format!("{reply:?}"),
+            format!("{in_flight:?}"),
+            format!("{endpoint:?}"),
+            format!("{streamable:?}"),
+            format!("{state:?}"),
+            format!("{sessions:?}"),
+        ];
+        for text in &shown {
+            assert!(!text.contains("tok-9f8e7d6c5b4a"), "{text}");
+            assert!(!text.contains(SESSION), "{text}");
+        }
+        assert!(shown[0].contains("Authorization") && shown[0].contains("Mcp-Session-Id"));
+        assert!(shown[4].contains("Some(<redacted>)"), "{}", shown[4]);
+        assert!(shown[6].contains("srv"), "{}", shown[6]);
+    }
 
     #[test]
     fn every_occurrence_in_nested_json_is_masked() {

@@ -14,6 +14,8 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::redact::hidden;
+
 /// Where the client keeps upstream session state, one JSON string per server id.
 #[allow(async_fn_in_trait)]
 pub trait SessionStore {
@@ -37,10 +39,22 @@ impl<S: SessionStore> SessionStore for &S {
     }
 }
 
-/// An in-memory store (tests, one-shot tools). TTLs are recorded, not enforced.
-#[derive(Debug, Default)]
+/// An in-memory store (tests, one-shot tools). TTLs are recorded, not enforced. `Debug` lists
+/// the server ids only (the stored states hold session ids).
+#[derive(Default)]
 pub struct MemorySessions {
     entries: RefCell<HashMap<String, (String, u64)>>,
+}
+
+impl std::fmt::Debug for MemorySessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let entries = self.entries.borrow();
+        let mut servers: Vec<&str> = entries.keys().map(String::as_str).collect();
+        servers.sort_unstable();
+        f.debug_struct("MemorySessions")
+            .field("servers", &servers)
+            .finish()
+    }
 }
 
 impl MemorySessions {
@@ -76,7 +90,8 @@ pub enum TransportKind {
     Stateless,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `Debug` says whether there is a session id, never which.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionState {
     pub transport: TransportKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -85,6 +100,17 @@ pub struct SessionState {
     pub protocol_version: Option<String>,
     #[serde(default)]
     pub url: String,
+}
+
+impl std::fmt::Debug for SessionState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionState")
+            .field("transport", &self.transport)
+            .field("session_id", &hidden(&self.session_id))
+            .field("protocol_version", &self.protocol_version)
+            .field("url", &self.url)
+            .finish()
+    }
 }
 
 pub async fn load<S: SessionStore>(store: &S, server_id: &str, url: &str) -> Option<SessionState> {

@@ -32,6 +32,7 @@ use super::wire::{CancelRoute, InFlight, Wire};
 use super::CLIENT_NAME;
 use crate::error::McpError;
 use crate::http::{Clock, HttpClient, HttpResponse};
+use crate::redact::hidden;
 
 pub const MAX_RESUMES: u32 = 3;
 /// Time the standalone `GET` stream has to open before a call goes ahead without it.
@@ -39,10 +40,20 @@ pub const STANDALONE_OPEN_MS: u64 = 1000;
 const DEFAULT_RETRY_MS: u64 = 1000;
 const MAX_RETRY_MS: u64 = 5000;
 
-#[derive(Debug, Clone, PartialEq)]
+/// `Debug` says whether there is a session id, never which.
+#[derive(Clone, PartialEq)]
 pub struct Streamable {
     pub session_id: Option<String>,
     pub protocol_version: String,
+}
+
+impl std::fmt::Debug for Streamable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Streamable")
+            .field("session_id", &hidden(&self.session_id))
+            .field("protocol_version", &self.protocol_version)
+            .finish()
+    }
 }
 
 impl Streamable {

@@ -24,6 +24,7 @@ use super::text::Redactor;
 use crate::error::{McpError, Result};
 use crate::http::{HttpClient, HttpRequest, HttpResponse, Method};
 use crate::model::ServerEndpoint;
+use crate::redact::names;
 
 pub const ACCEPT_BOTH: &str = "application/json, text/event-stream";
 
@@ -40,7 +41,8 @@ const RESERVED: &[&str] = &[
 ];
 
 /// Where to send `notifications/cancelled` for the request in flight.
-#[derive(Debug, Clone, PartialEq)]
+/// `Debug` shows the header names only (they carry the session id and credentials).
+#[derive(Clone, PartialEq)]
 pub enum CancelRoute {
     /// POST to `url` with these protocol headers (Streamable HTTP or legacy SSE message URL).
     Post {
@@ -49,6 +51,19 @@ pub enum CancelRoute {
     },
     /// 2026-07-28: closing the response stream is the cancellation; nothing to send.
     CloseStream,
+}
+
+impl std::fmt::Debug for CancelRoute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CancelRoute::Post { url, headers } => f
+                .debug_struct("Post")
+                .field("url", url)
+                .field("header_names", &names(headers))
+                .finish(),
+            CancelRoute::CloseStream => f.write_str("CloseStream"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -46,6 +46,12 @@ pub async fn admin<D: Database, C: Cache, H: Upstream>(
         AdminAction::DeleteCredential => delete_credential(ctx, req).await,
         AdminAction::ReencryptCredentials => reencrypt_credentials(ctx).await,
         AdminAction::ApproveTool => approve_tool(ctx, req).await,
+        // The admin worker moves the team to a new configuration version after every admin
+        // action; this one does nothing else.
+        AdminAction::RefreshConfig => Ok(Reply::ok(json!({
+            "success": true,
+            "message": "call_tool reads this team's servers, tools and credentials from D1 again on its next call",
+        }))),
     }
 }
 
@@ -158,8 +164,8 @@ async fn update_server<D: Database, C: Cache, H: Upstream>(
     req: &ActionRequest,
 ) -> Result<Reply> {
     let s = &ctx.services;
-    let server_id = req.required_str("server_id", MAX_ID_LEN)?;
-    let existing = servers::get(s.db, ctx.team(), server_id).await?;
+    let existing = named_server(ctx, req).await?;
+    let server_id = existing.id.as_str();
     let config = validated_config(req, existing.server_type, s.settings)?;
     // A new origin (stdio: a new command line) is somewhere the credential was not set for.
     let moved = config.as_deref().is_some_and(|new| {
@@ -220,6 +226,15 @@ async fn update_tool<D: Database, C: Cache, H: Upstream>(
     };
     let now = iso_from_ms(s.http.now_ms());
     tools::update_policy(s.db, ctx.team(), tool_id, policy, &now).await?;
+    tool_changed(ctx, tool_id).await
+}
+
+/// After a change to a tool: drops the lists it is in and answers the tool as it is now.
+async fn tool_changed<D: Database, C: Cache, H>(
+    ctx: &Ctx<'_, D, C, H>,
+    tool_id: &str,
+) -> Result<Reply> {
+    let s = &ctx.services;
     let tool = tools::get_by_id(s.db, ctx.team(), tool_id).await?;
     drop_team_caches(s.cache, ctx.team(), Some(&tool.server_id)).await;
     Ok(Reply::ok(
@@ -281,15 +296,11 @@ async fn approve_tool<D: Database, C: Cache, H: Upstream>(
                 .unwrap_or("none pending"),
         ));
     }
-    drop_team_caches(s.cache, ctx.team(), Some(&tool.server_id)).await;
     ctx.log(&format!(
         "definition {pending} of tool {} approved by {}",
         tool.id, ctx.identity.user_id
     ));
-    let tool = tools::get_by_id(s.db, ctx.team(), &tool.id).await?;
-    Ok(Reply::ok(
-        json!({ "success": true, "tool": tool.admin_json() }),
-    ))
+    tool_changed(ctx, &tool.id).await
 }
 
 fn stale_definition(tool_name: &str, now_pending: &str) -> Error {
@@ -321,6 +332,23 @@ async fn admin_view<D: Database>(db: &D, server: &Server) -> Result<Value> {
         m.insert("updated_at".into(), server.updated_at.clone().into());
     }
     Ok(view)
+}
+
+/// The team's server a request names by `server_id`.
+async fn named_server<D: Database, C, H>(
+    ctx: &Ctx<'_, D, C, H>,
+    req: &ActionRequest,
+) -> Result<Server> {
+    let server_id = req.required_str("server_id", MAX_ID_LEN)?;
+    servers::get(ctx.services.db, ctx.team(), server_id).await
+}
+
+/// The credential keyring, which `action` needs; its absence is our misconfiguration.
+fn keyring<'s>(settings: &'s Settings, action: &str) -> Result<&'s secrets::KeyRing> {
+    settings
+        .credential_keys
+        .as_ref()
+        .map_err(|e| Error::internal(format!("{action} on the admin worker: {e}")))
 }
 
 /// Drops the lists a server change affects and the server's upstream session.
@@ -359,8 +387,7 @@ async fn set_credential<D: Database, C: Cache, H: Upstream>(
     req: &ActionRequest,
 ) -> Result<Reply> {
     let s = &ctx.services;
-    let server_id = req.required_str("server_id", MAX_ID_LEN)?;
-    let server = servers::get(s.db, ctx.team(), server_id).await?;
+    let server = named_server(ctx, req).await?;
     let credential_type = req.required_str("credential_type", 32)?;
     let fields = req.optional_object("credential")?.ok_or_else(|| {
         field_error(
@@ -373,11 +400,7 @@ async fn set_credential<D: Database, C: Cache, H: Upstream>(
     if server.server_type == ServerType::Stdio {
         check_stdio_credential(&server, &new.material)?;
     }
-    let ring = s
-        .settings
-        .credential_keys
-        .as_ref()
-        .map_err(|e| Error::internal(format!("set_credential on the admin worker: {e}")))?;
+    let ring = keyring(s.settings, "set_credential")?;
     let expires_at = new.expires_at_ms.map(iso_from_ms);
     let destination =
         secrets::destination_of(server.server_type, &server.config).ok_or_else(|| {
@@ -432,8 +455,7 @@ async fn delete_credential<D: Database, C: Cache, H: Upstream>(
     req: &ActionRequest,
 ) -> Result<Reply> {
     let s = &ctx.services;
-    let server_id = req.required_str("server_id", MAX_ID_LEN)?;
-    let server = servers::get(s.db, ctx.team(), server_id).await?;
+    let server = named_server(ctx, req).await?;
     let deleted = credentials::delete(s.db, ctx.team(), &server.id).await?;
     drop_server_caches(s.cache, ctx.team(), &server.id).await;
     Ok(Reply::ok(json!({
@@ -450,10 +472,7 @@ async fn reencrypt_credentials<D: Database, C: Cache, H: Upstream>(
     ctx: &Ctx<'_, D, C, H>,
 ) -> Result<Reply> {
     let s = &ctx.services;
-    let ring =
-        s.settings.credential_keys.as_ref().map_err(|e| {
-            Error::internal(format!("reencrypt_credentials on the admin worker: {e}"))
-        })?;
+    let ring = keyring(s.settings, "reencrypt_credentials")?;
     let (mut reencrypted, mut current, mut failed) = (0u64, 0u64, Vec::new());
     // Every value is opened, current ones too, so that the answer lists every credential
     // that no longer opens (moved in D1, sealed in the first format, altered).

@@ -31,6 +31,7 @@ use super::{Ctx, Reply, Upstream};
 use crate::api::{ActionRequest, MAX_ID_LEN, MAX_NAME_LEN};
 use crate::breaker::{Breaker, Gate};
 use crate::cache::{Cache, CacheSessions};
+use crate::call_target;
 use crate::confirmation::{self, ConfirmationKey, MAX_TOKEN_LEN};
 use crate::db::Database;
 use crate::error::{Error, Result};
@@ -38,11 +39,11 @@ use crate::ledger::{DirectLedger, End, Record, ABANDON_MARGIN_MS};
 use crate::repo::executions::Status;
 use crate::repo::servers::{ConnectionStatus, Server};
 use crate::repo::tools::{ApprovalState, OnToolChange, Tool};
-use crate::repo::{confirmations, new_id, servers, tools};
+use crate::repo::{confirmations, new_id, tools};
 use crate::result_cache;
 use crate::schema::validate_arguments;
 use crate::time::iso_from_ms;
-use crate::upstream::{authorized_endpoint, Authorized};
+use crate::upstream::{authorize, Authorized};
 use mcp_client::retry::{self, RetryPolicy};
 use mcp_client::{CallOptions, McpClient};
 
@@ -148,7 +149,16 @@ async fn admit<'r, D: Database, C: Cache, H: Upstream>(
     );
     let confirmation_token = req.optional_str("confirmation_token", MAX_TOKEN_LEN)?;
 
-    let server = servers::get(s.db, ctx.team(), server_id).await?;
+    let target = call_target::read(
+        s.db,
+        ctx.targets,
+        ctx.team(),
+        server_id,
+        tool_name,
+        s.http.now_ms(),
+    )
+    .await?;
+    let server = target.server;
     if !server.is_active {
         return Err(Error::Conflict(format!(
             "server '{}' is deactivated; an admin can reactivate it with update_server",
@@ -163,16 +173,18 @@ async fn admit<'r, D: Database, C: Cache, H: Upstream>(
             server.last_error.as_deref().unwrap_or("no detail")
         )));
     }
-    let tool = tools::get_by_name(s.db, ctx.team(), server_id, tool_name).await?;
+    let tool = target
+        .tool
+        .ok_or_else(|| tools::not_found(server_id, tool_name))?;
     if !tool.is_enabled {
         return Err(Error::Authorization(format!(
             "tool '{tool_name}' is disabled by your team's admin"
         )));
     }
     // A changed definition is served as previously approved; teams that `disable` changed
-    // tools refuse them until an admin approves (one D1 read, only for such tools).
+    // tools refuse them until an admin approves.
     if tool.approval_state == ApprovalState::PendingApproval
-        && tools::on_tool_change(s.db, ctx.team()).await? == OnToolChange::Disable
+        && target.on_tool_change == OnToolChange::Disable
     {
         return Err(Error::Conflict(format!(
             "tool '{tool_name}' of server '{}' changed its definition since it was approved; \
@@ -184,7 +196,7 @@ async fn admit<'r, D: Database, C: Cache, H: Upstream>(
     if let Some(schema) = &tool.input_schema {
         validate_arguments(schema, &arguments)?;
     }
-    let upstream = authorized_endpoint(s, &server).await?;
+    let upstream = authorize(s, &server, target.credential)?;
     let timeout_ms = (tool.timeout_seconds.max(1) as u64) * 1000;
     let call = Admitted {
         tool_name,
@@ -602,6 +614,7 @@ mod tests {
             request_id: "req-test",
             timings: &crate::timing::Timings::new(),
             ledger: None,
+            targets: None,
         };
         let req = ActionRequest::parse(
             json!({"action": "call_tool", "server_id": "srv-a", "tool_name": "echo", "parameters": {"message": "hi"}})

@@ -76,11 +76,10 @@ impl Retention {
             max_batches: Self::MAX_BATCHES,
         };
         match value.map(str::trim) {
-            None | Some("") => (with(Some(Self::DEFAULT_DAYS)), None),
             Some("0") | Some("off") => (with(None), None),
-            Some(v) => match v.parse::<u64>() {
-                Ok(n) if (1..=Self::MAX_DAYS).contains(&n) => (with(Some(n)), None),
-                _ => (
+            value => match in_range(value, Self::MAX_DAYS) {
+                Ok(days) => (with(Some(days.unwrap_or(Self::DEFAULT_DAYS))), None),
+                Err(v) => (
                     with(Some(Self::DEFAULT_DAYS)),
                     Some(format!(
                         "EXECUTION_RETENTION_DAYS='{v}' is not 0, off or 1..={}; keeping {} days",
@@ -125,18 +124,18 @@ impl Budget {
     /// the default plus a warning to log.
     pub fn from_settings(per_team: Option<&str>, total: Option<&str>) -> (Budget, Vec<String>) {
         let mut warnings = Vec::new();
-        let mut read = |name: &str, value: Option<&str>, default: u32| match value.map(str::trim) {
-            None | Some("") => default,
-            Some(v) => match v.parse::<u32>() {
-                Ok(n) if (1..=Self::MAX).contains(&n) => n,
-                _ => {
-                    warnings.push(format!(
-                        "{name}='{v}' is not 1..={}; using {default}",
-                        Self::MAX
-                    ));
-                    default
-                }
-            },
+        let mut read = |name: &str, value: Option<&str>, default: u32| match in_range(
+            value.map(str::trim),
+            Self::MAX,
+        ) {
+            Ok(n) => n.unwrap_or(default),
+            Err(v) => {
+                warnings.push(format!(
+                    "{name}='{v}' is not 1..={}; using {default}",
+                    Self::MAX
+                ));
+                default
+            }
         };
         let budget = Budget {
             per_team: read(
@@ -156,6 +155,21 @@ impl Default for Budget {
             per_team: Self::PER_TEAM,
             total: Self::TOTAL,
         }
+    }
+}
+
+/// A whole-number setting, already trimmed: `Ok(None)` when unset or empty, `Ok(Some(n))` for
+/// `1..=max`, `Err(text)` for anything else (the caller warns and keeps its default).
+fn in_range<T>(value: Option<&str>, max: T) -> std::result::Result<Option<T>, &str>
+where
+    T: std::str::FromStr + PartialOrd + From<u8>,
+{
+    match value {
+        None | Some("") => Ok(None),
+        Some(v) => match v.parse::<T>() {
+            Ok(n) if (T::from(1)..=max).contains(&n) => Ok(Some(n)),
+            _ => Err(v),
+        },
     }
 }
 
@@ -209,6 +223,9 @@ pub struct Report {
     pub tools_removed: u64,
     pub stale_executions_closed: usize,
     pub executions_deleted: u64,
+    /// The teams whose servers this run took (their configuration may have changed).
+    #[serde(skip)]
+    pub team_ids: Vec<String>,
 }
 
 pub async fn run<D: Database, C: Cache, H: Upstream>(
@@ -236,11 +253,13 @@ pub async fn run<D: Database, C: Cache, H: Upstream>(
     };
     let all = round_robin(taken);
     report.servers = all.len();
-    report.teams = all
+    report.team_ids = all
         .iter()
-        .map(|s| s.team_id.as_str())
-        .collect::<std::collections::HashSet<_>>()
-        .len();
+        .map(|s| s.team_id.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    report.teams = report.team_ids.len();
     let outcomes: Vec<Result<(usize, u64)>> = futures::stream::iter(all.iter())
         .map(|server| check(services, server, job))
         .buffer_unordered(CONCURRENCY)
@@ -395,6 +414,37 @@ mod tests {
         (db, MemoryCache::new(), net, settings)
     }
 
+    fn quiet(_: &str) {}
+
+    fn services<'a>(
+        db: &'a SqliteDb,
+        cache: &'a MemoryCache,
+        net: &'a NoNetwork,
+        settings: &'a Settings,
+    ) -> Services<'a, SqliteDb, MemoryCache, NoNetwork> {
+        Services {
+            db,
+            cache,
+            http: net,
+            settings,
+            log: &quiet,
+        }
+    }
+
+    /// A health-check run with the default retention and budget.
+    async fn default_health_check(
+        services: &Services<'_, SqliteDb, MemoryCache, NoNetwork>,
+    ) -> Report {
+        run(
+            services,
+            Job::HealthCheck,
+            Retention::default(),
+            Budget::default(),
+        )
+        .await
+        .unwrap()
+    }
+
     #[test]
     fn the_sync_schedule_syncs_and_every_other_schedule_checks_health() {
         assert_eq!(Job::for_schedule("0 * * * *", "0 * * * *"), Job::SyncTools);
@@ -407,23 +457,9 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn failing_checks_mark_a_server_error_after_n_and_every_server_is_checked() {
         let (db, cache, net, settings) = world();
-        let log = |_: &str| {};
-        let services = Services {
-            db: &db,
-            cache: &cache,
-            http: &net,
-            settings: &settings,
-            log: &log,
-        };
+        let services = services(&db, &cache, &net, &settings);
         for run_no in 1..=3 {
-            let report = run(
-                &services,
-                Job::HealthCheck,
-                Retention::default(),
-                Budget::default(),
-            )
-            .await
-            .unwrap();
+            let report = default_health_check(&services).await;
             assert_eq!(
                 (report.servers, report.failed),
                 (2, 2),
@@ -458,14 +494,7 @@ mod tests {
              ('old', 'team-a', 'u', 'srv-a', 'tool-a1', 'echo', 'pending', '{old}'), \
              ('recent', 'team-a', 'u', 'srv-a', 'tool-a1', 'echo', 'pending', '{recent}')"
         ));
-        let log = |_: &str| {};
-        let services = Services {
-            db: &db,
-            cache: &cache,
-            http: &net,
-            settings: &settings,
-            log: &log,
-        };
+        let services = services(&db, &cache, &net, &settings);
         assert_eq!(close_stale_executions(&services).await.unwrap(), 1);
         assert_eq!(
             close_stale_executions(&services).await.unwrap(),
@@ -501,14 +530,7 @@ mod tests {
              SELECT printf('big-%02d', i), 'a-big', printf('s%02d', i), 'http', \
                     '{\"url\":\"http://127.0.0.1:9/mcp\"}' FROM n;",
         );
-        let log = |_: &str| {};
-        let services = Services {
-            db: &db,
-            cache: &cache,
-            http: &net,
-            settings: &settings,
-            log: &log,
-        };
+        let services = services(&db, &cache, &net, &settings);
         let budget = Budget {
             per_team: 5,
             total: 8,
@@ -641,14 +663,7 @@ mod tests {
             "INSERT INTO mcp_tool_executions (id, team_id, user_id, server_id, tool_name, status, started_at) VALUES {}",
             values.join(", ")
         ));
-        let log = |_: &str| {};
-        let services = Services {
-            db: &db,
-            cache: &cache,
-            http: &net,
-            settings: &settings,
-            log: &log,
-        };
+        let services = services(&db, &cache, &net, &settings);
         let small = Retention {
             days: Some(30),
             batch: 2,
@@ -679,14 +694,7 @@ mod tests {
             db.scalar("SELECT count(*) FROM mcp_tool_executions"),
             json!(3)
         );
-        let report = run(
-            &services,
-            Job::HealthCheck,
-            Retention::default(),
-            Budget::default(),
-        )
-        .await
-        .unwrap();
+        let report = default_health_check(&services).await;
         assert_eq!(
             report.executions_deleted, 3,
             "a year later the default 90 days drops them"

@@ -120,7 +120,20 @@ async fn add_member<D: Database, C: Cache, H: Clock>(
 async fn existing<D: Database, C, H>(ctx: &Ctx<'_, D, C, H>, user: &str) -> Result<Member> {
     members::get_member(ctx.services.db, ctx.team(), user)
         .await?
-        .ok_or_else(|| Error::NotFound(format!("user '{user}' is not a member of this team")))
+        .ok_or_else(|| not_a_member(user))
+}
+
+fn not_a_member(user: &str) -> Error {
+    Error::NotFound(format!("user '{user}' is not a member of this team"))
+}
+
+/// A membership change's outcome for `user` as this action's answer: done, or why not.
+fn applied(change: Change, user: &str) -> Result<()> {
+    match change {
+        Change::Done => Ok(()),
+        Change::NotAMember => Err(not_a_member(user)),
+        Change::LastOwner => Err(last_owner()),
+    }
 }
 
 fn last_owner() -> Error {
@@ -138,15 +151,10 @@ async fn update_member<D: Database, C: Cache, H: Clock>(
     let current = existing(ctx, user).await?;
     authorize_member_change(ctx.identity.role, Some(current.role), Some(role))?;
     let now = iso_from_ms(ctx.services.http.now_ms());
-    match members::set_role(ctx.services.db, ctx.team(), user, role, &now).await? {
-        Change::Done => {}
-        Change::NotAMember => {
-            return Err(Error::NotFound(format!(
-                "user '{user}' is not a member of this team"
-            )))
-        }
-        Change::LastOwner => return Err(last_owner()),
-    }
+    applied(
+        members::set_role(ctx.services.db, ctx.team(), user, role, &now).await?,
+        user,
+    )?;
     forget_hint(ctx.services.cache, user).await;
     ctx.log(&format!(
         "member {user}: {} -> {}",
@@ -166,15 +174,10 @@ async fn remove_member<D: Database, C: Cache, H>(
     let user = target_user(req)?;
     let current = existing(ctx, user).await?;
     authorize_member_change(ctx.identity.role, Some(current.role), None)?;
-    match members::remove_member(ctx.services.db, ctx.team(), user).await? {
-        Change::Done => {}
-        Change::NotAMember => {
-            return Err(Error::NotFound(format!(
-                "user '{user}' is not a member of this team"
-            )))
-        }
-        Change::LastOwner => return Err(last_owner()),
-    }
+    applied(
+        members::remove_member(ctx.services.db, ctx.team(), user).await?,
+        user,
+    )?;
     forget_hint(ctx.services.cache, user).await;
     ctx.log(&format!("member {user} removed"));
     Ok(Reply::ok(

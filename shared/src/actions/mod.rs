@@ -19,6 +19,7 @@ pub mod sync_tools;
 use serde_json::{Map, Value};
 
 use crate::cache::{keys, Cache};
+use crate::call_target::Versioned;
 use crate::confirmation::ConfirmationKey;
 use crate::credentials::{KeyRing, KeyRingError};
 use crate::error::Error;
@@ -126,6 +127,9 @@ pub struct Ctx<'a, D, C, H> {
     /// Where `call_tool` records its calls: the team's Durable Object on Workers; `None`:
     /// the database itself ([`crate::ledger::DirectLedger`]).
     pub ledger: Option<&'a dyn Ledger>,
+    /// The isolate's cache of call targets and the configuration version this request may
+    /// read it under (`crate::call_target`); `None`: read D1 every time.
+    pub targets: Option<Versioned<'a>>,
 }
 
 impl<D, C, H> Ctx<'_, D, C, H> {

@@ -123,6 +123,7 @@ impl World {
             request_id: "req-test",
             timings: &crate::timing::Timings::new(),
             ledger: None,
+            targets: None,
         };
         match req.action {
             Action::ListServers => list_servers::list_servers(&ctx).await,

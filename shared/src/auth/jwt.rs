@@ -22,8 +22,8 @@ use crate::error::{Error, Result};
 /// Real tokens (Supabase, Auth0, Clerk) are 1-2 KiB; anything near this is not a login token.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
-/// A compact JWS split and decoded, its signature not yet verified.
-#[derive(Debug)]
+/// A compact JWS split and decoded, its signature not yet verified. `Debug` shows the header
+/// fields only: with the signature, the parts are the bearer token itself.
 pub(crate) struct UnverifiedToken<'a> {
     pub alg: Algorithm,
     pub kid: Option<String>,
@@ -31,6 +31,15 @@ pub(crate) struct UnverifiedToken<'a> {
     pub signing_input: &'a [u8],
     pub payload: Vec<u8>,
     pub signature: Vec<u8>,
+}
+
+impl std::fmt::Debug for UnverifiedToken<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UnverifiedToken")
+            .field("alg", &self.alg)
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
 }
 
 fn auth(msg: impl Into<String>) -> Error {
@@ -233,6 +242,18 @@ mod tests {
         assert_eq!(t.kid.as_deref(), Some("k"));
         assert_eq!(t.alg, Algorithm::HS256);
         assert_eq!(t.signature, vec![0, 0, 0]);
+    }
+
+    #[test]
+    fn debug_of_an_unverified_token_shows_its_header_fields_only() {
+        let h = b64(&json!({"alg": "HS256", "kid": "k"}));
+        let p = b64(&json!({"sub": "user-1"}));
+        let token = format!("{h}.{p}.c2lnbmF0dXJl");
+        let text = format!("{:?}", parse(&token, &config()).unwrap());
+        assert_eq!(
+            text,
+            r#"UnverifiedToken { alg: HS256, kid: Some("k"), .. }"#
+        );
     }
 
     #[test]

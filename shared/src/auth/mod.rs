@@ -1,5 +1,5 @@
 //! JWT verification for the gateway (DESIGN.md §4): a bearer token in, the caller's
-//! [`Identity`] out.
+//! [`Identity`](crate::identity::Identity) out.
 //!
 //! Order of checks: size and shape → header `alg` against the pinned list → signature (HS256
 //! with the configured secret; RS256/ES256 with the JWKS key named by `kid`) → `exp`/`nbf`/`iat`
@@ -58,7 +58,7 @@ pub async fn authenticate<H: HttpClient, C: Cache>(
     claims::identity(&claims, config)
 }
 
-/// Extracts the token from an Authorization header value ("Bearer <t>", case-insensitive
+/// Extracts the token from an Authorization header value (`Bearer <t>`, case-insensitive
 /// scheme); `Error::Auth` if absent/malformed.
 pub fn bearer_token(header: Option<&str>) -> Result<&str> {
     let header = header

@@ -47,6 +47,19 @@ pub fn origin_of(url: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// Asserts, for each of `configs`, that its destination equals `base` (`same`) or is
+    /// another one.
+    fn each_is(
+        same: bool,
+        base: &Option<String>,
+        configs: &[&str],
+        d: impl Fn(&str) -> Option<String>,
+    ) {
+        for config in configs {
+            assert_eq!(d(config) == *base, same, "{config}");
+        }
+    }
+
     fn remote(url: &str) -> Option<String> {
         destination_of(
             ServerType::Http,
@@ -58,14 +71,13 @@ mod tests {
     fn urls_of_one_origin_share_a_destination_whatever_their_path_case_or_default_port() {
         let base = remote("https://api.example.com/mcp");
         assert_eq!(base.as_deref(), Some("origin:https://api.example.com:443"));
-        for same in [
+        let same = [
             "https://API.Example.COM/mcp",
             "HTTPS://api.example.com:443/other/path?q=1#f",
             "https://user@api.example.com/mcp",
             " https://api.example.com ",
-        ] {
-            assert_eq!(remote(same), base, "{same}");
-        }
+        ];
+        each_is(true, &base, &same, remote);
         assert_eq!(
             remote("http://127.0.0.1/mcp").as_deref(),
             Some("origin:http://127.0.0.1:80")
@@ -79,15 +91,14 @@ mod tests {
     #[test]
     fn another_scheme_host_or_port_is_another_destination() {
         let base = remote("https://api.example.com/mcp");
-        for other in [
+        let others = [
             "http://api.example.com/mcp",
             "https://api.example.com:8443/mcp",
             "https://evil.example.com/mcp",
             "https://api.example.com.evil.net/mcp",
-        ] {
-            assert_ne!(remote(other), base, "{other}");
-            assert!(remote(other).is_some(), "{other}");
-        }
+        ];
+        each_is(false, &base, &others, remote);
+        assert!(others.iter().all(|url| remote(url).is_some()));
         let sse = destination_of(ServerType::Sse, r#"{"url":"https://api.example.com/sse"}"#);
         assert_eq!(sse, base, "the transport is not part of the destination");
     }
@@ -102,14 +113,13 @@ mod tests {
             base,
             "env names say which variables, not where they go"
         );
-        for other in [
+        let others = [
             r#"{"command":"npx","args":["-y","pkg2"]}"#,
             r#"{"command":"npx","args":["-y pkg"]}"#,
             r#"{"command":"npx","args":["-y","pkg","--x"]}"#,
             r#"{"command":"uvx","args":["-y","pkg"]}"#,
-        ] {
-            assert_ne!(d(other), base, "{other}");
-        }
+        ];
+        each_is(false, &base, &others, d);
     }
 
     #[test]

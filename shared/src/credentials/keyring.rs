@@ -55,11 +55,20 @@ impl std::fmt::Display for OpenError {
     }
 }
 
-/// A value sealed under one key of the ring.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A value sealed under one key of the ring. `Debug` shows the key id only.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Sealed {
     pub key_id: String,
     pub value: String,
+}
+
+impl std::fmt::Debug for Sealed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sealed")
+            .field("key_id", &self.key_id)
+            .field("value", &crate::redact::Hidden)
+            .finish()
+    }
 }
 
 #[derive(Clone, PartialEq, Eq)]

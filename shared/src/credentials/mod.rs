@@ -182,6 +182,36 @@ mod tests {
     }
 
     #[test]
+    fn debug_of_new_sealed_and_stored_credentials_shows_no_value() {
+        let fields = serde_json::json!({"access_token": "tok-plain-7c6b5a49"});
+        let new = parse_new("oauth_token", fields.as_object().unwrap(), 0).unwrap();
+        let sealed = seal(&ring(), &binding("srv-1", None), &new.material);
+        let stored = crate::repo::credentials::StoredCredential {
+            id: "cred-1".into(),
+            server_id: "srv-1".into(),
+            team_id: "team-a".into(),
+            credential_type: "oauth_token".into(),
+            encrypted_value: sealed.value.clone(),
+            key_id: sealed.key_id.clone(),
+            header_name: None,
+            expires_at: None,
+            last_used_at: None,
+            created_at: String::new(),
+            updated_at: String::new(),
+        };
+        let shown = [
+            format!("{new:?}"),
+            format!("{sealed:?}"),
+            format!("{stored:?}"),
+        ];
+        for text in &shown {
+            assert!(!text.contains("tok-plain-7c6b5a49"), "{text}");
+            assert!(!text.contains(&sealed.value), "{text}");
+        }
+        assert!(shown[1].contains("k1") && shown[2].contains("cred-1"));
+    }
+
+    #[test]
     fn a_sealed_value_opens_only_for_its_own_row() {
         let r = ring();
         let m = Material::OauthToken {

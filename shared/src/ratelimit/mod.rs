@@ -50,11 +50,15 @@ pub struct CheckRequest {
     pub claimed_role: Option<Role>,
 }
 
-/// The object's answer: the admission, and the rate-limit decision for admitted requests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The object's answer: the admission, the rate-limit decision for admitted requests, and the
+/// team's configuration version (`shared::call_target`: what cached call targets are valid
+/// under; `None` when the object did not answer).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GateAnswer {
     pub admission: Admission,
     pub decision: Option<Decision>,
+    #[serde(default)]
+    pub config_version: Option<String>,
 }
 
 /// What the admin worker tells a team's object after a membership change: forget the cached
@@ -68,6 +72,9 @@ pub struct ForgetRequest {
 pub const CHECK_URL: &str = "https://rate-limiter.internal/check";
 /// The URL the admin worker addresses a team's object by to drop cached memberships.
 pub const FORGET_URL: &str = "https://rate-limiter.internal/forget";
+/// The URL the admin and sync_tools workers address a team's object by after a change to the
+/// team's servers, tools or credentials: the object moves to a new configuration version.
+pub const CONFIG_CHANGED_URL: &str = "https://rate-limiter.internal/config-changed";
 
 impl Decision {
     /// The response headers for this decision.

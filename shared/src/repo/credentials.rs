@@ -13,11 +13,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::credentials::Binding;
-use crate::db::Database;
+use crate::db::{Database, Statement};
 use crate::error::Result;
+use crate::redact::Hidden;
 use crate::stmt;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `Debug` leaves out the sealed value.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredCredential {
     pub id: String,
     pub server_id: String,
@@ -31,6 +33,24 @@ pub struct StoredCredential {
     pub last_used_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+impl std::fmt::Debug for StoredCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredCredential")
+            .field("id", &self.id)
+            .field("server_id", &self.server_id)
+            .field("team_id", &self.team_id)
+            .field("credential_type", &self.credential_type)
+            .field("encrypted_value", &Hidden)
+            .field("key_id", &self.key_id)
+            .field("header_name", &self.header_name)
+            .field("expires_at", &self.expires_at)
+            .field("last_used_at", &self.last_used_at)
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .finish()
+    }
 }
 
 impl StoredCredential {
@@ -81,8 +101,13 @@ pub async fn for_server<D: Database>(
     team_id: &str,
     server_id: &str,
 ) -> Result<Option<StoredCredential>> {
+    db.query_one(for_server_stmt(team_id, server_id)).await
+}
+
+/// The read of [`for_server`] (for reads batched with others).
+pub fn for_server_stmt(team_id: &str, server_id: &str) -> Statement {
     const SQL: &str = select_credentials!("WHERE team_id = ?1 AND server_id = ?2");
-    db.query_one(stmt!(SQL, team_id, server_id)).await
+    stmt!(SQL, team_id, server_id)
 }
 
 pub async fn list_for_team<D: Database>(db: &D, team_id: &str) -> Result<Vec<StoredCredential>> {

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::bool_from_int;
-use crate::db::Database;
+use crate::db::{Database, Statement};
 use crate::error::{Error, Result};
 use crate::server_config::ServerType;
 use crate::stmt;
@@ -42,7 +42,7 @@ pub struct Server {
     pub name: String,
     pub description: Option<String>,
     pub server_type: ServerType,
-    /// JSON text; see [`crate::server_config::ServerConfig`].
+    /// JSON text; see [`crate::server_config::RemoteConfig`] and [`crate::server_config::StdioConfig`].
     pub config: String,
     #[serde(deserialize_with = "bool_from_int")]
     pub is_active: bool,
@@ -165,10 +165,20 @@ pub async fn quota<D: Database>(db: &D, team_id: &str, default_limit: u32) -> Re
 
 /// A server of the caller's team, active or not; `not_found` for any other team's id.
 pub async fn get<D: Database>(db: &D, team_id: &str, server_id: &str) -> Result<Server> {
-    const SQL: &str = select_servers!("WHERE team_id = ?1 AND id = ?2");
-    db.query_one(stmt!(SQL, team_id, server_id))
+    db.query_one(get_stmt(team_id, server_id))
         .await?
-        .ok_or_else(|| Error::NotFound(format!("server '{server_id}' not found in your team")))
+        .ok_or_else(|| not_found(server_id))
+}
+
+/// The read of [`get`] (for reads batched with others).
+pub fn get_stmt(team_id: &str, server_id: &str) -> Statement {
+    const SQL: &str = select_servers!("WHERE team_id = ?1 AND id = ?2");
+    stmt!(SQL, team_id, server_id)
+}
+
+/// What [`get`] answers for a server that is not in the caller's team.
+pub fn not_found(server_id: &str) -> Error {
+    Error::NotFound(format!("server '{server_id}' not found in your team"))
 }
 
 /// A server of the caller's team by its (unique per team) name, active or not.

@@ -188,15 +188,23 @@ pub async fn get_by_name<D: Database>(
     server_id: &str,
     tool_name: &str,
 ) -> Result<Tool> {
+    db.query_one(by_name_stmt(team_id, server_id, tool_name))
+        .await?
+        .ok_or_else(|| not_found(server_id, tool_name))
+}
+
+/// The read of [`get_by_name`] (for reads batched with others).
+pub fn by_name_stmt(team_id: &str, server_id: &str, tool_name: &str) -> Statement {
     const SQL: &str =
         select_tools!("WHERE s.team_id = ?1 AND t.team_id = ?1 AND s.id = ?2 AND t.tool_name = ?3");
-    db.query_one(stmt!(SQL, team_id, server_id, tool_name))
-        .await?
-        .ok_or_else(|| {
-            Error::NotFound(format!(
-                "tool '{tool_name}' not found on server '{server_id}'; an admin may need to run sync_tools"
-            ))
-        })
+    stmt!(SQL, team_id, server_id, tool_name)
+}
+
+/// What [`get_by_name`] answers for a tool the server does not have.
+pub fn not_found(server_id: &str, tool_name: &str) -> Error {
+    Error::NotFound(format!(
+        "tool '{tool_name}' not found on server '{server_id}'; an admin may need to run sync_tools"
+    ))
 }
 
 /// One tool by id; `not_found` outside the caller's team.
@@ -465,17 +473,26 @@ pub async fn approve<D: Database>(
 
 /// The team's [`OnToolChange`] policy; a team without a row gets the stricter `Disable`.
 pub async fn on_tool_change<D: Database>(db: &D, team_id: &str) -> Result<OnToolChange> {
-    #[derive(Deserialize)]
-    struct Row {
-        on_tool_change: OnToolChange,
+    let row: Option<OnToolChangeRow> = db.query_one(on_tool_change_stmt(team_id)).await?;
+    Ok(OnToolChangeRow::policy(row))
+}
+
+/// The read of [`on_tool_change`] (for reads batched with others).
+pub fn on_tool_change_stmt(team_id: &str) -> Statement {
+    stmt!("SELECT on_tool_change FROM teams WHERE id = ?1", team_id)
+}
+
+/// A row of [`on_tool_change_stmt`].
+#[derive(Deserialize)]
+pub struct OnToolChangeRow {
+    on_tool_change: OnToolChange,
+}
+
+impl OnToolChangeRow {
+    /// The team's policy (`disable` for a team without a row: the safe side).
+    pub fn policy(row: Option<OnToolChangeRow>) -> OnToolChange {
+        row.map_or(OnToolChange::Disable, |r| r.on_tool_change)
     }
-    let row: Option<Row> = db
-        .query_one(stmt!(
-            "SELECT on_tool_change FROM teams WHERE id = ?1",
-            team_id
-        ))
-        .await?;
-    Ok(row.map_or(OnToolChange::Disable, |r| r.on_tool_change))
 }
 
 /// The statement that folds one finished execution into the tool's statistics. It must run in

@@ -211,6 +211,7 @@ impl World {
             request_id: "req-test",
             timings: &crate::timing::Timings::new(),
             ledger: None,
+            targets: None,
         };
         analytics(&ctx, action, &req).await.map(|r| {
             assert_eq!(r.status, 200);

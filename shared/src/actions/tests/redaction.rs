@@ -120,3 +120,37 @@ async fn list_tools_with_an_id_that_is_no_id_is_not_found_even_with_a_warm_team_
     assert_eq!(real.body["cached"], false);
     assert_eq!(w.cache.len(), cached_entries + 1, "a key of its own");
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn debug_of_settings_and_the_cache_shows_no_key_token_or_session_id() {
+    use crate::actions::Settings;
+    use crate::cache::{Cache, MemoryCache};
+
+    let ring_key = STANDARD.encode([9u8; 32]);
+    let settings = Settings::from_vars(|name| match name {
+        "CREDENTIAL_KEYS" => Some(format!("k1:{ring_key}")),
+        "CONFIRMATION_SECRET" => Some("confirm-secret-31415926".into()),
+        "BRIDGE_TOKEN" => Some("bridge-token-27182818".into()),
+        _ => None,
+    });
+    assert!(settings.credential_keys.is_ok() && settings.bridge_token.is_some());
+    let cache = MemoryCache::new();
+    cache
+        .put(
+            &crate::cache::keys::mcp_session("srv-a"),
+            r#"{"transport":"streamable_http","session_id":"sess-16180339"}"#,
+            60,
+        )
+        .await
+        .unwrap();
+    for text in [format!("{settings:?}"), format!("{cache:?}")] {
+        for secret in [
+            ring_key.as_str(),
+            "confirm-secret-31415926",
+            "bridge-token-27182818",
+            "sess-16180339",
+        ] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! Issue 15 end to end under `wrangler dev`: the hot path of `call_tool`.
+//! - A warm call reads no configuration from D1: its target (server, tool, credential, policy)
+//!   comes from the isolate's cache under the team's configuration version. Proof: a change
+//!   made behind the API's back (SQL on D1) is not seen until `refresh_config`, while the
+//!   same change through the API (`update_tool`) applies to the very next call.
+//! - Every call is recorded in the team's Durable Object ledger and reaches D1 exactly once,
+//!   in batches (`ledger_flushes`: how many calls each D1 transaction carried), with the
+//!   tool's statistics equal to the calls made.
+//! - Every answer says where its time went (`Server-Timing`, the action's stages prefixed `a-`).
+
+use std::collections::BTreeSet;
+
+use integration::servers::python_streamable;
+use integration::stack::{Answer, Stack};
+use serde_json::{json, Value};
+
+const SEED: &str = "INSERT INTO teams (id, name) VALUES ('team-h', 'Team H');";
+
+fn echo(stack: &Stack, token: &str, server_id: &str, message: &str) -> Answer {
+    stack.call(
+        token,
+        json!({"action": "call_tool", "server_id": server_id, "tool_name": "echo",
+               "parameters": {"message": message}}),
+    )
+}
+
+fn admin_ok(stack: &Stack, token: &str, body: Value) -> Answer {
+    let answer = stack.call(token, body);
+    assert!(answer.status < 300, "{}", answer.text);
+    answer
+}
+
+#[test]
+fn call_tool_serves_cached_targets_records_in_the_ledger_and_reports_its_stages() {
+    let python = python_streamable();
+    let stack = Stack::start(SEED);
+    let admin = stack.token("hana", "team-h", "admin");
+    let member = stack.token("hugo", "team-h", "member");
+    let created = admin_ok(
+        &stack,
+        &admin,
+        json!({"action": "create_server", "name": "py", "server_type": "http",
+               "config": {"url": python.url}, "sync": true}),
+    );
+    let server_id = created.body["server"]["id"].as_str().unwrap().to_string();
+
+    // Stages: the gateway's own, then the action's, each a well-formed `name;dur=ms`.
+    let warm = echo(&stack, &member, &server_id, "warm");
+    assert_eq!(warm.status, 200, "{}", warm.text);
+    let timing = warm
+        .header("server-timing")
+        .expect("a Server-Timing header");
+    let stages: BTreeSet<&str> = timing
+        .split(", ")
+        .map(|entry| {
+            let (name, dur) = entry
+                .split_once(";dur=")
+                .unwrap_or_else(|| panic!("{timing}"));
+            assert!(dur.parse::<f64>().is_ok_and(|d| d >= 0.0), "{timing}");
+            name
+        })
+        .collect();
+    for stage in [
+        "auth",
+        "gate",
+        "forward",
+        "total",
+        "a-config",
+        "a-start",
+        "a-upstream",
+        "a-finish",
+    ] {
+        assert!(stages.contains(stage), "{stage} missing from {timing}");
+    }
+
+    // Behind the API's back: the cached target still serves (no configuration read) …
+    stack.d1_exec(&format!(
+        "UPDATE mcp_tools SET is_enabled = 0 WHERE server_id = '{server_id}' AND tool_name = 'echo'"
+    ));
+    let stale = echo(&stack, &member, &server_id, "cached");
+    assert_eq!(
+        stale.status, 200,
+        "served from the cached target: {}",
+        stale.text
+    );
+    // … until an admin says the configuration changed.
+    admin_ok(&stack, &admin, json!({"action": "refresh_config"}));
+    let refused = echo(&stack, &member, &server_id, "refused");
+    assert_eq!(refused.status, 403, "{}", refused.text);
+
+    // Through the API, a change applies to the very next call, both ways.
+    let policy = |enabled: bool| {
+        admin_ok(
+            &stack,
+            &admin,
+            json!({"action": "update_tool", "server_id": server_id, "tool_name": "echo",
+                   "is_enabled": enabled}),
+        );
+    };
+    policy(true);
+    let mut ids = vec![
+        warm.body["execution_id"].as_str().unwrap().to_string(),
+        stale.body["execution_id"].as_str().unwrap().to_string(),
+    ];
+    for i in 0..12 {
+        let answer = echo(&stack, &member, &server_id, &format!("m{i}"));
+        assert_eq!(answer.status, 200, "{}", answer.text);
+        ids.push(answer.body["execution_id"].as_str().unwrap().to_string());
+    }
+    policy(false);
+    let disabled = echo(&stack, &member, &server_id, "off");
+    assert_eq!(disabled.status, 403, "{}", disabled.text);
+
+    // The ledger: every call once in D1, final; the batches carried every call exactly once
+    // (how many batches depends on timing and is only reported).
+    let list = ids
+        .iter()
+        .map(|id| format!("'{id}'"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let rows = stack.await_rows(
+        &format!("SELECT id, status FROM mcp_tool_executions WHERE id IN ({list})"),
+        ids.len(),
+    );
+    assert!(rows.iter().all(|r| r["status"] == "success"), "{rows:?}");
+    let flushes = &stack.d1(&format!(
+        "SELECT count(*) AS batches, sum(executions) AS executions FROM ledger_flushes WHERE team_id = 'team-h'"
+    ))[0];
+    assert_eq!(
+        flushes["executions"].as_u64(),
+        Some(ids.len() as u64),
+        "{flushes}"
+    );
+    eprintln!(
+        "{} calls reached D1 in {} transactions",
+        ids.len(),
+        flushes["batches"]
+    );
+    let stats = &stack.d1(&format!(
+        "SELECT execution_count, success_count FROM mcp_tools WHERE server_id = '{server_id}' AND tool_name = 'echo'"
+    ))[0];
+    assert_eq!(
+        stats["execution_count"].as_u64(),
+        Some(ids.len() as u64),
+        "{stats}"
+    );
+    assert_eq!(
+        stats["success_count"].as_u64(),
+        Some(ids.len() as u64),
+        "{stats}"
+    );
+}
