@@ -166,7 +166,7 @@ fn main() {
         );
     }
     println!(
-        "\nAt this load the model predicts {:.0} D1 requests/s before the ledger ({:.0}% of one database's ~{:.0}/s) and {:.0}/s with the ledger and cached configuration; one D1 database served the design before the ledger up to {:.0} calls/s.",
+        "\nAt this load the model predicts {:.0} D1 requests/s before the ledger ({:.0}% of one database's ~{:.0}/s) and {:.0}/s with the ledger and cached call targets; one D1 database served the design before the ledger up to {:.0} calls/s.",
         measured.per_sec * TODAY.d1_requests(),
         100.0 * measured.per_sec * TODAY.d1_requests() / model::D1_REQUESTS_PER_SEC,
         model::D1_REQUESTS_PER_SEC,
@@ -189,7 +189,7 @@ fn main() {
         w.peak_calls_per_sec_per_team()
     );
     println!(
-        "At the product's peak one D1 database would take {:.0} requests/s before the ledger, {:.0} with the ledger flushed 200 ms after a call and configuration cached, {:.0} with a 60 s flush (against ~{:.0}/s).",
+        "At the product's peak one D1 database would take {:.0} requests/s before the ledger, {:.0} with the ledger flushed 200 ms after a call and call targets cached, {:.0} with a 60 s flush (against ~{:.0}/s).",
         w.peak_calls_per_sec() * TODAY.d1_requests(),
         Target::DEFAULT.d1_requests_per_sec(w.peak_calls_per_sec(), w.teams),
         minute.d1_requests_per_sec(w.peak_calls_per_sec(), w.teams),
