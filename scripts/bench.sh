@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Benchmarks (see BENCHMARKS.md): builds every worker in release mode, prints each worker's
 # wasm size (raw and gzipped) and compile/instantiate time, then runs the gateway benchmark under
-# `wrangler dev` on loopback (call_tool overhead vs a direct client, list_tools cached and not,
-# list_servers, upstream requests per warm call, workerd peak RSS). Figures are printed beside a
-# baseline measured in the same run; nothing here asserts a timing.
-#   scripts/bench.sh [calls=400] [concurrent_calls=800]
+# `wrangler dev` on loopback (tests/src/bin/bench_gateway.rs: the /health floors on wrangler's
+# proxy port and on workerd's inner port, call_tool overhead vs a direct client and vs IBM
+# ContextForge, one team vs many teams at once, list_tools cached and not, list_servers,
+# per-stage Server-Timing, storage trips per call, upstream requests per warm call, workerd peak
+# RSS, and issue 15's targets met or not). Figures are printed beside baselines measured in the
+# same run; nothing here asserts a timing.
+#   scripts/bench.sh [calls=300] [concurrent_calls=800]
+# ContextForge (PyPI mcp-contextforge-gateway, installed once into target/contextforge-venv) is
+# on by default; MCP_EDGE_BENCH_CONTEXTFORGE=0 skips it. MCP_EDGE_BENCH_TEAMS (32) sets the
+# number of teams of the many-teams run.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -38,6 +44,20 @@ for w in gateway list_servers list_tools call_tool sync_tools admin; do
   inst=$(printf '%s' "$timing" | python3 -c 'import json,sys,math; v=json.load(sys.stdin)["instantiate_ms"]; print("n/a" if v is None or (isinstance(v,float) and math.isnan(v)) else "%.1f" % v)')
   printf '| %s | %d | %d | %d | %s | %s |\n' "$w" $((raw / 1024)) $((gz / 1024)) $((js / 1024)) "$compile" "$inst"
 done
+
+if [ "${MCP_EDGE_BENCH_CONTEXTFORGE:-1}" = 1 ]; then
+  venv="$root/target/contextforge-venv"
+  if [ ! -x "$venv/bin/mcpgateway" ]; then
+    echo "installing ContextForge into $venv (once, a few minutes)…" >&2
+    rm -rf "$venv"
+    if ! { python3 -m venv "$venv" && "$venv/bin/pip" install -q mcp-contextforge-gateway; } \
+        >target/contextforge-install.log 2>&1; then
+      MCP_EDGE_CONTEXTFORGE_UNAVAILABLE="pip install mcp-contextforge-gateway failed ($(python3 --version)): $(tail -n 1 target/contextforge-install.log)"
+      export MCP_EDGE_CONTEXTFORGE_UNAVAILABLE
+    fi
+  fi
+  export MCP_EDGE_BENCH_CONTEXTFORGE=1
+fi
 
 echo "building and running the gateway benchmark…" >&2
 MCP_EDGE_PREBUILT=1 cargo run --release -q -p integration --bin bench_gateway -- "$@"

@@ -3,6 +3,7 @@
 //! does. Every process is started in its own process group and killed with it on drop, also
 //! when a test panics.
 
+pub mod bench;
 pub mod bridge;
 pub mod jwt;
 pub mod proc;

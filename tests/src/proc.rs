@@ -37,10 +37,20 @@ impl Proc {
         }
     }
 
+    /// The child's pid, which is also its process group's id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn log_text(&self) -> String {
         let mut s = String::new();
         let _ = File::open(&self.log).and_then(|mut f| f.read_to_string(&mut s));
         s
+    }
+
+    /// How the child ended, if it has.
+    pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
     }
 
     pub fn assert_running(&mut self) {

@@ -169,6 +169,10 @@ impl Stack {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(120)))
+            // Concurrent callers (the benchmarks' up to 128 threads) keep their connections
+            // instead of reconnecting on most requests (ureq keeps 3 per host by default).
+            .max_idle_connections(256)
+            .max_idle_connections_per_host(256)
             .build()
             .into();
         let stack = Stack {
@@ -273,8 +277,27 @@ impl Stack {
         body: Option<&str>,
         headers: &[(&str, &str)],
     ) -> Answer {
+        self.request_at(&self.base, method, path, token, body, headers)
+    }
+
+    /// POSTs a JSON request body to another entry of this stack's runtime (`base`, e.g. the
+    /// inner workerd's port, see `bench::workerd`).
+    pub fn call_at(&self, base: &str, token: &str, body: Value) -> Answer {
+        self.request_at(base, "POST", "/", Some(token), Some(&body.to_string()), &[])
+    }
+
+    /// Like [`Stack::request`], to `base` instead of the stack's own.
+    pub fn request_at(
+        &self,
+        base: &str,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
         self.flush_members();
-        let url = format!("{}{}", self.base, path);
+        let url = format!("{base}{path}");
         let mut builder = ureq::http::Request::builder().method(method).uri(&url);
         if let Some(t) = token {
             builder = builder.header("authorization", format!("Bearer {t}"));
@@ -311,6 +334,16 @@ impl Stack {
     /// Rows of a read-only query against the local D1 state the workers use.
     pub fn d1(&self, sql: &str) -> Vec<Value> {
         d1_query(self.state.path(), sql)
+    }
+
+    /// The local state directory (`--persist-to`): D1, KV and Durable Object SQLite files.
+    pub fn state_dir(&self) -> &Path {
+        self.state.path()
+    }
+
+    /// The process group of the `wrangler dev` session: wrangler and its workerd children.
+    pub fn process_group(&self) -> u32 {
+        self.dev.pid()
     }
 
     /// The rows of `sql` once there are `n` of them: executions reach D1 from the team's

@@ -1,121 +1,252 @@
-//! Benchmark (issue 10): what the gateway costs, side by side with a baseline measured in the
-//! same run. Everything on loopback under `wrangler dev`; run it through `scripts/bench.sh`,
-//! which builds the workers in release mode first and records the machine.
+//! Benchmark (issues 10 and 15): what the gateway costs, each figure beside a baseline measured
+//! in the same run. Everything on loopback under `wrangler dev`; run it through
+//! `scripts/bench.sh`, which builds the workers in release mode first and records the machine.
 //!
-//! 1. `call_tool` overhead: the same `echo` on server-everything (Streamable HTTP) and on our
-//!    Python SDK server, called (a) directly by a minimal client reusing a session (our MCP
-//!    client, natively) and (b) through the gateway's `call_tool`; p50/p95/p99 and calls/s at
-//!    concurrency 1 and 16, and the ratio.
-//! 2. `list_tools` from KV and uncached, and `list_servers`; `/health` as the floor that
-//!    `wrangler dev`'s local proxy adds to every request.
-//! 3. Upstream requests per warm `call_tool`, counted at the servers (their request logs).
-//! 4. Peak RSS of workerd during the run.
+//! 1. The local floors: `GET /health` on wrangler's proxy port (what every request pays) and
+//!    on the inner workerd's own port (`bench::workerd`: without the proxy).
+//! 2. `call_tool` overhead: the same `echo` on server-everything (Streamable HTTP) and on our
+//!    Python SDK server, called (a) directly by our MCP client reusing a session and (b)
+//!    through the gateway; p50/p95/p99 and calls/s at concurrency 1 and 16 (one team); for
+//!    server-everything also through the inner port, and through IBM ContextForge when it
+//!    runs here (`--contextforge` or `MCP_EDGE_BENCH_CONTEXTFORGE=1`; `bench::contextforge`).
+//! 3. Many teams at once: `MCP_EDGE_BENCH_TEAMS` (32) teams × 4 callers, each team with its
+//!    own registered server-everything, calls/s beside one team's 16 callers.
+//! 4. `list_tools` from the cache and uncached, `list_servers`.
+//! 5. Per-stage timings of `call_tool` c=1 from the `Server-Timing` response header (p50 of
+//!    each entry, whatever the entries are), and the storage trips per call counted in the
+//!    runtime's trace store (`bench::traces`).
+//! 6. Upstream requests per warm call (the servers' request logs), workerd peak RSS.
+//! 7. Issue 15's targets evaluated on the figures above: met / not met.
 //!
-//! `cargo run --release -p integration --bin bench_gateway -- [calls] [concurrent_calls]`
+//! `cargo run --release -p integration --bin bench_gateway -- [calls=300] [concurrent_calls=800] [--contextforge]`
 
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
+use integration::bench::contextforge::ContextForge;
+use integration::bench::direct::{echo_calls, Target};
+use integration::bench::server_timing::Stages;
+use integration::bench::stats::{repeat, run_threads, timed, Samples};
+use integration::bench::teams::{self, echo_body, SeededTeam};
+use integration::bench::{traces, workerd};
 use integration::stack::Stack;
 use integration::{free_port, proc::Proc, servers};
-use mcp_client::native_http::NativeHttp;
-use mcp_client::{McpClient, ServerEndpoint, TransportPin};
-use serde_json::{json, Map, Value};
-use shared::cache::{CacheSessions, MemoryCache};
+use serde_json::json;
 
-const SEED: &str = "INSERT INTO teams (id, name, tier, rate_limit_per_hour, user_calls_per_day) \
-    VALUES ('bench', 'Bench', 'enterprise', 1000000000, 1000000000);";
+const CALLERS_PER_TEAM: usize = 4;
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let calls: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(400);
-    let concurrent_calls: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(800);
+    let flags: Vec<String> = std::env::args().skip(1).collect();
+    let mut numbers = flags.iter().filter_map(|a| a.parse::<usize>().ok());
+    let calls = numbers.next().unwrap_or(300);
+    let concurrent_calls = numbers.next().unwrap_or(800);
+    let with_contextforge = flags.iter().any(|a| a == "--contextforge")
+        || std::env::var("MCP_EDGE_BENCH_CONTEXTFORGE").is_ok_and(|v| v == "1");
+    let team_count: usize = std::env::var("MCP_EDGE_BENCH_TEAMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(32);
 
     let everything = servers::everything_streamable();
     let python = python_logged();
-    let stack = Stack::start_with_vars(SEED, &[("RATE_LIMIT_ADMIN_PER_HOUR", "1000000")]);
-    let admin = stack.token("bench-admin", "bench", "admin");
-    let member = stack.token("bench-user", "bench", "member");
+    eprintln!("starting ContextForge (if enabled) and the stack…");
+    let contextforge = if with_contextforge {
+        ContextForge::start(&everything.url)
+    } else {
+        Err("not enabled (pass --contextforge or MCP_EDGE_BENCH_CONTEXTFORGE=1; scripts/bench.sh does)".into())
+    };
+    let seed = teams::seed_sql("bench", 1) + &teams::seed_sql("many", team_count);
+    let stack = Stack::start_with_vars(&seed, &[("RATE_LIMIT_ADMIN_PER_HOUR", "1000000")]);
+    let bench_team = teams::team_id("bench", 0);
+    let one = teams::register(&stack, &bench_team, "server-everything", &everything.url);
+    let py = teams::register(&stack, &bench_team, "python-sdk", &python.1);
+    let inner = workerd::inner_port(stack.process_group());
 
-    let mut targets = Vec::new();
-    for (name, url, requests_in_log) in [
-        (
-            "server-everything",
-            everything.url.clone(),
-            everything_posts as fn(&str) -> usize,
+    // 1. Floors, interleaved so that both see the same machine.
+    let (mut proxy_health, mut inner_health) = (Vec::new(), Vec::new());
+    for _ in 0..calls {
+        proxy_health.push(timed(|| {
+            assert_eq!(stack.request("GET", "/health", None, None, &[]).status, 200)
+        }));
+        if let Ok(port) = &inner {
+            let base = format!("http://127.0.0.1:{port}");
+            inner_health.push(timed(|| {
+                let a = stack.request_at(&base, "GET", "/health", None, None, &[]);
+                assert_eq!(a.status, 200)
+            }));
+        }
+    }
+    let (proxy_health, inner_health) = (
+        Samples::sequential(proxy_health),
+        Samples::sequential(inner_health),
+    );
+    println!("\n## The local floor: GET /health (gateway only, no auth)\n");
+    println!("| entry | calls | p50 ms | p95 ms | p99 ms |");
+    println!("|---|---|---|---|---|");
+    latency_row(
+        "wrangler's proxy port (what every request pays)",
+        &proxy_health,
+    );
+    match &inner {
+        Ok(port) => latency_row(
+            &format!("workerd's inner port ({port}; no proxy)"),
+            &inner_health,
         ),
-        (
-            "python-sdk",
-            python.1.clone(),
-            python_posts as fn(&str) -> usize,
-        ),
-    ] {
-        let created = stack.call(
-            &admin,
-            json!({"action": "create_server", "name": name, "server_type": "http",
-                   "config": {"url": url, "transport": "streamable_http"}, "sync": true}),
-        );
-        assert_eq!(created.status, 201, "{}", created.text);
-        let id = created.body["server"]["id"].as_str().unwrap().to_string();
-        targets.push((name, url, id, requests_in_log));
+        Err(why) => println!("| workerd's inner port | not found: {why} | | | |"),
     }
 
-    println!("\n## call_tool overhead: echo, direct (our client, session reused) vs through the gateway\n");
+    // 2. call_tool overhead, one team.
+    println!("\n## call_tool echo: direct (our client, session reused) vs through the gateway, one team\n");
     println!("| server | path | concurrency | calls | p50 ms | p95 ms | p99 ms | calls/s |");
     println!("|---|---|---|---|---|---|---|---|");
-    let mut ratios = Vec::new();
-    for (name, url, id, _) in &targets {
+    let mut stages = Stages::default();
+    let mut figures = Figures::default();
+    // Storage trips of a warm call, counted in the runtime's trace store over the c=1 calls to
+    // server-everything (a long window: some spans reach the store a little after their call).
+    let store = traces::store(stack.state_dir());
+    let mut trips: Option<Result<(traces::Counts, usize), String>> = None;
+    for (name, url, seeded) in [
+        ("server-everything", everything.url.as_str(), &one),
+        ("python-sdk", python.1.as_str(), &py),
+    ] {
+        let direct_target = Target::plain(url, "echo");
         for concurrency in [1usize, 16] {
             let n = if concurrency == 1 {
                 calls
             } else {
                 concurrent_calls
             };
-            let direct = run_threads(concurrency, n, |per_thread| direct_calls(url, per_thread));
-            let body = json!({"action": "call_tool", "server_id": id, "tool_name": "echo",
-                              "parameters": {"message": "bench"}});
-            let gateway = run_threads(concurrency, n, |per_thread| {
-                (0..per_thread)
+            let direct = run_threads(concurrency, n, |_, per| echo_calls(&direct_target, per));
+            row(name, "direct", concurrency, &direct);
+            let body = echo_body(&seeded.server_id, "bench");
+            let trips_before = (name == "server-everything" && concurrency == 1)
+                .then(|| store.as_deref().map(traces::count_settled))
+                .flatten();
+            let gateway = run_threads(concurrency, n, |_, per| {
+                (0..per)
                     .map(|_| {
-                        timed(|| {
-                            let a = stack.call(&member, body.clone());
-                            assert_eq!(a.status, 200, "{}", a.text);
-                        })
+                        let started = std::time::Instant::now();
+                        let a = stack.call(&seeded.member, body.clone());
+                        let took = started.elapsed();
+                        assert_eq!(a.status, 200, "{}", a.text);
+                        took
                     })
                     .collect()
             });
-            row(name, "direct", concurrency, &direct);
             row(name, "gateway", concurrency, &gateway);
-            ratios.push(format!(
-                "{name} c={concurrency}: gateway/direct p50 {:.2}x, overhead p50 {:+.2} ms, throughput {:.2}x",
-                pct(&gateway.0, 50.0) / pct(&direct.0, 50.0),
-                pct(&gateway.0, 50.0) - pct(&direct.0, 50.0),
-                gateway.1 / direct.1
-            ));
+            if name == "server-everything" && concurrency == 1 {
+                figures.direct_c1 = direct.p50();
+                figures.gateway_c1 = gateway.p50();
+                // The same calls again with their Server-Timing headers kept.
+                for _ in 0..calls.min(100) {
+                    let a = stack.call(&seeded.member, body.clone());
+                    stages.add(
+                        a.headers
+                            .iter()
+                            .filter(|(k, _)| k.eq_ignore_ascii_case("server-timing"))
+                            .map(|(_, v)| v.as_str()),
+                    );
+                }
+                trips = match (trips_before, store.as_deref()) {
+                    (Some(Ok(before)), Some(path)) => Some(
+                        traces::count_settled(path)
+                            .map(|after| (after.since(&before), n + stages.responses)),
+                    ),
+                    (Some(Err(why)), _) => Some(Err(why)),
+                    _ => None,
+                };
+                if let Ok(port) = &inner {
+                    let base = format!("http://127.0.0.1:{port}");
+                    let via_inner = repeat(n, || {
+                        let a = stack.call_at(&base, &seeded.member, body.clone());
+                        assert_eq!(a.status, 200, "{}", a.text);
+                    });
+                    row(name, "gateway, inner port", concurrency, &via_inner);
+                }
+            }
+            if name == "server-everything" && concurrency == 16 {
+                figures.direct_c16 = direct.per_sec;
+                figures.gateway_c16 = gateway.per_sec;
+            }
+            if name == "server-everything" {
+                if let Ok(cf) = &contextforge {
+                    let peer = run_threads(concurrency, n, |_, per| echo_calls(&cf.target, per));
+                    row(
+                        name,
+                        &format!("ContextForge {}", cf.version),
+                        concurrency,
+                        &peer,
+                    );
+                    if concurrency == 1 {
+                        figures.contextforge_c1 = Some(peer.p50());
+                    } else {
+                        figures.contextforge_c16 = Some(peer.per_sec);
+                    }
+                }
+            }
         }
     }
-    println!();
-    for r in ratios {
-        println!("- {r}");
+    if let Err(why) = &contextforge {
+        println!("\nContextForge not measured: {why}. The comparison below uses the direct baseline alone.");
     }
+    // Stopped here: its background work would share the cores with what follows.
+    drop(contextforge);
 
+    // 3. Many teams at once.
+    eprintln!("registering server-everything for {team_count} teams…");
+    let ids: Vec<String> = (0..team_count).map(|i| teams::team_id("many", i)).collect();
+    let many: Vec<SeededTeam> =
+        teams::register_many(&stack, &ids, "server-everything", &everything.url);
+    for team in &many {
+        let a = stack.call(&team.member, echo_body(&team.server_id, "warm"));
+        assert_eq!(a.status, 200, "{}", a.text);
+    }
+    let threads = team_count * CALLERS_PER_TEAM;
+    let total = (2 * concurrent_calls).max(threads * 4);
+    let spread = run_threads(threads, total, |t, per| {
+        let team = &many[t % team_count];
+        let body = echo_body(&team.server_id, "bench");
+        (0..per)
+            .map(|_| {
+                timed(|| {
+                    let a = stack.call(&team.member, body.clone());
+                    assert_eq!(a.status, 200, "{}", a.text);
+                })
+            })
+            .collect()
+    });
+    figures.many_teams = spread.per_sec;
+    println!("\n## Many teams at once: call_tool echo through the gateway\n");
+    println!("| load | callers | calls | p50 ms | p95 ms | p99 ms | calls/s |");
+    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| one team × 16 callers (above) | 16 | {concurrent_calls} | | | | {:.0} |",
+        figures.gateway_c16
+    );
+    println!(
+        "| {team_count} teams × {CALLERS_PER_TEAM} callers | {threads} | {} | {:.2} | {:.2} | {:.2} | {:.0} |",
+        spread.len(),
+        spread.p50(),
+        spread.pct(95.0),
+        spread.pct(99.0),
+        spread.per_sec
+    );
+
+    // 4. Upstream requests per warm call.
     println!("\n## Upstream requests per warm call_tool (counted in the servers' request logs)\n");
-    for (name, _, id, count) in &targets {
-        let log = |n: &str| {
-            if n == "server-everything" {
-                everything.proc.log_text()
+    for (name, seeded) in [("server-everything", &one), ("python-sdk", &py)] {
+        let log = || {
+            if name == "server-everything" {
+                everything_posts(&everything.proc.log_text())
             } else {
-                python.0.log_text()
+                python_posts(&python.0.log_text())
             }
         };
-        let body = json!({"action": "call_tool", "server_id": id, "tool_name": "echo", "parameters": {"message": "count"}});
-        assert_eq!(stack.call(&member, body.clone()).status, 200);
-        let before = count(&log(name));
+        let body = echo_body(&seeded.server_id, "count");
+        assert_eq!(stack.call(&seeded.member, body.clone()).status, 200);
+        let before = log();
         let k = 50;
         for _ in 0..k {
-            assert_eq!(stack.call(&member, body.clone()).status, 200);
+            assert_eq!(stack.call(&seeded.member, body.clone()).status, 200);
         }
-        let after = count(&log(name));
+        let after = log();
         println!(
             "- {name}: {} requests for {k} warm calls = {:.2} per call",
             after - before,
@@ -123,160 +254,212 @@ fn main() {
         );
     }
 
-    println!("\n## list_tools, list_servers (through the gateway) and the local floor\n");
+    // 5. list_tools and list_servers.
+    println!("\n## list_tools, list_servers (through the gateway)\n");
     println!("| request | calls | p50 ms | p95 ms | p99 ms |");
     println!("|---|---|---|---|---|");
-    let (_, _, server_id, _) = &targets[0];
-    let list_tools = json!({"action": "list_tools", "server_id": server_id});
-    assert!(stack.call(&member, list_tools.clone()).body["cached"].is_boolean());
-    let cached: Vec<Duration> = (0..calls)
-        .map(|_| timed(|| assert_eq!(stack.call(&member, list_tools.clone()).body["cached"], true)))
-        .collect();
-    let tool_id = stack.call(&member, list_tools.clone()).body["tools"][0]["id"]
+    let list_tools = json!({"action": "list_tools", "server_id": one.server_id});
+    assert!(stack.call(&one.member, list_tools.clone()).body["cached"].is_boolean());
+    let cached = repeat(calls, || {
+        assert_eq!(
+            stack.call(&one.member, list_tools.clone()).body["cached"],
+            true
+        )
+    });
+    let tool_id = stack.call(&one.member, list_tools.clone()).body["tools"][0]["id"]
         .as_str()
         .unwrap()
         .to_string();
-    let uncached: Vec<Duration> = (0..calls / 4)
-        .map(|_| {
-            // A policy write drops the cached list; only the read after it is timed.
-            let a = stack.call(
-                &admin,
-                json!({"action": "update_tool", "tool_id": tool_id, "timeout_seconds": 30}),
-            );
-            assert_eq!(a.status, 200, "{}", a.text);
-            timed(|| {
-                assert_eq!(
-                    stack.call(&member, list_tools.clone()).body["cached"],
-                    false
-                )
+    let uncached = Samples::sequential(
+        (0..calls / 4)
+            .map(|_| {
+                // A policy write drops the cached list; only the read after it is timed.
+                let a = stack.call(
+                    &one.admin,
+                    json!({"action": "update_tool", "tool_id": tool_id, "timeout_seconds": 30}),
+                );
+                assert_eq!(a.status, 200, "{}", a.text);
+                timed(|| {
+                    assert_eq!(
+                        stack.call(&one.member, list_tools.clone()).body["cached"],
+                        false
+                    )
+                })
             })
-        })
-        .collect();
-    let list_servers: Vec<Duration> = (0..calls)
-        .map(|_| {
-            timed(|| {
-                assert_eq!(
-                    stack
-                        .call(&member, json!({"action": "list_servers"}))
-                        .status,
-                    200
-                )
-            })
-        })
-        .collect();
-    let health: Vec<Duration> = (0..calls)
-        .map(|_| timed(|| assert_eq!(stack.request("GET", "/health", None, None, &[]).status, 200)))
-        .collect();
-    for (what, samples) in [
-        ("list_tools (KV hit)", &cached),
-        ("list_tools (uncached: D1)", &uncached),
-        ("list_servers", &list_servers),
-        (
-            "GET /health (gateway only, no auth: the local floor)",
-            &health,
-        ),
-    ] {
-        let mut s = samples.clone();
-        s.sort();
+            .collect(),
+    );
+    let list_servers = repeat(calls, || {
+        let a = stack.call(&one.member, json!({"action": "list_servers"}));
+        assert_eq!(a.status, 200);
+    });
+    latency_row("list_tools (cached)", &cached);
+    latency_row("list_tools (uncached: D1)", &uncached);
+    latency_row("list_servers", &list_servers);
+    latency_row(
+        "GET /health, proxy port (from the floor above)",
+        &proxy_health,
+    );
+    figures.list_tools_cached = cached.p50();
+    figures.health = proxy_health.p50();
+
+    // 6. Where the time goes.
+    println!("\n## Per-stage timings of call_tool c=1 (Server-Timing, p50 ms)\n");
+    let p50s = stages.p50s();
+    if stages.with_header == 0 {
         println!(
-            "| {what} | {} | {:.2} | {:.2} | {:.2} |",
-            s.len(),
-            pct(&s, 50.0),
-            pct(&s, 95.0),
-            pct(&s, 99.0)
+            "no Server-Timing ({} responses without the header)",
+            stages.responses
+        );
+    } else {
+        println!(
+            "{} of {} responses carried the header.\n",
+            stages.with_header, stages.responses
+        );
+        println!("| stage | samples | p50 ms |");
+        println!("|---|---|---|");
+        for (name, n, p50) in &p50s {
+            println!("| {name} | {n} | {p50:.2} |");
+        }
+    }
+    println!("\n## Storage trips per warm call_tool (the runtime's trace store)\n");
+    match trips {
+        None => println!("no trace store under the state directory"),
+        Some(Err(why)) => println!("trace store unreadable: {why}"),
+        Some(Ok((c, k))) => {
+            let per = |n: u64| n as f64 / k as f64;
+            println!("| per call | D1 queries | of which write | D1 rows written | KV reads | KV writes | DO requests | DO SQL statements | Worker invocations | service-binding calls |");
+            println!("|---|---|---|---|---|---|---|---|---|---|");
+            println!(
+                "| measured ({k} calls) | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
+                per(c.d1_queries),
+                per(c.d1_write_queries),
+                per(c.d1_rows_written),
+                per(c.kv_reads),
+                per(c.kv_writes),
+                per(c.do_requests),
+                per(c.do_sql_statements),
+                per(c.invocations),
+                per(c.service_binding_calls)
+            );
+            let spans: Vec<String> = c
+                .spans
+                .iter()
+                .filter(|(_, n)| **n > 0)
+                .map(|(name, n)| format!("{name} {:.2}", per(*n)))
+                .collect();
+            println!("\nSpans per call: {}", spans.join(", "));
+        }
+    }
+
+    // 7. The targets.
+    println!("\n## Against issue 15's targets\n");
+    println!("| target | figures (this run) | result |");
+    println!("|---|---|---|");
+    let overhead = figures.gateway_c1 - figures.direct_c1;
+    verdict(
+        "call_tool p50 − direct p50 ≤ /health p50 + 3 ms",
+        &format!(
+            "{:.2} − {:.2} = {overhead:.2} ms vs {:.2} + 3 = {:.2} ms",
+            figures.gateway_c1,
+            figures.direct_c1,
+            figures.health,
+            figures.health + 3.0
+        ),
+        overhead <= figures.health + 3.0,
+    );
+    verdict(
+        "one team, 16 callers: ≥ 400 calls/s",
+        &format!(
+            "{:.0} calls/s (direct {:.0})",
+            figures.gateway_c16, figures.direct_c16
+        ),
+        figures.gateway_c16 >= 400.0,
+    );
+    match figures.contextforge_c16 {
+        Some(cf) => verdict(
+            "one team, 16 callers: ≥ 8× ContextForge",
+            &format!(
+                "{:.0} vs 8 × {cf:.0} = {:.0} calls/s ({:.1}×)",
+                figures.gateway_c16,
+                8.0 * cf,
+                figures.gateway_c16 / cf
+            ),
+            figures.gateway_c16 >= 8.0 * cf,
+        ),
+        None => println!(
+            "| one team, 16 callers: ≥ 8× ContextForge | ContextForge not measured; gateway/direct {:.2}× | n/a |",
+            figures.gateway_c16 / figures.direct_c16
+        ),
+    }
+    verdict(
+        &format!("{team_count} teams × {CALLERS_PER_TEAM} callers ≥ one team × 16"),
+        &format!(
+            "{:.0} vs {:.0} calls/s",
+            figures.many_teams, figures.gateway_c16
+        ),
+        figures.many_teams >= figures.gateway_c16,
+    );
+    verdict(
+        "list_tools cached p50 ≤ /health p50 + 1 ms",
+        &format!(
+            "{:.2} vs {:.2} + 1 = {:.2} ms",
+            figures.list_tools_cached,
+            figures.health,
+            figures.health + 1.0
+        ),
+        figures.list_tools_cached <= figures.health + 1.0,
+    );
+    if let Some(cf) = figures.contextforge_c1 {
+        println!(
+            "\nContextForge c=1 p50 {cf:.2} ms; mcp-edge {:.2} ms ({:+.2} ms).",
+            figures.gateway_c1,
+            figures.gateway_c1 - cf
         );
     }
+
     println!(
-        "\nGateway time of a cached list_tools above the floor: p50 {:+.2} ms",
-        pct_sorted(&cached, 50.0) - pct_sorted(&health, 50.0)
+        "\n## Memory\n\n- workerd peak RSS (VmHWM, the session's workerd processes): {:.1} MiB",
+        workerd::peak_rss_kib(stack.process_group()) as f64 / 1024.0
     );
-
-    println!("\n## Memory\n\n- workerd peak RSS (VmHWM, all workerd processes of the session): {:.1} MiB", workerd_peak_rss_kib() as f64 / 1024.0);
 }
 
-/// Runs `work(per_thread)` on `concurrency` threads; all samples sorted, and calls/s overall.
-fn run_threads(
-    concurrency: usize,
-    total: usize,
-    work: impl Fn(usize) -> Vec<Duration> + Sync,
-) -> (Vec<Duration>, f64) {
-    let per_thread = total.div_ceil(concurrency);
-    let all = Mutex::new(Vec::new());
-    let started = Instant::now();
-    std::thread::scope(|s| {
-        for _ in 0..concurrency {
-            s.spawn(|| {
-                let samples = work(per_thread);
-                all.lock().unwrap().extend(samples);
-            });
-        }
-    });
-    let elapsed = started.elapsed().as_secs_f64();
-    let mut samples = all.into_inner().unwrap();
-    samples.sort();
-    let rate = samples.len() as f64 / elapsed;
-    (samples, rate)
+/// The figures the targets are judged on.
+#[derive(Default)]
+struct Figures {
+    health: f64,
+    direct_c1: f64,
+    gateway_c1: f64,
+    direct_c16: f64,
+    gateway_c16: f64,
+    contextforge_c1: Option<f64>,
+    contextforge_c16: Option<f64>,
+    many_teams: f64,
+    list_tools_cached: f64,
 }
 
-/// `per_thread` warm calls with our MCP client, one session reused (initialized before timing).
-fn direct_calls(url: &str, per_thread: usize) -> Vec<Duration> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let http = NativeHttp::new();
-        let cache = MemoryCache::new();
-        let endpoint = ServerEndpoint {
-            server_id: format!("bench-{}", free_port()),
-            url: url.to_string(),
-            headers: Vec::new(),
-            transport: TransportPin::StreamableHttp,
-        };
-        let args: Map<String, Value> = json!({"message": "bench"}).as_object().unwrap().clone();
-        McpClient::new(&http, CacheSessions(&cache), endpoint.clone())
-            .call_tool("echo", args.clone(), 10_000)
-            .await
-            .unwrap();
-        let mut samples = Vec::with_capacity(per_thread);
-        for _ in 0..per_thread {
-            let started = Instant::now();
-            let client = McpClient::new(&http, CacheSessions(&cache), endpoint.clone());
-            client
-                .call_tool("echo", args.clone(), 10_000)
-                .await
-                .unwrap();
-            samples.push(started.elapsed());
-        }
-        samples
-    })
+fn verdict(target: &str, figures: &str, met: bool) {
+    let result = if met { "**met**" } else { "**not met**" };
+    println!("| {target} | {figures} | {result} |");
 }
 
-fn timed(f: impl FnOnce()) -> Duration {
-    let started = Instant::now();
-    f();
-    started.elapsed()
-}
-
-fn pct(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
-    sorted[i.min(sorted.len() - 1)].as_secs_f64() * 1000.0
-}
-
-fn pct_sorted(samples: &[Duration], p: f64) -> f64 {
-    let mut s = samples.to_vec();
-    s.sort();
-    pct(&s, p)
-}
-
-fn row(server: &str, path: &str, concurrency: usize, (samples, rate): &(Vec<Duration>, f64)) {
+fn row(server: &str, path: &str, concurrency: usize, s: &Samples) {
     println!(
         "| {server} | {path} | {concurrency} | {} | {:.2} | {:.2} | {:.2} | {:.0} |",
-        samples.len(),
-        pct(samples, 50.0),
-        pct(samples, 95.0),
-        pct(samples, 99.0),
-        rate
+        s.len(),
+        s.p50(),
+        s.pct(95.0),
+        s.pct(99.0),
+        s.per_sec
+    );
+}
+
+fn latency_row(what: &str, s: &Samples) {
+    println!(
+        "| {what} | {} | {:.2} | {:.2} | {:.2} |",
+        s.len(),
+        s.p50(),
+        s.pct(95.0),
+        s.pct(99.0)
     );
 }
 
@@ -298,25 +481,4 @@ fn everything_posts(log: &str) -> usize {
 
 fn python_posts(log: &str) -> usize {
     log.matches("\"POST /mcp HTTP/1.1\"").count()
-}
-
-/// Sum of the peak resident set of every workerd process on the machine (the session's).
-fn workerd_peak_rss_kib() -> u64 {
-    let mut total = 0;
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let path = entry.path();
-        let is_workerd =
-            std::fs::read_to_string(path.join("comm")).is_ok_and(|c| c.trim() == "workerd");
-        if !is_workerd {
-            continue;
-        }
-        if let Ok(status) = std::fs::read_to_string(path.join("status")) {
-            total += status
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-                .unwrap_or(0);
-        }
-    }
-    total
 }
