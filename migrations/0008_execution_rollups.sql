@@ -2,7 +2,7 @@
 -- `fold`, in the same D1 batch as the statement that makes the execution final), so that the
 -- analytics reports (shared/src/repo/analytics.rs) read a few thousand rollup rows instead of
 -- scanning mcp_tool_executions. Pending executions are not rolled up: the reports add the
--- team's pending rows of the window live (idx_executions_team_status_time).
+-- team's pending rows of the window live (idx_executions_pending below).
 --
 -- Every table is keyed by team_id first (D1 has no row-level security: every read filters by
 -- team first). Times are UTC: `start_day` / `day` is 'YYYY-MM-DD' of the execution's started_at.
@@ -154,6 +154,11 @@ CREATE INDEX idx_rollup_user_tools_last ON execution_rollup_user_tools (last_sta
 -- they read a tool's window in time order, for exact percentiles while the window holds few
 -- finished executions (repo/analytics.rs EXACT_PERCENTILES_MAX: at most that many entries).
 DROP INDEX IF EXISTS idx_executions_team_tool_duration;
+
+-- The reports add the window's pending executions live: a partial index of only those (few:
+-- cron closes an abandoned call within minutes), covering what the reports read of them.
+CREATE INDEX idx_executions_pending ON mcp_tool_executions
+    (team_id, started_at, user_id, server_id, tool_name) WHERE status = 'pending';
 CREATE INDEX idx_executions_team_tool_time ON mcp_tool_executions
     (team_id, server_id, tool_name, started_at, duration_ms);
 

@@ -8,7 +8,7 @@
 //!   subquery: D1 has no row-level security, these filters are the isolation policy.
 //! - Every query is served by an index (named beside it): a report reads its window's rollup
 //!   periods by primary key (a few thousand rows whatever the number of executions) and the
-//!   team's pending rows in the window by idx_executions_team_status_time; at 1 million rows
+//!   team's pending rows in the window by idx_executions_pending; at 1 million rows
 //!   `scripts/bench-analytics.sh` prints each one's time and `EXPLAIN QUERY PLAN`.
 //! - Reports count what a scan of the window's executions would: finished ones from the
 //!   rollups, pending ones from the table (a finish moves a row from one to the other in one
@@ -57,12 +57,12 @@ macro_rules! periods_of {
     };
 }
 
-/// The team's pending executions (few: cron closes them within minutes), by
-/// idx_executions_team_status_time (named: the planner would otherwise take the covering time
-/// index and read the whole window).
+/// The team's pending executions (few: cron closes them within minutes), by the partial
+/// covering index idx_executions_pending (named: the planner would otherwise take the covering
+/// time index and read the whole window).
 macro_rules! pending {
     () => {
-        "mcp_tool_executions INDEXED BY idx_executions_team_status_time"
+        "mcp_tool_executions INDEXED BY idx_executions_pending"
     };
 }
 
@@ -81,7 +81,7 @@ macro_rules! recorded_server_name {
 /// Per tool over the window, the ?5 most executed, with the summed duration histogram as a JSON
 /// array text. Parameters: ?1 team, ?2 since's day, ?3 first block, ?4 since (ISO), ?5 limit.
 /// Reads the window's periods of execution_rollup_tools (primary key) and the pending rows
-/// (idx_executions_team_status_time).
+/// (idx_executions_pending).
 fn tool_stats_sql() -> &'static str {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     SQL.get_or_init(|| {
@@ -134,7 +134,7 @@ SELECT agg.*, t.id AS tool_id, coalesce(s.name, {server_name}) AS server_name,
           FROM (SELECT y.duration_ms AS d, ROW_NUMBER() OVER (ORDER BY y.duration_ms) AS rn
                 FROM mcp_tool_executions y INDEXED BY idx_executions_team_tool_time
                 WHERE y.team_id = ?1 AND y.server_id = agg.server_id AND y.tool_name = agg.tool_name
-                  AND y.started_at >= ?4 AND y.duration_ms IS NOT NULL AND y.status != 'pending'))
+                  AND y.started_at >= ?4 AND y.duration_ms IS NOT NULL))
        END AS exact_percentiles
 FROM agg
 LEFT JOIN mcp_servers s ON s.id = agg.server_id AND s.team_id = ?1
@@ -149,7 +149,7 @@ ORDER BY agg.executions DESC, agg.tool_name, agg.server_id",
 }
 
 /// Per UTC day: the day rows of execution_rollup_tools (primary key range) and the pending rows
-/// (idx_executions_team_status_time). ?1 team, ?2 since's day, ?3 since (ISO).
+/// (idx_executions_pending). ?1 team, ?2 since's day, ?3 since (ISO).
 const DAILY: &str = concat!(
     "SELECT date, sum(executions) AS executions, sum(successes) AS successes,
        sum(failures) AS failures, sum(timeouts) AS timeouts,
@@ -196,7 +196,7 @@ const ERROR_TOTAL: &str = concat!(
 
 /// Per user: the day rows of execution_rollup_users, the users' tools last used in the window
 /// (execution_rollup_user_tools, the team's rows), and the pending rows
-/// (idx_executions_team_status_time). ?1 team, ?2 since's day, ?3 since (ISO), ?4 limit.
+/// (idx_executions_pending). ?1 team, ?2 since's day, ?3 since (ISO), ?4 limit.
 const USERS: &str = concat!(
     "WITH pend AS (
   SELECT user_id, server_id, tool_name, started_at FROM ",

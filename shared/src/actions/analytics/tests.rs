@@ -898,10 +898,10 @@ async fn every_query_reads_through_its_index_and_reports_read_rollups_not_the_wi
     let db = SqliteDb::migrated();
     let days = "PRIMARY KEY (team_id=? AND span=? AND start_day>? AND start_day<?)";
     let blocks = "PRIMARY KEY (team_id=? AND span=? AND start_day>?)";
-    let pending = "INDEX idx_executions_team_status_time (team_id=? AND status=? AND started_at>?)";
+    let pending = "COVERING INDEX idx_executions_pending (team_id=? AND started_at>?)";
     let expected: &[(&str, &[&str])] = &[
         ("tool_stats", &[days, blocks, pending,
-            "INDEX idx_executions_team_tool_time (team_id=? AND server_id=? AND tool_name=? AND started_at>?)"]),
+            "COVERING INDEX idx_executions_team_tool_time (team_id=? AND server_id=? AND tool_name=? AND started_at>?)"]),
         ("daily", &["execution_rollup_tools USING PRIMARY KEY (team_id=? AND span=? AND start_day>?)", pending]),
         ("errors", &["execution_rollup_errors USING PRIMARY KEY (team_id=? AND span=? AND start_day>? AND start_day<?)",
             "execution_rollup_errors USING PRIMARY KEY (team_id=? AND span=? AND start_day>?)"]),
@@ -936,7 +936,7 @@ async fn every_query_reads_through_its_index_and_reports_read_rollups_not_the_wi
             }) {
                 assert!(
                     [
-                        "idx_executions_team_status_time",
+                        "idx_executions_pending",
                         "idx_executions_team_tool_time",
                         "idx_executions_team_server_time"
                     ]
