@@ -123,7 +123,6 @@ def params_for(name: str, db: sqlite3.Connection, team: str, now_ms: int) -> lis
         "tool_stats": [team, day30, block30, since(30), 20],
         "daily": [team, day30, since(30)],
         "errors": [team, day30, block30, 20],
-        "error_total": [team, day30, block30],
         "users": [team, day30, since(30), 20],
         "list_all": [team, low, *top, None, None, None, None, 51],
         "list_by_user": [team, low, *top, None, None, None, row[1], 51],

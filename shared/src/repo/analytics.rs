@@ -168,16 +168,18 @@ GROUP BY date ORDER BY date"
 );
 
 /// Failures by tool, server, status and message over the window's periods of
-/// execution_rollup_errors (primary key). With exactly one `max()`, SQLite takes the bare
-/// `last_execution_id` from the row holding it: the last occurrence. ?1 team, ?2 since's day,
-/// ?3 first block, ?4 limit.
+/// execution_rollup_errors (primary key), and the failures in total (over every group, before
+/// the limit) on each row. With exactly one `max()`, SQLite takes the bare `last_execution_id`
+/// from the row holding it: the last occurrence. ?1 team, ?2 since's day, ?3 first block,
+/// ?4 limit.
 const ERRORS: &str = concat!(
     "SELECT e.*, coalesce(s.name, ",
     recorded_server_name!("e"),
     ") AS server_name
 FROM (
   SELECT server_id, tool_name, status, message, sum(occurrences) AS occurrences,
-         max(last_occurred_at) AS last_occurred_at, last_execution_id
+         max(last_occurred_at) AS last_occurred_at, last_execution_id,
+         sum(sum(occurrences)) OVER () AS total_failures
   FROM ",
     periods_of!("execution_rollup_errors"),
     "
@@ -186,12 +188,6 @@ FROM (
 LEFT JOIN mcp_servers s ON s.id = e.server_id AND s.team_id = ?1
 ORDER BY e.occurrences DESC, e.last_occurred_at DESC
 LIMIT ?4"
-);
-
-/// Failures in total (the list above is capped), from the window's tool periods.
-const ERROR_TOTAL: &str = concat!(
-    "SELECT coalesce(sum(errors + timeouts), 0) AS n FROM ",
-    periods_of!("execution_rollup_tools")
 );
 
 /// Per user: the day rows of execution_rollup_users, the users' tools last used in the window
@@ -281,7 +277,6 @@ pub fn statements() -> Vec<(&'static str, &'static str)> {
         ("tool_stats", tool_stats_sql()),
         ("daily", DAILY),
         ("errors", ERRORS),
-        ("error_total", ERROR_TOTAL),
         ("users", USERS),
         ("list_all", LIST_ALL),
         ("list_by_user", LIST_BY_USER),
@@ -428,18 +423,18 @@ pub async fn errors<D: Database>(
     since: &str,
     limit: u32,
 ) -> Result<(Vec<ErrorGroup>, u64)> {
+    #[derive(Deserialize)]
+    struct Row {
+        #[serde(flatten)]
+        group: ErrorGroup,
+        total_failures: u64,
+    }
     let w = Window::starting(since);
-    let groups = db
+    let rows: Vec<Row> = db
         .query_as(stmt!(ERRORS, team_id, &w.since_day, &w.first_block, limit))
         .await?;
-    #[derive(Deserialize)]
-    struct N {
-        n: u64,
-    }
-    let total = db
-        .query_one::<N>(stmt!(ERROR_TOTAL, team_id, &w.since_day, &w.first_block))
-        .await?
-        .map_or(0, |r| r.n);
+    let total = rows.first().map_or(0, |r| r.total_failures);
+    let groups = rows.into_iter().map(|r| r.group).collect();
     Ok((groups, total))
 }
 

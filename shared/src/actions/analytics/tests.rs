@@ -905,7 +905,6 @@ async fn every_query_reads_through_its_index_and_reports_read_rollups_not_the_wi
         ("daily", &["execution_rollup_tools USING PRIMARY KEY (team_id=? AND span=? AND start_day>?)", pending]),
         ("errors", &["execution_rollup_errors USING PRIMARY KEY (team_id=? AND span=? AND start_day>? AND start_day<?)",
             "execution_rollup_errors USING PRIMARY KEY (team_id=? AND span=? AND start_day>?)"]),
-        ("error_total", &["execution_rollup_tools USING PRIMARY KEY (team_id=? AND span=? AND start_day>? AND start_day<?)"]),
         ("users", &["execution_rollup_users USING PRIMARY KEY (team_id=? AND day>?)",
             "execution_rollup_user_tools USING PRIMARY KEY (team_id=?)", pending]),
         ("list_all", &["INDEX idx_executions_team_time_cover (team_id=? AND started_at>? AND (started_at,id)<(?,?))"]),
