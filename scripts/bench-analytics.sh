@@ -7,9 +7,12 @@
 #   MCP_EDGE_PROFILE=release  benchmark optimised workers (default: fastdev, quick to build)
 #   MCP_EDGE_PREBUILT=1       skip building the workers
 #   BENCH_KEEP=1              keep the temporary D1 state (its path is printed)
+#   BENCH_REUSE=<dir>         time against a state kept by BENCH_KEEP (no migrations, no load)
 # Loading goes straight into the local D1 SQLite file that `wrangler d1 migrations apply
 # --local` created (tests/bench/gen_executions.py): `wrangler d1 execute --file` is far too slow
-# for a million rows. Everything binds to 127.0.0.1 and stops when the script ends.
+# for a million rows. The loader then builds the analytics rollups of the loaded rows with the
+# backfill of migrations/0008_execution_rollups.sql (the rows `fold` keeps as calls finish).
+# Everything binds to 127.0.0.1 and stops when the script ends.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -21,7 +24,12 @@ profile=${MCP_EDGE_PROFILE:-fastdev}
 python=python3
 [ -x .venv/bin/python ] && python=.venv/bin/python
 
-state=$(mktemp -d "${TMPDIR:-/tmp}/mcp-edge-bench-analytics.XXXXXX")
+if [ -n "${BENCH_REUSE:-}" ]; then
+  state=$BENCH_REUSE
+  BENCH_KEEP=1
+else
+  state=$(mktemp -d "${TMPDIR:-/tmp}/mcp-edge-bench-analytics.XXXXXX")
+fi
 dev_pid=""
 cleanup() {
   if [ -n "$dev_pid" ] && kill -0 "$dev_pid" 2>/dev/null; then
@@ -37,16 +45,22 @@ if [ -z "${MCP_EDGE_PREBUILT:-}" ]; then
   echo "bench-analytics: building the workers ($profile)"
   MCP_EDGE_PROFILE=$profile scripts/build-workers.sh >/dev/null
 fi
-echo "bench-analytics: applying migrations to a fresh local D1 in $state"
-wrangler d1 migrations apply DB --local -c wrangler.toml --persist-to "$state" >"$state/migrations.log" 2>&1 \
-  || { cat "$state/migrations.log"; exit 1; }
+if [ -z "${BENCH_REUSE:-}" ]; then
+  echo "bench-analytics: applying migrations to a fresh local D1 in $state"
+  wrangler d1 migrations apply DB --local -c wrangler.toml --persist-to "$state" >"$state/migrations.log" 2>&1 \
+    || { cat "$state/migrations.log"; exit 1; }
+fi
 db=$(find "$state/v3/d1" -name '*.sqlite' ! -name 'metadata.sqlite' | head -n 1)
 [ -n "$db" ] || { echo "no local D1 file under $state/v3/d1"; exit 1; }
 
-echo "bench-analytics: loading $rows executions into $db"
-load_start=$(date +%s)
-"$python" tests/bench/gen_executions.py --db "$db" --rows "$rows"
-echo "bench-analytics: loaded in $(( $(date +%s) - load_start )) s; database $(du -h "$db" | cut -f1)"
+if [ -z "${BENCH_REUSE:-}" ]; then
+  echo "bench-analytics: loading $rows executions into $db"
+  load_start=$(date +%s)
+  "$python" tests/bench/gen_executions.py --db "$db" --rows "$rows"
+  echo "bench-analytics: loaded in $(( $(date +%s) - load_start )) s; database $(du -h "$db" | cut -f1)"
+else
+  echo "bench-analytics: reusing $db ($(du -h "$db" | cut -f1))"
+fi
 
 port=$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 inspector=$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

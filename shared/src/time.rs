@@ -17,6 +17,26 @@ pub fn iso_from_ms(ms: u64) -> String {
     )
 }
 
+/// Days since 1970-01-01 of a `YYYY-MM-DD…` text (the date part of the stored form).
+pub fn epoch_day(date: &str) -> Option<i64> {
+    let part = |r: std::ops::Range<usize>| date.get(r)?.parse::<i64>().ok();
+    let (y, m, d) = (part(0..4)?, part(5..7)?, part(8..10)?);
+    // Howard Hinnant's days-from-civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some(era * 146_097 + doe - 719_468)
+}
+
+/// `YYYY-MM-DD` of a day counted from 1970-01-01.
+pub fn date_of_epoch_day(day: i64) -> String {
+    let (y, m, d) = civil_from_days(day);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
 /// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -40,6 +60,16 @@ mod tests {
         assert_eq!(iso_from_ms(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(iso_from_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
         assert_eq!(iso_from_ms(1_795_292_256_123), "2026-11-21T20:17:36.123Z");
+    }
+
+    #[test]
+    fn epoch_days_round_trip_through_dates() {
+        assert_eq!(epoch_day("1970-01-01"), Some(0));
+        assert_eq!(epoch_day("2000-03-01T00:00:00.000Z"), Some(11_017));
+        for day in [0, 59, 60, 11_016, 20_413, 20_778, 40_000] {
+            assert_eq!(epoch_day(&date_of_epoch_day(day)), Some(day), "{day}");
+        }
+        assert_eq!(epoch_day("garbage"), None);
     }
 
     #[test]

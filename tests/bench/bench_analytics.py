@@ -16,6 +16,7 @@ query). `plans`: for each statement the admin worker runs (printed by
 from __future__ import annotations
 
 import argparse
+import calendar
 import json
 import sqlite3
 import statistics
@@ -101,23 +102,28 @@ def api(args: argparse.Namespace) -> None:
         )
 
 
+def first_block(since: str) -> str:
+    """The first 8-day rollup block (epoch days divisible by 8) on or after `since`'s day."""
+    day = calendar.timegm(time.strptime(since[:10], "%Y-%m-%d")) // 86_400
+    day += (8 - day % 8) % 8
+    return time.strftime("%Y-%m-%d", time.gmtime(day * 86_400))
+
+
 def params_for(name: str, db: sqlite3.Connection, team: str, now_ms: int) -> list:
     from_iso = lambda ms: time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
-    since30 = from_iso((now_ms - now_ms % DAY_MS) - 29 * DAY_MS)
     row = db.execute(
         "SELECT id, user_id, server_id FROM mcp_tool_executions WHERE team_id = ? ORDER BY started_at DESC LIMIT 1",
         (team,),
     ).fetchone()
     top = ("9999-12-31T23:59:59.999Z", "")
     low = "0000-01-01T00:00:00.000Z"
+    since = lambda days: from_iso((now_ms - now_ms % DAY_MS) - (days - 1) * DAY_MS)
+    day30, block30 = since(30)[:10], first_block(since(30))
     return {
-        "tool_stats_short": [team, from_iso((now_ms - now_ms % DAY_MS) - 6 * DAY_MS), 20],
-        "tool_stats_long": [team, since30, 20],
-        "daily": [team, since30],
-        "errors": [team, since30, 20, 300],
-        "error_total": [team, since30],
-        "users_short": [team, from_iso((now_ms - now_ms % DAY_MS) - 6 * DAY_MS), 20],
-        "users_long": [team, since30, 20],
+        "tool_stats": [team, day30, block30, since(30), 20],
+        "daily": [team, day30, since(30)],
+        "errors": [team, day30, block30, 20],
+        "users": [team, day30, since(30), 20],
         "list_all": [team, low, *top, None, None, None, None, 51],
         "list_by_user": [team, low, *top, None, None, None, row[1], 51],
         "list_by_server": [team, low, *top, row[2], None, None, None, 51],

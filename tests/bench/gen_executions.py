@@ -15,6 +15,10 @@ others sharing the rest; each team has 3 servers of 20 tools (popularity skewed:
 take most calls) and 50 users; started_at uniform over the last `--days` days; 90 % success,
 7 % error (10 distinct messages), 2.5 % timeout, 0.5 % pending; log-normal durations; small
 JSON input and output like real calls.
+
+Then the analytics rollups of the loaded rows: the backfill part of
+migrations/0008_execution_rollups.sql (between `-- backfill:begin` and `-- backfill:end`), the
+SQL that builds the same rows `shared::repo::rollups::fold` maintains as executions finish.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ import sqlite3
 import sys
 import time
 import uuid
+from pathlib import Path
+
+ROLLUP_MIGRATION = Path(__file__).resolve().parents[2] / "migrations" / "0008_execution_rollups.sql"
 
 SERVERS_PER_TEAM = 3
 TOOLS_PER_SERVER = 20
@@ -74,6 +81,12 @@ def main() -> None:
                 (team, team),
             )
             tools = []
+            if team == "bench-big":
+                # The admin whose token scripts/bench-analytics.sh mints (membership is ours).
+                db.execute(
+                    "INSERT OR REPLACE INTO team_members (team_id, user_id, role) VALUES (?, 'bench-admin', 'admin')",
+                    (team,),
+                )
             for s in range(SERVERS_PER_TEAM):
                 server_id = str(uuid.UUID(int=rnd.getrandbits(128)))
                 name = f"server-{s}"
@@ -160,6 +173,12 @@ def main() -> None:
     if batch:
         with db:
             db.executemany(sql, batch)
+    loaded = time.time()
+    text = ROLLUP_MIGRATION.read_text()
+    backfill = text[text.index("-- backfill:begin") : text.index("-- backfill:end")]
+    db.executescript("BEGIN;\n" + backfill + "\nCOMMIT;")
+    rollups = db.execute("SELECT count(*) FROM execution_rollup_tools").fetchone()[0]
+    print(f"  rollups built in {time.time() - loaded:.0f} s ({rollups:,} tool-period rows)", file=sys.stderr)
     big = db.execute("SELECT count(*) FROM mcp_tool_executions WHERE team_id = 'bench-big'").fetchone()[0]
     total = db.execute("SELECT count(*) FROM mcp_tool_executions").fetchone()[0]
     db.close()

@@ -8,6 +8,9 @@ use std::collections::{BTreeMap, HashSet};
 use integration::servers::python_streamable;
 use integration::stack::{Answer, Stack};
 use serde_json::{json, Value};
+use shared::db::SqlValue;
+use shared::repo::executions::Status;
+use shared::repo::rollups::{fold, ExecutionFact};
 
 const SEED: &str = "INSERT INTO teams (id, name, tier, rate_limit_per_hour, user_calls_per_day) VALUES \
     ('team-a', 'Team A', 'enterprise', 100000, 100000), ('team-b', 'Team B', 'enterprise', 100000, 100000);";
@@ -21,6 +24,28 @@ struct World {
     dave: String,
     /// Execution ids by team, then by who called which tool.
     calls: BTreeMap<&'static str, Vec<(String, &'static str, String)>>,
+}
+
+/// `fold`'s statements for `facts` as SQL text (`wrangler d1 execute` takes no parameters):
+/// rows a fixture inserts directly get their rollups the way the code writes them.
+fn fold_sql(facts: &[ExecutionFact]) -> String {
+    fold(facts)
+        .into_iter()
+        .map(|statement| {
+            let mut sql = statement.sql.to_string();
+            // Highest first, so that ?1 never rewrites the start of ?15.
+            for (i, value) in statement.params.iter().enumerate().rev() {
+                let literal = match value {
+                    SqlValue::Null => "NULL".to_string(),
+                    SqlValue::Integer(n) => n.to_string(),
+                    SqlValue::Real(x) => x.to_string(),
+                    SqlValue::Text(t) => format!("'{}'", t.replace('\'', "''")),
+                };
+                sql = sql.replace(&format!("?{}", i + 1), &literal);
+            }
+            sql + ";\n"
+        })
+        .collect()
 }
 
 fn ok(answer: &Answer) -> &Value {
@@ -624,6 +649,20 @@ fn pagination_returns_every_row_once_while_rows_arrive(w: &World) {
          ('tie-1', 'team-a', 'alice', 'x', 'echo', 'success', '{tie}', 1), ('tie-2', 'team-a', 'alice', 'x', 'echo', 'success', '{tie}', 1), \
          ('tie-3', 'team-a', 'alice', 'x', 'echo', 'success', '{tie}', 1), ('tie-4', 'team-a', 'alice', 'x', 'echo', 'success', '{tie}', 1) RETURNING id"
     ));
+    let ties: Vec<ExecutionFact> = (1..=4)
+        .map(|i| ExecutionFact {
+            execution_id: format!("tie-{i}"),
+            team_id: "team-a".into(),
+            user_id: "alice".into(),
+            server_id: "x".into(),
+            tool_name: "echo".into(),
+            status: Status::Success,
+            duration_ms: Some(1),
+            started_at: tie.clone(),
+            error: None,
+        })
+        .collect();
+    s.d1_exec(&fold_sql(&ties));
     let expected: Vec<String> = s
         .d1("SELECT id FROM mcp_tool_executions WHERE team_id = 'team-a' ORDER BY started_at DESC, id DESC")
         .iter()

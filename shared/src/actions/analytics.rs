@@ -99,7 +99,7 @@ async fn report<D: Database, C, H: Upstream>(
     });
     let extra = match name {
         "most_used" => {
-            let tools: Vec<Value> = repo::tool_stats(db, team, &since, days, limit)
+            let tools: Vec<Value> = repo::tool_stats(db, team, &since, limit)
                 .await?
                 .iter()
                 .map(most_used_json)
@@ -108,7 +108,7 @@ async fn report<D: Database, C, H: Upstream>(
         }
         "percentiles" => {
             let mut stats: Vec<ToolStats> =
-                repo::tool_stats(db, team, &since, days, repo::MAX_TOOL_GROUPS)
+                repo::tool_stats(db, team, &since, repo::MAX_TOOL_GROUPS)
                     .await?
                     .into_iter()
                     .filter(|t| t.timed_executions > 0)
@@ -185,7 +185,7 @@ async fn report<D: Database, C, H: Upstream>(
             json!({ "total_failures": total, "errors": errors })
         }
         _ => {
-            let users: Vec<Value> = repo::user_activity(db, team, &since, days, limit)
+            let users: Vec<Value> = repo::user_activity(db, team, &since, limit)
                 .await?
                 .into_iter()
                 .map(|u| {

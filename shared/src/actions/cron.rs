@@ -16,12 +16,14 @@
 //!   `consecutive_failures`); a server marked `error` turns `connected` on its next success,
 //!   and a successful check closes the server's circuit breaker (`crate::breaker`).
 //! - No execution stays `pending` past the longest tool timeout plus a margin: it is closed as
-//!   `error` (and counted in the tool's statistics), so every call ends in a final state.
+//!   `error` (and counted in the tool's statistics and the analytics rollups, in the same
+//!   batch), so every call ends in a final state.
 //! - Retention runs on every schedule (every 5 minutes by default) and deletes exactly the
 //!   executions that started more than `EXECUTION_RETENTION_DAYS` × 24 h before the run, in
 //!   statements of [`Retention::batch`] rows, at most [`Retention::max_batches`] per run (a
 //!   backlog drains over runs; each statement stays small for D1). Its failure is logged and
-//!   never stops the health checks.
+//!   never stops the health checks. The analytics rollups of periods wholly before the same
+//!   cutoff go too (`repo::rollups::delete_before`), in the same slices.
 
 use std::collections::HashMap;
 
@@ -37,6 +39,7 @@ use crate::db::Database;
 use crate::error::Result;
 use crate::repo::analytics;
 use crate::repo::executions::{self, Finished, Status};
+use crate::repo::rollups::{self, ExecutionFact};
 use crate::repo::servers::{self, ConnectionStatus, Server};
 use crate::time::iso_from_ms;
 use crate::upstream::{self, authorized_endpoint, scrub_error};
@@ -226,6 +229,8 @@ pub struct Report {
     /// The teams whose servers this run took (their configuration may have changed).
     #[serde(skip)]
     pub team_ids: Vec<String>,
+    /// Analytics rollup rows whose whole period is past retention.
+    pub rollup_rows_deleted: u64,
 }
 
 pub async fn run<D: Database, C: Cache, H: Upstream>(
@@ -241,6 +246,10 @@ pub async fn run<D: Database, C: Cache, H: Upstream>(
     match apply_retention(services, retention).await {
         Ok(n) => report.executions_deleted = n,
         Err(e) => (services.log)(&format!("execution retention failed: {e}")),
+    }
+    match apply_rollup_retention(services, retention).await {
+        Ok(n) => report.rollup_rows_deleted = n,
+        Err(e) => (services.log)(&format!("rollup retention failed: {e}")),
     }
     let now = iso_from_ms(services.http.now_ms());
     let taken = match job {
@@ -363,6 +372,28 @@ pub async fn apply_retention<D: Database, C, H: Upstream>(
     .await
 }
 
+/// Deletes the analytics rollups (all teams) of periods wholly before the retention cutoff, so
+/// that they never outlive the executions they summarise.
+pub async fn apply_rollup_retention<D: Database, C, H: Upstream>(
+    services: &Services<'_, D, C, H>,
+    retention: Retention,
+) -> Result<u64> {
+    let Some(days) = retention.days else {
+        return Ok(0);
+    };
+    let cutoff = services
+        .http
+        .now_ms()
+        .saturating_sub(days.saturating_mul(86_400_000));
+    rollups::delete_before(
+        services.db,
+        &iso_from_ms(cutoff),
+        retention.batch,
+        retention.max_batches,
+    )
+    .await
+}
+
 /// Closes executions left `pending` by a worker that stopped mid-call.
 pub async fn close_stale_executions<D: Database, C, H: Upstream>(
     services: &Services<'_, D, C, H>,
@@ -372,18 +403,33 @@ pub async fn close_stale_executions<D: Database, C, H: Upstream>(
     let now = iso_from_ms(now_ms);
     let stale =
         executions::stale_pending(services.db, &iso_from_ms(cutoff_ms), &now, STALE_BATCH).await?;
+    const NEVER_FINISHED: &str =
+        "the call never finished: the worker running it stopped; no result was received";
     for row in &stale {
-        executions::finish(
+        let duration_ms = row.age_ms.max(0) as u64;
+        let fact = ExecutionFact {
+            execution_id: row.id.clone(),
+            team_id: row.team_id.clone(),
+            user_id: row.user_id.clone(),
+            server_id: row.server_id.clone(),
+            tool_name: row.tool_name.clone(),
+            status: Status::Error,
+            duration_ms: Some(duration_ms),
+            started_at: row.started_at.clone(),
+            error: Some(NEVER_FINISHED.to_string()),
+        };
+        executions::finish_with(
             services.db,
             Finished {
                 id: &row.id,
                 tool_id: row.tool_id.as_deref().unwrap_or_default(),
                 status: Status::Error,
                 output: None,
-                error: Some("the call never finished: the worker running it stopped; no result was received"),
-                duration_ms: row.age_ms.max(0) as u64,
+                error: Some(NEVER_FINISHED),
+                duration_ms,
                 completed_at: &now,
             },
+            Some(&fact),
         )
         .await?;
     }
@@ -516,6 +562,59 @@ mod tests {
         assert_eq!(
             db.scalar("SELECT error_count FROM mcp_tools WHERE id = 'tool-a1'"),
             json!(1)
+        );
+        assert_eq!(
+            db.scalar("SELECT group_concat(errors || '/' || timed || '/' || (duration_min >= 361000)) FROM execution_rollup_tools"),
+            json!("1/1/1,1/1/1"),
+            "rolled up once (its day and its block)"
+        );
+        assert_eq!(
+            db.scalar("SELECT message || ' ' || last_execution_id FROM execution_rollup_errors WHERE span = 1"),
+            json!("the call never finished: the worker running it stopped; no result was received old")
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_run_deletes_the_rollups_of_periods_past_retention() {
+        let (db, cache, net, settings) = world();
+        let day = 86_400_000;
+        let fact = |id: &str, ago: u64| ExecutionFact {
+            execution_id: id.into(),
+            team_id: "team-a".into(),
+            user_id: "u".into(),
+            server_id: "srv-a".into(),
+            tool_name: "echo".into(),
+            status: Status::Success,
+            duration_ms: Some(5),
+            started_at: iso_from_ms(NOW_MS - ago),
+            error: None,
+        };
+        db.batch(rollups::fold(&[fact("old", 120 * day), fact("new", day)]))
+            .await
+            .unwrap();
+        let log = |_: &str| {};
+        let services = Services {
+            db: &db,
+            cache: &cache,
+            http: &net,
+            settings: &settings,
+            log: &log,
+        };
+        let report = run(
+            &services,
+            Job::HealthCheck,
+            Retention::default(),
+            Budget::default(),
+        )
+        .await
+        .unwrap();
+        // The old call's day, block, user-day and user-tool rows; the user-tool row is shared
+        // with the new call's (last use: new), so it stays.
+        assert_eq!(report.rollup_rows_deleted, 3);
+        assert_eq!(
+            db.scalar("SELECT group_concat(span || ' ' || start_day) FROM execution_rollup_tools"),
+            json!("1 2026-11-20,8 2026-11-19"),
+            "the new call's day and block (epoch days 20776–20783)"
         );
     }
 

@@ -21,6 +21,18 @@ impl SqliteDb {
     pub fn migrated() -> SqliteDb {
         let conn = rusqlite::Connection::open_in_memory().unwrap();
         conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
+        // D1's limits (developers.cloudflare.com/d1/platform/limits), so that a statement or
+        // table D1 would refuse fails here first.
+        use rusqlite::limits::Limit;
+        for (limit, value) in [
+            (Limit::SQLITE_LIMIT_COLUMN, 100),
+            (Limit::SQLITE_LIMIT_FUNCTION_ARG, 32),
+            (Limit::SQLITE_LIMIT_EXPR_DEPTH, 100),
+            (Limit::SQLITE_LIMIT_VARIABLE_NUMBER, 100),
+            (Limit::SQLITE_LIMIT_SQL_LENGTH, 100_000),
+        ] {
+            conn.set_limit(limit, value).unwrap();
+        }
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
         let mut files: Vec<_> = std::fs::read_dir(dir)
             .unwrap()

@@ -1,16 +1,26 @@
-//! Execution history and usage analytics over `mcp_tool_executions` (joined to `mcp_servers`
-//! and `mcp_tools` for current names and ids), and the retention sweep.
+//! Execution history and usage analytics: the reports read the rollups of finished executions
+//! (`super::rollups`, migration 0008) plus the window's pending executions live; the list and
+//! the detail read `mcp_tool_executions` (joined to `mcp_servers` and `mcp_tools` for current
+//! names and ids); and the retention sweep.
 //!
 //! Invariants:
 //! - Every read filters by `team_id` first (`team_id = ?1`), also inside every join and
 //!   subquery: D1 has no row-level security, these filters are the isolation policy.
-//! - Every query is served by an index of migration 0003 (named beside it); at 1 million rows
+//! - Every query is served by an index (named beside it): a report reads its window's rollup
+//!   periods by primary key (a few thousand rows whatever the number of executions) and the
+//!   team's pending rows in the window by idx_executions_pending; at 1 million rows
 //!   `scripts/bench-analytics.sh` prints each one's time and `EXPLAIN QUERY PLAN`.
+//! - Reports count what a scan of the window's executions would: finished ones from the
+//!   rollups, pending ones from the table (a finish moves a row from one to the other in one
+//!   batch), so counts, averages, minima, maxima, last times and error groups are exact.
 //! - Statements are static text with parameters (`Statement::sql` is `&'static str`): optional
 //!   filters are `(?n IS NULL OR col = ?n)`, and the filter that should drive the index (user,
 //!   server) picks one of three statements instead.
-//! - Percentiles are nearest-rank over finished executions (those with a duration): the value
-//!   at rank `ceil(p/100 × n)` in duration order, computed in SQL with `ROW_NUMBER()`.
+//! - Percentiles are nearest-rank over finished executions (those with a duration), the rank
+//!   `ceil(p/100 × n)`: exact (from the tool's executions in the window, at most
+//!   [`EXACT_PERCENTILES_MAX`] index entries) while the window holds at most that many;
+//!   above, from the window's duration histogram (`rollups::percentile`: exact below 16 ms,
+//!   otherwise within 1/16 of the exact value).
 //! - The list is ordered by `(started_at DESC, id DESC)`, a total order, and pages continue
 //!   strictly below the last row's `(started_at, id)`: rows never repeat or go missing between
 //!   pages, and rows that arrive meanwhile (newer) never shift the pages still to come.
@@ -18,133 +28,207 @@
 use serde::{Deserialize, Serialize};
 
 use super::executions::Status;
+use super::rollups::{percentile, unpack, Window};
 use crate::db::Database;
 use crate::error::Result;
 use crate::stmt;
 
 /// Groups (tools) a tool-stats query answers at most.
 pub const MAX_TOOL_GROUPS: u32 = 1000;
-/// Error messages are grouped by their first this many characters.
-pub const ERROR_MESSAGE_CHARS: u32 = 300;
+/// A tool whose window holds at most this many finished executions gets exact percentiles,
+/// from its executions (idx_executions_team_tool_time: at most this many index entries);
+/// above, from the rollups' histogram.
+pub const EXACT_PERCENTILES_MAX: u64 = 100;
 /// Error text shown per row of the list (`get_execution` has it whole).
 pub const LIST_ERROR_CHARS: u32 = 500;
 
-/// Windows up to this many days group by tool over the time range; longer ones in tool order.
-pub const SHORT_WINDOW_DAYS: u64 = 7;
-
-/// Per-tool counts and average over a window, the `?3` most executed, each with its nearest-rank
-/// percentiles as a JSON array `[p50, p95, p99]`. The percentiles read each tool's range of
-/// idx_executions_team_tool_duration, already in duration order (ROW_NUMBER() needs no sort).
-/// The grouping: a short window reads its time range of idx_executions_team_time_cover and
-/// sorts it (few rows); a long one (`+started_at`: not a range) reads the team's part of
-/// idx_executions_team_tool_duration in tool order, without a sort (at 500,000 rows in 90 days:
-/// about 0.2 s instead of 0.8 s; at 1 day: 60 ms instead of 10 ms, hence the two).
-macro_rules! tool_stats_sql {
-    ($since:literal) => {
+/// The team's rows of a rollup table for the window's periods: its days up to the first whole
+/// block, then whole blocks (`rollups::Window`); two primary-key ranges. ?1 team, ?2 since's
+/// day, ?3 first block start.
+macro_rules! periods_of {
+    ($table:literal) => {
         concat!(
-            "WITH agg AS (
-  SELECT server_id, tool_name,
-         count(*) AS executions,
-         sum(status = 'success') AS successes,
-         sum(status = 'error') AS errors,
-         sum(status = 'timeout') AS timeouts,
-         count(duration_ms) AS timed_executions,
-         avg(duration_ms) AS avg_duration_ms,
-         min(duration_ms) AS min_ms,
-         max(duration_ms) AS max_ms,
-         max(started_at) AS last_executed_at
-  FROM mcp_tool_executions
-  WHERE team_id = ?1 AND ", $since, " >= ?2
-  GROUP BY server_id, tool_name
-  ORDER BY executions DESC, tool_name, server_id
-  LIMIT ?3
-)
-SELECT agg.*, t.id AS tool_id,
-       coalesce(s.name, (SELECT x.server_name FROM mcp_tool_executions x
-                         WHERE x.team_id = ?1 AND x.server_id = agg.server_id
-                         ORDER BY x.started_at DESC LIMIT 1)) AS server_name,
-       (SELECT json_array(max(CASE WHEN rn = (agg.timed_executions * 50 + 99) / 100 THEN d END),
-                          max(CASE WHEN rn = (agg.timed_executions * 95 + 99) / 100 THEN d END),
-                          max(CASE WHEN rn = (agg.timed_executions * 99 + 99) / 100 THEN d END))
-        FROM (SELECT y.duration_ms AS d, ROW_NUMBER() OVER (ORDER BY y.duration_ms) AS rn
-              FROM mcp_tool_executions y
-              WHERE y.team_id = ?1 AND y.server_id = agg.server_id AND y.tool_name = agg.tool_name
-                AND y.duration_ms IS NOT NULL AND y.started_at >= ?2)) AS percentiles
-FROM agg
-LEFT JOIN mcp_servers s ON s.id = agg.server_id AND s.team_id = ?1
-LEFT JOIN mcp_tools t ON t.server_id = agg.server_id AND t.tool_name = agg.tool_name AND t.team_id = ?1
-ORDER BY agg.executions DESC, agg.tool_name, agg.server_id"
+            "(SELECT * FROM ",
+            $table,
+            " WHERE team_id = ?1 AND span = 1 AND start_day >= ?2 AND start_day < ?3 UNION ALL SELECT * FROM ",
+            $table,
+            " WHERE team_id = ?1 AND span = 8 AND start_day >= ?3)"
         )
     };
 }
-const TOOL_STATS_SHORT: &str = tool_stats_sql!("started_at");
-const TOOL_STATS_LONG: &str = tool_stats_sql!("+started_at");
 
-/// Per UTC day. Index: idx_executions_team_time_cover (range on started_at, covering).
-const DAILY: &str = "\
-SELECT substr(started_at, 1, 10) AS date,
-       count(*) AS executions,
-       sum(status = 'success') AS successes,
-       sum(status = 'error') AS failures,
-       sum(status = 'timeout') AS timeouts,
-       avg(duration_ms) AS avg_duration_ms
-FROM mcp_tool_executions
-WHERE team_id = ?1 AND started_at >= ?2
-GROUP BY date ORDER BY date";
+/// The team's pending executions (few: cron closes them within minutes), by the partial
+/// covering index idx_executions_pending (named: the planner would otherwise take the covering
+/// time index and read the whole window).
+macro_rules! pending {
+    () => {
+        "mcp_tool_executions INDEXED BY idx_executions_pending"
+    };
+}
 
-/// Failures by tool, server, status and message. Index: idx_executions_team_status_time (two
-/// ranges, error and timeout; only failed rows are read). With exactly one `max()`, SQLite
-/// takes the bare `id` from the row holding it: the last occurrence.
-const ERRORS: &str = "\
-SELECT e.*,
-       coalesce(s.name, (SELECT x.server_name FROM mcp_tool_executions x
-                         WHERE x.team_id = ?1 AND x.server_id = e.server_id
-                         ORDER BY x.started_at DESC LIMIT 1)) AS server_name
+/// The server's recorded name when its row is gone (the newest execution's; one index probe
+/// of idx_executions_team_server_time, only for deleted servers).
+macro_rules! recorded_server_name {
+    ($alias:literal) => {
+        concat!(
+            "(SELECT x.server_name FROM mcp_tool_executions x WHERE x.team_id = ?1 AND x.server_id = ",
+            $alias,
+            ".server_id ORDER BY x.started_at DESC LIMIT 1)"
+        )
+    };
+}
+
+/// Per tool over the window, the ?5 most executed, with the summed duration histogram as a JSON
+/// array text. Parameters: ?1 team, ?2 since's day, ?3 first block, ?4 since (ISO), ?5 limit.
+/// Reads the window's periods of execution_rollup_tools (primary key) and the pending rows
+/// (idx_executions_pending).
+fn tool_stats_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        // D1 allows 32 arguments per function and expressions 100 deep: arrays of 24 sums.
+        let histogram = (0..super::rollups::COLUMNS)
+            .collect::<Vec<_>>()
+            .chunks(24)
+            .map(|chunk| {
+                let sums: Vec<String> = chunk.iter().map(|j| format!("sum(h{j})")).collect();
+                format!("json_array({})", sums.join(", "))
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "WITH r AS (
+  SELECT server_id, tool_name, sum(successes) AS successes, sum(errors) AS errors,
+         sum(timeouts) AS timeouts, sum(timed) AS timed, sum(duration_sum) AS duration_sum,
+         min(duration_min) AS min_ms, max(duration_max) AS max_ms, max(last_started_at) AS last_at,
+         json_array({histogram}) AS histogram
+  FROM {periods}
+  GROUP BY server_id, tool_name
+),
+p AS (
+  SELECT server_id, tool_name, count(*) AS pending, max(started_at) AS last_at
+  FROM {pending}
+  WHERE team_id = ?1 AND status = 'pending' AND started_at >= ?4
+  GROUP BY server_id, tool_name
+),
+k AS (SELECT server_id, tool_name FROM r UNION SELECT server_id, tool_name FROM p),
+agg AS (
+  SELECT k.server_id, k.tool_name,
+         coalesce(r.successes + r.errors + r.timeouts, 0) + coalesce(p.pending, 0) AS executions,
+         coalesce(r.successes, 0) AS successes, coalesce(r.errors, 0) AS errors,
+         coalesce(r.timeouts, 0) AS timeouts, coalesce(r.timed, 0) AS timed_executions,
+         CASE WHEN r.timed > 0 THEN r.duration_sum * 1.0 / r.timed END AS avg_duration_ms,
+         r.min_ms, r.max_ms,
+         CASE WHEN p.last_at > coalesce(r.last_at, '') THEN p.last_at ELSE r.last_at END AS last_executed_at,
+         r.histogram
+  FROM k
+  LEFT JOIN r ON r.server_id = k.server_id AND r.tool_name = k.tool_name
+  LEFT JOIN p ON p.server_id = k.server_id AND p.tool_name = k.tool_name
+  ORDER BY executions DESC, k.tool_name, k.server_id
+  LIMIT ?5
+)
+SELECT agg.*, t.id AS tool_id, coalesce(s.name, {server_name}) AS server_name,
+       CASE WHEN agg.timed_executions BETWEEN 1 AND {exact_max} THEN
+         (SELECT json_array(max(CASE WHEN rn = (agg.timed_executions * 50 + 99) / 100 THEN d END),
+                            max(CASE WHEN rn = (agg.timed_executions * 95 + 99) / 100 THEN d END),
+                            max(CASE WHEN rn = (agg.timed_executions * 99 + 99) / 100 THEN d END))
+          FROM (SELECT y.duration_ms AS d, ROW_NUMBER() OVER (ORDER BY y.duration_ms) AS rn
+                FROM mcp_tool_executions y INDEXED BY idx_executions_team_tool_time
+                WHERE y.team_id = ?1 AND y.server_id = agg.server_id AND y.tool_name = agg.tool_name
+                  AND y.started_at >= ?4 AND y.duration_ms IS NOT NULL))
+       END AS exact_percentiles
+FROM agg
+LEFT JOIN mcp_servers s ON s.id = agg.server_id AND s.team_id = ?1
+LEFT JOIN mcp_tools t ON t.server_id = agg.server_id AND t.tool_name = agg.tool_name AND t.team_id = ?1
+ORDER BY agg.executions DESC, agg.tool_name, agg.server_id",
+            periods = periods_of!("execution_rollup_tools"),
+            pending = pending!(),
+            server_name = recorded_server_name!("agg"),
+            exact_max = EXACT_PERCENTILES_MAX,
+        )
+    })
+}
+
+/// Per UTC day: the day rows of execution_rollup_tools (primary key range) and the pending rows
+/// (idx_executions_pending). ?1 team, ?2 since's day, ?3 since (ISO).
+const DAILY: &str = concat!(
+    "SELECT date, sum(executions) AS executions, sum(successes) AS successes,
+       sum(failures) AS failures, sum(timeouts) AS timeouts,
+       CASE WHEN sum(timed) > 0 THEN sum(duration_sum) * 1.0 / sum(timed) END AS avg_duration_ms
 FROM (
-  SELECT server_id, tool_name, status,
-         substr(coalesce(error, ''), 1, ?4) AS message,
-         count(*) AS occurrences,
-         max(started_at) AS last_occurred_at,
-         id AS last_execution_id
-  FROM mcp_tool_executions
-  WHERE team_id = ?1 AND status IN ('error', 'timeout') AND started_at >= ?2
+  SELECT start_day AS date, successes + errors + timeouts AS executions, successes,
+         errors AS failures, timeouts, timed, duration_sum
+  FROM execution_rollup_tools WHERE team_id = ?1 AND span = 1 AND start_day >= ?2
+  UNION ALL
+  SELECT substr(started_at, 1, 10), 1, 0, 0, 0, 0, 0
+  FROM ",
+    pending!(),
+    " WHERE team_id = ?1 AND status = 'pending' AND started_at >= ?3
+)
+GROUP BY date ORDER BY date"
+);
+
+/// Failures by tool, server, status and message over the window's periods of
+/// execution_rollup_errors (primary key), and the failures in total (over every group, before
+/// the limit) on each row. With exactly one `max()`, SQLite takes the bare `last_execution_id`
+/// from the row holding it: the last occurrence. ?1 team, ?2 since's day, ?3 first block,
+/// ?4 limit.
+const ERRORS: &str = concat!(
+    "SELECT e.*, coalesce(s.name, ",
+    recorded_server_name!("e"),
+    ") AS server_name
+FROM (
+  SELECT server_id, tool_name, status, message, sum(occurrences) AS occurrences,
+         max(last_occurred_at) AS last_occurred_at, last_execution_id,
+         sum(sum(occurrences)) OVER () AS total_failures
+  FROM ",
+    periods_of!("execution_rollup_errors"),
+    "
   GROUP BY server_id, tool_name, status, message
 ) e
 LEFT JOIN mcp_servers s ON s.id = e.server_id AND s.team_id = ?1
 ORDER BY e.occurrences DESC, e.last_occurred_at DESC
-LIMIT ?3";
+LIMIT ?4"
+);
 
-/// Failures in total (the list above is capped). Index: idx_executions_team_status_time.
-const ERROR_TOTAL: &str = "\
-SELECT count(*) AS n FROM mcp_tool_executions
-WHERE team_id = ?1 AND status IN ('error', 'timeout') AND started_at >= ?2";
-
-/// Per user. A short window reads its time range of idx_executions_team_time_cover and sorts
-/// it; a long one (`+started_at`) reads idx_executions_team_user_time in user order (covering,
-/// no sort for the grouping).
-macro_rules! users_sql {
-    ($since:literal) => {
-        concat!(
-            "SELECT user_id,
-       count(*) AS executions,
-       sum(status = 'success') AS successes,
-       sum(status = 'error') AS errors,
-       sum(status = 'timeout') AS timeouts,
-       count(DISTINCT server_id || char(31) || tool_name) AS distinct_tools,
-       avg(duration_ms) AS avg_duration_ms,
-       max(started_at) AS last_executed_at
-FROM mcp_tool_executions
-WHERE team_id = ?1 AND ",
-            $since,
-            " >= ?2
-GROUP BY user_id
-ORDER BY executions DESC, user_id
-LIMIT ?3"
-        )
-    };
-}
-const USERS_SHORT: &str = users_sql!("started_at");
-const USERS_LONG: &str = users_sql!("+started_at");
+/// Per user: the day rows of execution_rollup_users, the users' tools last used in the window
+/// (execution_rollup_user_tools, the team's rows), and the pending rows
+/// (idx_executions_pending). ?1 team, ?2 since's day, ?3 since (ISO), ?4 limit.
+const USERS: &str = concat!(
+    "WITH pend AS (
+  SELECT user_id, server_id, tool_name, started_at FROM ",
+    pending!(),
+    "
+  WHERE team_id = ?1 AND status = 'pending' AND started_at >= ?3
+),
+u AS (
+  SELECT user_id, sum(successes) AS successes, sum(errors) AS errors, sum(timeouts) AS timeouts,
+         sum(timed) AS timed, sum(duration_sum) AS duration_sum, max(last_started_at) AS last_at,
+         0 AS pending
+  FROM execution_rollup_users WHERE team_id = ?1 AND day >= ?2 GROUP BY user_id
+  UNION ALL
+  SELECT user_id, 0, 0, 0, 0, 0, max(started_at), count(*) FROM pend GROUP BY user_id
+),
+t AS (
+  SELECT user_id, count(*) AS n FROM (
+    SELECT user_id, server_id, tool_name FROM execution_rollup_user_tools
+    WHERE team_id = ?1 AND last_started_at >= ?3
+    UNION
+    SELECT user_id, server_id, tool_name FROM pend
+  ) GROUP BY user_id
+),
+a AS (
+  SELECT user_id, sum(successes) + sum(errors) + sum(timeouts) + sum(pending) AS executions,
+         sum(successes) AS successes, sum(errors) AS errors, sum(timeouts) AS timeouts,
+         CASE WHEN sum(timed) > 0 THEN sum(duration_sum) * 1.0 / sum(timed) END AS avg_duration_ms,
+         max(last_at) AS last_executed_at
+  FROM u GROUP BY user_id
+)
+SELECT a.user_id, a.executions, a.successes, a.errors, a.timeouts,
+       coalesce(t.n, 0) AS distinct_tools, a.avg_duration_ms, a.last_executed_at
+FROM a LEFT JOIN t ON t.user_id = a.user_id
+ORDER BY a.executions DESC, a.user_id
+LIMIT ?4"
+);
 
 /// Parameters: ?1 team, ?2 since (inclusive), ?3/?4 upper bound (started_at, id) exclusive
 /// (the cursor, or `until` with an empty id), ?5 server, ?6 tool, ?7 status, ?8 user, ?9 limit.
@@ -187,21 +271,20 @@ DELETE FROM mcp_tool_executions WHERE rowid IN (
   WHERE status IN ('pending', 'success', 'error', 'timeout') AND started_at < ?1
   LIMIT ?2)";
 
-/// Every statement above with a name and its index, for the benchmark's plans and the tests.
-pub const STATEMENTS: &[(&str, &str)] = &[
-    ("tool_stats_short", TOOL_STATS_SHORT),
-    ("tool_stats_long", TOOL_STATS_LONG),
-    ("daily", DAILY),
-    ("errors", ERRORS),
-    ("error_total", ERROR_TOTAL),
-    ("users_short", USERS_SHORT),
-    ("users_long", USERS_LONG),
-    ("list_all", LIST_ALL),
-    ("list_by_user", LIST_BY_USER),
-    ("list_by_server", LIST_BY_SERVER),
-    ("get", GET),
-    ("retention_batch", RETENTION_BATCH),
-];
+/// Every statement above with a name, for the benchmark's plans and the tests.
+pub fn statements() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("tool_stats", tool_stats_sql()),
+        ("daily", DAILY),
+        ("errors", ERRORS),
+        ("users", USERS),
+        ("list_all", LIST_ALL),
+        ("list_by_user", LIST_BY_USER),
+        ("list_by_server", LIST_BY_SERVER),
+        ("get", GET),
+        ("retention_batch", RETENTION_BATCH),
+    ]
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolStats {
@@ -239,36 +322,52 @@ struct ToolStatsRow {
     min_ms: Option<u64>,
     max_ms: Option<u64>,
     last_executed_at: Option<String>,
-    /// `[p50, p95, p99]` as JSON text.
-    percentiles: Option<String>,
+    /// The window's duration histogram columns (`rollups::COLUMNS`, packed) as JSON text: an
+    /// array of arrays of 24.
+    histogram: Option<String>,
+    /// `[p50, p95, p99]` as JSON text, when the window has few enough timed executions.
+    exact_percentiles: Option<String>,
 }
 
-/// Per tool (server id + tool name: history outlives a tool's row) over the last `days` days
-/// (from `since`), the `limit` most executed, most executed first.
+/// Per tool (server id + tool name: history outlives a tool's row) over the window from
+/// `since` (a day's start), the `limit` most executed, most executed first.
 pub async fn tool_stats<D: Database>(
     db: &D,
     team_id: &str,
     since: &str,
-    days: u64,
     limit: u32,
 ) -> Result<Vec<ToolStats>> {
-    let sql = if days <= SHORT_WINDOW_DAYS {
-        TOOL_STATS_SHORT
-    } else {
-        TOOL_STATS_LONG
-    };
+    let w = Window::starting(since);
     let rows: Vec<ToolStatsRow> = db
-        .query_as(stmt!(sql, team_id, since, limit.min(MAX_TOOL_GROUPS)))
+        .query_as(stmt!(
+            tool_stats_sql(),
+            team_id,
+            &w.since_day,
+            &w.first_block,
+            since,
+            limit.min(MAX_TOOL_GROUPS)
+        ))
         .await?;
     Ok(rows
         .into_iter()
         .map(|r| {
-            let p: [Option<u64>; 3] = r
-                .percentiles
+            let exact: Option<[Option<u64>; 3]> = r
+                .exact_percentiles
                 .as_deref()
-                .and_then(|text| serde_json::from_str(text).ok())
-                .unwrap_or_default();
+                .and_then(|text| serde_json::from_str(text).ok());
+            let [p50_ms, p95_ms, p99_ms] = exact.unwrap_or_else(|| {
+                let chunks: Vec<Vec<u64>> = r
+                    .histogram
+                    .as_deref()
+                    .and_then(|text| serde_json::from_str(text).ok())
+                    .unwrap_or_default();
+                let hist = unpack(&chunks.concat());
+                [50, 95, 99].map(|q| percentile(&hist, q, r.min_ms, r.max_ms))
+            });
             ToolStats {
+                p50_ms,
+                p95_ms,
+                p99_ms,
                 server_id: r.server_id,
                 tool_name: r.tool_name,
                 tool_id: r.tool_id,
@@ -281,9 +380,6 @@ pub async fn tool_stats<D: Database>(
                 avg_duration_ms: r.avg_duration_ms,
                 min_ms: r.min_ms,
                 max_ms: r.max_ms,
-                p50_ms: p[0],
-                p95_ms: p[1],
-                p99_ms: p[2],
                 last_executed_at: r.last_executed_at,
             }
         })
@@ -302,7 +398,9 @@ pub struct Day {
 
 /// Days (UTC) with executions since `since`, oldest first.
 pub async fn daily<D: Database>(db: &D, team_id: &str, since: &str) -> Result<Vec<Day>> {
-    db.query_as(stmt!(DAILY, team_id, since)).await
+    let w = Window::starting(since);
+    db.query_as(stmt!(DAILY, team_id, &w.since_day, since))
+        .await
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -325,17 +423,18 @@ pub async fn errors<D: Database>(
     since: &str,
     limit: u32,
 ) -> Result<(Vec<ErrorGroup>, u64)> {
-    let groups = db
-        .query_as(stmt!(ERRORS, team_id, since, limit, ERROR_MESSAGE_CHARS))
-        .await?;
     #[derive(Deserialize)]
-    struct N {
-        n: u64,
+    struct Row {
+        #[serde(flatten)]
+        group: ErrorGroup,
+        total_failures: u64,
     }
-    let total = db
-        .query_one::<N>(stmt!(ERROR_TOTAL, team_id, since))
-        .await?
-        .map_or(0, |r| r.n);
+    let w = Window::starting(since);
+    let rows: Vec<Row> = db
+        .query_as(stmt!(ERRORS, team_id, &w.since_day, &w.first_block, limit))
+        .await?;
+    let total = rows.first().map_or(0, |r| r.total_failures);
+    let groups = rows.into_iter().map(|r| r.group).collect();
     Ok((groups, total))
 }
 
@@ -351,20 +450,16 @@ pub struct UserActivity {
     pub last_executed_at: String,
 }
 
-/// Per user over the last `days` days (from `since`), most active first.
+/// Per user over the window from `since` (a day's start), most active first.
 pub async fn user_activity<D: Database>(
     db: &D,
     team_id: &str,
     since: &str,
-    days: u64,
     limit: u32,
 ) -> Result<Vec<UserActivity>> {
-    let sql = if days <= SHORT_WINDOW_DAYS {
-        USERS_SHORT
-    } else {
-        USERS_LONG
-    };
-    db.query_as(stmt!(sql, team_id, since, limit)).await
+    let w = Window::starting(since);
+    db.query_as(stmt!(USERS, team_id, &w.since_day, since, limit))
+        .await
 }
 
 /// The filters of one list page. `before` is the exclusive upper bound on (started_at, id).

@@ -3,10 +3,13 @@
 //! Invariants:
 //! - A row is inserted as `pending` before anything goes upstream, and finished exactly once:
 //!   [`finish`] only updates rows still `pending`, so a late or duplicate finish is a no-op.
-//! - Finishing the row and folding it into the tool's statistics happen in one batch.
+//! - Finishing the row, folding it into the tool's statistics and into the analytics rollups
+//!   (`super::rollups`) happen in one batch; the rollups take it only while it is still
+//!   `pending`, so they hold each finished execution exactly once.
 
 use serde::Deserialize;
 
+use super::rollups::{self, ExecutionFact};
 use super::tools;
 use crate::db::Database;
 use crate::error::Result;
@@ -66,9 +69,51 @@ pub struct Finished<'a> {
     pub completed_at: &'a str,
 }
 
-/// Finishes a pending execution and updates the tool's statistics, atomically.
+/// What the rollups need of a row that is still pending (None once it is final or absent).
+#[derive(Deserialize)]
+struct PendingRow {
+    team_id: String,
+    user_id: String,
+    server_id: String,
+    tool_name: String,
+    started_at: String,
+}
+
+/// Finishes a pending execution and updates the tool's statistics and the rollups, atomically.
+/// Reads the row's team, user, server, tool and start first (the rollups are keyed by them).
 pub async fn finish<D: Database>(db: &D, f: Finished<'_>) -> Result<()> {
-    let finish = stmt!(
+    let row: Option<PendingRow> = db
+        .query_one(stmt!(
+            "SELECT team_id, user_id, server_id, tool_name, started_at FROM mcp_tool_executions \
+             WHERE id = ?1 AND status = 'pending'",
+            f.id
+        ))
+        .await?;
+    let fact = row.map(|r| ExecutionFact {
+        execution_id: f.id.to_string(),
+        team_id: r.team_id,
+        user_id: r.user_id,
+        server_id: r.server_id,
+        tool_name: r.tool_name,
+        status: f.status,
+        duration_ms: Some(f.duration_ms),
+        started_at: r.started_at,
+        error: f.error.map(str::to_string),
+    });
+    finish_with(db, f, fact.as_ref()).await
+}
+
+/// [`finish`] when the caller already knows the row (`fact`, with this finish's status,
+/// duration and error): no read. The rollup statements come first, each guarded by the row
+/// still being pending, then the row's update, then the tool's statistics (which require the
+/// update to have changed the row).
+pub async fn finish_with<D: Database>(
+    db: &D,
+    f: Finished<'_>,
+    fact: Option<&ExecutionFact>,
+) -> Result<()> {
+    let mut batch = fact.map(rollups::fold_if_pending).unwrap_or_default();
+    batch.push(stmt!(
         "UPDATE mcp_tool_executions SET status = ?2, output = ?3, error = ?4, duration_ms = ?5, \
          completed_at = ?6 WHERE id = ?1 AND status = 'pending'",
         f.id,
@@ -77,20 +122,24 @@ pub async fn finish<D: Database>(db: &D, f: Finished<'_>) -> Result<()> {
         f.error,
         f.duration_ms,
         f.completed_at
-    );
-    let stats = tools::record_execution(
+    ));
+    batch.push(tools::record_execution(
         f.tool_id,
         f.status == Status::Success,
         f.duration_ms,
         f.completed_at,
-    );
-    db.batch(vec![finish, stats]).await?;
+    ));
+    db.batch(batch).await?;
     Ok(())
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct StalePending {
     pub id: String,
+    pub team_id: String,
+    pub user_id: String,
+    pub server_id: String,
+    pub tool_name: String,
     pub tool_id: Option<String>,
     pub started_at: String,
     /// Milliseconds between `started_at` and the cutoff's `now`.
@@ -105,7 +154,7 @@ pub async fn stale_pending<D: Database>(
     limit: u32,
 ) -> Result<Vec<StalePending>> {
     db.query_as(stmt!(
-        "SELECT id, tool_id, started_at, \
+        "SELECT id, team_id, user_id, server_id, tool_name, tool_id, started_at, \
          CAST((julianday(?2) - julianday(started_at)) * 86400000 AS INTEGER) AS age_ms \
          FROM mcp_tool_executions WHERE status = 'pending' AND started_at < ?1 ORDER BY started_at LIMIT ?3",
         cutoff,

@@ -7,6 +7,7 @@ pub mod confirmations;
 pub mod credentials;
 pub mod executions;
 pub mod members;
+pub mod rollups;
 pub mod servers;
 pub mod tools;
 

@@ -13,6 +13,7 @@ use crate::api::Action;
 use crate::cache::MemoryCache;
 use crate::db::{Database, SqlValue, Statement};
 use crate::identity::Identity;
+use crate::repo::rollups::{self, ExecutionFact};
 
 /// 2026-11-21T20:17:36Z.
 const NOW_MS: u64 = 1_795_292_256_000;
@@ -73,6 +74,7 @@ impl World {
             _ => "NULL",
         };
         let started = iso_from_ms(NOW_MS - ago_ms);
+        let (duration_ms, error_text) = (duration, error);
         let duration = duration.map_or("NULL".to_string(), |d| d.to_string());
         let error = error.map_or("NULL".to_string(), |e| format!("'{e}'"));
         self.db.exec(&format!(
@@ -81,6 +83,31 @@ impl World {
              '{user}', '{server}', '{server_name}', {tool_id}, '{tool}', '{status}', '{started}', \
              {duration}, {error}, '{{\"message\":\"hi\"}}', '{{\"content\":[]}}')"
         ));
+        // As the code writes a finished row: with its rollups (a pending row has none).
+        self.fold(&[fact(
+            id,
+            team,
+            user,
+            server,
+            tool,
+            status,
+            &started,
+            duration_ms,
+            error_text,
+        )]);
+    }
+
+    /// Adds finished executions to the rollups, as `executions::finish` does.
+    fn fold(&self, facts: &[ExecutionFact]) {
+        // SqliteDb's futures complete on their first poll.
+        let batch = std::pin::pin!(self.db.batch(rollups::fold(facts)));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match std::future::Future::poll(batch, &mut cx) {
+            std::task::Poll::Ready(done) => {
+                done.unwrap();
+            }
+            std::task::Poll::Pending => unreachable!("SqliteDb never waits"),
+        }
     }
 
     /// The history the report tests read (see each test for the expected numbers).
@@ -224,6 +251,31 @@ impl World {
         self.run(who, body.clone())
             .await
             .unwrap_or_else(|e| panic!("{body}: {e}"))
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn fact(
+    id: &str,
+    team: &str,
+    user: &str,
+    server: &str,
+    tool: &str,
+    status: &str,
+    started_at: &str,
+    duration_ms: Option<u64>,
+    error: Option<&str>,
+) -> ExecutionFact {
+    ExecutionFact {
+        execution_id: id.into(),
+        team_id: team.into(),
+        user_id: user.into(),
+        server_id: server.into(),
+        tool_name: tool.into(),
+        status: Status::parse(status).unwrap(),
+        duration_ms,
+        started_at: started_at.into(),
+        error: error.map(str::to_string),
     }
 }
 
@@ -846,34 +898,57 @@ async fn plan(db: &SqliteDb, sql: &'static str) -> String {
 }
 
 #[tokio::test(flavor = "current_thread")]
-async fn every_query_reads_executions_through_its_index() {
+async fn every_query_reads_through_its_index_and_reports_read_rollups_not_the_window() {
     let db = SqliteDb::migrated();
-    let expected = [
-        ("tool_stats_short", "COVERING INDEX idx_executions_team_time_cover (team_id=? AND started_at>?)"),
-        ("tool_stats_long", "COVERING INDEX idx_executions_team_tool_duration (team_id=?)"),
-        ("daily", "COVERING INDEX idx_executions_team_time_cover (team_id=? AND started_at>?)"),
-        ("errors", "INDEX idx_executions_team_status_time (team_id=? AND status=? AND started_at>?)"),
-        ("error_total", "COVERING INDEX idx_executions_team_status_time (team_id=? AND status=? AND started_at>?)"),
-        ("users_short", "COVERING INDEX idx_executions_team_time_cover (team_id=? AND started_at>?)"),
-        ("users_long", "COVERING INDEX idx_executions_team_user_time (team_id=?)"),
-        ("list_all", "INDEX idx_executions_team_time_cover (team_id=? AND started_at>? AND (started_at,id)<(?,?))"),
-        ("list_by_user", "INDEX idx_executions_team_user_time (team_id=? AND user_id=? AND started_at>? AND (started_at,id)<(?,?))"),
-        ("list_by_server", "INDEX idx_executions_team_server_time (team_id=? AND server_id=? AND started_at>? AND (started_at,id)<(?,?))"),
-        ("get", "INDEX sqlite_autoindex_mcp_tool_executions_1 (id=?)"),
-        ("retention_batch", "COVERING INDEX idx_executions_status (status=? AND started_at<?)"),
+    let days = "PRIMARY KEY (team_id=? AND span=? AND start_day>? AND start_day<?)";
+    let blocks = "PRIMARY KEY (team_id=? AND span=? AND start_day>?)";
+    let pending = "COVERING INDEX idx_executions_pending (team_id=? AND started_at>?)";
+    let expected: &[(&str, &[&str])] = &[
+        ("tool_stats", &[days, blocks, pending,
+            "COVERING INDEX idx_executions_team_tool_time (team_id=? AND server_id=? AND tool_name=? AND started_at>?)"]),
+        ("daily", &["execution_rollup_tools USING PRIMARY KEY (team_id=? AND span=? AND start_day>?)", pending]),
+        ("errors", &["execution_rollup_errors USING PRIMARY KEY (team_id=? AND span=? AND start_day>? AND start_day<?)",
+            "execution_rollup_errors USING PRIMARY KEY (team_id=? AND span=? AND start_day>?)"]),
+        ("users", &["execution_rollup_users USING PRIMARY KEY (team_id=? AND day>?)",
+            "execution_rollup_user_tools USING PRIMARY KEY (team_id=?)", pending]),
+        ("list_all", &["INDEX idx_executions_team_time_cover (team_id=? AND started_at>? AND (started_at,id)<(?,?))"]),
+        ("list_by_user", &["INDEX idx_executions_team_user_time (team_id=? AND user_id=? AND started_at>? AND (started_at,id)<(?,?))"]),
+        ("list_by_server", &["INDEX idx_executions_team_server_time (team_id=? AND server_id=? AND started_at>? AND (started_at,id)<(?,?))"]),
+        ("get", &["INDEX sqlite_autoindex_mcp_tool_executions_1 (id=?)"]),
+        ("retention_batch", &["COVERING INDEX idx_executions_status (status=? AND started_at<?)"]),
     ];
-    for (name, sql) in repo::STATEMENTS {
+    for (name, sql) in repo::statements() {
         let plan = plan(&db, sql).await;
-        let (_, index) = expected.iter().find(|(n, _)| n == name).unwrap();
-        assert!(plan.contains(index), "{name}: expected {index}\n{plan}");
+        let (_, indexes) = expected.iter().find(|(n, _)| *n == name).unwrap();
+        for index in *indexes {
+            assert!(plan.contains(index), "{name}: expected {index}\n{plan}");
+        }
         assert!(
-            !plan.lines().any(|l| l.trim() == "SCAN mcp_tool_executions"),
-            "{name} scans the table:\n{plan}"
+            !plan
+                .lines()
+                .any(|l| l.trim().starts_with("SCAN mcp_tool_executions")
+                    || l.trim().starts_with("SCAN execution_rollup")
+                    || l.contains("SCAN x")),
+            "{name} scans a table:\n{plan}"
         );
-        assert!(
-            !plan.contains("SCAN x"),
-            "{name}: server-name lookup scans:\n{plan}"
-        );
+        if !name.starts_with("list_") && !["get", "retention_batch"].contains(&name) {
+            // A report touches executions only for pending rows, a small window's exact
+            // percentiles and a deleted server's name: never the window's rows.
+            for line in plan.lines().filter(|l| {
+                l.contains("mcp_tool_executions") || l.contains(" x ") || l.contains(" y ")
+            }) {
+                assert!(
+                    [
+                        "idx_executions_pending",
+                        "idx_executions_team_tool_time",
+                        "idx_executions_team_server_time"
+                    ]
+                    .iter()
+                    .any(|i| line.contains(i)),
+                    "{name}: {line}"
+                );
+            }
+        }
         if name.starts_with("list_") {
             assert!(
                 !plan.contains("TEMP B-TREE"),
@@ -881,19 +956,273 @@ async fn every_query_reads_executions_through_its_index() {
             );
             assert!(sql.contains(&format!("substr(error, 1, {})", repo::LIST_ERROR_CHARS)));
         }
-        if name.starts_with("tool_stats") {
-            let percentiles = "COVERING INDEX idx_executions_team_tool_duration \
-                               (team_id=? AND server_id=? AND tool_name=? AND duration_ms>?)";
-            assert!(
-                plan.contains(percentiles),
-                "{name}: percentiles per tool range:\n{plan}"
-            );
-        }
-        if ["tool_stats_long", "users_long"].contains(name) {
-            assert!(
-                !plan.contains("FOR GROUP BY"),
-                "{name}: groups in index order:\n{plan}"
-            );
+    }
+}
+
+/// A small deterministic generator (the test needs no statistical quality).
+struct Lcg(u64);
+impl Lcg {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+#[derive(Clone)]
+struct Scanned {
+    id: String,
+    team: &'static str,
+    user: &'static str,
+    server: &'static str,
+    tool: &'static str,
+    status: &'static str,
+    started: String,
+    duration: Option<u64>,
+    error: Option<&'static str>,
+}
+
+fn nearest_rank(sorted: &[u64], p: usize) -> Option<u64> {
+    (!sorted.is_empty()).then(|| sorted[(sorted.len() * p).div_ceil(100) - 1])
+}
+
+fn close(a: Option<f64>, b: Option<f64>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => (a - b).abs() < 1e-9,
+        (a, b) => a.is_none() && b.is_none(),
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn reports_from_rollups_equal_a_scan_of_the_same_executions() {
+    let w = World::new();
+    let mut rng = Lcg(15);
+    let mut all = Vec::new();
+    for i in 0..400u64 {
+        let team = ["team-a", "team-b"][rng.below(2) as usize];
+        let server = if team == "team-a" {
+            ["srv-a", "srv-gone"][rng.below(2) as usize]
+        } else {
+            "srv-b"
+        };
+        let status = [
+            "success", "success", "success", "error", "timeout", "pending",
+        ][rng.below(6) as usize];
+        let scale = 1 << rng.below(12);
+        let duration = (status != "pending").then(|| rng.below(scale));
+        let error = match status {
+            "error" => Some(["boom", "kaput", "no such thing"][rng.below(3) as usize]),
+            "timeout" => Some("timed out"),
+            _ => None,
+        };
+        // Unique start times (no ties for "last"), over 40 days.
+        let ago = rng.below(40 * DAY / 1000) * 1000 + i;
+        let row = Scanned {
+            id: format!("x{i:03}"),
+            team,
+            user: ["alice", "bob", "carol"][rng.below(3) as usize],
+            server,
+            tool: ["echo", "secret", "ghost"][rng.below(3) as usize],
+            status,
+            started: iso_from_ms(NOW_MS - ago),
+            duration,
+            error,
+        };
+        w.row(
+            &row.id, team, row.user, server, row.tool, status, ago, duration, error,
+        );
+        all.push(row);
+    }
+    for team in ["team-a", "team-b"] {
+        for days in [1u64, 7, 30, 365] {
+            let since = iso_from_ms(window_start_ms(NOW_MS, days));
+            let rows: Vec<&Scanned> = all
+                .iter()
+                .filter(|r| r.team == team && r.started >= since)
+                .collect();
+
+            // Per tool.
+            let mut keys: Vec<(&str, &str)> = rows.iter().map(|r| (r.server, r.tool)).collect();
+            keys.sort();
+            keys.dedup();
+            let mut expected: Vec<repo::ToolStats> = keys
+                .iter()
+                .map(|(server, tool)| {
+                    let of: Vec<&&Scanned> = rows
+                        .iter()
+                        .filter(|r| r.server == *server && r.tool == *tool)
+                        .collect();
+                    let mut d: Vec<u64> = of.iter().filter_map(|r| r.duration).collect();
+                    d.sort_unstable();
+                    let count = |s: &str| of.iter().filter(|r| r.status == s).count() as u64;
+                    repo::ToolStats {
+                        server_id: server.to_string(),
+                        tool_name: tool.to_string(),
+                        tool_id: None,
+                        server_name: None,
+                        executions: of.len() as u64,
+                        successes: count("success"),
+                        errors: count("error"),
+                        timeouts: count("timeout"),
+                        timed_executions: d.len() as u64,
+                        avg_duration_ms: (!d.is_empty())
+                            .then(|| d.iter().sum::<u64>() as f64 / d.len() as f64),
+                        min_ms: d.first().copied(),
+                        max_ms: d.last().copied(),
+                        p50_ms: nearest_rank(&d, 50),
+                        p95_ms: nearest_rank(&d, 95),
+                        p99_ms: nearest_rank(&d, 99),
+                        last_executed_at: of.iter().map(|r| r.started.clone()).max(),
+                    }
+                })
+                .collect();
+            expected.sort_by(|a, b| {
+                (b.executions, &a.tool_name, &a.server_id).cmp(&(
+                    a.executions,
+                    &b.tool_name,
+                    &b.server_id,
+                ))
+            });
+            let got = repo::tool_stats(&w.db, team, &since, repo::MAX_TOOL_GROUPS)
+                .await
+                .unwrap();
+            assert_eq!(got.len(), expected.len(), "{team} {days}");
+            for (g, e) in got.iter().zip(&expected) {
+                assert!(
+                    close(g.avg_duration_ms, e.avg_duration_ms),
+                    "{team} {days}: {g:?} {e:?}"
+                );
+                let strip = |t: &repo::ToolStats| repo::ToolStats {
+                    tool_id: None,
+                    server_name: None,
+                    avg_duration_ms: None,
+                    ..t.clone()
+                };
+                assert_eq!(strip(g), strip(e), "{team} {days}");
+            }
+
+            // Per day.
+            let mut dates: Vec<String> = rows.iter().map(|r| r.started[..10].to_string()).collect();
+            dates.sort();
+            dates.dedup();
+            let got = repo::daily(&w.db, team, &since).await.unwrap();
+            assert_eq!(got.len(), dates.len(), "{team} {days}");
+            for (g, date) in got.iter().zip(&dates) {
+                let of: Vec<&&Scanned> = rows.iter().filter(|r| &r.started[..10] == date).collect();
+                let d: Vec<u64> = of.iter().filter_map(|r| r.duration).collect();
+                let count = |s: &str| of.iter().filter(|r| r.status == s).count() as u64;
+                assert_eq!(
+                    (&g.date, g.executions, g.successes, g.failures, g.timeouts),
+                    (
+                        date,
+                        of.len() as u64,
+                        count("success"),
+                        count("error"),
+                        count("timeout")
+                    )
+                );
+                let avg = (!d.is_empty()).then(|| d.iter().sum::<u64>() as f64 / d.len() as f64);
+                assert!(close(g.avg_duration_ms, avg), "{date}");
+            }
+
+            // Failures.
+            let failed: Vec<&&Scanned> = rows
+                .iter()
+                .filter(|r| r.status == "error" || r.status == "timeout")
+                .collect();
+            let mut groups: Vec<(&str, &str, &str, &str)> = failed
+                .iter()
+                .map(|r| (r.server, r.tool, r.status, r.error.unwrap()))
+                .collect();
+            groups.sort();
+            groups.dedup();
+            let mut expected: Vec<(String, String, String, String, u64, String, String)> = groups
+                .iter()
+                .map(|(server, tool, status, message)| {
+                    let of: Vec<&&&Scanned> = failed
+                        .iter()
+                        .filter(|r| {
+                            (r.server, r.tool, r.status, r.error.unwrap())
+                                == (*server, *tool, *status, *message)
+                        })
+                        .collect();
+                    let last = of.iter().max_by_key(|r| r.started.clone()).unwrap();
+                    (
+                        server.to_string(),
+                        tool.to_string(),
+                        status.to_string(),
+                        message.to_string(),
+                        of.len() as u64,
+                        last.started.clone(),
+                        last.id.clone(),
+                    )
+                })
+                .collect();
+            expected.sort_by(|a, b| (b.4, &b.5).cmp(&(a.4, &a.5)));
+            expected.truncate(200);
+            let (got, total) = repo::errors(&w.db, team, &since, 200).await.unwrap();
+            assert_eq!(total, failed.len() as u64, "{team} {days}");
+            let got: Vec<_> = got
+                .into_iter()
+                .map(|g| {
+                    (
+                        g.server_id,
+                        g.tool_name,
+                        g.status.as_str().to_string(),
+                        g.message,
+                        g.occurrences,
+                        g.last_occurred_at,
+                        g.last_execution_id,
+                    )
+                })
+                .collect();
+            assert_eq!(got, expected, "{team} {days}");
+
+            // Per user.
+            let mut users: Vec<&str> = rows.iter().map(|r| r.user).collect();
+            users.sort();
+            users.dedup();
+            let mut expected: Vec<repo::UserActivity> = users
+                .iter()
+                .map(|user| {
+                    let of: Vec<&&Scanned> = rows.iter().filter(|r| r.user == *user).collect();
+                    let d: Vec<u64> = of.iter().filter_map(|r| r.duration).collect();
+                    let mut tools: Vec<(&str, &str)> =
+                        of.iter().map(|r| (r.server, r.tool)).collect();
+                    tools.sort();
+                    tools.dedup();
+                    let count = |s: &str| of.iter().filter(|r| r.status == s).count() as u64;
+                    repo::UserActivity {
+                        user_id: user.to_string(),
+                        executions: of.len() as u64,
+                        successes: count("success"),
+                        errors: count("error"),
+                        timeouts: count("timeout"),
+                        distinct_tools: tools.len() as u64,
+                        avg_duration_ms: (!d.is_empty())
+                            .then(|| d.iter().sum::<u64>() as f64 / d.len() as f64),
+                        last_executed_at: of.iter().map(|r| r.started.clone()).max().unwrap(),
+                    }
+                })
+                .collect();
+            expected.sort_by(|a, b| (b.executions, &a.user_id).cmp(&(a.executions, &b.user_id)));
+            let got = repo::user_activity(&w.db, team, &since, 200).await.unwrap();
+            assert_eq!(got.len(), expected.len());
+            for (g, e) in got.iter().zip(&expected) {
+                assert!(close(g.avg_duration_ms, e.avg_duration_ms), "{g:?} {e:?}");
+                assert_eq!(
+                    repo::UserActivity {
+                        avg_duration_ms: None,
+                        ..g.clone()
+                    },
+                    repo::UserActivity {
+                        avg_duration_ms: None,
+                        ..e.clone()
+                    }
+                );
+            }
         }
     }
 }
