@@ -20,6 +20,8 @@
 //!   `ledger_flushes`, so a batch replayed after a lost answer fails as a whole (nothing is
 //!   counted twice), and [`applied`] tells the flusher that it can forget it. Rows use
 //!   `INSERT OR IGNORE` on the execution id as a second guard.
+//! - The analytics rollups are folded in the same transaction as the rows they count, so they
+//!   never disagree with `mcp_tool_executions` (the batch marker makes both exactly once).
 //! - Per-tool statistics are folded per batch (one statement per tool, not per call), with the
 //!   same arithmetic as one call at a time; so is each credential's `last_used_at` (the latest
 //!   start of a call that carried it).
@@ -33,6 +35,7 @@ use crate::db::{Database, Statement};
 use crate::error::Result;
 use crate::repo::credentials;
 use crate::repo::executions::{self, Finished, NewExecution, Status};
+use crate::repo::rollups::{self, ExecutionFact};
 use crate::stmt;
 use crate::time::iso_from_ms;
 
@@ -98,7 +101,8 @@ pub struct Done {
 /// Where `call_tool` records its calls. `start` answers once the record is durable.
 pub trait Ledger {
     fn start<'a>(&'a self, record: &'a Record) -> LocalBoxFuture<'a, Result<()>>;
-    fn finish<'a>(&'a self, end: &'a End) -> LocalBoxFuture<'a, Result<()>>;
+    /// Ends `record` (the one `start` took) as `end` says.
+    fn finish<'a>(&'a self, record: &'a Record, end: &'a End) -> LocalBoxFuture<'a, Result<()>>;
 }
 
 /// The database as the ledger: a `pending` row at start, finished (with the tool's statistics)
@@ -132,10 +136,14 @@ impl<D: Database> Ledger for DirectLedger<'_, D> {
         })
     }
 
-    fn finish<'a>(&'a self, end: &'a End) -> LocalBoxFuture<'a, Result<()>> {
+    fn finish<'a>(&'a self, record: &'a Record, end: &'a End) -> LocalBoxFuture<'a, Result<()>> {
         Box::pin(async move {
             let completed_at = iso_from_ms(end.ended_ms);
-            executions::finish(
+            let done = Done {
+                record: record.clone(),
+                end: end.clone(),
+            };
+            executions::finish_with(
                 self.0,
                 Finished {
                     id: &end.id,
@@ -146,9 +154,28 @@ impl<D: Database> Ledger for DirectLedger<'_, D> {
                     duration_ms: end.duration_ms,
                     completed_at: &completed_at,
                 },
+                Some(&done.fact()),
             )
             .await
         })
+    }
+}
+
+impl Done {
+    /// What the analytics rollups keep of this call (`crate::repo::rollups`).
+    pub fn fact(&self) -> ExecutionFact {
+        let (r, e) = (&self.record, &self.end);
+        ExecutionFact {
+            execution_id: r.id.clone(),
+            team_id: r.team_id.clone(),
+            user_id: r.user_id.clone(),
+            server_id: r.server_id.clone(),
+            tool_name: r.tool_name.clone(),
+            status: e.status,
+            duration_ms: Some(e.duration_ms),
+            started_at: iso_from_ms(r.started_ms),
+            error: e.error.clone(),
+        }
     }
 }
 
@@ -167,7 +194,8 @@ pub fn abandoned(record: &Record, now_ms: u64) -> End {
 
 /// The D1 transaction that writes one batch of finished records of `team_id`: the batch's
 /// marker (`ledger_flushes`, which fails the whole transaction if the batch was applied
-/// before), one row per call, and one statistics update per tool.
+/// before), one row per call, one statistics update per tool, the analytics rollups folded
+/// per group (`crate::repo::rollups::fold`) and each credential's latest use.
 pub fn flush_statements(
     batch_id: &str,
     team_id: &str,
@@ -218,6 +246,8 @@ pub fn flush_statements(
             iso_from_ms(s.last_ms)
         ));
     }
+    let facts: Vec<ExecutionFact> = done.iter().map(Done::fact).collect();
+    stmts.extend(rollups::fold(&facts));
     for (credential_id, (team_id, last_ms)) in credential_uses(done) {
         stmts.push(stmt!(
             "UPDATE mcp_server_credentials SET last_used_at = max(coalesce(last_used_at, ''), ?3) \

@@ -60,7 +60,8 @@ impl Ledger for TeamLedger {
     fn start<'a>(&'a self, record: &'a Record) -> LocalBoxFuture<'a, Result<()>> {
         Box::pin(self.post(START_URL, record))
     }
-    fn finish<'a>(&'a self, end: &'a End) -> LocalBoxFuture<'a, Result<()>> {
+    /// The object holds the record already: only the end travels.
+    fn finish<'a>(&'a self, _record: &'a Record, end: &'a End) -> LocalBoxFuture<'a, Result<()>> {
         Box::pin(self.post(FINISH_URL, end))
     }
 }

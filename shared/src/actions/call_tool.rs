@@ -275,7 +275,8 @@ async fn cached<D, C: Cache, H>(
 
 /// What [`run`] did upstream.
 struct Ran {
-    execution_id: String,
+    /// What the ledger took at the start (the execution's id is `record.id`).
+    record: Record,
     started_ms: u64,
     ended_ms: u64,
     /// The tool's result (redacted) or the transport failure.
@@ -353,7 +354,7 @@ async fn run<D: Database, C: Cache, H: Upstream>(
         .map(|result| redactor.value(result))
         .map_err(Error::from);
     Ok(Ran {
-        execution_id,
+        record,
         started_ms,
         ended_ms: s.http.now_ms(),
         outcome,
@@ -373,7 +374,7 @@ async fn record<D: Database, C: Cache, H: Upstream>(
     ran: Ran,
 ) -> Result<Reply> {
     let s = &ctx.services;
-    let execution_id = &ran.execution_id;
+    let execution_id = &ran.record.id;
     let duration_ms = ran.ended_ms.saturating_sub(ran.started_ms);
     let (status, output, error_text, reply) = answer(ctx, call, cache_key, &ran, duration_ms).await;
 
@@ -388,13 +389,13 @@ async fn record<D: Database, C: Cache, H: Upstream>(
     };
     let direct = DirectLedger(s.db);
     let ledger = ctx.ledger.unwrap_or(&direct);
-    let mut recorded = ledger.finish(&end).await;
+    let mut recorded = ledger.finish(&ran.record, &end).await;
     if let Err(first) = &recorded {
         // One retry: losing the final state of a call that happened is worse than a slow reply.
         ctx.log(&format!(
             "recording execution {execution_id} failed, retrying: {first}"
         ));
-        recorded = ledger.finish(&end).await;
+        recorded = ledger.finish(&ran.record, &end).await;
     }
     // The breaker learns the outcome whether or not the row could be written.
     let fault = error_text.as_deref().filter(|_| ran.server_fault);
@@ -415,7 +416,7 @@ async fn answer<D, C: Cache, H>(
     duration_ms: u64,
 ) -> (Status, Option<String>, Option<String>, Reply) {
     let (tool_name, redactor) = (call.tool_name, &call.upstream.redactor);
-    let execution_id = &ran.execution_id;
+    let execution_id = &ran.record.id;
     match &ran.outcome {
         Ok(result) => {
             let is_error = result.get("isError").and_then(Value::as_bool) == Some(true);

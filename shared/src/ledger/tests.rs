@@ -53,8 +53,8 @@ async fn a_batch_writes_every_row_final_and_folds_statistics_per_tool() {
         done("e3", "tool-a2", Status::Timeout, 5),
     ];
     let stmts = flush_statements("b1", "team-a", &batch, T0 + 100);
-    // One marker, three rows, two tools: five statements for three calls.
-    assert_eq!(stmts.len(), 6);
+    // One marker, three rows, two tools, then the rollups folded per group.
+    assert_eq!(stmts.len(), 1 + 3 + 2 + rollups_of(&batch));
     db.batch(stmts).await.unwrap();
     assert_eq!(
         db.scalar("SELECT group_concat(id || ':' || status, ',') FROM (SELECT * FROM mcp_tool_executions ORDER BY id)"),
@@ -94,12 +94,47 @@ async fn folded_statistics_equal_finishing_the_same_calls_one_at_a_time() {
     for d in &batch {
         let ledger = DirectLedger(&one_by_one);
         ledger.start(&d.record).await.unwrap();
-        ledger.finish(&d.end).await.unwrap();
+        ledger.finish(&d.record, &d.end).await.unwrap();
     }
     let stats = "SELECT execution_count || '/' || success_count || '/' || error_count || '/' || round(avg_duration_ms, 6) FROM mcp_tools WHERE id = 'tool-a1'";
     assert_eq!(folded.scalar(stats), one_by_one.scalar(stats));
     let rows = "SELECT group_concat(id || status || duration_ms || started_at || completed_at || coalesce(error, '-'), ',') FROM (SELECT * FROM mcp_tool_executions ORDER BY id)";
     assert_eq!(folded.scalar(rows), one_by_one.scalar(rows));
+    for table in ROLLUPS {
+        let (a, b) = (
+            rows_of(&folded, table).await,
+            rows_of(&one_by_one, table).await,
+        );
+        assert!(!a.is_empty(), "{table}");
+        assert_eq!(a, b, "{table}");
+    }
+}
+
+/// Statements the rollups take for `batch` (folded per group: fewer than the calls).
+fn rollups_of(batch: &[Done]) -> usize {
+    let facts: Vec<_> = batch.iter().map(Done::fact).collect();
+    crate::repo::rollups::fold(&facts).len()
+}
+
+const ROLLUPS: [&str; 4] = [
+    "execution_rollup_tools",
+    "execution_rollup_errors",
+    "execution_rollup_users",
+    "execution_rollup_user_tools",
+];
+
+/// A table's rows as sorted JSON texts.
+async fn rows_of(db: &SqliteDb, table: &str) -> Vec<String> {
+    let sql: &'static str = Box::leak(format!("SELECT * FROM {table}").into_boxed_str());
+    let mut rows: Vec<String> = db
+        .query(crate::db::Statement::new(sql, vec![]))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| serde_json::Value::Object(r).to_string())
+        .collect();
+    rows.sort();
+    rows
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -130,8 +165,8 @@ async fn the_direct_ledger_finishes_a_record_once() {
         db.scalar("SELECT status FROM mcp_tool_executions WHERE id = 'e1'"),
         json!("pending")
     );
-    ledger.finish(&d.end).await.unwrap();
-    ledger.finish(&d.end).await.unwrap();
+    ledger.finish(&d.record, &d.end).await.unwrap();
+    ledger.finish(&d.record, &d.end).await.unwrap();
     assert_eq!(
         db.scalar("SELECT execution_count FROM mcp_tools WHERE id = 'tool-a1'"),
         json!(1)
@@ -164,8 +199,8 @@ async fn a_batch_records_each_credentials_latest_use_once() {
     batch[1].record.credential_id = Some("cred-a".into());
     batch[1].record.started_ms = T0 + 5_000;
     let stmts = flush_statements("b1", "team-a", &batch, T0);
-    // Marker, three rows, one tool, one credential.
-    assert_eq!(stmts.len(), 6);
+    // Marker, three rows, one tool, the rollups, one credential.
+    assert_eq!(stmts.len(), 1 + 3 + 1 + rollups_of(&batch) + 1);
     db.batch(stmts).await.unwrap();
     assert_eq!(
         db.scalar("SELECT last_used_at FROM mcp_server_credentials WHERE id = 'cred-a'"),
