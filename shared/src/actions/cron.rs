@@ -356,20 +356,11 @@ pub async fn apply_retention<D: Database, C, H: Upstream>(
     services: &Services<'_, D, C, H>,
     retention: Retention,
 ) -> Result<u64> {
-    let Some(days) = retention.days else {
+    let Some(cutoff) = retention_cutoff(services, retention) else {
         return Ok(0);
     };
-    let cutoff = services
-        .http
-        .now_ms()
-        .saturating_sub(days.saturating_mul(86_400_000));
-    analytics::delete_started_before(
-        services.db,
-        &iso_from_ms(cutoff),
-        retention.batch,
-        retention.max_batches,
-    )
-    .await
+    analytics::delete_started_before(services.db, &cutoff, retention.batch, retention.max_batches)
+        .await
 }
 
 /// Deletes the analytics rollups (all teams) of periods wholly before the retention cutoff, so
@@ -378,20 +369,22 @@ pub async fn apply_rollup_retention<D: Database, C, H: Upstream>(
     services: &Services<'_, D, C, H>,
     retention: Retention,
 ) -> Result<u64> {
-    let Some(days) = retention.days else {
+    let Some(cutoff) = retention_cutoff(services, retention) else {
         return Ok(0);
     };
-    let cutoff = services
-        .http
-        .now_ms()
-        .saturating_sub(days.saturating_mul(86_400_000));
-    rollups::delete_before(
-        services.db,
-        &iso_from_ms(cutoff),
-        retention.batch,
-        retention.max_batches,
-    )
-    .await
+    rollups::delete_before(services.db, &cutoff, retention.batch, retention.max_batches).await
+}
+
+/// `retention.days` × 24 h before now (`None`: executions are kept).
+fn retention_cutoff<D, C, H: Upstream>(
+    services: &Services<'_, D, C, H>,
+    retention: Retention,
+) -> Option<String> {
+    let days = retention.days?;
+    let now = services.http.now_ms();
+    Some(iso_from_ms(
+        now.saturating_sub(days.saturating_mul(86_400_000)),
+    ))
 }
 
 /// Closes executions left `pending` by a worker that stopped mid-call.

@@ -30,7 +30,16 @@ const OBJECT_HOST: &str = "rate-limiter.internal";
 
 /// The trace store of a state directory, if the runtime keeps one.
 pub fn store(state: &Path) -> Option<PathBuf> {
-    let dir = state.join("v3/observability/miniflare-wobs-trace-store");
+    sqlite_in(&state.join("v3/observability/miniflare-wobs-trace-store"))
+}
+
+/// The local D1 database file of a state directory.
+pub fn d1_file(state: &Path) -> Option<PathBuf> {
+    sqlite_in(&state.join("v3/d1/miniflare-D1DatabaseObject"))
+}
+
+/// The one data file of a local simulator's folder (its `metadata.sqlite` aside).
+fn sqlite_in(dir: &Path) -> Option<PathBuf> {
     std::fs::read_dir(dir)
         .ok()?
         .flatten()

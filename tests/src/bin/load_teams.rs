@@ -14,7 +14,7 @@
 //! `cargo run --release -p integration --bin load_teams -- [teams=32] [callers=4] [seconds=20]`
 //! (`scripts/load-teams.sh` builds the workers first.)
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -51,7 +51,7 @@ fn main() {
 
     let pgid = stack.process_group();
     let store = traces::store(stack.state_dir());
-    let d1_file = d1_file(stack.state_dir());
+    let d1_file = traces::d1_file(stack.state_dir());
     let before = Snapshot::take(&stack, store.as_deref(), d1_file.as_deref(), pgid);
 
     eprintln!("driving {team_count} teams × {callers} callers for {seconds} s…");
@@ -243,18 +243,6 @@ fn await_executions(stack: &Stack, n: u64) {
         }
         last = now;
     }
-}
-
-/// The local D1 database file of a state directory.
-fn d1_file(state: &Path) -> Option<PathBuf> {
-    std::fs::read_dir(state.join("v3/d1/miniflare-D1DatabaseObject"))
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| {
-            p.extension().is_some_and(|e| e == "sqlite")
-                && p.file_name().is_some_and(|n| n != "metadata.sqlite")
-        })
 }
 
 /// Bytes in use by a SQLite database (its pages, the write-ahead log included).
