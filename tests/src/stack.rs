@@ -366,6 +366,19 @@ impl Stack {
         self.dev.log_text()
     }
 
+    /// The session's log once it contains `needle`, or after 15 s as it is then: wrangler
+    /// writes the workers' lines to its output a moment after the answer left.
+    pub fn await_log(&self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let log = self.log_text();
+            if log.contains(needle) || std::time::Instant::now() > deadline {
+                return log;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+
     /// Starts the sync_tools worker (the one with the cron triggers) in a second `wrangler dev`
     /// session on the same local state: `--test-scheduled`'s `/__scheduled` only reaches a
     /// session's first worker, and the first worker of the main session is the gateway.

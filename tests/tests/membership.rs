@@ -371,7 +371,7 @@ fn claim_mode_on_user_editable_claims_is_refused() {
         "configuration details stay in the log: {}",
         answer.text
     );
-    let log = stack.log_text();
+    let log = stack.await_log("every signed-in user can edit");
     assert!(
         log.contains("every signed-in user can edit"),
         "the log says why: {log}"

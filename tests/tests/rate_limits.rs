@@ -408,7 +408,7 @@ fn an_unreachable_limiter_fails_closed_by_default_and_open_when_configured() {
             !answer.text.contains("NO_SUCH_LIMITER"),
             "details stay in the log"
         );
-        let log = stack.log_text();
+        let log = stack.await_log("failing closed");
         assert!(
             log.contains("rate limiter unavailable") && log.contains("failing closed"),
             "{log}"
@@ -421,7 +421,7 @@ fn an_unreachable_limiter_fails_closed_by_default_and_open_when_configured() {
         assert_eq!(answer.status, 200, "{}", answer.text);
         assert_eq!(answer.body["servers"], json!([]));
         assert!(answer.header("ratelimit-limit").is_none());
-        let log = stack.log_text();
+        let log = stack.await_log("failing open");
         assert!(
             log.contains("rate limiter unavailable") && log.contains("failing open"),
             "{log}"

@@ -503,7 +503,7 @@ fn jwt_secret_never_leaks(stack: &Stack) {
     // Tokens are bearer credentials too: no log line carries one.
     let token = token(stack, "leak-check", "member");
     list_servers(stack, &token);
-    let log = stack.log_text();
+    let log = stack.await_log("list_servers by user leak-check");
     assert!(!log.contains(&token), "a bearer token reached the log");
     assert!(
         log.contains("\"request_id\""),
