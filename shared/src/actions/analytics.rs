@@ -344,24 +344,16 @@ async fn get_execution<D: Database, C, H: Upstream>(
     let e = repo::get(ctx.services.db, ctx.team(), id, only_user)
         .await?
         .ok_or_else(|| Error::NotFound(format!("execution '{id}' not found")))?;
-    Ok(Reply::ok(json!({
-        "execution": {
-            "id": e.id,
-            "user_id": e.user_id,
-            "server_id": e.server_id,
-            "server_name": e.server_name,
-            "tool_id": e.tool_id,
-            "tool_name": e.tool_name,
-            "request_id": e.request_id,
-            "status": e.status,
-            "input": e.input.as_deref().map(json_or_text),
-            "output": e.output.as_deref().map(json_or_text),
-            "error": e.error,
-            "started_at": e.started_at,
-            "completed_at": e.completed_at,
-            "duration_ms": e.duration_ms,
-        }
-    })))
+    let mut execution = serde_json::to_value(&e.summary).map_err(Error::internal)?;
+    if let Some(fields) = execution.as_object_mut() {
+        fields.insert("input".into(), json_or_null(e.input.as_deref()));
+        fields.insert("output".into(), json_or_null(e.output.as_deref()));
+    }
+    Ok(Reply::ok(json!({ "execution": execution })))
+}
+
+fn json_or_null(text: Option<&str>) -> Value {
+    text.map(json_or_text).unwrap_or(Value::Null)
 }
 
 /// Stored input/output are JSON text (or a cap marker); show them as JSON when they parse.

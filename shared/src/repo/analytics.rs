@@ -518,22 +518,13 @@ pub async fn list<D: Database>(
     .await
 }
 
+/// One execution whole: the list's fields (its error whole) plus the stored input and output.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Execution {
-    pub id: String,
-    pub user_id: String,
-    pub server_id: String,
-    pub server_name: Option<String>,
-    pub tool_id: Option<String>,
-    pub tool_name: String,
-    pub request_id: Option<String>,
+    #[serde(flatten)]
+    pub summary: ExecutionSummary,
     pub input: Option<String>,
     pub output: Option<String>,
-    pub error: Option<String>,
-    pub status: Status,
-    pub started_at: String,
-    pub completed_at: Option<String>,
-    pub duration_ms: Option<u64>,
 }
 
 /// One execution of the team (of `only_user`'s, when given).
