@@ -14,7 +14,9 @@
 //! SQL, [`credentials`] sealing at rest, [`server_config`] and [`ssrf`] where a server may be,
 //! [`stdio_spec`] the stdio bridge's contract, [`schema`] argument validation, [`confirmation`]
 //! and [`result_cache`] per-tool policy, [`breaker`] the circuit breaker, [`upstream`] how an
-//! action reaches a server, [`actions`] what each action worker does, [`time`] timestamps.
+//! action reaches a server, [`call_target`] a call's target in one read and its isolate cache,
+//! [`ledger`] where calls are recorded and how they reach D1, [`actions`] what each action
+//! worker does, [`timing`] the `Server-Timing` stages, [`time`] timestamps.
 
 pub mod actions;
 pub mod api;

@@ -4,7 +4,9 @@
 //! network seams over Cloudflare bindings ([`d1`], [`kv`], [`fetch`]), the bindings themselves
 //! ([`bindings`]), logging ([`log`]), the conversion of `worker::Error` into the core's error
 //! ([`error`]), the shells every action worker runs in ([`shell`], [`cron`]), the gateway's side
-//! of the team gate ([`limiter`]) and both Durable Objects: `RateLimiter` (`rate_limiter`,
+//! of the team gate ([`limiter`]), call_tool's side of the team's execution ledger
+//! ([`ledger`]), the notices other workers send the team's object ([`team_gate`]) and both
+//! Durable Objects: `RateLimiter` (`rate_limiter`,
 //! feature `rate-limiter`, hosted by the gateway) and `StdioBridge` (`stdio_bridge`, feature
 //! `stdio-bridge`, hosted by call_tool). A worker crate hosts a class by enabling its feature and
 //! re-exporting it (`pub use edge_cloudflare::rate_limiter::RateLimiter;`): the class's
@@ -14,7 +16,7 @@
 //! - No rule lives here: what is decided (admission, limits, SQL, redaction) is decided in
 //!   `shared` and tested natively; this crate loads, asks and stores. The only SQL here is the
 //!   team object's own storage: its rate-limit windows and its execution ledger
-//!   ([`ledger_store`]; their modules say why it is not in `shared::repo`).
+//!   (`ledger_store`; their modules say why it is not in `shared::repo`).
 //! - A `worker::Error` becomes a `shared::Error` only through [`error::WorkerResultExt`] (the
 //!   orphan rule forbids `impl From<worker::Error> for shared::Error` here), saying what failed.
 
