@@ -6,11 +6,11 @@
 use futures::future::LocalBoxFuture;
 use serde::Serialize;
 use shared::ledger::{End, Ledger, Record, FINISH_URL, START_URL};
-use shared::{Error, Result};
-use worker::{Headers, Method, Request, RequestInit, Stub};
+use shared::Result;
+use worker::Stub;
 
 use crate::bindings::Bindings;
-use crate::error::WorkerResultExt;
+use crate::team_gate::{post_json, stub, BINDING};
 
 pub struct TeamLedger {
     stub: Stub,
@@ -20,38 +20,12 @@ impl TeamLedger {
     /// The ledger of `team_id`; `None` when the worker has no `TEAM_GATE` binding (then the
     /// database is the ledger).
     pub fn for_team(bindings: &Bindings<'_>, team_id: &str) -> Option<TeamLedger> {
-        let namespace = bindings
-            .env()
-            .durable_object(crate::team_gate::BINDING)
-            .ok()?;
-        let stub = namespace.id_from_name(team_id).ok()?.get_stub().ok()?;
+        let stub = stub(bindings.env(), BINDING, team_id).ok()?;
         Some(TeamLedger { stub })
     }
 
     async fn post<T: Serialize>(&self, url: &str, body: &T) -> Result<()> {
-        let headers = Headers::new();
-        headers
-            .set("content-type", "application/json")
-            .or_internal("ledger headers")?;
-        let body = serde_json::to_string(body).map_err(Error::internal)?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post)
-            .with_headers(headers)
-            .with_body(Some(body.into()));
-        let request = Request::new_with_init(url, &init).or_internal("ledger request")?;
-        let mut response = self
-            .stub
-            .fetch_with_request(request)
-            .await
-            .or_internal("team ledger")?;
-        if response.status_code() != 200 {
-            let text = response.text().await.unwrap_or_default();
-            return Err(Error::internal(format!(
-                "team ledger answered {}: {}",
-                response.status_code(),
-                text.chars().take(200).collect::<String>()
-            )));
-        }
+        post_json(&self.stub, url, body).await?;
         Ok(())
     }
 }

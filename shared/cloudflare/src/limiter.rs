@@ -15,11 +15,12 @@ use shared::api::Action;
 use shared::membership::{admit_directly, TeamChoice};
 use shared::ratelimit::{CheckRequest, GateAnswer, RateLimitConfig, CHECK_URL};
 use shared::Error;
-use worker::{Env, Headers, Method, Request, RequestInit};
+use worker::Env;
 
 use crate::bindings::Bindings;
 use crate::error::WorkerResultExt;
 use crate::log::log;
+use crate::team_gate::{post_json, stub};
 
 /// The gate's answer for this request (`decision: None` when no limit applies: disabled, or
 /// failed open).
@@ -81,34 +82,9 @@ pub async fn consult(
 
 /// The object's answer; the error's detail says why there is none (for the log).
 async fn ask(env: &Env, binding: &str, check: &CheckRequest) -> Result<GateAnswer, Error> {
-    let stub = Bindings::new(env)
-        .durable_object(binding)?
-        .id_from_name(&check.team_id)
-        .and_then(|id| id.get_stub())
-        .or_internal("stub")?;
-    let headers = Headers::new();
-    headers
-        .set("content-type", "application/json")
-        .or_internal("headers")?;
-    let body = serde_json::to_string(check).map_err(Error::internal)?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_body(Some(body.into()));
-    let request = Request::new_with_init(CHECK_URL, &init).or_internal("request")?;
-    let mut response = stub
-        .fetch_with_request(request)
-        .await
-        .or_internal("fetch")?;
-    let status = response.status_code();
-    if status != 200 {
-        let text = response.text().await.unwrap_or_default();
-        return Err(Error::internal(format!(
-            "answered {status}: {}",
-            text.chars().take(200).collect::<String>()
-        )));
-    }
-    response
+    let stub = stub(env, binding, &check.team_id)?;
+    post_json(&stub, CHECK_URL, check)
+        .await?
         .json::<GateAnswer>()
         .await
         .or_internal("undecodable answer")
