@@ -54,6 +54,15 @@ pub enum AdminAction {
     RefreshConfig,
 }
 
+impl AdminAction {
+    /// Whether the action may change what call_tool caches about the team's servers, tools or
+    /// credentials (then the admin worker moves the team to a new configuration version).
+    /// `refresh_config` exists to do just that.
+    pub fn changes_config(self) -> bool {
+        !matches!(self, AdminAction::GetServer)
+    }
+}
+
 /// Execution history and usage analytics (served by the admin worker). `analytics` is for
 /// admins; members may list and read their own executions (the action scopes them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,8 +3,8 @@
 //! KV, outbound fetch for sync-on-create); reached only through the gateway's Service Binding.
 //! After a change it tells the team's object (binding `TEAM_GATE`; `edge_cloudflare::team_gate`)
 //! so that the change takes effect at once: a membership change drops the user's cached role,
-//! an admin action moves the team to a new configuration version (call_tool's cached call
-//! targets are read again).
+//! an admin action that may change the configuration (`AdminAction::changes_config`) moves the
+//! team to a new version (call_tool's cached call targets are read again).
 
 use edge_cloudflare::log::log;
 use edge_cloudflare::shell::serve;
@@ -33,6 +33,9 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         match request.action {
             Action::Admin(action) => {
                 let reply = admin(ctx, action, request).await?;
+                if !action.changes_config() {
+                    return Ok(reply);
+                }
                 if let Err(e) = config_changed(&gate_env, team).await {
                     notice("that its configuration changed", e);
                 }
