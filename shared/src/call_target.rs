@@ -136,12 +136,9 @@ impl TargetCache {
         );
     }
 
-    pub fn len(&self) -> usize {
-        self.entries.borrow().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.entries.borrow().is_empty()
     }
 }
 

@@ -55,14 +55,6 @@ impl Timings {
         }
         out
     }
-
-    pub fn get(&self, stage: &str) -> Option<f64> {
-        self.stages
-            .borrow()
-            .iter()
-            .find(|(name, _)| *name == stage)
-            .map(|(_, ms)| *ms)
-    }
 }
 
 fn push_entry(out: &mut String, prefix: &str, name: &str, ms: f64) {
@@ -114,7 +106,6 @@ mod tests {
         t.add("gate", 2.0);
         t.add("auth", 1.0);
         assert_eq!(t.header(), "auth;dur=2.23, gate;dur=2.00");
-        assert_eq!(t.get("gate"), Some(2.0));
     }
 
     #[test]
