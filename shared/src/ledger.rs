@@ -143,7 +143,7 @@ impl<D: Database> Ledger for DirectLedger<'_, D> {
                 record: record.clone(),
                 end: end.clone(),
             };
-            executions::finish_with(
+            executions::finish(
                 self.0,
                 Finished {
                     id: &end.id,
@@ -154,7 +154,7 @@ impl<D: Database> Ledger for DirectLedger<'_, D> {
                     duration_ms: end.duration_ms,
                     completed_at: &completed_at,
                 },
-                Some(&done.fact()),
+                &done.fact(),
             )
             .await
         })

@@ -37,6 +37,7 @@ use crate::breaker;
 use crate::cache::{Cache, CacheSessions};
 use crate::db::Database;
 use crate::error::Result;
+use crate::ledger::ABANDONED;
 use crate::repo::analytics;
 use crate::repo::executions::{self, Finished, Status};
 use crate::repo::rollups::{self, ExecutionFact};
@@ -50,7 +51,7 @@ pub const CONCURRENCY: usize = 4;
 /// Time budget of one health check.
 pub const HEALTH_TIMEOUT_MS: u64 = 10_000;
 /// A pending execution older than the longest tool timeout plus this is abandoned.
-pub const STALE_MARGIN_MS: u64 = 60_000;
+pub const STALE_MARGIN_MS: u64 = crate::ledger::ABANDON_MARGIN_MS;
 const STALE_BATCH: u32 = 100;
 
 /// How long executions are kept, and how the sweep is sliced.
@@ -396,8 +397,6 @@ pub async fn close_stale_executions<D: Database, C, H: Upstream>(
     let now = iso_from_ms(now_ms);
     let stale =
         executions::stale_pending(services.db, &iso_from_ms(cutoff_ms), &now, STALE_BATCH).await?;
-    const NEVER_FINISHED: &str =
-        "the call never finished: the worker running it stopped; no result was received";
     for row in &stale {
         let duration_ms = row.age_ms.max(0) as u64;
         let fact = ExecutionFact {
@@ -409,20 +408,20 @@ pub async fn close_stale_executions<D: Database, C, H: Upstream>(
             status: Status::Error,
             duration_ms: Some(duration_ms),
             started_at: row.started_at.clone(),
-            error: Some(NEVER_FINISHED.to_string()),
+            error: Some(ABANDONED.to_string()),
         };
-        executions::finish_with(
+        executions::finish(
             services.db,
             Finished {
                 id: &row.id,
                 tool_id: row.tool_id.as_deref().unwrap_or_default(),
                 status: Status::Error,
                 output: None,
-                error: Some(NEVER_FINISHED),
+                error: Some(ABANDONED),
                 duration_ms,
                 completed_at: &now,
             },
-            Some(&fact),
+            &fact,
         )
         .await?;
     }

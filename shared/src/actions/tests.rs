@@ -426,6 +426,17 @@ async fn finishing_an_execution_twice_counts_it_once() {
                 duration_ms: 40,
                 completed_at: "2026-01-01T00:00:01.000Z",
             },
+            &crate::repo::rollups::ExecutionFact {
+                execution_id: "e1".into(),
+                team_id: "team-a".into(),
+                user_id: "u".into(),
+                server_id: "srv-a".into(),
+                tool_name: "echo".into(),
+                status,
+                duration_ms: Some(40),
+                started_at: "2026-01-01T00:00:00.000Z".into(),
+                error: None,
+            },
         )
         .await
         .unwrap();

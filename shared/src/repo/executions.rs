@@ -69,50 +69,12 @@ pub struct Finished<'a> {
     pub completed_at: &'a str,
 }
 
-/// What the rollups need of a row that is still pending (None once it is final or absent).
-#[derive(Deserialize)]
-struct PendingRow {
-    team_id: String,
-    user_id: String,
-    server_id: String,
-    tool_name: String,
-    started_at: String,
-}
-
-/// Finishes a pending execution and updates the tool's statistics and the rollups, atomically.
-/// Reads the row's team, user, server, tool and start first (the rollups are keyed by them).
-pub async fn finish<D: Database>(db: &D, f: Finished<'_>) -> Result<()> {
-    let row: Option<PendingRow> = db
-        .query_one(stmt!(
-            "SELECT team_id, user_id, server_id, tool_name, started_at FROM mcp_tool_executions \
-             WHERE id = ?1 AND status = 'pending'",
-            f.id
-        ))
-        .await?;
-    let fact = row.map(|r| ExecutionFact {
-        execution_id: f.id.to_string(),
-        team_id: r.team_id,
-        user_id: r.user_id,
-        server_id: r.server_id,
-        tool_name: r.tool_name,
-        status: f.status,
-        duration_ms: Some(f.duration_ms),
-        started_at: r.started_at,
-        error: f.error.map(str::to_string),
-    });
-    finish_with(db, f, fact.as_ref()).await
-}
-
-/// [`finish`] when the caller already knows the row (`fact`, with this finish's status,
-/// duration and error): no read. The rollup statements come first, each guarded by the row
-/// still being pending, then the row's update, then the tool's statistics (which require the
-/// update to have changed the row).
-pub async fn finish_with<D: Database>(
-    db: &D,
-    f: Finished<'_>,
-    fact: Option<&ExecutionFact>,
-) -> Result<()> {
-    let mut batch = fact.map(rollups::fold_if_pending).unwrap_or_default();
+/// Finishes a pending execution (`fact`: what the rollups keep of it, with this finish's
+/// status, duration and error), its tool's statistics and the rollups, atomically. The rollup
+/// statements come first, each guarded by the row still being pending, then the row's update,
+/// then the tool's statistics (which require the update to have changed the row).
+pub async fn finish<D: Database>(db: &D, f: Finished<'_>, fact: &ExecutionFact) -> Result<()> {
+    let mut batch = rollups::fold_if_pending(fact);
     batch.push(stmt!(
         "UPDATE mcp_tool_executions SET status = ?2, output = ?3, error = ?4, duration_ms = ?5, \
          completed_at = ?6 WHERE id = ?1 AND status = 'pending'",

@@ -217,8 +217,21 @@ async fn a_finish_rolls_the_row_up_once_however_often_it_is_finished() {
         duration_ms: 42,
         completed_at: "2026-11-21T10:00:00.042Z",
     };
+    let finished_fact = ExecutionFact {
+        duration_ms: Some(42),
+        ..fact(
+            "x1",
+            "team-a",
+            "alice",
+            "echo",
+            Status::Error,
+            "2026-11-21T10:00:00.000Z",
+        )
+    };
     for _ in 0..3 {
-        executions::finish(&db, finished).await.unwrap();
+        executions::finish(&db, finished, &finished_fact)
+            .await
+            .unwrap();
     }
     assert_eq!(
         db.scalar("SELECT group_concat(errors || '/' || duration_sum) FROM execution_rollup_tools"),
