@@ -112,11 +112,11 @@ npm_cli=$(readlink -f "$(command -v npm)") || fail "no npm on PATH"
 npm_dir=$(cd "$(dirname "$npm_cli")/.." && pwd)
 [ -f "$npm_dir/bin/npm-cli.js" ] || fail "no npm at $npm_dir"
 npm_version=$(sed -n 's/^ *"version": "\(.*\)",$/\1/p' "$npm_dir/package.json" | head -n1)
-label="node $node_version, npm $npm_version"
+label="node $node_version, npm $npm_version, base $(docker image inspect -f '{{.Id}}' "$base")"
 if [ "$(docker image inspect -f '{{index .Config.Labels "mcp-edge.node"}}' "$node_image" 2>/dev/null)" = "$label" ]; then
-  say "3. $node_image: present ($label)"
+  say "3. $node_image: present (Node $node_version, npm $npm_version, on the current base)"
 else
-  say "3. $node_image: building it ($label from npm) on $base"
+  say "3. $node_image: building it on $base (Node $node_version from npm, npm $npm_version)"
   mkdir -p "$work/node"
   cp "$node_bin" "$work/node/node"
   cp -a "$npm_dir" "$work/node/npm"

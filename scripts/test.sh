@@ -46,7 +46,7 @@ grep '^build-worker' target/build-workers.log
 step "integration tests: all workers under wrangler dev, real MCP servers, D1 checked"
 MCP_EDGE_PREBUILT=1 cargo test -p integration -- --test-threads=1
 
-step "stdio bridge container: wrangler deploy --dry-run with [[containers]], Dockerfile lint (no Docker needed)"
+step "stdio bridge container: wrangler deploy --dry-run with [[containers]], Dockerfile lint, the image built and run with Docker, bridge tests against it"
 scripts/check-container.sh
 
 step "all tests passed"
