@@ -2,7 +2,7 @@
 # Builds the stdio bridge's test image, mcp-edge/stdio-bridge:test, on a machine that reaches no
 # image registry (README "stdio servers", functions/stdio_bridge/README.md "Container"):
 #   1. mcp-edge/bookworm-base:minbase (only when missing): `debootstrap --variant=minbase bookworm` with
-#      ca-certificates, git, python3, python3-venv and tini, plus the Python MCP SDK the test
+#      bubblewrap, ca-certificates, git, python3, python3-venv and tini, plus the Python MCP SDK the test
 #      servers import (tests/servers/requirements.txt's `mcp`, wheels from PyPI / pip's cache),
 #      imported with `docker import`. The slow step (about a minute); later runs reuse it.
 #   2. mcp-edge/uv:<version> (only when missing): uv and uvx from PyPI's `uv` wheel of the
@@ -45,7 +45,7 @@ else
   t0=$(date +%s)
   say "1. $base: missing, building it: debootstrap --variant=minbase bookworm ($mirror)"
   rootfs="$work/rootfs"
-  debootstrap --variant=minbase --include=ca-certificates,git,python3,python3-venv,tini \
+  debootstrap --variant=minbase --include=bubblewrap,ca-certificates,git,python3,python3-venv,tini \
     bookworm "$rootfs" "$mirror" >"$state/debootstrap.log" 2>&1 \
     || { tail -n 30 "$state/debootstrap.log"; fail "debootstrap (log: $state/debootstrap.log)"; }
   sdk=$(grep -E '^mcp==' tests/servers/requirements.txt) || fail "no mcp==… pin in tests/servers/requirements.txt"

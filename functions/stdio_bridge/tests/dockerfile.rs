@@ -132,7 +132,7 @@ fn test_dockerfile_differs_from_production_only_in_from_lines_and_the_host_built
 }
 
 #[test]
-fn dockerfile_builds_the_bridge_and_ships_node_python_and_uv() {
+fn dockerfile_builds_the_bridge_and_ships_node_python_uv_and_the_sandbox() {
     let (_, text) = dockerfile();
     let ins = instructions(&text);
     let all = |op: &str| {
@@ -176,12 +176,11 @@ fn dockerfile_builds_the_bridge_and_ships_node_python_and_uv() {
         !env.contains("BRIDGE_TOKEN"),
         "the token comes at run time, never baked in"
     );
-    let user = all("USER");
-    assert!(
-        user.last()
-            .is_some_and(|u| !u.starts_with("root") && !u.starts_with('0')),
-        "{user:?}"
-    );
+    // The sandbox: the bridge starts as root to give each child its own uid; bubblewrap for
+    // namespaces where the host allows them; a child memory limit under the instance's.
+    assert_eq!(all("USER").last(), Some(&"0:0"), "the bridge switches uids");
+    assert!(runs.contains("bubblewrap"), "{runs}");
+    assert!(env.contains("BRIDGE_CHILD_MEMORY_MB="), "{env}");
     assert_eq!(all("EXPOSE"), vec!["8790"]);
     let entry = all("ENTRYPOINT");
     assert!(
