@@ -12,6 +12,11 @@
 #      cargo on the host against the container.
 # Fails loudly (never skips) when Docker cannot work here.
 #   MCP_EDGE_CONTAINER_MEMORY (256m) · MCP_EDGE_CONTAINER_CPUS (0.0625): the instance's limits
+#   MCP_EDGE_CONTAINER_TEST_LIMITS: the only settings added to the image's ENV, child limits
+#     that bound how long the hostile tests run (production's CPU time and file size would let
+#     the spin and big-file attacks run for an hour and a gigabyte; at 1/16 vCPU a child
+#     accrues 2 s of CPU time in about 30 s of wall time); default
+#     "BRIDGE_CHILD_CPU_SECS=2 BRIDGE_CHILD_FILE_SIZE_MB=8"
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -68,14 +73,17 @@ else
   # This bridge reads its token from the environment only (before the sandbox's token file).
   token_args+=(-e "BRIDGE_TOKEN=$(cat "$secrets/bridge_token")")
 fi
+read -r -a test_limits <<<"${MCP_EDGE_CONTAINER_TEST_LIMITS:-BRIDGE_CHILD_CPU_SECS=2 BRIDGE_CHILD_FILE_SIZE_MB=8}"
+limit_args=()
+for l in "${test_limits[@]}"; do limit_args+=(-e "$l"); done
 mounts=(
   -v "$root/tests/servers:/opt/mcp-edge/tests/servers:ro"
   -v "$root/node_modules:/opt/mcp-edge/node_modules:ro"
 )
-say "   user ${user:-root}, --memory $memory --cpus $cpus, port 8790 on 127.0.0.1:<free>, token file read-only"
+say "   user ${user:-root}, --memory $memory --cpus $cpus, port 8790 on 127.0.0.1:<free>, token file read-only, ${test_limits[*]}"
 started=1
 docker run -d --name "$name" --memory "$memory" --memory-swap "$memory" --cpus "$cpus" \
-  -p 127.0.0.1::8790 "${token_args[@]}" "${mounts[@]}" "$image" >/dev/null
+  -p 127.0.0.1::8790 "${token_args[@]}" "${limit_args[@]}" "${mounts[@]}" "$image" >/dev/null
 port=$(docker port "$name" 8790/tcp | sed -n 's/^127\.0\.0\.1:\([0-9]*\)$/\1/p' | head -n1)
 [ -n "$port" ] || fail "no published port: $(docker port "$name")"
 url="http://127.0.0.1:$port"
@@ -98,6 +106,9 @@ if ! STDIO_BRIDGE_TEST_URL="$url" \
   STDIO_BRIDGE_TEST_TOKEN_FILE="$secrets/bridge_token" \
   STDIO_BRIDGE_TEST_SERVERS=/opt/mcp-edge/tests/servers \
   STDIO_BRIDGE_TEST_NODE_MODULES=/opt/mcp-edge/node_modules \
+  STDIO_BRIDGE_TEST_BRIDGE_TOKEN_FILE=/run/secrets/bridge_token \
+  STDIO_BRIDGE_TEST_PYTHON=python3 \
+  STDIO_BRIDGE_TEST_HOSTILE=/opt/mcp-edge/tests/servers/hostile_stdio_server.py \
   cargo test -p stdio_bridge "${test_args[@]}" -- --test-threads=1 >"$state/tests.log" 2>&1; then
   tail -n 60 "$state/tests.log"
   docker logs "$name" 2>&1 | tail -n 40
