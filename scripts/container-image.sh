@@ -131,8 +131,10 @@ RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \\
     && useradd --uid 1000 --gid node --shell /bin/bash --create-home node \\
     && node --version && npx --version
 EOF
+  previous=$(docker image inspect -f '{{.Id}}' "$node_image" 2>/dev/null || true)
   docker build -q -t "$node_image" "$work/node" >"$state/node-image.log" 2>&1 \
     || { tail -n 30 "$state/node-image.log"; fail "docker build $node_image"; }
+  [ -z "$previous" ] || docker rmi "$previous" >/dev/null 2>&1 || true
 fi
 
 # --- 4. the bridge, built on the host -----------------------------------------------------
@@ -148,6 +150,11 @@ say "5. mcp-edge/stdio-bridge:test from functions/stdio_bridge/Dockerfile.test"
 t0=$(date +%s)
 mkdir -p "$work/bridge"
 cp "$bin" "$work/bridge/stdio_bridge"
+previous=$(docker image inspect -f '{{.Id}}' mcp-edge/stdio-bridge:test 2>/dev/null || true)
 docker build -t mcp-edge/stdio-bridge:test -f functions/stdio_bridge/Dockerfile.test "$work/bridge" \
   >"$state/test-image.log" 2>&1 || { tail -n 40 "$state/test-image.log"; fail "docker build of Dockerfile.test (log: $state/test-image.log)"; }
+# The image it replaces would stay behind untagged, one per run.
+if [ -n "$previous" ] && [ "$previous" != "$(docker image inspect -f '{{.Id}}' mcp-edge/stdio-bridge:test)" ]; then
+  docker rmi "$previous" >/dev/null 2>&1 || true
+fi
 say "   built in $(elapsed "$t0") ($(docker image inspect -f '{{.Size}}' mcp-edge/stdio-bridge:test | awk '{printf "%d MB", $1/1e6}'))"
