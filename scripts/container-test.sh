@@ -12,7 +12,8 @@
 #      cargo on the host against the container.
 # Fails loudly (never skips) when Docker cannot work here.
 #   MCP_EDGE_CONTAINER_MEMORY (256m) · MCP_EDGE_CONTAINER_CPUS (0.0625): the instance's limits
-#   MCP_EDGE_CONTAINER_TEST_LIMITS: the only settings added to the image's ENV, child limits
+#   MCP_EDGE_CONTAINER_TEST_LIMITS: besides BRIDGE_CHILD_UIDS (a range no host bridge uses), the
+#     only settings added to the image's ENV: child limits
 #     that bound how long the hostile tests run (production's CPU time and file size would let
 #     the spin and big-file attacks run for an hour and a gigabyte; at 1/16 vCPU a child
 #     accrues 2 s of CPU time in about 30 s of wall time); default
@@ -73,14 +74,17 @@ else
   # This bridge reads its token from the environment only (before the sandbox's token file).
   token_args+=(-e "BRIDGE_TOKEN=$(cat "$secrets/bridge_token")")
 fi
+# Child uids are the host kernel's uids (no user namespace): a bridge on the host using the
+# same range (the native sandbox tests, scripts/dev.sh) would kill this container's children
+# when it claims a uid. A range of its own keeps the run independent of them.
 read -r -a test_limits <<<"${MCP_EDGE_CONTAINER_TEST_LIMITS:-BRIDGE_CHILD_CPU_SECS=2 BRIDGE_CHILD_FILE_SIZE_MB=8}"
-limit_args=()
+limit_args=(-e BRIDGE_CHILD_UIDS=300000-300999)
 for l in "${test_limits[@]}"; do limit_args+=(-e "$l"); done
 mounts=(
   -v "$root/tests/servers:/opt/mcp-edge/tests/servers:ro"
   -v "$root/node_modules:/opt/mcp-edge/node_modules:ro"
 )
-say "   user ${user:-root}, --memory $memory --cpus $cpus, port 8790 on 127.0.0.1:<free>, token file read-only, ${test_limits[*]}"
+say "   user ${user:-root}, --memory $memory --cpus $cpus, port 8790 on 127.0.0.1:<free>, token file read-only, BRIDGE_CHILD_UIDS=300000-300999 ${test_limits[*]}"
 started=1
 docker run -d --name "$name" --memory "$memory" --memory-swap "$memory" --cpus "$cpus" \
   -p 127.0.0.1::8790 "${token_args[@]}" "${limit_args[@]}" "${mounts[@]}" "$image" >/dev/null
