@@ -4,20 +4,22 @@
 #   1. a Docker daemon (started as root if none answers; stopped again at the end) and the test
 #      image (scripts/container-image.sh: functions/stdio_bridge/Dockerfile.test);
 #   2. the container as production runs it: the image's USER, ENV and entrypoint untouched, the
-#      memory and CPU of Cloudflare's default `lite` instance, the bridge's port published on a
+#      memory and CPU of Cloudflare's `basic` instance, the bridge's port published on a
 #      free loopback port, the token in a file mounted read-only (owner-only, as the bridge
 #      demands); the test servers (tests/servers, node_modules) mounted read-only at /opt/mcp-edge;
 #   3. every bridge test binary that can target an external bridge (a tests/*.rs reading
 #      STDIO_BRIDGE_TEST_URL: external.rs, and the hostile-child matrix where present), run by
 #      cargo on the host against the container.
 # Fails loudly (never skips) when Docker cannot work here.
-#   MCP_EDGE_CONTAINER_MEMORY (256m) · MCP_EDGE_CONTAINER_CPUS (0.0625): the instance's limits
+#   MCP_EDGE_CONTAINER_MEMORY (1g) · MCP_EDGE_CONTAINER_CPUS (0.25): the instance's limits, `basic`
+#     (1 GiB, 1/4 vCPU). Production's default `lite` (256 MiB, 1/16 vCPU) hosts one (team,
+#     server) child; these tests run several teams' children in one bridge, and at `lite` two
+#     Python SDK servers and a stdout flood exhaust the container's memory (its OOM killer ends
+#     a child) and each Python server takes about 14 s to start.
 #   MCP_EDGE_CONTAINER_TEST_LIMITS: besides BRIDGE_CHILD_UIDS (a range no host bridge uses), the
-#     only settings added to the image's ENV: child limits
-#     that bound how long the hostile tests run (production's CPU time and file size would let
-#     the spin and big-file attacks run for an hour and a gigabyte; at 1/16 vCPU a child
-#     accrues 2 s of CPU time in about 30 s of wall time); default
-#     "BRIDGE_CHILD_CPU_SECS=2 BRIDGE_CHILD_FILE_SIZE_MB=8"
+#     only settings added to the image's ENV: child limits that bound how long the hostile
+#     tests run (production's CPU time and file size would let the spin and big-file attacks
+#     run for an hour and a gigabyte); default "BRIDGE_CHILD_CPU_SECS=4 BRIDGE_CHILD_FILE_SIZE_MB=8"
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -62,8 +64,8 @@ say "2. docker run $image (as production: its USER, ENV and entrypoint)"
 user=$(docker image inspect -f '{{.Config.User}}' "$image")
 uid=${user%%:*}
 uid=${uid:-0}
-memory=${MCP_EDGE_CONTAINER_MEMORY:-256m}
-cpus=${MCP_EDGE_CONTAINER_CPUS:-0.0625}
+memory=${MCP_EDGE_CONTAINER_MEMORY:-1g}
+cpus=${MCP_EDGE_CONTAINER_CPUS:-0.25}
 python3 -c 'import secrets; print(secrets.token_hex(32))' >"$secrets/bridge_token"
 chown "$uid" "$secrets/bridge_token"
 chmod 0400 "$secrets/bridge_token"
@@ -77,7 +79,7 @@ fi
 # Child uids are the host kernel's uids (no user namespace): a bridge on the host using the
 # same range (the native sandbox tests, scripts/dev.sh) would kill this container's children
 # when it claims a uid. A range of its own keeps the run independent of them.
-read -r -a test_limits <<<"${MCP_EDGE_CONTAINER_TEST_LIMITS:-BRIDGE_CHILD_CPU_SECS=2 BRIDGE_CHILD_FILE_SIZE_MB=8}"
+read -r -a test_limits <<<"${MCP_EDGE_CONTAINER_TEST_LIMITS:-BRIDGE_CHILD_CPU_SECS=4 BRIDGE_CHILD_FILE_SIZE_MB=8}"
 limit_args=(-e BRIDGE_CHILD_UIDS=300000-300999)
 for l in "${test_limits[@]}"; do limit_args+=(-e "$l"); done
 mounts=(
