@@ -53,12 +53,15 @@ t0=$(date +%s)
 scripts/container-image.sh
 t_image=$(($(date +%s) - t0))
 
-say "   compiling the external test binaries"
+say "   compiling the tests that can target an external bridge"
 mapfile -t tests < <(grep -l 'STDIO_BRIDGE_TEST_URL' functions/stdio_bridge/tests/*.rs | xargs -n1 basename | sed 's/\.rs$//' | sort)
 [ ${#tests[@]} -gt 0 ] || fail "no test in functions/stdio_bridge/tests reads STDIO_BRIDGE_TEST_URL"
 test_args=()
 for t in "${tests[@]}"; do test_args+=(--test "$t"); done
-cargo test --quiet -p stdio_bridge "${test_args[@]}" --no-run 2>&1 | tail -n 20
+if ! cargo test -p stdio_bridge "${test_args[@]}" --no-run >"$state/build-tests.log" 2>&1; then
+  tail -n 40 "$state/build-tests.log"
+  fail "compiling ${tests[*]} (log: $state/build-tests.log)"
+fi
 
 say "2. docker run $image (as production: its USER, ENV and entrypoint)"
 user=$(docker image inspect -f '{{.Config.User}}' "$image")
