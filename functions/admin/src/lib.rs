@@ -17,9 +17,9 @@ use shared::Error;
 use worker::{event, Context, Env, Request, Response};
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: Request, env: Env, context: Context) -> worker::Result<Response> {
     let gate_env = env.clone();
-    serve("admin", req, env, async |ctx, request| {
+    serve("admin", req, env, &context, async |ctx, request| {
         let team = ctx.identity.team_id.as_str();
         let notice = |what: &str, e: Error| {
             // What the object caches then expires on its own (see team_gate).
