@@ -16,6 +16,7 @@ use mcp_client::http::Clock;
 use serde_json::json;
 use shared::api::MAX_BODY_BYTES;
 use shared::auth::AuthConfig;
+use shared::cache::answers::{self, AnswerMemo};
 use shared::cache::{Cache, Memo, Memoized};
 use shared::gateway::{
     admit, binding_of, check_content_type, check_declared_length, is_api_path, read_body,
@@ -198,14 +199,40 @@ async fn handle(
             identity.team_id
         ),
     );
+    let fields = request.to_value();
+    // A read-only answer this isolate gave for the same team, configuration and request.
+    let memo_key = answers::key(
+        action,
+        &identity.team_id,
+        config_version.as_deref(),
+        &fields,
+    );
+    if let Some(body) = memo_key
+        .as_deref()
+        .and_then(|k| answer_memo().recall(k, http.now_ms()))
+    {
+        timings.lap("memo", at, now_ms());
+        let response = Response::from_bytes(body).or_internal("remembered answer")?;
+        response
+            .headers()
+            .set("content-type", "application/json")
+            .or_internal("remembered answer")?;
+        return Ok(response);
+    }
     let envelope = Envelope {
         request_id: request_id.to_string(),
         identity,
-        request: request.to_value(),
+        request: fields,
         config_version,
     };
     let forwarded = forward(env, binding_of(action.route()), action.name(), &envelope).await;
     timings.lap("forward", at, now_ms());
+    let forwarded = match (forwarded, memo_key) {
+        (Ok(answer), Some(key)) if answer.status_code() == 200 => {
+            remember(answer, &key, http.now_ms()).await
+        }
+        (forwarded, _) => forwarded,
+    };
     // The admin worker dropped the KV hint of whoever's teams changed; this isolate forgets
     // its memory of it too (others within TEAMS_HINT_MEMO_MS, and only ever as a hint).
     let changed = if action.is_member_change() {
@@ -278,6 +305,30 @@ async fn forward(
             .or_internal("relaying the answer")?;
     }
     Ok(response)
+}
+
+/// Keeps a read-only answer's body in this isolate's memory and relays it.
+async fn remember(mut answer: Response, key: &str, now_ms: u64) -> Result<Response, Error> {
+    let body = answer.bytes().await.or_internal("reading the answer")?;
+    answer_memo().remember(key, &body, now_ms);
+    let relayed = Response::from_bytes(body)
+        .or_internal("relaying the answer")?
+        .with_status(200);
+    for (name, value) in answer.headers().entries() {
+        relayed
+            .headers()
+            .set(&name, &value)
+            .or_internal("relaying the answer")?;
+    }
+    Ok(relayed)
+}
+
+/// The isolate's memory of read-only answers (`shared::cache::answers`).
+fn answer_memo() -> &'static AnswerMemo {
+    thread_local! {
+        static MEMO: &'static AnswerMemo = Box::leak(Box::new(AnswerMemo::new()));
+    }
+    MEMO.with(|m| *m)
 }
 
 /// Milliseconds with sub-millisecond precision (the clock advances across I/O).

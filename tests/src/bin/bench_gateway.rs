@@ -60,6 +60,7 @@ fn main() {
     let py = teams::register(&stack, &bench_team, "python-sdk", &python.1);
     let inner = workerd::inner_port(stack.process_group());
 
+    let mut figures = Figures::default();
     // 1. Floors, interleaved so that both see the same machine.
     let (mut proxy_health, mut inner_health) = (Vec::new(), Vec::new());
     for _ in 0..calls {
@@ -92,13 +93,26 @@ fn main() {
         ),
         Err(why) => println!("| workerd's inner port | not found: {why} | | | |"),
     }
+    // The runtime's own ceiling: one Worker invocation per request, 16 callers.
+    let health_c16 = run_threads(16, concurrent_calls, |_, per| {
+        (0..per)
+            .map(|_| {
+                timed(|| assert_eq!(stack.request("GET", "/health", None, None, &[]).status, 200))
+            })
+            .collect()
+    });
+    println!(
+        "\n`GET /health` with 16 callers on the proxy port: {:.0} requests/s (p50 {:.2} ms): the most Worker invocations per second this runtime serves here.",
+        health_c16.per_sec,
+        health_c16.p50()
+    );
+    figures.health_c16 = health_c16.per_sec;
 
     // 2. call_tool overhead, one team.
     println!("\n## call_tool echo: direct (our client, session reused) vs through the gateway, one team\n");
     println!("| server | path | concurrency | calls | p50 ms | p95 ms | p99 ms | calls/s |");
     println!("|---|---|---|---|---|---|---|---|");
     let mut stages = Stages::default();
-    let mut figures = Figures::default();
     for (name, url, seeded) in [
         ("server-everything", everything.url.as_str(), &one),
         ("python-sdk", python.1.as_str(), &py),
@@ -342,6 +356,12 @@ fn main() {
                 .map(|(name, n)| format!("{name} {:.2}", per(*n)))
                 .collect();
             println!("\nSpans per call: {}", spans.join(", "));
+            let invocations = per(c.invocations) + per(c.do_requests);
+            println!(
+                "\nInvocations per warm call (Worker and Durable Object): {invocations:.2}; at the runtime's {:.0} invocations/s above, the ceiling of this runtime here is about {:.0} calls/s, before any upstream or storage work.",
+                figures.health_c16,
+                figures.health_c16 / invocations.max(1.0)
+            );
         }
     }
 
@@ -468,6 +488,8 @@ struct Figures {
     contextforge_c16: Option<f64>,
     many_teams: f64,
     list_tools_cached: f64,
+    /// `/health` requests/s with 16 callers (one invocation each).
+    health_c16: f64,
     /// workerd's inner port (no wrangler proxy), when found.
     gateway_inner_c1: Option<f64>,
     inner_health: Option<f64>,
