@@ -16,6 +16,10 @@
 //!   version) does not.
 //! - What runs is always the shipped catalogue's entry; `version` records the catalogue version
 //!   the server was last written with (create/update).
+//!
+//! No migration: the connector, version and parameters live in `mcp_servers.config` (JSON
+//! text, `server_type` `stdio`), which free-form configs can never be mistaken for (they have
+//! no `connector` key and refuse unknown fields).
 
 pub mod catalogue;
 pub mod pattern;
