@@ -137,6 +137,11 @@ pub struct StdioConfig {
     /// credential (a call without them fails before anything is started).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env_names: Vec<String>,
+    /// The only names the server's credential may hold (a connector's declared environment);
+    /// `None`: any well-formed name (free-form commands). Never stored: rendered from the
+    /// catalogue (`crate::connectors`).
+    #[serde(skip)]
+    pub env_allowed: Option<Vec<String>>,
 }
 
 impl StdioConfig {
@@ -340,6 +345,15 @@ pub fn stdio_env(
                  a usable environment variable name; set it again with set_credential"
             ))
         })?;
+        if let Some(allowed) = &config.env_allowed {
+            if !allowed.contains(&name) {
+                return Err(Error::Conflict(format!(
+                    "the credential of stdio server '{server_name}' has entry '{name}', which its \
+                     connector does not declare ({}); set it again with set_credential",
+                    allowed.join(", ")
+                )));
+            }
+        }
         env.insert(name, value);
     }
     let missing: Vec<&str> = config

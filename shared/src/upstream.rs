@@ -21,6 +21,7 @@
 use serde_json::Value;
 
 use crate::actions::{Services, Upstream};
+use crate::connectors::{Catalogue, ConnectorConfig, ConnectorLaunch};
 use crate::credentials as secrets;
 use crate::db::Database;
 use crate::error::{Error, Result};
@@ -210,7 +211,7 @@ fn stdio_endpoint<D, C, H: Upstream>(
     stored: Option<StoredCredential>,
 ) -> Result<Authorized> {
     let settings = services.settings;
-    let config = stdio_config_of(server)?;
+    let config = stdio_config_of(server, settings.connector_launch)?;
     let token = settings.bridge_token.as_ref().ok_or_else(|| {
         Error::Upstream(format!(
             "server '{}' is a stdio server and this deployment has no BRIDGE_TOKEN configured",
@@ -254,11 +255,24 @@ fn stdio_endpoint<D, C, H: Upstream>(
     })
 }
 
-/// A stdio server's stored config; one the admin must fix is an `upstream_error` naming it.
-pub fn stdio_config_of(server: &Server) -> Result<StdioConfig> {
+/// A stdio server's stored config (a connector's rendered with the shipped catalogue and
+/// `launch`); one the admin must fix is an `upstream_error` naming it.
+pub fn stdio_config_of(server: &Server, launch: ConnectorLaunch) -> Result<StdioConfig> {
     let config: Value = serde_json::from_str(&server.config).map_err(|_| {
         Error::Upstream(format!("server '{}' has an unreadable config", server.name))
     })?;
+    if let Some(connector) = ConnectorConfig::from_stored(&config) {
+        return connector
+            .and_then(|c| c.render(Catalogue::shipped(), launch))
+            .map_err(|e| match e {
+                Error::Conflict(_) => e,
+                e => Error::Upstream(format!(
+                    "server '{}' config: {}",
+                    server.name,
+                    e.public_message()
+                )),
+            });
+    }
     StdioConfig::from_stored(&config).map_err(|e| {
         Error::Upstream(format!(
             "server '{}' config: {}",

@@ -1,7 +1,7 @@
 //! The local stdio bridge (`functions/stdio_bridge`) next to `wrangler dev`, as
 //! `scripts/dev.sh` runs it, but owned by the test: its own process on a free loopback port
 //! with a fresh random `BRIDGE_TOKEN`, the workers' `STDIO_ALLOWED_COMMANDS` as its allow-list
-//! and the repo's npm binaries on its `PATH`. A bridge that something else runs (a
+//! and the repo's npm binaries and venv executables on its `PATH`. A bridge that something else runs (a
 //! `scripts/dev.sh` session of this or another checkout, on the `.dev.vars` address) is never
 //! used: the workers of the test's stack are pointed at this one with
 //! [`Bridge::worker_dev_vars`] (`Stack::start_with_dev_vars`).
@@ -58,7 +58,11 @@ pub fn start() -> Bridge {
         .env("BRIDGE_ADDR", &addr)
         .env("BRIDGE_ALLOWED_COMMANDS", &allowed)
         .env("BRIDGE_LOG", "info")
-        .env("PATH", tool_path());
+        // The venv's bin last: the catalogue's PyPI connectors (mcp-server-git, …) are there.
+        .env(
+            "PATH",
+            format!("{}:{}", tool_path(), root().join(".venv/bin").display()),
+        );
     let mut proc = Proc::spawn("stdio-bridge", cmd);
     proc.wait_for_port(port, Duration::from_secs(30));
     let agent: ureq::Agent = ureq::Agent::config_builder()

@@ -428,6 +428,8 @@ async fn a_refused_update_keeps_the_credential() {
 async fn a_stdio_server_keeps_its_credential_only_for_the_same_command_line() {
     let mut w = World::new();
     w.settings.stdio_allowed_commands = crate::server_config::AllowedCommands::parse("npx,uvx");
+    // Free-form command lines are an operator's (connector servers: tests/connectors.rs).
+    w.settings.freeform_stdio = crate::actions::FreeformStdio::On;
     let admin = identity("team-a", Role::Admin);
     let created = w
         .run(
