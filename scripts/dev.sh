@@ -77,7 +77,14 @@ MCP_EDGE_SKIP_BUILD=1 setsid wrangler dev "${configs[@]}" --ip 127.0.0.1 --port 
 pids+=($!)
 
 say "starting the stdio bridge on $bridge_addr (allow-list: STDIO_ALLOWED_COMMANDS of .dev.vars; log: .dev-state/stdio-bridge.log)"
-BRIDGE_TOKEN=$(dev_var BRIDGE_TOKEN) BRIDGE_ADDR=$bridge_addr \
+# The token goes by a private file, never the bridge's environment; children get their own uids
+# when dev runs as root, otherwise the bridge's loopback-only development mode.
+token_file="$state/bridge-token"
+(umask 077 && printf '%s\n' "$(dev_var BRIDGE_TOKEN)" >"$token_file")
+chmod 600 "$token_file"
+insecure=false
+[ "$(id -u)" = 0 ] || insecure=true
+BRIDGE_TOKEN_FILE=$token_file BRIDGE_INSECURE_SHARED_UID=$insecure BRIDGE_ADDR=$bridge_addr \
   BRIDGE_ALLOWED_COMMANDS=$(dev_var STDIO_ALLOWED_COMMANDS) BRIDGE_LOG=info \
   setsid "${CARGO_TARGET_DIR:-$root/target}/debug/stdio_bridge" >"$state/stdio-bridge.log" 2>&1 </dev/null &
 pids+=($!)

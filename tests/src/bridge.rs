@@ -1,7 +1,9 @@
 //! The local stdio bridge (`functions/stdio_bridge`) next to `wrangler dev`, as
 //! `scripts/dev.sh` runs it, but owned by the test: its own process on a free loopback port
-//! with a fresh random `BRIDGE_TOKEN`, the workers' `STDIO_ALLOWED_COMMANDS` as its allow-list
-//! and the repo's npm binaries on its `PATH`. A bridge that something else runs (a
+//! with a fresh random token (given in a private `BRIDGE_TOKEN_FILE`, never in its environment),
+//! the workers' `STDIO_ALLOWED_COMMANDS` as its allow-list and the repo's npm binaries on its
+//! `PATH`. Run as root, each child gets its own uid (the bridge's sandbox); otherwise the
+//! bridge's development mode (`BRIDGE_INSECURE_SHARED_UID=true`, loopback only). A bridge that something else runs (a
 //! `scripts/dev.sh` session of this or another checkout, on the `.dev.vars` address) is never
 //! used: the workers of the test's stack are pointed at this one with
 //! [`Bridge::worker_dev_vars`] (`Stack::start_with_dev_vars`).
@@ -23,6 +25,7 @@ pub struct Bridge {
     pub allowed: String,
     proc: Proc,
     agent: ureq::Agent,
+    _token_file: tempfile::NamedTempFile,
 }
 
 /// One of the workers' local settings (`functions/call_tool/.dev.vars`).
@@ -53,9 +56,21 @@ pub fn start() -> Bridge {
     let allowed = worker_dev_var("STDIO_ALLOWED_COMMANDS");
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
+    // NamedTempFile is created 0600: the bridge refuses a token file others may read.
+    let token_file = tempfile::NamedTempFile::new().expect("a temporary token file");
+    std::fs::write(token_file.path(), &token).expect("writing the token file");
     let mut cmd = Command::new(bridge_binary());
-    cmd.env("BRIDGE_TOKEN", &token)
+    cmd.env("BRIDGE_TOKEN_FILE", token_file.path())
+        .env_remove("BRIDGE_TOKEN")
         .env("BRIDGE_ADDR", &addr)
+        .env(
+            "BRIDGE_INSECURE_SHARED_UID",
+            if unsafe { libc::geteuid() } == 0 {
+                "false"
+            } else {
+                "true"
+            },
+        )
         .env("BRIDGE_ALLOWED_COMMANDS", &allowed)
         .env("BRIDGE_LOG", "info")
         .env("PATH", tool_path());
@@ -72,6 +87,7 @@ pub fn start() -> Bridge {
         allowed,
         proc,
         agent,
+        _token_file: token_file,
     }
 }
 

@@ -13,7 +13,9 @@ pub mod http;
 mod lines;
 mod log;
 mod ring;
+pub mod sandbox;
 pub mod spec;
+pub mod token;
 
 pub use bridge::{Bridge, Key};
 pub use config::Config;
@@ -82,7 +84,7 @@ pub struct Running {
 pub async fn start(cfg: Config) -> std::io::Result<Running> {
     let listener = TcpListener::bind(cfg.addr).await?;
     let addr = listener.local_addr()?;
-    let bridge = Arc::new(Bridge::new(cfg));
+    let bridge = Arc::new(Bridge::new(cfg).map_err(std::io::Error::other)?);
     let (tx, rx) = oneshot::channel();
     let task = tokio::spawn(serve(bridge.clone(), listener, async {
         let _ = rx.await;
