@@ -312,6 +312,11 @@ impl Bridge {
         lock(&self.sessions).len()
     }
 
+    /// Children whose sandbox (uid, home) is not yet released.
+    pub fn live_children(&self) -> usize {
+        lock(&self.live).values().sum()
+    }
+
     pub fn child_count(&self) -> usize {
         lock(&self.groups).len()
     }

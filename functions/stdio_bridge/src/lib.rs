@@ -69,6 +69,13 @@ pub async fn serve(bridge: Arc<Bridge>, listener: TcpListener, shutdown: impl Fu
     log::info!("shutting down: stopping {} children", bridge.child_count());
     reaper.abort();
     bridge.shutdown();
+    // Let the children's homes be wiped and their uids released.
+    let _ = tokio::time::timeout(Duration::from_secs(3), async {
+        while bridge.live_children() > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
     let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
 }
 

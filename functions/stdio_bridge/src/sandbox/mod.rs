@@ -268,7 +268,11 @@ impl Sandbox {
                 }
                 unsafe {
                     c.pre_exec(|| {
-                        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+                        // No setuid binary regains privileges; the child dies with the bridge
+                        // (bwrap's --die-with-parent in the other mode).
+                        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+                            || libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0
+                        {
                             return Err(std::io::Error::last_os_error());
                         }
                         Ok(())
