@@ -5,7 +5,7 @@
 # server through the API, and prints ready-to-paste curl lines. Ctrl-C stops everything.
 # It also starts the stdio bridge (functions/stdio_bridge) where the workers' .dev.vars point
 # (STDIO_BRIDGE_URL) and registers a stdio demo server: @modelcontextprotocol/server-filesystem
-# on .dev-state/filesystem-demo/, run by the bridge as a child process.
+# on .dev-demo/filesystem-demo/, run by the bridge as a child process.
 #   MCP_EDGE_PORT (8787)  MCP_EDGE_DEMO_PORT (3001)  MCP_EDGE_PROFILE (fastdev | release)
 #   the bridge's port: STDIO_BRIDGE_URL in functions/*/.dev.vars (MCP_EDGE_BRIDGE_PORT when
 #   scripts/dev-vars.sh first writes them; default 8790)
@@ -126,9 +126,12 @@ server_id=$(ensure_server everything-demo \
 say "syncing its tools (sync_tools)"
 post "$admin" "{\"action\":\"sync_tools\",\"server_id\":\"$server_id\"}"; echo
 
-fs_dir="$state/filesystem-demo"
+# Outside .dev-state (private to this user): the bridge runs the server as a uid of its own.
+fs_dir="$root/.dev-demo/filesystem-demo"
 mkdir -p "$fs_dir"
+chmod 755 "$root/.dev-demo" "$fs_dir"
 printf 'Hello from a stdio MCP server, run by the stdio bridge for mcp-edge.\n' >"$fs_dir/hello.txt"
+chmod 644 "$fs_dir/hello.txt"
 fs_config="{\"command\":\"mcp-server-filesystem\",\"args\":[\"$fs_dir\"]}"
 fs_id=$(ensure_server filesystem-demo \
   "\"description\":\"Reference stdio MCP server (npm @modelcontextprotocol/server-filesystem), run by the stdio bridge\",\"server_type\":\"stdio\",\"config\":$fs_config" \

@@ -49,8 +49,14 @@ fn random_token() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Starts a bridge of the test's own on a free port.
+/// Starts a bridge of the test's own on a free port. Its children get their own uids but no PID
+/// namespace (`BRIDGE_SANDBOX=uid`), so the pids they report are the host's.
 pub fn start() -> Bridge {
+    start_with(&[("BRIDGE_SANDBOX", "uid")])
+}
+
+/// [`start`] with more `BRIDGE_*` settings (e.g. `BRIDGE_SANDBOX=auto`).
+pub fn start_with(settings: &[(&str, &str)]) -> Bridge {
     crate::stack::build_once();
     let token = random_token();
     let allowed = worker_dev_var("STDIO_ALLOWED_COMMANDS");
@@ -73,7 +79,8 @@ pub fn start() -> Bridge {
         )
         .env("BRIDGE_ALLOWED_COMMANDS", &allowed)
         .env("BRIDGE_LOG", "info")
-        .env("PATH", tool_path());
+        .env("PATH", tool_path())
+        .envs(settings.iter().copied());
     let mut proc = Proc::spawn("stdio-bridge", cmd);
     proc.wait_for_port(port, Duration::from_secs(30));
     let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -92,7 +99,7 @@ pub fn start() -> Bridge {
 }
 
 impl Bridge {
-    /// `GET /health`: `{"status":"ok","children":N,"sessions":N}`.
+    /// `GET /health`: `{"status":"ok","children":N,"sessions":N,"sandbox":MODE,"limits":{…}}`.
     pub fn health(&self) -> Value {
         let mut r = self
             .agent
@@ -144,6 +151,11 @@ impl Bridge {
             ("STDIO_BRIDGE_URL", self.url.as_str()),
             ("BRIDGE_TOKEN", self.token.as_str()),
         ]
+    }
+
+    /// Where the bridge read its token from (a private file).
+    pub fn token_file(&self) -> &std::path::Path {
+        self._token_file.path()
     }
 
     /// The bridge's own log.
