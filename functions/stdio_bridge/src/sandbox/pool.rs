@@ -8,7 +8,8 @@
 //!   killed (`kill(-1, SIGKILL)` run as that uid) and its home is removed, so nothing of one
 //!   child reaches the next one given the same uid;
 //! - a home is `<homes>/<uid>` (mode 0700, owned by the uid) with `tmp/` inside (the child's
-//!   `TMPDIR`); the homes root itself is root's, mode 0711 (no listing). With a shared uid
+//!   `TMPDIR`); the homes root itself is root's, mode 0711 (no listing), and a real directory
+//!   (a symlink or another user's directory there is refused). With a shared uid
 //!   (the insecure development mode) the homes are the bridge user's and carry no uid.
 
 use std::fs::{self, File, OpenOptions};
@@ -58,6 +59,15 @@ impl Pool {
     /// without.
     pub fn new(homes: PathBuf, uids: Option<RangeInclusive<u32>>) -> io::Result<Pool> {
         fs::create_dir_all(&homes)?;
+        // Not a symlink planted in a shared /tmp, nor somebody else's directory.
+        let meta = fs::symlink_metadata(&homes)?;
+        let euid = unsafe { libc::geteuid() };
+        if !meta.file_type().is_dir() || std::os::unix::fs::MetadataExt::uid(&meta) != euid {
+            return Err(io::Error::other(format!(
+                "{} is not a directory of this user's (BRIDGE_CHILD_HOMES)",
+                homes.display()
+            )));
+        }
         let mode = if uids.is_some() { 0o711 } else { 0o700 };
         fs::set_permissions(&homes, fs::Permissions::from_mode(mode))?;
         if uids.is_some() {
@@ -190,6 +200,16 @@ mod tests {
         assert!(try_claim(&path).unwrap().is_none(), "second claim refused");
         drop(held);
         assert!(try_claim(&path).unwrap().is_some(), "free again");
+    }
+
+    #[test]
+    fn a_symlink_as_the_homes_root_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("elsewhere");
+        fs::create_dir(&target).unwrap();
+        let link = dir.path().join("homes");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(Pool::new(link, None).is_err());
     }
 
     #[test]
