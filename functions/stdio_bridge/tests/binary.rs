@@ -202,3 +202,40 @@ fn refuses_a_shared_uid_on_a_public_address() {
         "{err}"
     );
 }
+
+/// A bridge that cannot give children their own uids refuses to start; the insecure
+/// development setting lets it, on loopback only.
+#[test]
+fn refuses_to_start_without_root_unless_told_to_share_its_uid() {
+    let run = |insecure: &str| {
+        let mut cmd = if is_root() {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
+            c.arg(env!("CARGO_BIN_EXE_stdio_bridge"));
+            c
+        } else {
+            Command::new(env!("CARGO_BIN_EXE_stdio_bridge"))
+        };
+        cmd.env_clear()
+            .env("BRIDGE_TOKEN", TOKEN)
+            .env("BRIDGE_ADDR", "127.0.0.1:0")
+            .env("BRIDGE_INSECURE_SHARED_UID", insecure)
+            .env("TMPDIR", "/tmp")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut proc = cmd.spawn().unwrap();
+        let mut line = String::new();
+        BufReader::new(proc.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let _ = proc.kill();
+        let out = proc.wait_with_output().unwrap();
+        (line, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (line, err) = run("false");
+    assert!(line.is_empty(), "did not start: {line:?}");
+    assert!(err.contains("must run as root"), "{err}");
+    let (line, err) = run("true");
+    assert!(line.contains("listening on"), "{line:?} {err}");
+    assert!(err.contains("sandbox mode: shared-uid"), "{err}");
+}
