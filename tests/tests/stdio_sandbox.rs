@@ -3,7 +3,8 @@
 //! namespaces where the kernel allows, else a uid per child) → two teams' copies of the hostile
 //! server (`tests/servers/hostile_stdio_server.py`). Team B's copy looks for team A's secret
 //! (set with `set_credential`, in team A's child's environment) and for the file team A's child
-//! wrote into its home, for the bridge's token and the workers' settings, and finds none.
+//! wrote into its home, for the bridge's token and the workers' settings, and finds none. With
+//! one child per team allowed, team A's second server is refused with the cap named.
 
 use std::cell::RefCell;
 
@@ -46,13 +47,13 @@ impl World {
     }
 
     /// Registers the hostile server for the admin's team, with `env_names`, and syncs it.
-    fn hostile(&self, admin: &str, env_names: &[&str]) -> String {
+    fn hostile(&self, admin: &str, name: &str, env_names: &[&str]) -> String {
         let config = json!({"command": root().join(".venv/bin/python").display().to_string(),
             "args": [root().join("tests/servers/hostile_stdio_server.py").display().to_string()],
             "env_names": env_names});
         let created = self.call(
             admin,
-            json!({"action": "create_server", "name": "hostile", "server_type": "stdio",
+            json!({"action": "create_server", "name": name, "server_type": "stdio",
                    "config": config}),
         );
         assert_eq!(created.status, 201, "{}", created.text);
@@ -67,7 +68,10 @@ impl World {
 
 #[test]
 fn a_teams_hostile_stdio_server_cannot_read_another_teams_secrets() {
-    let bridge = bridge::start_with(&[("BRIDGE_SANDBOX", "auto")]);
+    let bridge = bridge::start_with(&[
+        ("BRIDGE_SANDBOX", "auto"),
+        ("BRIDGE_MAX_CHILDREN_PER_TEAM", "1"),
+    ]);
     let stack = Stack::start_with_dev_vars(
         SEED,
         &[("RATE_LIMIT_ADMIN_PER_HOUR", "100000")],
@@ -99,7 +103,7 @@ fn a_teams_hostile_stdio_server_cannot_read_another_teams_secrets() {
     assert_eq!(refused.body["code"], "validation_error", "{}", refused.text);
 
     // Team A: its secret in its child's environment, another in its home.
-    let a = w.hostile(&admin_a, &[SECRET_ENV]);
+    let a = w.hostile(&admin_a, "hostile", &[SECRET_ENV]);
     let set = w.call(
         &admin_a,
         json!({"action": "set_credential", "server_id": a, "credential_type": "custom_headers",
@@ -121,7 +125,7 @@ fn a_teams_hostile_stdio_server_cannot_read_another_teams_secrets() {
     .unwrap();
 
     // Team B: the same hostile server goes looking.
-    let b = w.hostile(&admin_b, &[]);
+    let b = w.hostile(&admin_b, "hostile", &[]);
     w.sync(&admin_b, &b);
     let mut roots: Vec<Value> = planted.as_array().unwrap().clone();
     roots.push(json!(bridge.token_file().display().to_string()));
@@ -161,6 +165,20 @@ fn a_teams_hostile_stdio_server_cannot_read_another_teams_secrets() {
     assert_eq!(
         w.call_tool(&member_a, &a, "echo", json!({"message": "ok"})),
         "ok"
+    );
+    // One child per team on this bridge: team A's second server is refused by the bridge (503),
+    // which the API reports as 502 `upstream_error` with the bridge's message.
+    let second = w.hostile(&admin_a, "hostile-2", &[]);
+    let synced = w.call(
+        &admin_a,
+        json!({"action": "sync_tools", "server_id": second}),
+    );
+    assert_eq!(synced.status, 502, "{}", synced.text);
+    assert_eq!(synced.body["code"], "upstream_error", "{}", synced.text);
+    assert!(
+        synced.text.contains("BRIDGE_MAX_CHILDREN_PER_TEAM"),
+        "the cap reaches the admin: {}",
+        synced.text
     );
     for text in w.answers.borrow().iter() {
         assert!(
