@@ -328,8 +328,9 @@ impl AllowedCommands {
 }
 
 /// Checks an environment variable name a stdio server gets: `[A-Za-z_][A-Za-z0-9_]*`, and
-/// none that changes how programs load (`LD_*`, `DYLD_*`) or belongs to the bridge
-/// (`BRIDGE_*`), nor `PATH`/`HOME` (the bridge sets those).
+/// none that changes how code loads (`stdio_spec::CODE_LOADING_ENV`: `LD_*`, `NODE_*`,
+/// `PYTHON*`, `NPM_CONFIG_*`, …) or belongs to the bridge (`BRIDGE_*`, and `PATH`, `HOME`,
+/// `TMPDIR`…, which the bridge sets).
 pub fn check_env_name(name: &str, field: &str) -> Result<()> {
     match env_name_problem(name) {
         None => Ok(()),
