@@ -72,11 +72,12 @@ fn a_teams_hostile_stdio_server_cannot_read_another_teams_secrets() {
         ("BRIDGE_SANDBOX", "auto"),
         ("BRIDGE_MAX_CHILDREN_PER_TEAM", "1"),
     ]);
-    let stack = Stack::start_with_dev_vars(
-        SEED,
-        &[("RATE_LIMIT_ADMIN_PER_HOUR", "100000")],
-        &bridge.worker_dev_vars(),
-    );
+    let mut dev_vars = bridge.worker_dev_vars().to_vec();
+    // The hostile server is a free-form command (a test server, not a catalogue connector):
+    // an operator's setting, on for this stack.
+    dev_vars.push(("ALLOW_FREEFORM_STDIO_COMMANDS", "true"));
+    let stack =
+        Stack::start_with_dev_vars(SEED, &[("RATE_LIMIT_ADMIN_PER_HOUR", "100000")], &dev_vars);
     let w = World {
         stack,
         answers: RefCell::new(Vec::new()),
