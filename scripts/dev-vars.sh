@@ -11,8 +11,13 @@
 # The same three reach stdio servers through a local stdio bridge process (scripts/dev.sh and
 # the stdio tests start it with these values): one shared random BRIDGE_TOKEN, STDIO_BRIDGE_URL
 # (http://127.0.0.1:$MCP_EDGE_BRIDGE_PORT, default 8790) and STDIO_ALLOWED_COMMANDS, which is
-# also the bridge's BRIDGE_ALLOWED_COMMANDS: the reference filesystem and everything servers
-# (node_modules/.bin, on the bridge's PATH) and the repo venv's python (tests/servers).
+# also the bridge's BRIDGE_ALLOWED_COMMANDS: the executables of the connector catalogue's
+# `runs_here` entries (config/connectors: npm ones in node_modules/.bin, PyPI ones in .venv/bin,
+# both on the bridge's PATH) and the repo venv's python (tests/servers, run as a free-form
+# command by the tests that enable it). STDIO_ALLOWED_COMMANDS is rewritten when it differs
+# (it is derived, never edited by hand). CONNECTOR_LAUNCH=installed: connectors run the
+# installed packages, not `npx -y`/`uvx`. ALLOW_FREEFORM_STDIO_COMMANDS=false: as in production,
+# admins pick connectors (a test stack may turn it on for its own Python servers).
 #
 # Every worker (the gateway's .dev.vars and each functions/<w>/.dev.vars) gets the same random
 # INTERNAL_SIGNING_KEY, the HMAC key of the gateway's signed envelopes: the one already in the
@@ -48,7 +53,7 @@ bridge_token=$(first_value BRIDGE_TOKEN '' "${key_files[@]}")
 if [ -z "$bridge_token" ]; then
   bridge_token=$(random_hex)
 fi
-stdio_allowed="mcp-server-filesystem,mcp-server-everything,$root/.venv/bin/python"
+stdio_allowed="mcp-server-filesystem,mcp-server-everything,mcp-server-memory,mcp-server-fetch,mcp-server-git,mcp-server-time,$root/.venv/bin/python"
 if [ -z "$ring" ]; then
   ring="local2:$(random_key),local1:$(random_key)"
 fi
@@ -58,6 +63,14 @@ append_missing() { # file name value
     echo "dev-vars: adding $2 to ${1#"$root"/}"
     printf '%s=%s\n' "$2" "$3" >> "$1"
   fi
+}
+
+set_derived() { # file name value: like append_missing, and replaces a different value
+  if grep -q "^$2=" "$1" 2>/dev/null && [ "$(grep -m1 "^$2=" "$1" | cut -d= -f2-)" != "$3" ]; then
+    echo "dev-vars: updating $2 in ${1#"$root"/}"
+    grep -v "^$2=" "$1" > "$1.tmp" && mv "$1.tmp" "$1"
+  fi
+  append_missing "$1" "$2" "$3"
 }
 
 for f in "${key_files[@]}"; do
@@ -70,7 +83,9 @@ for f in "${key_files[@]}"; do
   append_missing "$f" CREDENTIAL_KEY_ID local2
   append_missing "$f" BRIDGE_TOKEN "$bridge_token"
   append_missing "$f" STDIO_BRIDGE_URL "http://127.0.0.1:${MCP_EDGE_BRIDGE_PORT:-8790}"
-  append_missing "$f" STDIO_ALLOWED_COMMANDS "$stdio_allowed"
+  set_derived "$f" STDIO_ALLOWED_COMMANDS "$stdio_allowed"
+  append_missing "$f" CONNECTOR_LAUNCH installed
+  append_missing "$f" ALLOW_FREEFORM_STDIO_COMMANDS false
 done
 append_missing "$root/functions/call_tool/.dev.vars" CONFIRMATION_SECRET "$(random_hex)"
 
@@ -90,3 +105,10 @@ for f in "${signing_files[@]}"; do
   fi
   append_missing "$f" INTERNAL_SIGNING_KEY "$signing_key"
 done
+
+# The secrets above are for the workers only: the stdio bridge's children (other uids) must not
+# read them, nor the local state (D1, KV) the workers keep in .dev-state/.
+for f in "$root"/.dev.vars "$root"/functions/*/.dev.vars; do
+  [ -f "$f" ] && chmod 600 "$f"
+done
+mkdir -p "$root/.dev-state" && chmod 700 "$root/.dev-state"

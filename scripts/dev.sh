@@ -4,8 +4,9 @@
 # on loopback), starts every worker in one `wrangler dev` session, registers and syncs the demo
 # server through the API, and prints ready-to-paste curl lines. Ctrl-C stops everything.
 # It also starts the stdio bridge (functions/stdio_bridge) where the workers' .dev.vars point
-# (STDIO_BRIDGE_URL) and registers a stdio demo server: @modelcontextprotocol/server-filesystem
-# on .dev-state/filesystem-demo/, run by the bridge as a child process.
+# (STDIO_BRIDGE_URL) and registers a stdio demo server from the connector catalogue: connector
+# `filesystem` (@modelcontextprotocol/server-filesystem) on .dev-demo/filesystem-demo/, run by
+# the bridge as a child process (its own uid when dev runs as root).
 #   MCP_EDGE_PORT (8787)  MCP_EDGE_DEMO_PORT (3001)  MCP_EDGE_PROFILE (fastdev | release)
 #   the bridge's port: STDIO_BRIDGE_URL in functions/*/.dev.vars (MCP_EDGE_BRIDGE_PORT when
 #   scripts/dev-vars.sh first writes them; default 8790)
@@ -77,8 +78,16 @@ MCP_EDGE_SKIP_BUILD=1 setsid wrangler dev "${configs[@]}" --ip 127.0.0.1 --port 
 pids+=($!)
 
 say "starting the stdio bridge on $bridge_addr (allow-list: STDIO_ALLOWED_COMMANDS of .dev.vars; log: .dev-state/stdio-bridge.log)"
-BRIDGE_TOKEN=$(dev_var BRIDGE_TOKEN) BRIDGE_ADDR=$bridge_addr \
+# The token goes by a private file, never the bridge's environment; children get their own uids
+# when dev runs as root, otherwise the bridge's loopback-only development mode.
+token_file="$state/bridge-token"
+(umask 077 && printf '%s\n' "$(dev_var BRIDGE_TOKEN)" >"$token_file")
+chmod 600 "$token_file"
+insecure=false
+[ "$(id -u)" = 0 ] || insecure=true
+BRIDGE_TOKEN_FILE=$token_file BRIDGE_INSECURE_SHARED_UID=$insecure BRIDGE_ADDR=$bridge_addr \
   BRIDGE_ALLOWED_COMMANDS=$(dev_var STDIO_ALLOWED_COMMANDS) BRIDGE_LOG=info \
+  PATH="$PATH:$root/.venv/bin" \
   setsid "${CARGO_TARGET_DIR:-$root/target}/debug/stdio_bridge" >"$state/stdio-bridge.log" 2>&1 </dev/null &
 pids+=($!)
 
@@ -93,9 +102,10 @@ admin=$(python3 scripts/mint-jwt.py "$secret" demo-admin demo-team admin)
 member=$(python3 scripts/mint-jwt.py "$secret" demo-member demo-team member)
 post() { curl -s "$api/" -H "Authorization: Bearer $1" -H 'Content-Type: application/json' -d "$2"; }
 
-# The demo server NAME of demo-team, registered (create_server with FIELDS: description,
-# server_type, config, as JSON members) or, when it exists, pointed at CONFIG; prints its id.
-ensure_server() { # name fields config
+# The demo server NAME of demo-team, registered (create_server with CREATE, its JSON members:
+# description, server_type, config or connector + parameters) or, when it exists, updated
+# with UPDATE (update_server's JSON members); prints its id.
+ensure_server() { # name create update
   local id
   id=$(post "$admin" '{"action":"list_servers"}' | python3 -c '
 import json, sys
@@ -105,8 +115,8 @@ print(next((s["id"] for s in json.load(sys.stdin).get("servers", []) if s["name"
     id=$(post "$admin" "{\"action\":\"create_server\",\"name\":\"$1\",$2}" \
       | python3 -c 'import json,sys; print(json.load(sys.stdin)["server"]["id"])')
   else
-    say "demo server '$1' already registered ($id): setting its config to $3" >&2
-    post "$admin" "{\"action\":\"update_server\",\"server_id\":\"$id\",\"config\":$3}" >/dev/null
+    say "demo server '$1' already registered ($id): updating it with {$3}" >&2
+    post "$admin" "{\"action\":\"update_server\",\"server_id\":\"$id\",$3}" >/dev/null
   fi
   echo "$id"
 }
@@ -115,17 +125,21 @@ demo_url="http://127.0.0.1:$demo_port/mcp"
 demo_config="{\"url\":\"$demo_url\"}"
 server_id=$(ensure_server everything-demo \
   "\"description\":\"Reference MCP server (npm @modelcontextprotocol/server-everything)\",\"server_type\":\"http\",\"config\":$demo_config,\"sync\":true" \
-  "$demo_config")
+  "\"config\":$demo_config")
 say "syncing its tools (sync_tools)"
 post "$admin" "{\"action\":\"sync_tools\",\"server_id\":\"$server_id\"}"; echo
 
-fs_dir="$state/filesystem-demo"
+# Outside .dev-state (private to this user): the bridge runs the server as a uid of its own.
+fs_dir="$root/.dev-demo/filesystem-demo"
 mkdir -p "$fs_dir"
+chmod 755 "$root/.dev-demo" "$fs_dir"
 printf 'Hello from a stdio MCP server, run by the stdio bridge for mcp-edge.\n' >"$fs_dir/hello.txt"
-fs_config="{\"command\":\"mcp-server-filesystem\",\"args\":[\"$fs_dir\"]}"
+chmod 644 "$fs_dir/hello.txt"
+# The catalogue's filesystem connector (config/connectors/filesystem.json) on that folder.
+fs_connector="\"connector\":\"filesystem\",\"parameters\":{\"folder\":\"$fs_dir\"}"
 fs_id=$(ensure_server filesystem-demo \
-  "\"description\":\"Reference stdio MCP server (npm @modelcontextprotocol/server-filesystem), run by the stdio bridge\",\"server_type\":\"stdio\",\"config\":$fs_config" \
-  "$fs_config")
+  "\"description\":\"Reference stdio MCP server (connector filesystem: npm @modelcontextprotocol/server-filesystem), run by the stdio bridge\",$fs_connector" \
+  "$fs_connector")
 say "syncing its tools through the bridge (sync_tools)"
 post "$admin" "{\"action\":\"sync_tools\",\"server_id\":\"$fs_id\"}"; echo
 

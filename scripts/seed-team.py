@@ -4,7 +4,8 @@
 usage: seed-team.py CONFIG --api URL [--token TOKEN] [--d1 local|remote|none] [--persist-to DIR]
                     [--owner USER_ID]
 
-Idempotent: each server is looked up by name (get_server) and created or updated; its
+Idempotent: each server is looked up by name (get_server) and created or updated (a URL:
+server_type + config; a catalogue connector: connector + parameters); its
 credential is set from environment variables (never from the file: `from_env` maps credential
 fields to variable names, `fields` holds non-secret ones like header_name), `"credential": null`
 deletes it, and no key leaves it alone; then the server is synced (unless "sync": false) and
@@ -103,9 +104,16 @@ def credential_body(server_id, spec):
 def apply_server(api, spec):
     name = spec["name"]
     status, found = api.call({"action": "get_server", "name": name}, ok=(200, 404))
+    # A server is a URL (`server_type` + `config`) or a catalogue connector (`connector` +
+    # `parameters`, config/connectors); `config` for stdio is for operators only.
+    if "connector" in spec:
+        target = {"connector": spec["connector"], "parameters": spec.get("parameters", {})}
+    else:
+        target = {"config": spec["config"]}
     if status == 404:
-        body = {"action": "create_server", "name": name, "server_type": spec.get("server_type", "http"),
-                "config": spec["config"]}
+        body = {"action": "create_server", "name": name, **target}
+        if "connector" not in spec:
+            body["server_type"] = spec.get("server_type", "http")
         if spec.get("description") is not None:
             body["description"] = spec["description"]
         server = api.call(body)[1]["server"]
@@ -114,7 +122,7 @@ def apply_server(api, spec):
             api.call({"action": "update_server", "server_id": server["id"], "is_active": False})
     else:
         server = found["server"]
-        body = {"action": "update_server", "server_id": server["id"], "config": spec["config"]}
+        body = {"action": "update_server", "server_id": server["id"], **target}
         for key in ("description", "is_active"):
             if key in spec:
                 body[key] = spec[key]

@@ -22,6 +22,9 @@ pub enum Action {
     ListTools,
     CallTool,
     SyncTools,
+    /// The deployment's connector catalogue (`crate::connectors`; served by the admin worker,
+    /// to members too).
+    ListConnectors,
     Admin(AdminAction),
     Analytics(AnalyticsAction),
     Members(MemberAction),
@@ -92,6 +95,7 @@ impl Action {
         Action::ListTools,
         Action::CallTool,
         Action::SyncTools,
+        Action::ListConnectors,
         Action::Admin(AdminAction::CreateServer),
         Action::Admin(AdminAction::UpdateServer),
         Action::Admin(AdminAction::DeleteServer),
@@ -133,6 +137,7 @@ impl Action {
             Action::ListTools => "list_tools",
             Action::CallTool => "call_tool",
             Action::SyncTools => "sync_tools",
+            Action::ListConnectors => "list_connectors",
             Action::Admin(AdminAction::CreateServer) => "create_server",
             Action::Admin(AdminAction::UpdateServer) => "update_server",
             Action::Admin(AdminAction::DeleteServer) => "delete_server",
@@ -160,7 +165,10 @@ impl Action {
             Action::ListTools => Route::ListTools,
             Action::CallTool => Route::CallTool,
             Action::SyncTools => Route::SyncTools,
-            Action::Admin(_) | Action::Analytics(_) | Action::Members(_) => Route::Admin,
+            Action::ListConnectors
+            | Action::Admin(_)
+            | Action::Analytics(_)
+            | Action::Members(_) => Route::Admin,
         }
     }
 
@@ -195,7 +203,7 @@ impl Action {
     pub fn is_read(self) -> bool {
         matches!(
             self,
-            Action::ListServers | Action::ListTools | Action::Analytics(_)
+            Action::ListServers | Action::ListTools | Action::ListConnectors | Action::Analytics(_)
         )
     }
 }
@@ -400,6 +408,13 @@ mod tests {
     }
 
     #[test]
+    fn list_connectors_is_a_read_for_members_served_by_the_admin_worker() {
+        let action = Action::parse("list_connectors").unwrap();
+        assert_eq!(action.route(), Route::Admin);
+        assert!(!action.requires_admin() && action.needs_team() && action.is_read());
+    }
+
+    #[test]
     fn member_actions_are_for_admins_and_only_create_team_needs_no_team() {
         for name in [
             "list_members",
@@ -439,6 +454,7 @@ mod tests {
                 "list_tools",
                 "call_tool",
                 "sync_tools",
+                "list_connectors",
                 "create_server",
                 "update_server",
                 "delete_server",

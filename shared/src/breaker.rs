@@ -1,6 +1,9 @@
-//! A circuit breaker per upstream server, shared by every worker instance through KV
-//! (DESIGN.md §6): a server that keeps failing is not called for a while, then tested with one
-//! call, instead of every caller waiting for it.
+//! A circuit breaker per upstream server (DESIGN.md §6): a server that keeps failing is not
+//! called for a while, then tested with one call, instead of every caller waiting for it.
+//!
+//! Where the state lives: on Workers, in the team's Durable Object ([`book::Book`]), exact, and
+//! decided in the same request as the ledger's record of the call; without that object (unit
+//! tests, a worker without the binding), in KV ([`Breaker`], approximate as said below).
 //!
 //! States (one [`BreakerState`] per server, KV key [`key`]; no key = closed, no failures):
 //! - **closed**: calls go through; consecutive server faults (unreachable, broken connection,
@@ -29,6 +32,8 @@
 //!   state changes only (KV allows about one write per second per key).
 //! - The store fails open: an unreadable or unwritable state never refuses a call.
 //! - Keys start with the team id ([`crate::cache`]); `last_error` is stored already redacted.
+
+pub mod book;
 
 use serde::{Deserialize, Serialize};
 
@@ -196,8 +201,9 @@ pub struct Breaker<'a, C> {
     seen: BreakerState,
 }
 
-/// What [`Breaker::admit`] decided.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the breaker decided for one call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "gate", rename_all = "snake_case")]
 pub enum Gate {
     Allow,
     /// Half-open and this call is the probe.
@@ -269,6 +275,21 @@ impl<'a, C: Cache> Breaker<'a, C> {
             }
         }
     }
+}
+
+/// Records how a call went on the KV breaker, from the state stored now (a caller that did not
+/// keep its [`Breaker`] from admission: the database ledger's `finish`). A success on a closed
+/// breaker with no faults costs a read and no write.
+pub async fn record_outcome<C: Cache>(
+    cache: &C,
+    team_id: &str,
+    server_id: &str,
+    now_ms: u64,
+    fault: Option<&str>,
+) {
+    let mut breaker = Breaker::new(cache, team_id, server_id);
+    breaker.seen = load(cache, team_id, server_id).await;
+    breaker.record(now_ms, fault).await
 }
 
 /// Closes a server's breaker (a health check succeeded). Reads first, so a closed breaker

@@ -20,6 +20,7 @@ use mcp_client::SessionStore;
 
 use crate::error::Result;
 
+pub mod answers;
 mod memo;
 pub use memo::{Memo, Memoized};
 

@@ -31,6 +31,8 @@ use std::collections::BTreeMap;
 use futures::future::LocalBoxFuture;
 use serde::{Deserialize, Serialize};
 
+use crate::breaker::{self, Breaker, Gate};
+use crate::cache::Cache;
 use crate::db::{Database, Statement};
 use crate::error::Result;
 use crate::repo::credentials;
@@ -39,9 +41,11 @@ use crate::repo::rollups::{self, ExecutionFact};
 use crate::stmt;
 use crate::time::iso_from_ms;
 
-/// Where the team's object takes a [`Record`] (`start`) and an [`End`] (`finish`).
+/// Where the team's object takes a [`StartRequest`], a [`FinishRequest`] and an
+/// [`AdmitRequest`].
 pub const START_URL: &str = "https://rate-limiter.internal/ledger/start";
 pub const FINISH_URL: &str = "https://rate-limiter.internal/ledger/finish";
+pub const ADMIT_URL: &str = "https://rate-limiter.internal/ledger/admit";
 /// The team's object flushes finished records this long after the first of them ends, so that
 /// the calls of a burst share a D1 transaction.
 pub const FLUSH_DELAY_MS: u64 = 200;
@@ -98,23 +102,104 @@ pub struct Done {
     pub end: End,
 }
 
-/// Where `call_tool` records its calls. `start` answers once the record is durable.
+/// Whether [`Ledger::start`] asks the server's circuit breaker before it stores the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Admit {
+    /// Ask it: a refusal stores nothing.
+    AskBreaker,
+    /// An earlier [`Ledger::admit`] let this call through (a call that redeems a confirmation
+    /// between the verdict and the record).
+    Admitted,
+}
+
+/// `start`, as it travels to the team's object.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StartRequest {
+    pub record: Record,
+    pub admit: Admit,
+    /// The call's time budget (a probe's lease lasts that long plus a margin).
+    pub budget_ms: u64,
+}
+
+/// `admit`, as it travels to the team's object.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AdmitRequest {
+    pub server_id: String,
+    pub budget_ms: u64,
+}
+
+/// `finish`, as it travels to the team's object (which holds the record already).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FinishRequest {
+    pub end: End,
+    pub server_id: String,
+    /// The server fault that ended the call, for its breaker; `None` when the server answered.
+    pub fault: Option<String>,
+}
+
+/// Where `call_tool` records its calls and where its server's circuit breaker
+/// (`crate::breaker`) decides. `start` answers once the record is durable.
 pub trait Ledger {
-    fn start<'a>(&'a self, record: &'a Record) -> LocalBoxFuture<'a, Result<()>>;
-    /// Ends `record` (the one `start` took) as `end` says.
-    fn finish<'a>(&'a self, record: &'a Record, end: &'a End) -> LocalBoxFuture<'a, Result<()>>;
+    /// The breaker's verdict (unless `admit` says it was taken), then, when the call may go,
+    /// the record stored. A refused call ([`Gate::Reject`]) stores nothing.
+    fn start<'a>(
+        &'a self,
+        record: &'a Record,
+        admit: Admit,
+        budget_ms: u64,
+    ) -> LocalBoxFuture<'a, Result<Gate>>;
+    /// The breaker's verdict alone (nothing stored).
+    fn admit<'a>(&'a self, server_id: &'a str, budget_ms: u64) -> LocalBoxFuture<'a, Result<Gate>>;
+    /// Ends `record` (the one `start` took) as `end` says, and feeds its server's breaker:
+    /// `fault` is the server fault's text, `None` when the server answered. A ledger may
+    /// deliver the end after the reply (the team's object does, through `waitUntil`): the
+    /// record is durable already, and a record whose end never arrives is ended at its
+    /// deadline ([`abandoned`]).
+    fn finish<'a>(
+        &'a self,
+        record: &'a Record,
+        end: &'a End,
+        fault: Option<&'a str>,
+    ) -> LocalBoxFuture<'a, Result<()>>;
 }
 
 /// The database as the ledger: a `pending` row at start, finished (with the tool's statistics)
-/// at the end, one D1 write each.
-pub struct DirectLedger<'d, D>(pub &'d D);
+/// at the end, one D1 write each; the breaker in KV (`crate::breaker::Breaker`).
+pub struct DirectLedger<'d, D, C> {
+    pub db: &'d D,
+    pub cache: &'d C,
+    pub team_id: &'d str,
+    /// When the ledger was taken: the breaker's clock for [`Ledger::admit`].
+    pub now_ms: u64,
+}
 
-impl<D: Database> Ledger for DirectLedger<'_, D> {
-    fn start<'a>(&'a self, r: &'a Record) -> LocalBoxFuture<'a, Result<()>> {
+impl<D: Database, C: Cache> DirectLedger<'_, D, C> {
+    async fn verdict(&self, server_id: &str, budget_ms: u64, now_ms: u64) -> Gate {
+        Breaker::new(self.cache, self.team_id, server_id)
+            .admit(now_ms, budget_ms, &crate::repo::new_id())
+            .await
+    }
+}
+
+impl<D: Database, C: Cache> Ledger for DirectLedger<'_, D, C> {
+    fn start<'a>(
+        &'a self,
+        r: &'a Record,
+        admit: Admit,
+        budget_ms: u64,
+    ) -> LocalBoxFuture<'a, Result<Gate>> {
         Box::pin(async move {
+            let gate = match admit {
+                Admit::AskBreaker => self.verdict(&r.server_id, budget_ms, r.started_ms).await,
+                Admit::Admitted => Gate::Allow,
+            };
+            if matches!(gate, Gate::Reject { .. }) {
+                return Ok(gate);
+            }
             let started_at = iso_from_ms(r.started_ms);
             executions::start(
-                self.0,
+                self.db,
                 NewExecution {
                     id: &r.id,
                     team_id: &r.team_id,
@@ -130,21 +215,39 @@ impl<D: Database> Ledger for DirectLedger<'_, D> {
             )
             .await?;
             if let Some(id) = &r.credential_id {
-                credentials::touch(self.0, &r.team_id, id, &started_at).await?;
+                credentials::touch(self.db, &r.team_id, id, &started_at).await?;
             }
-            Ok(())
+            Ok(gate)
         })
     }
 
-    fn finish<'a>(&'a self, record: &'a Record, end: &'a End) -> LocalBoxFuture<'a, Result<()>> {
+    fn admit<'a>(&'a self, server_id: &'a str, budget_ms: u64) -> LocalBoxFuture<'a, Result<Gate>> {
+        Box::pin(async move { Ok(self.verdict(server_id, budget_ms, self.now_ms).await) })
+    }
+
+    fn finish<'a>(
+        &'a self,
+        record: &'a Record,
+        end: &'a End,
+        fault: Option<&'a str>,
+    ) -> LocalBoxFuture<'a, Result<()>> {
         Box::pin(async move {
+            // The breaker learns the outcome whether or not the row can be written.
+            breaker::record_outcome(
+                self.cache,
+                self.team_id,
+                &record.server_id,
+                end.ended_ms,
+                fault,
+            )
+            .await;
             let completed_at = iso_from_ms(end.ended_ms);
             let done = Done {
                 record: record.clone(),
                 end: end.clone(),
             };
             executions::finish(
-                self.0,
+                self.db,
                 Finished {
                     id: &end.id,
                     tool_id: &end.tool_id,

@@ -25,6 +25,7 @@ pub mod breaker;
 pub mod cache;
 pub mod call_target;
 pub mod confirmation;
+pub mod connectors;
 pub mod credentials;
 pub mod db;
 pub mod error;

@@ -21,6 +21,7 @@
 use serde_json::Value;
 
 use crate::actions::{Services, Upstream};
+use crate::connectors::{Catalogue, ConnectorConfig, ConnectorLaunch};
 use crate::credentials as secrets;
 use crate::db::Database;
 use crate::error::{Error, Result};
@@ -28,7 +29,8 @@ use crate::redact::Redactor;
 use crate::repo::credentials::{self, StoredCredential};
 use crate::repo::servers::{self, Server};
 use crate::server_config::{
-    stdio_env, RemoteConfig, ServerType, StdioConfig, STDIO_BRIDGE_DO_ORIGIN,
+    auth_hint_of, stdio_env, AuthHint, AuthKind, RemoteConfig, ServerType, StdioConfig,
+    STDIO_BRIDGE_DO_ORIGIN,
 };
 use crate::time::iso_from_ms;
 use mcp_client::ServerEndpoint;
@@ -141,6 +143,14 @@ pub fn authorize<D, C, H: Upstream>(
     }
     let mut endpoint = endpoint_of(server, services.settings.allow_private_upstreams)?;
     let Some((stored, material)) = open_credential(services, server, stored)? else {
+        if let Some(hint) = auth_hint_of(&server.config).filter(AuthHint::needs_credential) {
+            return Err(Error::Conflict(format!(
+                "server '{}' needs a{} {} credential (its config.auth) and has none;                  an admin sets it with set_credential",
+                server.name,
+                if hint.kind == AuthKind::ApiKey { "n" } else { "" },
+                hint.kind.credential_type().unwrap_or("")
+            )));
+        }
         return Ok(Authorized {
             endpoint,
             credential: None,
@@ -210,7 +220,7 @@ fn stdio_endpoint<D, C, H: Upstream>(
     stored: Option<StoredCredential>,
 ) -> Result<Authorized> {
     let settings = services.settings;
-    let config = stdio_config_of(server)?;
+    let config = stdio_config_of(server, settings.connector_launch)?;
     let token = settings.bridge_token.as_ref().ok_or_else(|| {
         Error::Upstream(format!(
             "server '{}' is a stdio server and this deployment has no BRIDGE_TOKEN configured",
@@ -254,11 +264,24 @@ fn stdio_endpoint<D, C, H: Upstream>(
     })
 }
 
-/// A stdio server's stored config; one the admin must fix is an `upstream_error` naming it.
-pub fn stdio_config_of(server: &Server) -> Result<StdioConfig> {
+/// A stdio server's stored config (a connector's rendered with the shipped catalogue and
+/// `launch`); one the admin must fix is an `upstream_error` naming it.
+pub fn stdio_config_of(server: &Server, launch: ConnectorLaunch) -> Result<StdioConfig> {
     let config: Value = serde_json::from_str(&server.config).map_err(|_| {
         Error::Upstream(format!("server '{}' has an unreadable config", server.name))
     })?;
+    if let Some(connector) = ConnectorConfig::from_stored(&config) {
+        return connector
+            .and_then(|c| c.render(Catalogue::shipped(), launch))
+            .map_err(|e| match e {
+                Error::Conflict(_) => e,
+                e => Error::Upstream(format!(
+                    "server '{}' config: {}",
+                    server.name,
+                    e.public_message()
+                )),
+            });
+    }
     StdioConfig::from_stored(&config).map_err(|e| {
         Error::Upstream(format!(
             "server '{}' config: {}",

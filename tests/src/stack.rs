@@ -131,6 +131,21 @@ impl Stack {
         vars: &[(&str, &str)],
         dev_vars: &[(&str, &str)],
     ) -> Stack {
+        Stack::start_full(seed_sql, vars, dev_vars, LocalTraces::Off)
+    }
+
+    /// Like [`Stack::start_with_vars`], with the runtime's local trace store recording
+    /// (`LocalTraces::Recorded`): for the benchmarks that count storage trips in it.
+    pub fn start_traced(seed_sql: &str, vars: &[(&str, &str)]) -> Stack {
+        Stack::start_full(seed_sql, vars, &[], LocalTraces::Recorded)
+    }
+
+    fn start_full(
+        seed_sql: &str,
+        vars: &[(&str, &str)],
+        dev_vars: &[(&str, &str)],
+        traces: LocalTraces,
+    ) -> Stack {
         build_once();
         let view = (!dev_vars.is_empty()).then(|| checkout_view(dev_vars));
         let cwd = view.as_ref().map_or_else(root, |v| v.path().to_path_buf());
@@ -165,7 +180,7 @@ impl Stack {
                 w => format!("functions/{w}/wrangler.toml"),
             })
             .collect();
-        let (dev, port) = dev_session("wrangler-dev", &configs, vars, state.path(), &cwd);
+        let (dev, port) = dev_session("wrangler-dev", &configs, vars, state.path(), &cwd, traces);
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(120)))
@@ -395,6 +410,7 @@ impl Stack {
             vars,
             self.state.path(),
             &self.cwd,
+            LocalTraces::Off,
         );
         CronRunner {
             base: format!("http://127.0.0.1:{port}"),
@@ -402,6 +418,17 @@ impl Stack {
             agent: self.agent.clone(),
         }
     }
+}
+
+/// Whether `wrangler dev` records every invocation and binding call as spans in its local
+/// trace store (a SQLite Durable Object in the same workerd: `X_LOCAL_OBSERVABILITY`). It is a
+/// development tool's cost, not the product's (it roughly doubles the runtime's CPU per
+/// request), so the tests and timing benchmarks run without it; the benchmarks that count
+/// storage trips from it ([`crate::bench::traces`]) ask for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalTraces {
+    Off,
+    Recorded,
 }
 
 /// Starts `wrangler dev` with `configs` (the first one's worker gets `vars` as `--var K:V`)
@@ -412,6 +439,7 @@ fn dev_session(
     vars: &[(&str, &str)],
     persist: &Path,
     cwd: &Path,
+    traces: LocalTraces,
 ) -> (Proc, u16) {
     let port = free_port();
     let mut args: Vec<String> = vec!["dev".into()];
@@ -436,7 +464,15 @@ fn dev_session(
     }
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut cmd = wrangler(&argv, persist);
-    cmd.current_dir(cwd);
+    let recorded = if traces == LocalTraces::Recorded {
+        "true"
+    } else {
+        "false"
+    };
+    cmd.current_dir(cwd)
+        .env("X_LOCAL_OBSERVABILITY", recorded)
+        // The local data explorer (a UI over the local state) is not used by any test.
+        .env("X_LOCAL_EXPLORER", "false");
     let mut dev = Proc::spawn(name, cmd);
     dev.wait_for_port(port, Duration::from_secs(180));
     (dev, port)

@@ -6,7 +6,10 @@
 //! - Every call is recorded in the team's Durable Object ledger and reaches D1 exactly once,
 //!   in batches (`ledger_flushes`: how many calls each D1 transaction carried), with the
 //!   tool's statistics equal to the calls made.
-//! - Every answer says where its time went (`Server-Timing`, the action's stages prefixed `a-`).
+//! - Every answer says where its time went (`Server-Timing`, the action's stages prefixed `a-`);
+//!   the circuit breaker's verdict travels with the ledger's start (no stage of its own).
+//! - `list_tools` is answered from the gateway isolate's memory while the team's configuration
+//!   version holds (no forward, still rate-limited), never across teams, and not after a change.
 
 use std::collections::BTreeSet;
 
@@ -14,7 +17,8 @@ use integration::servers::python_streamable;
 use integration::stack::{Answer, Stack};
 use serde_json::{json, Value};
 
-const SEED: &str = "INSERT INTO teams (id, name) VALUES ('team-h', 'Team H');";
+const SEED: &str =
+    "INSERT INTO teams (id, name) VALUES ('team-h', 'Team H'), ('team-o', 'Team O');";
 
 fn echo(stack: &Stack, token: &str, server_id: &str, message: &str) -> Answer {
     stack.call(
@@ -72,6 +76,10 @@ fn call_tool_serves_cached_targets_records_in_the_ledger_and_reports_its_stages(
     ] {
         assert!(stages.contains(stage), "{stage} missing from {timing}");
     }
+    assert!(
+        !stages.contains("a-breaker"),
+        "the breaker is decided in the ledger's start: {timing}"
+    );
 
     // Behind the API's back: the cached target still serves (no configuration read) …
     stack.d1_exec(&format!(
@@ -149,4 +157,81 @@ fn call_tool_serves_cached_targets_records_in_the_ledger_and_reports_its_stages(
         Some(ids.len() as u64),
         "{stats}"
     );
+}
+
+fn stage_names(answer: &Answer) -> BTreeSet<String> {
+    answer
+        .header("server-timing")
+        .unwrap_or_default()
+        .split(", ")
+        .filter_map(|e| e.split_once(";dur=").map(|(n, _)| n.to_string()))
+        .collect()
+}
+
+fn remaining(answer: &Answer) -> u64 {
+    answer
+        .header("ratelimit-remaining")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no ratelimit-remaining: {:?}", answer.headers))
+}
+
+#[test]
+fn list_tools_is_remembered_by_the_gateway_until_the_configuration_changes() {
+    let python = python_streamable();
+    let stack = Stack::start(SEED);
+    let admin = stack.token("hana", "team-h", "admin");
+    let member = stack.token("hugo", "team-h", "member");
+    let outsider = stack.token("olga", "team-o", "member");
+    let created = admin_ok(
+        &stack,
+        &admin,
+        json!({"action": "create_server", "name": "py", "server_type": "http",
+               "config": {"url": python.url}, "sync": true}),
+    );
+    let server_id = created.body["server"]["id"].as_str().unwrap().to_string();
+    let list = json!({"action": "list_tools", "server_id": server_id});
+    let names = |a: &Answer| -> BTreeSet<String> {
+        a.body["tools"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{}", a.text))
+            .iter()
+            .map(|t| t["tool_name"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    let first = stack.call(&member, list.clone());
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert!(
+        stage_names(&first).contains("forward"),
+        "{:?}",
+        first.headers
+    );
+    let second = stack.call(&member, list.clone());
+    assert_eq!(second.status, 200, "{}", second.text);
+    let stages = stage_names(&second);
+    assert!(
+        stages.contains("memo") && !stages.contains("forward"),
+        "served from the gateway's memory: {stages:?}"
+    );
+    assert_eq!(second.body["cached"], true);
+    assert_eq!(names(&second), names(&first));
+    assert!(names(&second).contains("echo"));
+    // Still charged to the caller's rate limit.
+    assert!(remaining(&second) < remaining(&first));
+
+    // Another team asking for the same server id is not served this team's answer.
+    let other = stack.call(&outsider, list.clone());
+    assert_eq!(other.status, 404, "{}", other.text);
+
+    // A change through the API moves the version: the next list is read again.
+    admin_ok(
+        &stack,
+        &admin,
+        json!({"action": "update_tool", "server_id": server_id, "tool_name": "echo",
+               "is_enabled": false}),
+    );
+    let after = stack.call(&member, list.clone());
+    assert_eq!(after.status, 200, "{}", after.text);
+    assert!(!stage_names(&after).contains("memo"), "{:?}", after.headers);
+    assert!(!names(&after).contains("echo"), "{}", after.text);
 }

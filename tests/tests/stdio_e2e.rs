@@ -1,9 +1,11 @@
 //! stdio servers end to end: the real workers under `wrangler dev` → a local stdio bridge of the
 //! test's own (as `scripts/dev.sh` runs one, but on a free port with its own token, the workers'
 //! `STDIO_BRIDGE_URL` and `BRIDGE_TOKEN` pointing at it) → real stdio MCP servers: the reference
-//! filesystem and everything servers from npm and our Python SDK server
-//! (`tests/servers/py_stdio_server.py`). One stack and one bridge per test binary; scenarios
-//! run in order on them.
+//! filesystem and everything servers from npm, registered as catalogue connectors
+//! (`config/connectors`), and our Python SDK server (`tests/servers/py_stdio_server.py`), a
+//! free-form command: this stack turns on the operators' `ALLOW_FREEFORM_STDIO_COMMANDS` for it
+//! (its bridge is local). Connectors with the setting off: `connectors_e2e.rs`. One stack and
+//! one bridge per test binary; scenarios run in order on them.
 
 use std::cell::RefCell;
 
@@ -44,6 +46,20 @@ impl World {
             token,
             json!({"action": "create_server", "name": name, "server_type": "stdio",
                    "config": config, "sync": true}),
+        )
+    }
+
+    fn create_connector(
+        &self,
+        token: &str,
+        name: &str,
+        connector: &str,
+        parameters: Value,
+    ) -> Answer {
+        self.call(
+            token,
+            json!({"action": "create_server", "name": name, "connector": connector,
+                   "parameters": parameters, "sync": true}),
         )
     }
 
@@ -88,11 +104,11 @@ fn py_server() -> String {
 #[test]
 fn stdio_servers_run_through_wrangler_dev_and_the_bridge() {
     let bridge = bridge::start();
-    let stack = Stack::start_with_dev_vars(
-        SEED,
-        &[("RATE_LIMIT_ADMIN_PER_HOUR", "100000")],
-        &bridge.worker_dev_vars(),
-    );
+    let mut dev_vars = bridge.worker_dev_vars().to_vec();
+    // The Python test server is a free-form command: an operator's setting, on for this stack.
+    dev_vars.push(("ALLOW_FREEFORM_STDIO_COMMANDS", "true"));
+    let stack =
+        Stack::start_with_dev_vars(SEED, &[("RATE_LIMIT_ADMIN_PER_HOUR", "100000")], &dev_vars);
     let w = World {
         admin: stack.token("sam", "team-s", "admin"),
         member: stack.token("sue", "team-s", "member"),
@@ -111,22 +127,30 @@ fn stdio_servers_run_through_wrangler_dev_and_the_bridge() {
 
 fn filesystem_server_lists_and_reads_a_temporary_folder(w: &World) {
     let dir = tempfile::tempdir().expect("temp dir");
+    // The bridge runs the server as a uid of its own: the folder must be readable by others.
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     let dir_path = dir.path().canonicalize().unwrap().display().to_string();
     std::fs::write(dir.path().join("hello.txt"), "hello from a stdio server\n").unwrap();
 
-    let created = w.create(
+    let created = w.create_connector(
         &w.admin,
         "filesystem",
-        json!({"command": "mcp-server-filesystem", "args": [dir_path]}),
+        "filesystem",
+        json!({"folder": dir_path}),
     );
     let id = id_of(&created);
     assert_eq!(created.body["sync"]["success"], true, "{}", created.text);
     assert_eq!(created.body["server"]["server_type"], "stdio");
     assert_eq!(
-        created.body["server"]["config"],
-        json!({"command": "mcp-server-filesystem", "args": [dir_path]}),
+        created.body["server"]["config"]["parameters"],
+        json!({"folder": dir_path}),
         "the config is stored as checked"
     );
+    assert_eq!(created.body["server"]["config"]["connector"], "filesystem");
 
     let tools = w.call(&w.member, json!({"action": "list_tools", "server_id": id}));
     let names: Vec<&str> = tools.body["tools"]
@@ -173,11 +197,7 @@ fn filesystem_server_lists_and_reads_a_temporary_folder(w: &World) {
 }
 
 fn everything_server_echoes_over_stdio(w: &World) {
-    let id = id_of(&w.create(
-        &w.admin,
-        "everything",
-        json!({"command": "mcp-server-everything", "args": ["stdio"]}),
-    ));
+    let id = id_of(&w.create_connector(&w.admin, "everything", "everything", json!({})));
     let echoed = w.call_tool(
         &w.member,
         &id,

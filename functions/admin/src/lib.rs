@@ -1,4 +1,5 @@
-//! `admin` worker: server and tool-policy management for team admins, team membership, and
+//! `admin` worker: server and tool-policy management for team admins, the connector catalogue
+//! (`list_connectors`, members too), team membership, and
 //! execution history and analytics (admins: the team's; members: their own executions) (D1,
 //! KV, outbound fetch for sync-on-create); reached only through the gateway's Service Binding.
 //! After a change it tells the team's object (binding `TEAM_GATE`; `edge_cloudflare::team_gate`)
@@ -9,7 +10,7 @@
 use edge_cloudflare::log::log;
 use edge_cloudflare::shell::serve;
 use edge_cloudflare::team_gate::{config_changed, forget_member};
-use shared::actions::admin::admin;
+use shared::actions::admin::{admin, list_connectors};
 use shared::actions::analytics::analytics;
 use shared::actions::members::members;
 use shared::api::{Action, MAX_ID_LEN};
@@ -17,9 +18,9 @@ use shared::Error;
 use worker::{event, Context, Env, Request, Response};
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: Request, env: Env, context: Context) -> worker::Result<Response> {
     let gate_env = env.clone();
-    serve("admin", req, env, async |ctx, request| {
+    serve("admin", req, env, &context, async |ctx, request| {
         let team = ctx.identity.team_id.as_str();
         let notice = |what: &str, e: Error| {
             // What the object caches then expires on its own (see team_gate).
@@ -41,6 +42,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
                 }
                 Ok(reply)
             }
+            Action::ListConnectors => Ok(list_connectors(ctx)),
             Action::Analytics(action) => analytics(ctx, action, request).await,
             Action::Members(action) => {
                 let reply = members(ctx, action, request).await?;

@@ -9,8 +9,8 @@ use shared::actions::call_tool::call_tool;
 use worker::{event, Context, Env, Request, Response};
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
-    serve("call_tool", req, env, async |ctx, request| {
+async fn fetch(req: Request, env: Env, context: Context) -> worker::Result<Response> {
+    serve("call_tool", req, env, &context, async |ctx, request| {
         call_tool(ctx, request).await
     })
     .await

@@ -10,12 +10,15 @@ pub use edge_cloudflare::rate_limiter::RateLimiter;
 
 use edge_cloudflare::fetch::FetchHttp;
 use edge_cloudflare::limiter;
-use edge_cloudflare::log::log;
+use std::cell::RefCell;
+
+use edge_cloudflare::log::{log, log_with};
 use edge_cloudflare::{Bindings, WorkerResultExt};
 use mcp_client::http::Clock;
 use serde_json::json;
 use shared::api::MAX_BODY_BYTES;
 use shared::auth::AuthConfig;
+use shared::cache::answers::{self, AnswerMemo};
 use shared::cache::{Cache, Memo, Memoized};
 use shared::gateway::{
     admit, binding_of, check_content_type, check_declared_length, is_api_path, read_body,
@@ -32,6 +35,13 @@ use worker::{event, Context, Env, Headers, Method, Request, RequestInit, Respons
 
 const WORKER: &str = "gateway";
 
+/// Who asked what of which team, for the request's log line (known once the gate admitted it).
+struct Who {
+    action: &'static str,
+    user_id: String,
+    team_id: String,
+}
+
 #[event(fetch)]
 async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
     let request_id = uuid_v4();
@@ -47,13 +57,22 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Resp
     // Rate-limit headers, set once the limiter has decided (on 429s and admitted answers).
     let mut limit_headers = Vec::new();
     let timings = Timings::new();
+    let who: RefCell<Option<Who>> = RefCell::new(None);
     let (mut response, cors_headers) = if req.method() == Method::Options {
         (
             Response::empty()?.with_status(204),
             cors.preflight_headers(origin.as_deref()),
         )
     } else {
-        let response = match handle(&mut req, &env, &request_id, &mut limit_headers, &timings).await
+        let response = match handle(
+            &mut req,
+            &env,
+            &request_id,
+            &mut limit_headers,
+            &timings,
+            &who,
+        )
+        .await
         {
             Ok(response) => response,
             Err(err) => {
@@ -77,18 +96,33 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Resp
     timings.add("total", now_ms() - started as f64);
     let relayed = timing::relay(&timings, headers.get(timing::HEADER)?.as_deref());
     headers.set(timing::HEADER, &relayed)?;
-    log(
-        "info",
-        WORKER,
-        &request_id,
-        &format!(
-            "{} {} -> {} in {} ms",
-            req.method(),
-            req.path(),
-            response.status_code(),
-            worker::Date::now().as_millis().saturating_sub(started)
-        ),
+    // One line per request, with who asked what of which team.
+    let duration_ms = worker::Date::now().as_millis().saturating_sub(started);
+    let status = response.status_code();
+    let mut fields = serde_json::Map::new();
+    fields.insert(
+        "http.request.method".into(),
+        json!(req.method().to_string()),
     );
+    fields.insert("url.path".into(), json!(req.path()));
+    fields.insert("http.response.status_code".into(), json!(status));
+    fields.insert("duration_ms".into(), json!(duration_ms));
+    let who = who.into_inner();
+    let mut message = format!(
+        "{} {} -> {status} in {duration_ms} ms",
+        req.method(),
+        req.path()
+    );
+    if let Some(w) = &who {
+        fields.insert("mcp_edge.action".into(), json!(w.action));
+        fields.insert("user_id".into(), json!(w.user_id));
+        fields.insert("team_id".into(), json!(w.team_id));
+        message = format!(
+            "{} by user {} of team {}: {message}",
+            w.action, w.user_id, w.team_id
+        );
+    }
+    log_with("info", WORKER, &request_id, &message, fields);
     Ok(response)
 }
 
@@ -98,6 +132,7 @@ async fn handle(
     request_id: &str,
     limit_headers: &mut Vec<(&'static str, String)>,
     timings: &Timings,
+    who: &RefCell<Option<Who>>,
 ) -> Result<Response, Error> {
     let path = req.path();
     if path == "/health" && req.method() == Method::Get {
@@ -187,25 +222,45 @@ async fn handle(
             role: Role::Owner,
         }
     };
-    log(
-        "info",
-        WORKER,
-        request_id,
-        &format!(
-            "{} by user {} of team {}",
-            action.name(),
-            identity.user_id,
-            identity.team_id
-        ),
+    *who.borrow_mut() = Some(Who {
+        action: action.name(),
+        user_id: identity.user_id.clone(),
+        team_id: identity.team_id.clone(),
+    });
+    let fields = request.to_value();
+    // A read-only answer this isolate gave for the same team, configuration and request.
+    let memo_key = answers::key(
+        action,
+        &identity.team_id,
+        config_version.as_deref(),
+        &fields,
     );
+    if let Some(body) = memo_key
+        .as_deref()
+        .and_then(|k| answer_memo().recall(k, http.now_ms()))
+    {
+        timings.lap("memo", at, now_ms());
+        let response = Response::from_bytes(body).or_internal("remembered answer")?;
+        response
+            .headers()
+            .set("content-type", "application/json")
+            .or_internal("remembered answer")?;
+        return Ok(response);
+    }
     let envelope = Envelope {
         request_id: request_id.to_string(),
         identity,
-        request: request.to_value(),
+        request: fields,
         config_version,
     };
     let forwarded = forward(env, binding_of(action.route()), action.name(), &envelope).await;
     timings.lap("forward", at, now_ms());
+    let forwarded = match (forwarded, memo_key) {
+        (Ok(answer), Some(key)) if answer.status_code() == 200 => {
+            remember(answer, &key, http.now_ms()).await
+        }
+        (forwarded, _) => forwarded,
+    };
     // The admin worker dropped the KV hint of whoever's teams changed; this isolate forgets
     // its memory of it too (others within TEAMS_HINT_MEMO_MS, and only ever as a hint).
     let changed = if action.is_member_change() {
@@ -278,6 +333,30 @@ async fn forward(
             .or_internal("relaying the answer")?;
     }
     Ok(response)
+}
+
+/// Keeps a read-only answer's body in this isolate's memory and relays it.
+async fn remember(mut answer: Response, key: &str, now_ms: u64) -> Result<Response, Error> {
+    let body = answer.bytes().await.or_internal("reading the answer")?;
+    answer_memo().remember(key, &body, now_ms);
+    let relayed = Response::from_bytes(body)
+        .or_internal("relaying the answer")?
+        .with_status(200);
+    for (name, value) in answer.headers().entries() {
+        relayed
+            .headers()
+            .set(&name, &value)
+            .or_internal("relaying the answer")?;
+    }
+    Ok(relayed)
+}
+
+/// The isolate's memory of read-only answers (`shared::cache::answers`).
+fn answer_memo() -> &'static AnswerMemo {
+    thread_local! {
+        static MEMO: &'static AnswerMemo = Box::leak(Box::new(AnswerMemo::new()));
+    }
+    MEMO.with(|m| *m)
 }
 
 /// Milliseconds with sub-millisecond precision (the clock advances across I/O).

@@ -5,8 +5,8 @@ use shared::actions::list_servers::list_servers;
 use worker::{event, Context, Env, Request, Response};
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
-    serve("list_servers", req, env, async |ctx, _request| {
+async fn fetch(req: Request, env: Env, context: Context) -> worker::Result<Response> {
+    serve("list_servers", req, env, &context, async |ctx, _request| {
         list_servers(ctx).await
     })
     .await

@@ -5,8 +5,8 @@ use shared::actions::list_tools::list_tools;
 use worker::{event, Context, Env, Request, Response};
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
-    serve("list_tools", req, env, async |ctx, request| {
+async fn fetch(req: Request, env: Env, context: Context) -> worker::Result<Response> {
+    serve("list_tools", req, env, &context, async |ctx, request| {
         list_tools(ctx, request).await
     })
     .await

@@ -12,9 +12,9 @@ use shared::actions::sync_tools::sync_tools;
 use worker::{event, Context, Env, Request, Response, ScheduleContext, ScheduledEvent};
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: Request, env: Env, context: Context) -> worker::Result<Response> {
     let gate_env = env.clone();
-    serve("sync_tools", req, env, async |ctx, request| {
+    serve("sync_tools", req, env, &context, async |ctx, request| {
         let reply = sync_tools(ctx, request).await;
         // Even a failed sync may have marked the server; the version moves either way.
         if let Err(e) = config_changed(&gate_env, &ctx.identity.team_id).await {

@@ -1,16 +1,18 @@
 //! The `#[event(scheduled)]` side of the sync_tools worker: builds the services from the
 //! bindings and runs the cron job the schedule names, then moves every team it checked to a
-//! new configuration version (`crate::team_gate`). Never panics; failures are logged.
+//! new configuration version, closing the circuit breakers of the servers that answered
+//! (`crate::team_gate`). Never panics; failures are logged.
 
 use worker::Env;
 
 use shared::actions::cron::{run, Budget, Job, Report, Retention};
 use shared::actions::Services;
 use shared::error::Result;
+use shared::ratelimit::ConfigChanged;
 
 use crate::bindings::Bindings;
 use crate::log::log;
-use crate::team_gate::config_changed;
+use crate::team_gate::config_changed_with;
 
 /// The schedule that re-syncs every catalogue; any other schedule runs health checks.
 pub const SYNC_SCHEDULE_VAR: &str = "SYNC_SCHEDULE";
@@ -60,7 +62,10 @@ pub async fn run_scheduled(env: &Env, cron: &str) -> Result<Report> {
     let outcome = run(&services, job, retention, budget).await;
     if let Ok(report) = &outcome {
         for team in &report.team_ids {
-            if let Err(e) = config_changed(env, team).await {
+            let changed = ConfigChanged {
+                healthy_servers: report.answered.get(team).cloned().unwrap_or_default(),
+            };
+            if let Err(e) = config_changed_with(env, team, &changed).await {
                 log(
                     "error",
                     "sync_tools",

@@ -1,41 +1,124 @@
 //! The call_tool worker's side of the execution ledger (`shared::ledger`): the team's
 //! Durable Object (binding `TEAM_GATE`, the gateway's `RateLimiter` class) as a
 //! [`shared::ledger::Ledger`]. `start` answers once the object has stored the record (a
-//! Durable Object's storage writes are durable before its answer leaves it).
+//! Durable Object's storage writes are durable before its answer leaves it), with the
+//! verdict of the server's circuit breaker, which the object keeps too.
+//!
+//! `finish` is off the response path: the end is handed to the runtime (`waitUntil`), which
+//! delivers it after the reply has left, with one retry. The record was durable before the
+//! call went upstream, so if the end never arrives (the runtime dropped the worker), the
+//! object still ends the record itself at its deadline (`shared::ledger::abandoned`): every
+//! started call reaches exactly one final state either way.
+
+use std::rc::Rc;
 
 use futures::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
 use serde::Serialize;
-use shared::ledger::{End, Ledger, Record, FINISH_URL, START_URL};
-use shared::Result;
-use worker::Stub;
+use shared::breaker::Gate;
+use shared::ledger::{
+    Admit, AdmitRequest, End, FinishRequest, Ledger, Record, StartRequest, ADMIT_URL, FINISH_URL,
+    START_URL,
+};
+use shared::{Error, Result};
+use worker::{Context, Stub};
 
 use crate::bindings::Bindings;
+use crate::error::WorkerResultExt;
+use crate::log::log;
 use crate::team_gate::{post_json, stub, BINDING};
 
-pub struct TeamLedger {
-    stub: Stub,
+pub struct TeamLedger<'c> {
+    stub: Rc<Stub>,
+    /// The invocation's context: `finish` is delivered through its `waitUntil`.
+    context: &'c Context,
 }
 
-impl TeamLedger {
+impl<'c> TeamLedger<'c> {
     /// The ledger of `team_id`; `None` when the worker has no `TEAM_GATE` binding (then the
     /// database is the ledger).
-    pub fn for_team(bindings: &Bindings<'_>, team_id: &str) -> Option<TeamLedger> {
+    pub fn for_team(
+        bindings: &Bindings<'_>,
+        team_id: &str,
+        context: &'c Context,
+    ) -> Option<TeamLedger<'c>> {
         let stub = stub(bindings.env(), BINDING, team_id).ok()?;
-        Some(TeamLedger { stub })
-    }
-
-    async fn post<T: Serialize>(&self, url: &str, body: &T) -> Result<()> {
-        post_json(&self.stub, url, body).await?;
-        Ok(())
+        Some(TeamLedger {
+            stub: Rc::new(stub),
+            context,
+        })
     }
 }
 
-impl Ledger for TeamLedger {
-    fn start<'a>(&'a self, record: &'a Record) -> LocalBoxFuture<'a, Result<()>> {
-        Box::pin(self.post(START_URL, record))
+async fn post<T: Serialize, A: DeserializeOwned>(stub: &Stub, url: &str, body: &T) -> Result<A> {
+    let mut answer = post_json(stub, url, body).await?;
+    let text = answer.text().await.or_internal("team object answer")?;
+    serde_json::from_str(&text)
+        .map_err(|e| Error::internal(format!("team object answer undecodable: {e}")))
+}
+
+/// Delivers an end after the reply, retrying once; a lost end is logged (the object ends the
+/// record at its deadline).
+async fn deliver(stub: Rc<Stub>, finish: FinishRequest) {
+    let mut outcome = post::<_, serde_json::Value>(&stub, FINISH_URL, &finish).await;
+    if outcome.is_err() {
+        outcome = post::<_, serde_json::Value>(&stub, FINISH_URL, &finish).await;
     }
-    /// The object holds the record already: only the end travels.
-    fn finish<'a>(&'a self, _record: &'a Record, end: &'a End) -> LocalBoxFuture<'a, Result<()>> {
-        Box::pin(self.post(FINISH_URL, end))
+    if let Err(err) = outcome {
+        log(
+            "error",
+            "call_tool",
+            &finish.end.id,
+            &format!(
+                "recording the end of execution {} failed twice: {err}",
+                finish.end.id
+            ),
+        );
+    }
+}
+
+impl Ledger for TeamLedger<'_> {
+    fn start<'a>(
+        &'a self,
+        record: &'a Record,
+        admit: Admit,
+        budget_ms: u64,
+    ) -> LocalBoxFuture<'a, Result<Gate>> {
+        Box::pin(async move {
+            let start = StartRequest {
+                record: record.clone(),
+                admit,
+                budget_ms,
+            };
+            post(&self.stub, START_URL, &start).await
+        })
+    }
+
+    fn admit<'a>(&'a self, server_id: &'a str, budget_ms: u64) -> LocalBoxFuture<'a, Result<Gate>> {
+        Box::pin(async move {
+            let admit = AdmitRequest {
+                server_id: server_id.to_string(),
+                budget_ms,
+            };
+            post(&self.stub, ADMIT_URL, &admit).await
+        })
+    }
+
+    /// The object holds the record already: only the end (and the breaker's input) travels,
+    /// after the reply (see the module's docs).
+    fn finish<'a>(
+        &'a self,
+        record: &'a Record,
+        end: &'a End,
+        fault: Option<&'a str>,
+    ) -> LocalBoxFuture<'a, Result<()>> {
+        let finish = FinishRequest {
+            end: end.clone(),
+            server_id: record.server_id.clone(),
+            fault: fault.map(str::to_string),
+        };
+        self.context
+            .wait_until(deliver(Rc::clone(&self.stub), finish));
+        Box::pin(async { Ok(()) })
     }
 }

@@ -21,6 +21,8 @@
 //!   orphan rule forbids `impl From<worker::Error> for shared::Error` here), saying what failed.
 
 pub mod bindings;
+#[cfg(feature = "rate-limiter")]
+pub mod breaker_store;
 pub mod cron;
 pub mod d1;
 pub mod error;

@@ -8,7 +8,9 @@
 //!
 //! The same object is the team's execution ledger (`/ledger/start`, `/ledger/finish` from the
 //! call_tool worker, and the alarm that flushes finished calls to D1 in batches): see
-//! `crate::ledger_store` and `shared::ledger`.
+//! `crate::ledger_store` and `shared::ledger`; and it keeps the circuit breakers of the team's
+//! servers, decided in the ledger's `start` (or `/ledger/admit`), fed by its `finish`, closed
+//! by the health checks' `/config-changed` (`crate::breaker_store`, `shared::breaker::book`).
 //!
 //! Exactness: a Durable Object runs one event at a time between awaits. The team's limits are
 //! read (from the in-memory cache or D1) first; from loading the windows to storing them
@@ -25,12 +27,13 @@ use std::cell::{Cell, RefCell};
 
 use serde_json::Value;
 use shared::api::Action;
+use shared::breaker::Gate;
 use shared::identity::Role;
-use shared::ledger::{End, Record, FLUSH_RETRY_MS};
+use shared::ledger::{Admit, AdmitRequest, FinishRequest, StartRequest, FLUSH_RETRY_MS};
 use shared::membership::{admission, Admission, MemberCache, DEFAULT_MEMBERSHIP_CACHE_SECS};
 use shared::ratelimit::{
-    charges, decide, load_team_row, CachedLimits, Charge, CheckRequest, ForgetRequest, GateAnswer,
-    RateLimitConfig, SlidingWindow, TeamLimits,
+    charges, decide, load_team_row, CachedLimits, Charge, CheckRequest, ConfigChanged,
+    ForgetRequest, GateAnswer, RateLimitConfig, SlidingWindow, TeamLimits,
 };
 use shared::repo::members;
 use shared::Error;
@@ -39,6 +42,7 @@ use worker::{
 };
 
 use crate::bindings::Bindings;
+use crate::breaker_store::BreakerStore;
 use crate::d1::D1Store;
 use crate::error::WorkerResultExt;
 use crate::ledger_store::LedgerState;
@@ -61,6 +65,8 @@ pub struct RateLimiter {
     requests: Cell<u64>,
     /// The team's execution ledger (`crate::ledger_store`).
     ledger: LedgerState,
+    /// The circuit breakers of the team's servers (`crate::breaker_store`).
+    breakers: BreakerStore,
     /// The team's configuration version is `{config_epoch}.{config_changes}`: a new epoch for
     /// every instance (what a lost instance knew is never trusted again), one more change for
     /// every `/config-changed` (`shared::call_target`).
@@ -78,6 +84,7 @@ impl DurableObject for RateLimiter {
             schema_ready: Cell::new(false),
             requests: Cell::new(0),
             ledger: LedgerState::default(),
+            breakers: BreakerStore::default(),
             config_epoch: shared::repo::new_id(),
             config_changes: Cell::new(0),
         }
@@ -87,10 +94,8 @@ impl DurableObject for RateLimiter {
         match req.path().as_str() {
             "/ledger/start" => return self.ledger_start(&mut req).await,
             "/ledger/finish" => return self.ledger_finish(&mut req).await,
-            "/config-changed" => {
-                self.config_changes.set(self.config_changes.get() + 1);
-                return Response::from_json(&serde_json::json!({"version": self.config_version()}));
-            }
+            "/ledger/admit" => return self.ledger_admit(&mut req).await,
+            "/config-changed" => return self.config_changed(&mut req).await,
             _ => {}
         }
         if req.path() == "/forget" {
@@ -146,30 +151,107 @@ impl DurableObject for RateLimiter {
 }
 
 impl RateLimiter {
+    /// The breaker's verdict (when asked), then the record stored unless refused.
     async fn ledger_start(&self, req: &mut Request) -> worker::Result<Response> {
-        let record: Record = match req.json().await {
+        let start: StartRequest = match req.json().await {
             Ok(r) => r,
             Err(e) => return Response::error(format!("bad ledger record: {e}"), 400),
         };
-        let stored = self.ledger.start(&self.state.storage(), &record).await;
+        let record = &start.record;
+        let gate = match start.admit {
+            Admit::AskBreaker => self.breakers.admit(
+                &self.state.storage().sql(),
+                &record.server_id,
+                Date::now().as_millis(),
+                start.budget_ms,
+            ),
+            Admit::Admitted => Ok(Gate::Allow),
+        };
+        let stored = match gate {
+            Ok(refused @ Gate::Reject { .. }) => Ok(refused),
+            Ok(gate) => self
+                .ledger
+                .start(&self.state.storage(), record)
+                .await
+                .map(|()| gate),
+            Err(err) => Err(err),
+        };
         self.ledger_answer(stored, &record.request_id)
     }
 
+    async fn ledger_admit(&self, req: &mut Request) -> worker::Result<Response> {
+        let admit: AdmitRequest = match req.json().await {
+            Ok(a) => a,
+            Err(e) => return Response::error(format!("bad admit request: {e}"), 400),
+        };
+        let gate = self.breakers.admit(
+            &self.state.storage().sql(),
+            &admit.server_id,
+            Date::now().as_millis(),
+            admit.budget_ms,
+        );
+        self.ledger_answer(gate, &admit.server_id)
+    }
+
+    /// The record ended and the server's breaker fed (a failure of one does not skip the
+    /// other).
     async fn ledger_finish(&self, req: &mut Request) -> worker::Result<Response> {
-        let end: End = match req.json().await {
+        let finish: FinishRequest = match req.json().await {
             Ok(e) => e,
             Err(e) => return Response::error(format!("bad ledger end: {e}"), 400),
         };
         let now = Date::now().as_millis();
-        let stored = self.ledger.finish(&self.state.storage(), &end, now).await;
-        self.ledger_answer(stored, &end.id)
+        let fed = self.breakers.record(
+            &self.state.storage().sql(),
+            &finish.server_id,
+            now,
+            finish.fault.as_deref(),
+        );
+        if let Err(err) = fed {
+            log("error", WORKER, &finish.end.id, &format!("breaker: {err}"));
+        }
+        let stored = self
+            .ledger
+            .finish(&self.state.storage(), &finish.end, now)
+            .await;
+        self.ledger_answer(
+            stored.map(|()| serde_json::json!({"recorded": true})),
+            &finish.end.id,
+        )
     }
 
-    fn ledger_answer(&self, stored: Result<(), Error>, id: &str) -> worker::Result<Response> {
+    fn ledger_answer<T: serde::Serialize>(
+        &self,
+        stored: Result<T, Error>,
+        id: &str,
+    ) -> worker::Result<Response> {
         match stored {
-            Ok(()) => Response::from_json(&serde_json::json!({"recorded": true})),
+            Ok(answer) => Response::from_json(&answer),
             Err(err) => {
                 log("error", WORKER, id, &format!("ledger: {err}"));
+                Response::error(err.to_string(), 500)
+            }
+        }
+    }
+
+    /// A new configuration version; the breakers of the servers that answered their health
+    /// checks close.
+    async fn config_changed(&self, req: &mut Request) -> worker::Result<Response> {
+        let changed: ConfigChanged = req.json().await.unwrap_or_default();
+        self.config_changes.set(self.config_changes.get() + 1);
+        let closed = if changed.healthy_servers.is_empty() {
+            Ok(0)
+        } else {
+            self.breakers
+                .close(&self.state.storage().sql(), &changed.healthy_servers)
+        };
+        match closed {
+            Ok(closed) => Response::from_json(&serde_json::json!({
+                "version": self.config_version(),
+                "breakers_closed": closed,
+            })),
+            Err(err) => {
+                log("error", WORKER, "-", &format!("closing breakers: {err}"));
                 Response::error(err.to_string(), 500)
             }
         }

@@ -8,7 +8,7 @@
 //! or short `INTERNAL_SIGNING_KEY` a 500 `internal_error`; neither runs the action.
 
 use serde_json::Map;
-use worker::{Env, Request, Response};
+use worker::{Context, Env, Request, Response};
 
 use shared::actions::{Ctx, Reply, Services, Settings};
 use shared::api::ActionRequest;
@@ -35,6 +35,7 @@ pub async fn serve<F>(
     worker_name: &'static str,
     mut req: Request,
     env: Env,
+    context: &Context,
     action: F,
 ) -> worker::Result<Response>
 where
@@ -55,7 +56,7 @@ where
     };
     let request_id = envelope.request_id.clone();
     let timings = Timings::new();
-    let reply = match run(worker_name, &env, &envelope, &timings, action).await {
+    let reply = match run(worker_name, &env, context, &envelope, &timings, action).await {
         Ok(reply) => reply,
         Err(err) => {
             let level = if err.status() >= 500 { "error" } else { "info" };
@@ -79,6 +80,7 @@ where
 async fn run<F>(
     worker_name: &'static str,
     env: &Env,
+    context: &Context,
     envelope: &Envelope,
     timings: &Timings,
     action: F,
@@ -93,7 +95,7 @@ where
     let http = bindings.http();
     let settings = bindings.settings();
     let request_id = envelope.request_id.as_str();
-    let ledger = TeamLedger::for_team(&bindings, &envelope.identity.team_id);
+    let ledger = TeamLedger::for_team(&bindings, &envelope.identity.team_id, context);
     let targets = envelope.config_version.as_deref().map(|version| Versioned {
         cache: isolate_targets(),
         version,

@@ -3,14 +3,15 @@
 //! ledger, and the notices below); and what other workers tell it after a change it must not
 //! wait out: a membership changed (`/forget`: drop the cached role), or the team's servers,
 //! tools or credentials changed (`/config-changed`: a new configuration version, so
-//! call_tool's cached call targets are read again; `shared::call_target`).
+//! call_tool's cached call targets are read again; `shared::call_target`; the health checks
+//! add the servers that answered, whose circuit breakers close).
 //!
 //! A failed notice is logged by the caller; what the object caches then expires on its own
 //! (memberships after `MEMBERSHIP_CACHE_SECS`, call targets after
 //! `shared::call_target::TARGET_CACHE_MS`).
 
 use serde::Serialize;
-use shared::ratelimit::{ForgetRequest, CONFIG_CHANGED_URL, FORGET_URL};
+use shared::ratelimit::{ConfigChanged, ForgetRequest, CONFIG_CHANGED_URL, FORGET_URL};
 use shared::{Error, Result};
 use worker::{Env, Headers, Method, Request, RequestInit, Response, Stub};
 
@@ -73,7 +74,13 @@ pub async fn forget_member(env: &Env, team_id: &str, user_id: Option<&str>) -> R
 
 /// Moves the team to a new configuration version.
 pub async fn config_changed(env: &Env, team_id: &str) -> Result<()> {
+    config_changed_with(env, team_id, &ConfigChanged::default()).await
+}
+
+/// Moves the team to a new configuration version and closes the circuit breakers of the
+/// servers `changed` names as healthy.
+pub async fn config_changed_with(env: &Env, team_id: &str, changed: &ConfigChanged) -> Result<()> {
     let stub = stub(env, BINDING, team_id)?;
-    post_json(&stub, CONFIG_CHANGED_URL, &serde_json::json!({})).await?;
+    post_json(&stub, CONFIG_CHANGED_URL, changed).await?;
     Ok(())
 }

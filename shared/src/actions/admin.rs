@@ -11,23 +11,25 @@
 //!   `update_server` with a config that changes the destination deletes the credential and
 //!   answers `credential_removed: true`; any other change keeps it (`false`).
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::sync_tools::sync_server;
-use super::{drop_team_caches, Ctx, Reply, Settings, Upstream};
+use super::{drop_team_caches, Ctx, FreeformStdio, Reply, Settings, Upstream};
 use crate::api::{field_error, ActionRequest, AdminAction, MAX_ID_LEN, MAX_NAME_LEN};
 use crate::cache::{keys, Cache};
+use crate::connectors::{catalogue_view, Catalogue, ConnectorConfig, FREEFORM_SETTING};
 use crate::credentials::{self as secrets, Binding};
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::repo::credentials::{self, NewSealed};
 use crate::repo::servers::Server;
 use crate::repo::{new_id, servers, tools};
-use crate::server_config::{check_env_name, RemoteConfig, ServerType, StdioConfig};
+use crate::server_config::{auth_hint_of, check_env_name, RemoteConfig, ServerType, StdioConfig};
 use crate::time::iso_from_ms;
 
 const MAX_SERVER_NAME: usize = 128;
 const MAX_DESCRIPTION: usize = 2000;
+const MAX_CONNECTOR_NAME: usize = 64;
 pub const MAX_TOOL_TIMEOUT_SECS: u64 = 300;
 
 pub async fn admin<D: Database, C: Cache, H: Upstream>(
@@ -36,6 +38,9 @@ pub async fn admin<D: Database, C: Cache, H: Upstream>(
     req: &ActionRequest,
 ) -> Result<Reply> {
     ctx.identity.require_admin(action_name(action))?;
+    if ctx.services.settings.freeform_stdio == FreeformStdio::Refused {
+        return Err(freeform_refused());
+    }
     match action {
         AdminAction::CreateServer => create_server(ctx, req).await,
         AdminAction::UpdateServer => update_server(ctx, req).await,
@@ -59,28 +64,125 @@ fn action_name(action: AdminAction) -> &'static str {
     crate::api::Action::Admin(action).name()
 }
 
+/// The config to store from a request's `config` (or, for stdio, `connector` +
+/// `parameters`), checked; `None` when the request changes neither. `existing`: the stored
+/// config of the server being updated (its connector parameters are the base of a change).
 fn validated_config(
     req: &ActionRequest,
     server_type: ServerType,
     settings: &Settings,
+    existing: Option<&str>,
 ) -> Result<Option<String>> {
-    let Some(config) = req.optional_object("config")? else {
-        return Ok(None);
-    };
-    let config = Value::Object(config.clone());
-    match server_type {
-        ServerType::Stdio => {
-            // Stored normalised (defaults filled in), so what runs is exactly what was checked.
-            let stdio = StdioConfig::parse(&config, &settings.stdio_allowed_commands)?;
-            Ok(Some(
-                serde_json::to_string(&stdio).map_err(|e| Error::internal(e.to_string()))?,
+    let connector = req.optional_str("connector", MAX_CONNECTOR_NAME)?;
+    let parameters = req.optional_object("parameters")?;
+    let config = req.optional_object("config")?;
+    if server_type != ServerType::Stdio {
+        if connector.is_some() || parameters.is_some() {
+            return Err(field_error(
+                "connector",
+                "names a stdio connector; it cannot be used with server_type http or sse",
+            ));
+        }
+        let Some(config) = config else {
+            return Ok(None);
+        };
+        let config = Value::Object(config.clone());
+        RemoteConfig::parse(&config, settings.allow_private_upstreams)?;
+        return Ok(Some(config.to_string()));
+    }
+    if let Some(config) = config {
+        if connector.is_some() || parameters.is_some() {
+            return Err(field_error(
+                "config",
+                "cannot be combined with connector/parameters: a stdio server is either a \
+                 connector or (for deployment operators) a free-form command",
+            ));
+        }
+        freeform_allowed(settings)?;
+        // Stored normalised (defaults filled in), so what runs is exactly what was checked.
+        let stdio = StdioConfig::parse(
+            &Value::Object(config.clone()),
+            &settings.stdio_allowed_commands,
+        )?;
+        return Ok(Some(
+            serde_json::to_string(&stdio).map_err(|e| Error::internal(e.to_string()))?,
+        ));
+    }
+    let stored = existing
+        .and_then(|c| serde_json::from_str::<Value>(c).ok())
+        .and_then(|c| ConnectorConfig::from_stored(&c))
+        .and_then(|c| c.ok());
+    let (name, mut values) = match (connector, &stored) {
+        (Some(name), _) => (name.to_string(), Map::new()),
+        (None, Some(stored)) if parameters.is_some() => (
+            stored.connector.clone(),
+            stored
+                .parameters
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect(),
+        ),
+        (None, None) if parameters.is_some() => {
+            return Err(field_error(
+                "parameters",
+                "are a connector's: name the connector too (list_connectors)",
             ))
         }
-        ServerType::Http | ServerType::Sse => {
-            RemoteConfig::parse(&config, settings.allow_private_upstreams)?;
-            Ok(Some(config.to_string()))
-        }
+        _ => return Ok(None),
+    };
+    // An update merges: a given value replaces, null removes (an optional parameter).
+    for (k, v) in parameters.into_iter().flatten() {
+        values.insert(k.clone(), v.clone());
     }
+    let catalogue = Catalogue::shipped();
+    let built = ConnectorConfig::build(catalogue, &name, Some(&values))?;
+    let rendered = built.render(catalogue, settings.connector_launch)?;
+    settings
+        .stdio_allowed_commands
+        .check(&rendered.command)
+        .map_err(|e| {
+            Error::validation_with(
+                format!(
+                    "connector '{name}' runs '{}', which this deployment's \
+                     STDIO_ALLOWED_COMMANDS does not allow: {}",
+                    rendered.command,
+                    e.public_message()
+                ),
+                json!({ "field": "connector" }),
+            )
+        })?;
+    Ok(Some(built.to_json_text()))
+}
+
+/// Free-form stdio commands are for deployment operators only (see `FreeformStdio`).
+fn freeform_allowed(settings: &Settings) -> Result<()> {
+    match settings.freeform_stdio {
+        FreeformStdio::On => Ok(()),
+        FreeformStdio::Refused => Err(freeform_refused()),
+        FreeformStdio::Off => Err(Error::validation_with(
+            format!(
+                "free-form stdio commands (config.command) are for deployment operators only \
+                 ({FREEFORM_SETTING} is off): pick a connector instead, {{\"connector\": …, \
+                 \"parameters\": {{…}}}}; list_connectors shows them"
+            ),
+            json!({ "field": "connector", "connectors": Catalogue::shipped().names() }),
+        )),
+    }
+}
+
+fn freeform_refused() -> Error {
+    Error::internal(format!(
+        "{FREEFORM_SETTING}=true is refused because this deployment looks like production \
+         (STDIO_BRIDGE_URL is unset or not on loopback): free-form stdio commands are for \
+         local bridges only; remove the setting"
+    ))
+}
+
+/// `list_connectors`: the deployment's connector catalogue (members: what each is; admins:
+/// also its parameters, environment and package).
+pub fn list_connectors<D, C, H>(ctx: &Ctx<'_, D, C, H>) -> Reply {
+    let admin = ctx.identity.require_admin("list_connectors").is_ok();
+    Reply::ok(catalogue_view(Catalogue::shipped(), admin))
 }
 
 /// A stdio server's credential is its secret environment: a `custom_headers` credential whose
@@ -99,6 +201,24 @@ fn check_stdio_credential(server: &Server, material: &secrets::Material) -> Resu
     for name in headers.keys() {
         check_env_name(name, "credential.headers")?;
     }
+    // A connector's server gets the variables its connector declares, no others.
+    let connector = serde_json::from_str::<Value>(&server.config)
+        .ok()
+        .and_then(|c| ConnectorConfig::from_stored(&c))
+        .and_then(|c| c.ok())
+        .and_then(|c| Catalogue::shipped().get(&c.connector).cloned());
+    if let Some(connector) = connector {
+        let declared = connector.env_names();
+        if let Some(extra) = headers.keys().find(|n| !declared.contains(*n)) {
+            return Err(Error::validation_with(
+                format!(
+                    "connector '{}' does not take environment variable '{extra}'",
+                    connector.name
+                ),
+                json!({ "field": "credential.headers", "allowed": declared }),
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -109,17 +229,28 @@ async fn create_server<D: Database, C: Cache, H: Upstream>(
     let s = &ctx.services;
     let name = req.required_str("name", MAX_SERVER_NAME)?;
     let description = req.optional_str("description", MAX_DESCRIPTION)?;
-    let server_type = ServerType::parse(req.required_str("server_type", 16)?).ok_or_else(|| {
-        field_error(
-            "server_type",
-            &format!("must be one of {}", ServerType::names().join(", ")),
-        )
-    })?;
-    let config = validated_config(req, server_type, s.settings)?.ok_or_else(|| {
-        field_error(
-            "config",
-            "is required (for http/sse: {\"url\": …}; for stdio: {\"command\": …, \"args\": […], \"env_names\": […]})",
-        )
+    // A connector implies its transport (stdio, the only one today).
+    let server_type = match req.optional_str("server_type", 16)? {
+        None if req.optional_str("connector", MAX_CONNECTOR_NAME)?.is_some() => ServerType::Stdio,
+        None => {
+            return Err(field_error(
+                "server_type",
+                "is required for create_server (or connector)",
+            ))
+        }
+        Some(t) => ServerType::parse(t).ok_or_else(|| {
+            field_error(
+                "server_type",
+                &format!("must be one of {}", ServerType::names().join(", ")),
+            )
+        })?,
+    };
+    let config = validated_config(req, server_type, s.settings, None)?.ok_or_else(|| match server_type {
+        ServerType::Stdio => field_error(
+            "connector",
+            "is required for a stdio server: {\"connector\": …, \"parameters\": {…}} (list_connectors)",
+        ),
+        _ => field_error("config", "is required for http/sse: {\"url\": …}"),
     })?;
     let sync_now = req.optional_bool("sync")?.unwrap_or(false);
     let id = new_id();
@@ -166,7 +297,12 @@ async fn update_server<D: Database, C: Cache, H: Upstream>(
     let s = &ctx.services;
     let existing = named_server(ctx, req).await?;
     let server_id = existing.id.as_str();
-    let config = validated_config(req, existing.server_type, s.settings)?;
+    let config = validated_config(
+        req,
+        existing.server_type,
+        s.settings,
+        Some(&existing.config),
+    )?;
     // A new origin (stdio: a new command line) is somewhere the credential was not set for.
     let moved = config.as_deref().is_some_and(|new| {
         let before = secrets::destination_of(existing.server_type, &existing.config);
@@ -381,6 +517,37 @@ async fn get_server<D: Database, C: Cache, H: Upstream>(
     ))
 }
 
+/// A credential checked against the server's `config.auth` block (`server_config::auth`): of
+/// the type it names, and an `api_key` in its header unless the request names another.
+fn as_configured(
+    server: &Server,
+    credential_type: &str,
+    fields: &Map<String, Value>,
+) -> Result<Map<String, Value>> {
+    let mut fields = fields.clone();
+    let Some(hint) = (server.server_type != ServerType::Stdio)
+        .then(|| auth_hint_of(&server.config))
+        .flatten()
+    else {
+        return Ok(fields);
+    };
+    if let Some(expected) = hint.kind.credential_type() {
+        if expected != credential_type {
+            return Err(Error::validation_with(
+                format!(
+                    "server '{}' takes a {expected} credential (its config.auth.type);                      set one of that type, or change config.auth with update_server",
+                    server.name
+                ),
+                json!({ "field": "credential_type", "expected": expected }),
+            ));
+        }
+    }
+    if let (Some(header), false) = (&hint.header, fields.contains_key("header_name")) {
+        fields.insert("header_name".into(), Value::String(header.clone()));
+    }
+    Ok(fields)
+}
+
 /// `set_credential`: seals the credential under the write key and stores it for the server.
 async fn set_credential<D: Database, C: Cache, H: Upstream>(
     ctx: &Ctx<'_, D, C, H>,
@@ -396,7 +563,8 @@ async fn set_credential<D: Database, C: Cache, H: Upstream>(
         )
     })?;
     let now_ms = s.http.now_ms();
-    let new = secrets::parse_new(credential_type, fields, now_ms)?;
+    let fields = as_configured(&server, credential_type, fields)?;
+    let new = secrets::parse_new(credential_type, &fields, now_ms)?;
     if server.server_type == ServerType::Stdio {
         check_stdio_credential(&server, &new.material)?;
     }

@@ -29,13 +29,13 @@ use serde_json::{json, Map, Value};
 
 use super::{Ctx, Reply, Upstream};
 use crate::api::{ActionRequest, MAX_ID_LEN, MAX_NAME_LEN};
-use crate::breaker::{Breaker, Gate};
+use crate::breaker::Gate;
 use crate::cache::{Cache, CacheSessions, Memo, Memoized};
 use crate::call_target;
 use crate::confirmation::{self, ConfirmationKey, MAX_TOKEN_LEN};
 use crate::db::Database;
 use crate::error::{Error, Result};
-use crate::ledger::{DirectLedger, End, Record, ABANDON_MARGIN_MS};
+use crate::ledger::{Admit, DirectLedger, End, Ledger, Record, ABANDON_MARGIN_MS};
 use crate::repo::executions::Status;
 use crate::repo::servers::{ConnectionStatus, Server};
 use crate::repo::tools::{ApprovalState, OnToolChange, Tool};
@@ -53,15 +53,16 @@ pub const MAX_STORED_OUTPUT: usize = 256 * 1024;
 const MAX_STORED_ERROR: usize = 2000;
 
 /// Runs one tool call as its steps: `admit` (may answer at once: confirmation required),
-/// `gate` (the circuit breaker, then the confirmation's redemption), `cached` (a cacheable
-/// tool's recent result), `run` (the `pending` row, then upstream) and `record` (the
-/// reply, the row's final state, the breaker).
+/// `confirm` (a tool that requires confirmation: the circuit breaker's verdict, then the
+/// token's redemption), `cached` (a cacheable tool's recent result), `run` (the ledger's
+/// `start`, which also asks the breaker when `confirm` did not, then upstream) and `record`
+/// (the reply, the record's end, the breaker fed).
 pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
     ctx: &Ctx<'_, D, C, H>,
     req: &ActionRequest,
 ) -> Result<Reply> {
-    let clock = ctx.services.http;
-    let t = ctx.timings;
+    let s = &ctx.services;
+    let (clock, t) = (s.http, ctx.timings);
     let mut at = clock.now_precise_ms();
     let admitted = admit(ctx, req).await;
     at = t.lap("config", at, clock.now_precise_ms());
@@ -69,20 +70,34 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
         Admission::Admitted(call) => call,
         Admission::Answered(reply) => return Ok(reply),
     };
-    let mut breaker = Breaker::new(ctx.services.cache, ctx.team(), &call.server.id);
-    let gated = gate(ctx, &call, &mut breaker).await;
-    at = t.lap("breaker", at, clock.now_precise_ms());
-    if let Some(refusal) = gated? {
-        return Ok(refusal);
-    }
+    let direct = DirectLedger {
+        db: s.db,
+        cache: s.cache,
+        team_id: ctx.team(),
+        now_ms: s.http.now_ms(),
+    };
+    let ledger = ctx.ledger.unwrap_or(&direct);
+    let ask = if call.needs_redemption() {
+        let confirmed = confirm(ctx, &call, ledger).await;
+        at = t.lap("breaker", at, clock.now_precise_ms());
+        if let Some(refusal) = confirmed? {
+            return Ok(refusal);
+        }
+        Admit::Admitted
+    } else {
+        Admit::AskBreaker
+    };
     let cache_key = call.cache_key(ctx.team());
     if let Some(hit) = cached(ctx, &call, &cache_key).await {
         t.lap("cache", at, clock.now_precise_ms());
         return Ok(hit);
     }
-    let ran = run(ctx, &call).await?;
+    let ran = match run(ctx, &call, ledger, ask).await? {
+        Started::Ran(ran) => ran,
+        Started::Refused(refusal) => return Ok(refusal),
+    };
     at = clock.now_precise_ms();
-    let reply = record(ctx, &call, &cache_key, &breaker, ran).await;
+    let reply = record(ctx, &call, &cache_key, ledger, *ran).await;
     t.lap("finish", at, clock.now_precise_ms());
     reply
 }
@@ -109,6 +124,11 @@ impl Admitted<'_> {
             tool_name: self.tool_name,
             arguments: &self.arguments,
         }
+    }
+
+    /// A tool that requires confirmation, called with a token: redeemed before it runs.
+    fn needs_redemption(&self) -> bool {
+        self.tool.requires_confirmation && self.confirmation_token.is_some()
     }
 
     fn cache_key<'s>(&'s self, team_id: &'s str) -> result_cache::CallKey<'s> {
@@ -214,43 +234,48 @@ async fn admit<'r, D: Database, C: Cache, H: Upstream>(
     Ok(Admission::Admitted(Box::new(call)))
 }
 
-/// The circuit breaker's verdict (an open one answers at once: nothing recorded or sent),
-/// then the presented confirmation token redeemed, in that order: a refused call must not use
-/// the token up.
-async fn gate<D: Database, C: Cache, H: Upstream>(
+/// For a call that redeems a confirmation: the circuit breaker's verdict (an open one answers
+/// at once: nothing recorded or sent), then the token redeemed, in that order: a refused call
+/// must not use the token up.
+async fn confirm<D: Database, C: Cache, H: Upstream>(
     ctx: &Ctx<'_, D, C, H>,
     call: &Admitted<'_>,
-    breaker: &mut Breaker<'_, C>,
+    ledger: &dyn Ledger,
 ) -> Result<Option<Reply>> {
-    let s = &ctx.services;
-    match breaker
-        .admit(s.http.now_ms(), call.timeout_ms, &new_id())
-        .await
-    {
-        Gate::Allow => {}
-        Gate::Probe => ctx.log(&format!(
-            "circuit breaker of server {} is half-open: this call is the probe",
-            call.server.id
-        )),
-        Gate::Reject {
-            retry_in_ms,
-            failures,
-            last_error,
-        } => {
-            return Ok(Some(circuit_open(
-                ctx,
-                &call.server.name,
-                retry_in_ms,
-                failures,
-                last_error,
-            )))
-        }
+    let gate = ledger.admit(&call.server.id, call.timeout_ms).await?;
+    if let Some(refusal) = refusal(ctx, call, gate) {
+        return Ok(Some(refusal));
     }
-    if let (true, Some(token)) = (call.tool.requires_confirmation, call.confirmation_token) {
+    if let Some(token) = call.confirmation_token {
         let subject = call.subject(&ctx.identity.user_id, ctx.team());
         redeem_confirmation(ctx, &subject, token).await?;
     }
     Ok(None)
+}
+
+/// The answer to a breaker's refusal (`None`: the call may go; a probe is logged).
+fn refusal<D, C, H>(ctx: &Ctx<'_, D, C, H>, call: &Admitted<'_>, gate: Gate) -> Option<Reply> {
+    match gate {
+        Gate::Allow => None,
+        Gate::Probe => {
+            ctx.log(&format!(
+                "circuit breaker of server {} is half-open: this call is the probe",
+                call.server.id
+            ));
+            None
+        }
+        Gate::Reject {
+            retry_in_ms,
+            failures,
+            last_error,
+        } => Some(circuit_open(
+            ctx,
+            &call.server.name,
+            retry_in_ms,
+            failures,
+            last_error,
+        )),
+    }
 }
 
 /// A cacheable tool's recent successful result for the same call, if KV has one: answered
@@ -273,6 +298,12 @@ async fn cached<D, C: Cache, H>(
     })))
 }
 
+/// What [`run`] did: refused by the breaker (nothing stored, nothing sent), or ran.
+enum Started {
+    Refused(Reply),
+    Ran(Box<Ran>),
+}
+
 /// What [`run`] did upstream.
 struct Ran {
     /// What the ledger took at the start (the execution's id is `record.id`).
@@ -286,14 +317,17 @@ struct Ran {
     server_fault: bool,
 }
 
-/// The credential's use recorded, the `pending` execution row (redacted, capped input), then
-/// the upstream call, retried on transient failures within the tool's timeout (only
-/// idempotent or read-only tools once the request may have reached the server). Only a
-/// failure to insert the row is an error here; from then on [`record`] must finish the row.
+/// The ledger's `start` (the breaker's verdict when `ask` says so; then the record, with the
+/// redacted, capped input and the credential it carries), then the upstream call, retried on
+/// transient failures within the tool's timeout (only idempotent or read-only tools once the
+/// request may have reached the server). Only a failure to store the record is an error here;
+/// from then on [`record`] must end it.
 async fn run<D: Database, C: Cache, H: Upstream>(
     ctx: &Ctx<'_, D, C, H>,
     call: &Admitted<'_>,
-) -> Result<Ran> {
+    ledger: &dyn Ledger,
+    ask: Admit,
+) -> Result<Started> {
     let s = &ctx.services;
     let start_at = s.http.now_precise_ms();
     let (server, tool, tool_name) = (&call.server, &call.tool, call.tool_name);
@@ -301,8 +335,6 @@ async fn run<D: Database, C: Cache, H: Upstream>(
 
     let execution_id = new_id();
     let started_ms = s.http.now_ms();
-    let direct = DirectLedger(s.db);
-    let ledger = ctx.ledger.unwrap_or(&direct);
     let record = Record {
         id: execution_id.clone(),
         team_id: ctx.team().to_string(),
@@ -317,7 +349,10 @@ async fn run<D: Database, C: Cache, H: Upstream>(
         deadline_ms: started_ms + call.timeout_ms + ABANDON_MARGIN_MS,
         credential_id: call.upstream.credential.as_ref().map(|c| c.id.clone()),
     };
-    ledger.start(&record).await?;
+    let gate = ledger.start(&record, ask, call.timeout_ms).await?;
+    if let Some(refused) = refusal(ctx, call, gate) {
+        return Ok(Started::Refused(refused));
+    }
 
     let upstream_at = ctx.timings.lap("start", start_at, s.http.now_precise_ms());
     // The session id from the isolate's memory when it has it, else KV (a memo that
@@ -353,27 +388,25 @@ async fn run<D: Database, C: Cache, H: Upstream>(
         .result
         .map(|result| redactor.value(result))
         .map_err(Error::from);
-    Ok(Ran {
+    Ok(Started::Ran(Box::new(Ran {
         record,
         started_ms,
         ended_ms: s.http.now_ms(),
         outcome,
         attempts: called.attempts,
         server_fault: called.server_fault,
-    })
+    })))
 }
 
-/// The call's end, whatever upstream did: the reply (see [`answer`]), the execution row's
-/// final state with the tool's statistics (one retry if the write fails), and the breaker fed
-/// with the outcome (even when the row could not be written).
+/// The call's end, whatever upstream did: the reply (see [`answer`]), the record's final
+/// state (one retry if the ledger fails), with which the ledger feeds the server's breaker.
 async fn record<D: Database, C: Cache, H: Upstream>(
     ctx: &Ctx<'_, D, C, H>,
     call: &Admitted<'_>,
     cache_key: &result_cache::CallKey<'_>,
-    breaker: &Breaker<'_, C>,
+    ledger: &dyn Ledger,
     ran: Ran,
 ) -> Result<Reply> {
-    let s = &ctx.services;
     let execution_id = &ran.record.id;
     let duration_ms = ran.ended_ms.saturating_sub(ran.started_ms);
     let (status, output, error_text, reply) = answer(ctx, call, cache_key, &ran, duration_ms).await;
@@ -387,19 +420,15 @@ async fn record<D: Database, C: Cache, H: Upstream>(
         duration_ms,
         ended_ms: ran.ended_ms,
     };
-    let direct = DirectLedger(s.db);
-    let ledger = ctx.ledger.unwrap_or(&direct);
-    let mut recorded = ledger.finish(&ran.record, &end).await;
+    let fault = error_text.as_deref().filter(|_| ran.server_fault);
+    let mut recorded = ledger.finish(&ran.record, &end, fault).await;
     if let Err(first) = &recorded {
         // One retry: losing the final state of a call that happened is worse than a slow reply.
         ctx.log(&format!(
             "recording execution {execution_id} failed, retrying: {first}"
         ));
-        recorded = ledger.finish(&ran.record, &end).await;
+        recorded = ledger.finish(&ran.record, &end, fault).await;
     }
-    // The breaker learns the outcome whether or not the row could be written.
-    let fault = error_text.as_deref().filter(|_| ran.server_fault);
-    breaker.record(ran.ended_ms, fault).await;
     recorded?;
     Ok(reply)
 }
@@ -431,7 +460,7 @@ async fn answer<D, C: Cache, H>(
                     ctx.log(&format!("caching the result of {tool_name} failed: {e}"));
                 }
             }
-            let reply = Reply::ok(json!({
+            let mut reply = Reply::ok(json!({
                 "success": !is_error,
                 "result": result,
                 "duration_ms": duration_ms,
@@ -440,6 +469,8 @@ async fn answer<D, C: Cache, H>(
             }));
             if is_error {
                 let text = error_text_of(result);
+                // Every `success: false` says why in `error` (the seed client shows that text).
+                reply.body["error"] = Value::String(text.clone());
                 (Status::Error, Some(output), Some(text), reply)
             } else {
                 (Status::Success, Some(output), None, reply)
@@ -502,6 +533,10 @@ fn confirmation_required<D, C, H: Upstream>(
 ) -> Result<Reply> {
     let key = confirmation_key(ctx)?;
     let token = confirmation::issue(key, subject, &new_id(), ctx.services.http.now_ms());
+    let message = format!(
+        "tool '{}' requires confirmation: repeat the call with this confirmation_token to run it",
+        subject.tool_name
+    );
     Ok(Reply::ok(json!({
         "success": false,
         "confirmation_required": true,
@@ -510,10 +545,8 @@ fn confirmation_required<D, C, H: Upstream>(
         "server_id": subject.server_id,
         "tool_name": subject.tool_name,
         "parameters": subject.arguments,
-        "message": format!(
-            "tool '{}' requires confirmation: repeat the call with this confirmation_token to run it",
-            subject.tool_name
-        ),
+        "message": &message,
+        "error": &message,
     })))
 }
 

@@ -33,7 +33,6 @@ use serde::Serialize;
 use super::sync_tools::sync_server;
 use super::{drop_team_caches, Services, Upstream};
 use crate::actions::admin::MAX_TOOL_TIMEOUT_SECS;
-use crate::breaker;
 use crate::cache::{Cache, CacheSessions};
 use crate::db::Database;
 use crate::error::Result;
@@ -230,6 +229,10 @@ pub struct Report {
     /// The teams whose servers this run took (their configuration may have changed).
     #[serde(skip)]
     pub team_ids: Vec<String>,
+    /// Per team, the servers that answered (their circuit breakers close: the worker tells
+    /// each team's object with its configuration change, `crate::breaker::book`).
+    #[serde(skip)]
+    pub answered: HashMap<String, Vec<String>>,
     /// Analytics rollup rows whose whole period is past retention.
     pub rollup_rows_deleted: u64,
 }
@@ -270,14 +273,19 @@ pub async fn run<D: Database, C: Cache, H: Upstream>(
         .into_iter()
         .collect();
     report.teams = report.team_ids.len();
-    let outcomes: Vec<Result<(usize, u64)>> = futures::stream::iter(all.iter())
-        .map(|server| check(services, server, job))
+    let outcomes: Vec<(&Server, Result<(usize, u64)>)> = futures::stream::iter(all.iter())
+        .map(|server| async move { (server, check_once(services, server, job).await) })
         .buffer_unordered(CONCURRENCY)
         .collect()
         .await;
-    for outcome in outcomes {
+    for (server, outcome) in outcomes {
         match outcome {
             Ok((synced, removed)) => {
+                report
+                    .answered
+                    .entry(server.team_id.clone())
+                    .or_default()
+                    .push(server.id.clone());
                 report.healthy += 1;
                 report.tools_synced += synced;
                 report.tools_removed += removed;
@@ -292,23 +300,7 @@ pub async fn run<D: Database, C: Cache, H: Upstream>(
     Ok(report)
 }
 
-/// One server's check; its outcome is recorded on the server row either way, and a success
-/// closes the server's circuit breaker.
-async fn check<D: Database, C: Cache, H: Upstream>(
-    services: &Services<'_, D, C, H>,
-    server: &Server,
-    job: Job,
-) -> Result<(usize, u64)> {
-    let outcome = check_once(services, server, job).await;
-    if outcome.is_ok() && breaker::close(services.cache, &server.team_id, &server.id).await {
-        (services.log)(&format!(
-            "server {} answered its health check: circuit breaker closed",
-            server.id
-        ));
-    }
-    outcome
-}
-
+/// One server's check; its outcome is recorded on the server row either way.
 async fn check_once<D: Database, C: Cache, H: Upstream>(
     services: &Services<'_, D, C, H>,
     server: &Server,

@@ -21,6 +21,7 @@ use serde_json::{Map, Value};
 use crate::cache::{keys, Cache, Memo};
 use crate::call_target::Versioned;
 use crate::confirmation::ConfirmationKey;
+use crate::connectors::{ConnectorLaunch, FREEFORM_SETTING, LAUNCH_SETTING};
 use crate::credentials::{KeyRing, KeyRingError};
 use crate::error::Error;
 use crate::identity::Identity;
@@ -50,6 +51,11 @@ pub struct Settings {
     pub bridge_token: Option<BridgeToken>,
     /// Commands stdio servers may run (`STDIO_ALLOWED_COMMANDS`); empty: no stdio servers.
     pub stdio_allowed_commands: AllowedCommands,
+    /// Whether admins may register free-form stdio commands instead of connectors
+    /// (`ALLOW_FREEFORM_STDIO_COMMANDS`; weakens security, off by default).
+    pub freeform_stdio: FreeformStdio,
+    /// How connector packages are started (`CONNECTOR_LAUNCH`, default `registry`).
+    pub connector_launch: ConnectorLaunch,
     /// Whether a signed-in user in no team may create one (`TEAM_SELF_SERVICE`, default on;
     /// off: operators create teams with `scripts/seed-team.py`).
     pub team_self_service: bool,
@@ -68,6 +74,8 @@ impl Default for Settings {
             stdio_bridge_url: None,
             bridge_token: None,
             stdio_allowed_commands: AllowedCommands::default(),
+            freeform_stdio: FreeformStdio::Off,
+            connector_launch: ConnectorLaunch::Registry,
             team_self_service: true,
             max_servers_per_team: crate::repo::servers::DEFAULT_MAX_SERVERS_PER_TEAM,
         }
@@ -98,12 +106,43 @@ impl Settings {
             stdio_allowed_commands: AllowedCommands::parse(
                 &get("STDIO_ALLOWED_COMMANDS").unwrap_or_default(),
             ),
+            freeform_stdio: FreeformStdio::from_vars(
+                get(FREEFORM_SETTING).as_deref(),
+                get("STDIO_BRIDGE_URL").as_deref(),
+            ),
+            connector_launch: ConnectorLaunch::from_setting(get(LAUNCH_SETTING).as_deref()),
             team_self_service: get("TEAM_SELF_SERVICE")
                 .map(|v| v != "false" && v != "0")
                 .unwrap_or(d.team_self_service),
             max_servers_per_team: get("MAX_SERVERS_PER_TEAM")
                 .and_then(|v| v.trim().parse().ok())
                 .unwrap_or(d.max_servers_per_team),
+        }
+    }
+}
+
+/// `ALLOW_FREEFORM_STDIO_COMMANDS`: free-form stdio commands are for deployment operators
+/// (local development, tests with their own Python servers). Team admins pick connectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FreeformStdio {
+    /// Unset or not `true`: `create_server`/`update_server` with `config.command` answer 400.
+    Off,
+    /// `true` with a loopback `STDIO_BRIDGE_URL` (a local bridge): allowed.
+    On,
+    /// `true` in a production-looking setup (no `STDIO_BRIDGE_URL`: the bridge's Durable
+    /// Object and container; or a non-loopback one): refused, every stdio registration is an
+    /// internal error naming the setting until it is removed.
+    Refused,
+}
+
+impl FreeformStdio {
+    pub fn from_vars(setting: Option<&str>, bridge_url: Option<&str>) -> FreeformStdio {
+        if !setting.is_some_and(|v| v.trim() == "true" || v.trim() == "1") {
+            return FreeformStdio::Off;
+        }
+        match bridge_url.map(str::trim).filter(|u| !u.is_empty()) {
+            Some(url) if crate::auth::is_loopback_url(url) => FreeformStdio::On,
+            _ => FreeformStdio::Refused,
         }
     }
 }

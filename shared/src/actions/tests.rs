@@ -132,6 +132,7 @@ impl World {
             Action::CallTool => call_tool::call_tool(&ctx, &req).await,
             Action::SyncTools => super::sync_tools::sync_tools(&ctx, &req).await,
             Action::Admin(a) => admin::admin(&ctx, a, &req).await,
+            Action::ListConnectors => Ok(admin::list_connectors(&ctx)),
             #[allow(unreachable_patterns)]
             other => panic!("no test route for {}", other.name()),
         }
@@ -513,6 +514,7 @@ async fn sync_upserts_keeps_policy_and_removes_what_the_server_dropped() {
 }
 
 mod confirmations;
+mod connectors;
 mod credentials;
 mod pinning;
 mod quota;

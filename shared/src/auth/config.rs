@@ -321,7 +321,7 @@ impl AuthConfig {
 }
 
 /// `http(s)://localhost…`, `127.x.x.x` or `[::1]` (a prefix check: see `validate`).
-fn is_loopback_url(url: &str) -> bool {
+pub(crate) fn is_loopback_url(url: &str) -> bool {
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))

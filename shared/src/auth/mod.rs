@@ -15,6 +15,7 @@ mod jwks;
 mod jwt;
 
 pub use claims::{lookup as lookup_claim, ClaimedTeam, Verified, MAX_ID_LEN};
+pub(crate) use config::is_loopback_url;
 pub use config::{
     Algorithm, AuthConfig, IdentitySource, DEFAULT_LEEWAY_SECS, DEFAULT_USER_CLAIM,
     INSECURE_CLAIMS_SETTING, MAX_LEEWAY_SECS, MIN_HS256_SECRET_BYTES,

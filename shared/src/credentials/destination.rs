@@ -8,11 +8,15 @@
 //!   origin exactly when their destinations are equal.
 //! - A `stdio` server's destination is its command line: `stdio:` and the JSON array
 //!   `[command, arg…]`, so a changed command or argument is a different destination.
+//! - A connector server's destination is `connector:<name>:<parameters as JSON>`
+//!   (`crate::connectors`): another parameter is another destination, another catalogue
+//!   version of the same connector is not.
 //! - A config that cannot be read has no destination (`None`): nothing opens for it.
 
 use serde_json::Value;
 use url::Url;
 
+use crate::connectors::ConnectorConfig;
 use crate::server_config::{ServerType, StdioConfig};
 
 /// The destination of a server of `server_type` whose stored `config` (JSON text) is given.
@@ -20,6 +24,9 @@ pub fn destination_of(server_type: ServerType, config: &str) -> Option<String> {
     let config: Value = serde_json::from_str(config).ok()?;
     match server_type {
         ServerType::Stdio => {
+            if let Some(connector) = ConnectorConfig::from_stored(&config) {
+                return connector.ok().map(|c| c.destination());
+            }
             let stdio = StdioConfig::from_stored(&config).ok()?;
             let mut line = vec![stdio.command];
             line.extend(stdio.args);

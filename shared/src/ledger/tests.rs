@@ -2,6 +2,7 @@ use serde_json::json;
 
 use super::*;
 use crate::actions::testing::{SqliteDb, TWO_TEAMS};
+use crate::cache::MemoryCache;
 
 const T0: u64 = 1_795_292_256_000;
 
@@ -91,10 +92,12 @@ async fn folded_statistics_equal_finishing_the_same_calls_one_at_a_time() {
         .unwrap();
 
     let one_by_one = db();
+    let cache = MemoryCache::new();
     for d in &batch {
-        let ledger = DirectLedger(&one_by_one);
-        ledger.start(&d.record).await.unwrap();
-        ledger.finish(&d.record, &d.end).await.unwrap();
+        let ledger = direct(&one_by_one, &cache);
+        let gate = ledger.start(&d.record, Admit::AskBreaker, 1_000).await;
+        assert_eq!(gate.unwrap(), Gate::Allow);
+        ledger.finish(&d.record, &d.end, None).await.unwrap();
     }
     let stats = "SELECT execution_count || '/' || success_count || '/' || error_count || '/' || round(avg_duration_ms, 6) FROM mcp_tools WHERE id = 'tool-a1'";
     assert_eq!(folded.scalar(stats), one_by_one.scalar(stats));
@@ -158,15 +161,19 @@ async fn a_replayed_batch_fails_whole_and_counts_nothing_twice() {
 #[tokio::test(flavor = "current_thread")]
 async fn the_direct_ledger_finishes_a_record_once() {
     let db = db();
-    let ledger = DirectLedger(&db);
+    let cache = MemoryCache::new();
+    let ledger = direct(&db, &cache);
     let d = done("e1", "tool-a1", Status::Success, 10);
-    ledger.start(&d.record).await.unwrap();
+    ledger
+        .start(&d.record, Admit::AskBreaker, 1_000)
+        .await
+        .unwrap();
     assert_eq!(
         db.scalar("SELECT status FROM mcp_tool_executions WHERE id = 'e1'"),
         json!("pending")
     );
-    ledger.finish(&d.record, &d.end).await.unwrap();
-    ledger.finish(&d.record, &d.end).await.unwrap();
+    ledger.finish(&d.record, &d.end, None).await.unwrap();
+    ledger.finish(&d.record, &d.end, None).await.unwrap();
     assert_eq!(
         db.scalar("SELECT execution_count FROM mcp_tools WHERE id = 'tool-a1'"),
         json!(1)
@@ -206,4 +213,13 @@ async fn a_batch_records_each_credentials_latest_use_once() {
         db.scalar("SELECT last_used_at FROM mcp_server_credentials WHERE id = 'cred-a'"),
         json!(iso_from_ms(T0 + 5_000))
     );
+}
+
+fn direct<'a>(db: &'a SqliteDb, cache: &'a MemoryCache) -> DirectLedger<'a, SqliteDb, MemoryCache> {
+    DirectLedger {
+        db,
+        cache,
+        team_id: "team-a",
+        now_ms: T0,
+    }
 }

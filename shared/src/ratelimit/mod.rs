@@ -68,6 +68,16 @@ pub struct ForgetRequest {
     pub user_id: Option<String>,
 }
 
+/// What the admin, sync_tools and cron workers tell a team's object after a change to the
+/// team's servers, tools or credentials (a new configuration version); the cron's health
+/// checks also name the servers that answered, whose circuit breakers close
+/// (`crate::breaker::book`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigChanged {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub healthy_servers: Vec<String>,
+}
+
 /// The URL the gateway addresses a limiter object by (the host is ignored).
 pub const CHECK_URL: &str = "https://rate-limiter.internal/check";
 /// The URL the admin worker addresses a team's object by to drop cached memberships.

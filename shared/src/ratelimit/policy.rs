@@ -122,7 +122,7 @@ pub fn charges(
     };
     match action {
         // Exactly the actions `Action::is_read` names (api.rs tests that).
-        Action::ListServers | Action::ListTools | Action::Analytics(_) => {
+        Action::ListServers | Action::ListTools | Action::ListConnectors | Action::Analytics(_) => {
             vec![team(config.read_weight)]
         }
         Action::CallTool => vec![

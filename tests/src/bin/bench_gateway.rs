@@ -14,7 +14,8 @@
 //! 4. `list_tools` from the cache and uncached, `list_servers`.
 //! 5. Per-stage timings of `call_tool` c=1 from the `Server-Timing` response header (p50 of
 //!    each entry, whatever the entries are), and the storage trips per call counted in the
-//!    runtime's trace store (`bench::traces`).
+//!    runtime's trace store (`bench::traces`), on a second stack that records spans: the
+//!    timings run without that recording (`integration::stack::LocalTraces`).
 //! 6. Upstream requests per warm call (the servers' request logs), workerd peak RSS.
 //! 7. Issue 15's targets evaluated on the figures above: met / not met.
 //!
@@ -59,6 +60,7 @@ fn main() {
     let py = teams::register(&stack, &bench_team, "python-sdk", &python.1);
     let inner = workerd::inner_port(stack.process_group());
 
+    let mut figures = Figures::default();
     // 1. Floors, interleaved so that both see the same machine.
     let (mut proxy_health, mut inner_health) = (Vec::new(), Vec::new());
     for _ in 0..calls {
@@ -91,17 +93,26 @@ fn main() {
         ),
         Err(why) => println!("| workerd's inner port | not found: {why} | | | |"),
     }
+    // The runtime's own ceiling: one Worker invocation per request, 16 callers.
+    let health_c16 = run_threads(16, concurrent_calls, |_, per| {
+        (0..per)
+            .map(|_| {
+                timed(|| assert_eq!(stack.request("GET", "/health", None, None, &[]).status, 200))
+            })
+            .collect()
+    });
+    println!(
+        "\n`GET /health` with 16 callers on the proxy port: {:.0} requests/s (p50 {:.2} ms): the most Worker invocations per second this runtime serves here.",
+        health_c16.per_sec,
+        health_c16.p50()
+    );
+    figures.health_c16 = health_c16.per_sec;
 
     // 2. call_tool overhead, one team.
     println!("\n## call_tool echo: direct (our client, session reused) vs through the gateway, one team\n");
     println!("| server | path | concurrency | calls | p50 ms | p95 ms | p99 ms | calls/s |");
     println!("|---|---|---|---|---|---|---|---|");
     let mut stages = Stages::default();
-    let mut figures = Figures::default();
-    // Storage trips of a warm call, counted in the runtime's trace store over the c=1 calls to
-    // server-everything (a long window: some spans reach the store a little after their call).
-    let store = traces::store(stack.state_dir());
-    let mut trips: Option<Result<(traces::Counts, usize), String>> = None;
     for (name, url, seeded) in [
         ("server-everything", everything.url.as_str(), &one),
         ("python-sdk", python.1.as_str(), &py),
@@ -116,9 +127,6 @@ fn main() {
             let direct = run_threads(concurrency, n, |_, per| echo_calls(&direct_target, per));
             row(name, "direct", concurrency, &direct);
             let body = echo_body(&seeded.server_id, "bench");
-            let trips_before = (name == "server-everything" && concurrency == 1)
-                .then(|| store.as_deref().map(traces::count_settled))
-                .flatten();
             let gateway = run_threads(concurrency, n, |_, per| {
                 (0..per)
                     .map(|_| {
@@ -144,14 +152,6 @@ fn main() {
                             .map(|(_, v)| v.as_str()),
                     );
                 }
-                trips = match (trips_before, store.as_deref()) {
-                    (Some(Ok(before)), Some(path)) => Some(
-                        traces::count_settled(path)
-                            .map(|after| (after.since(&before), n + stages.responses)),
-                    ),
-                    (Some(Err(why)), _) => Some(Err(why)),
-                    _ => None,
-                };
                 if let Ok(port) = &inner {
                     let base = format!("http://127.0.0.1:{port}");
                     let via_inner = repeat(n, || {
@@ -159,6 +159,9 @@ fn main() {
                         assert_eq!(a.status, 200, "{}", a.text);
                     });
                     row(name, "gateway, inner port", concurrency, &via_inner);
+                    if name == "server-everything" {
+                        figures.gateway_inner_c1 = Some(via_inner.p50());
+                    }
                 }
             }
             if name == "server-everything" && concurrency == 16 {
@@ -301,6 +304,7 @@ fn main() {
     );
     figures.list_tools_cached = cached.p50();
     figures.health = proxy_health.p50();
+    figures.inner_health = (!inner_health.is_empty()).then(|| inner_health.p50());
 
     // 6. Where the time goes.
     println!("\n## Per-stage timings of call_tool c=1 (Server-Timing, p50 ms)\n");
@@ -322,7 +326,11 @@ fn main() {
         }
     }
     println!("\n## Storage trips per warm call_tool (the runtime's trace store)\n");
-    match trips {
+    // Counted on a second stack that records spans (the timings above ran without the
+    // recording, a development tool's cost: `integration::stack::LocalTraces`).
+    let rss_mib = workerd::peak_rss_kib(stack.process_group()) as f64 / 1024.0;
+    drop(stack);
+    match count_trips(&everything.url, calls) {
         None => println!("no trace store under the state directory"),
         Some(Err(why)) => println!("trace store unreadable: {why}"),
         Some(Ok((c, k))) => {
@@ -348,6 +356,12 @@ fn main() {
                 .map(|(name, n)| format!("{name} {:.2}", per(*n)))
                 .collect();
             println!("\nSpans per call: {}", spans.join(", "));
+            let invocations = per(c.invocations) + per(c.do_requests);
+            println!(
+                "\nInvocations per warm call (Worker and Durable Object): {invocations:.2}; at the runtime's {:.0} invocations/s above, the ceiling of this runtime here is about {:.0} calls/s, before any upstream or storage work.",
+                figures.health_c16,
+                figures.health_c16 / invocations.max(1.0)
+            );
         }
     }
 
@@ -367,6 +381,18 @@ fn main() {
         ),
         overhead <= figures.health + 3.0,
     );
+    if let (Some(via_inner), Some(health)) = (figures.gateway_inner_c1, figures.inner_health) {
+        let overhead = via_inner - figures.direct_c1;
+        verdict(
+            "the same on workerd's inner port (no wrangler proxy)",
+            &format!(
+                "{via_inner:.2} − {:.2} = {overhead:.2} ms vs {health:.2} + 3 = {:.2} ms",
+                figures.direct_c1,
+                health + 3.0
+            ),
+            overhead <= health + 3.0,
+        );
+    }
     verdict(
         "one team, 16 callers: ≥ 400 calls/s",
         &format!(
@@ -418,9 +444,36 @@ fn main() {
     }
 
     println!(
-        "\n## Memory\n\n- workerd peak RSS (VmHWM, the session's workerd processes): {:.1} MiB",
-        workerd::peak_rss_kib(stack.process_group()) as f64 / 1024.0
+        "\n## Memory\n\n- workerd peak RSS (VmHWM, the session's workerd processes): {rss_mib:.1} MiB"
     );
+}
+
+/// Storage trips of `calls` warm `call_tool`s (c=1, server-everything's `echo`), counted in the
+/// trace store of a stack started to record spans (a long window: some spans reach the store
+/// a little after their call). `None`: the runtime keeps no trace store.
+fn count_trips(url: &str, calls: usize) -> Option<Result<(traces::Counts, usize), String>> {
+    eprintln!("counting storage trips on a stack that records spans…");
+    let stack = Stack::start_traced(&teams::seed_sql("trips", 1), &[]);
+    let team = teams::register(
+        &stack,
+        &teams::team_id("trips", 0),
+        "server-everything",
+        url,
+    );
+    let body = echo_body(&team.server_id, "trips");
+    for _ in 0..10 {
+        assert_eq!(stack.call(&team.member, body.clone()).status, 200);
+    }
+    let store = traces::store(stack.state_dir())?;
+    let before = match traces::count_settled(&store) {
+        Ok(c) => c,
+        Err(why) => return Some(Err(why)),
+    };
+    for _ in 0..calls {
+        let a = stack.call(&team.member, body.clone());
+        assert_eq!(a.status, 200, "{}", a.text);
+    }
+    Some(traces::count_settled(&store).map(|after| (after.since(&before), calls)))
 }
 
 /// The figures the targets are judged on.
@@ -435,6 +488,11 @@ struct Figures {
     contextforge_c16: Option<f64>,
     many_teams: f64,
     list_tools_cached: f64,
+    /// `/health` requests/s with 16 callers (one invocation each).
+    health_c16: f64,
+    /// workerd's inner port (no wrangler proxy), when found.
+    gateway_inner_c1: Option<f64>,
+    inner_health: Option<f64>,
 }
 
 fn verdict(target: &str, figures: &str, met: bool) {

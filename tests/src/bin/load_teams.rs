@@ -36,7 +36,7 @@ fn main() {
     let seconds = args.next().unwrap_or(20).max(1);
 
     let everything = servers::everything_streamable();
-    let stack = Stack::start_with_vars(
+    let stack = Stack::start_traced(
         &teams::seed_sql("load", team_count),
         &[("RATE_LIMIT_ADMIN_PER_HOUR", "1000000")],
     );
