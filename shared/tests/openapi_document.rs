@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 
 use serde_json::Value;
-use shared::api::Action;
+use shared::api::{Action, ActionRequest};
 use shared::gateway::API_PATHS;
 use shared::Error;
 
@@ -102,11 +102,9 @@ fn the_document_is_openapi_3_1_with_both_api_paths_health_and_itself() {
     assert_eq!(doc["openapi"], "3.1.0");
     for path in API_PATHS {
         let post = &doc["paths"][path]["post"];
+        let body = resolve(&doc, &post["requestBody"]);
         assert_eq!(
-            resolve(
-                &doc,
-                &post["requestBody"]["content"]["application/json"]["schema"]
-            ),
+            resolve(&doc, &body["content"]["application/json"]["schema"]),
             &doc["components"]["schemas"]["ActionRequest"],
             "{path}"
         );
@@ -162,6 +160,49 @@ fn each_action_states_the_role_the_gate_enforces_and_an_answer_schema() {
         let pointer = answer.strip_prefix('#').expect("a local pointer");
         assert!(doc.pointer(pointer).is_some(), "{name}: {answer}");
     }
+}
+
+/// Whether `body` has every field `schema` requires (and those of one `anyOf` alternative).
+fn has_required_fields(schema: &Value, body: &Value) -> bool {
+    let has_all = |required: &Value| {
+        required.as_array().is_none_or(|fields| {
+            fields
+                .iter()
+                .all(|f| body.get(f.as_str().unwrap_or_default()).is_some())
+        })
+    };
+    has_all(&schema["required"])
+        && schema["anyOf"]
+            .as_array()
+            .is_none_or(|alternatives| alternatives.iter().any(|a| has_all(&a["required"])))
+}
+
+#[test]
+fn every_action_has_an_example_and_every_example_is_a_valid_request() {
+    let doc = document();
+    let examples = doc["components"]["requestBodies"]["Action"]["content"]["application/json"]
+        ["examples"]
+        .as_object()
+        .expect("request examples");
+    let variants = request_variants(&doc);
+    let mut shown = BTreeSet::new();
+    for (name, example) in examples {
+        let body = &example["value"];
+        let request = ActionRequest::parse(body.to_string().as_bytes())
+            .unwrap_or_else(|e| panic!("example {name} is refused: {e}"));
+        let action = request.action.name();
+        shown.insert(action);
+        let (_, schema) = variants
+            .iter()
+            .find(|(n, _)| n == action)
+            .expect("a described action");
+        assert!(
+            has_required_fields(schema, body),
+            "example {name} lacks a required field"
+        );
+    }
+    let all: BTreeSet<&str> = Action::NAMES.iter().copied().collect();
+    assert_eq!(shown, all, "actions with an example");
 }
 
 #[test]

@@ -10,24 +10,33 @@
 use std::process::Command;
 
 use integration::root;
+use integration::servers::python_streamable;
 use integration::stack::Stack;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 const TEAM: &str = "team-f";
 
-/// A server (nothing listens there), one of its tools and a past call of the member's, so that
-/// lists and reads answer with rows, not only empty arrays.
-const SEED: &str = "INSERT INTO teams (id, name, tier, rate_limit_per_hour, user_calls_per_day) \
-    VALUES ('team-f', 'Fuzzed', 'enterprise', 1000000, 1000000); \
-    INSERT INTO mcp_servers (id, team_id, name, server_type, config) VALUES \
-    ('srv-f', 'team-f', 'dead-end', 'http', '{\"url\":\"http://127.0.0.1:9/mcp\"}'); \
-    INSERT INTO mcp_tools (id, server_id, team_id, tool_name, description, input_schema) VALUES \
-    ('tool-f', 'srv-f', 'team-f', 'echo', 'Echoes', \
-     '{\"type\":\"object\",\"properties\":{\"message\":{\"type\":\"string\"}}}'); \
-    INSERT INTO mcp_tool_executions (id, team_id, user_id, server_id, tool_id, server_name, \
-     tool_name, input, output, status, started_at, completed_at, duration_ms) VALUES \
-    ('exec-f', 'team-f', 'fuzz-member', 'srv-f', 'tool-f', 'dead-end', 'echo', '{}', '{}', \
-     'success', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 5);";
+/// The ids the document's request examples name (`components.requestBodies.Action`): `srv-demo`
+/// (`demo`, our Python MCP server at `{url}`), `srv-old` (nothing listens there; the
+/// `delete_server` example deletes it), members `user-2` and `user-old`, and a past call of
+/// the member's, `exec-demo`. So the examples phase runs every action for real, and lists and
+/// reads answer with rows, not only empty arrays.
+fn seed(url: &str) -> String {
+    format!(
+        "INSERT INTO teams (id, name, tier, rate_limit_per_hour, user_calls_per_day) \
+         VALUES ('{TEAM}', 'Fuzzed', 'enterprise', 1000000, 1000000); \
+         INSERT INTO team_members (team_id, user_id, role) VALUES \
+         ('{TEAM}', 'user-2', 'member'), ('{TEAM}', 'user-old', 'member'); \
+         INSERT INTO mcp_servers (id, team_id, name, server_type, config) VALUES \
+         ('srv-demo', '{TEAM}', 'demo', 'http', '{{\"url\":\"{url}\"}}'), \
+         ('srv-old', '{TEAM}', 'old', 'http', '{{\"url\":\"http://127.0.0.1:9/mcp\"}}'); \
+         INSERT INTO mcp_tool_executions (id, team_id, user_id, server_id, server_name, \
+         tool_name, input, output, status, started_at, completed_at, duration_ms) VALUES \
+         ('exec-demo', '{TEAM}', 'fuzz-member', 'srv-demo', 'demo', 'echo', '{{}}', '{{}}', \
+         'success', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), \
+         strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 5);"
+    )
+}
 
 /// Generated test cases per operation in the fuzzing phase (a bound on the run's length).
 const MAX_EXAMPLES: &str = "150";
@@ -42,8 +51,9 @@ fn python() -> std::path::PathBuf {
 
 #[test]
 fn the_running_api_answers_every_generated_request_as_its_openapi_document_says() {
+    let server = python_streamable();
     let stack = Stack::start_with_vars(
-        SEED,
+        &seed(&server.url),
         &[
             ("RATE_LIMIT_ADMIN_PER_HOUR", "1000000"),
             ("RATE_LIMIT_USER_CALLS_PER_DAY", "1000000"),
@@ -53,10 +63,19 @@ fn the_running_api_answers_every_generated_request_as_its_openapi_document_says(
     the_document_is_valid_openapi_3_1();
     let member = stack.token("fuzz-member", TEAM, "member");
     let admin = stack.token("fuzz-admin", TEAM, "admin");
-    // Writes the promised memberships before the fuzzer's first request.
+    // The demo server's tools (`echo`, `fail`, `add`, …), `add` behind a confirmation.
+    let synced = stack.call(
+        &admin,
+        json!({"action": "sync_tools", "server_id": "srv-demo"}),
+    );
+    assert_eq!(synced.status, 200, "{}", synced.text);
+    let confirm = json!({"action": "update_tool", "server_id": "srv-demo", "tool_name": "add",
+                         "requires_confirmation": true});
+    let updated = stack.call(&admin, confirm);
+    assert_eq!(updated.status, 200, "{}", updated.text);
     assert_eq!(
         stack
-            .call(&admin, serde_json::json!({"action": "list_servers"}))
+            .call(&member, json!({"action": "list_servers"}))
             .status,
         200
     );
