@@ -130,7 +130,7 @@ fn schemathesis_finds_nothing(stack: &Stack, who: &str, token: &str) {
         .args(["--header", &format!("X-Team-Id: {TEAM}")])
         .args([
             "--checks",
-            "not_a_server_error,status_code_conformance,response_schema_conformance,content_type_conformance",
+            "not_a_server_error,status_code_conformance,response_schema_conformance,content_type_conformance,response_headers_conformance",
         ])
         .args(["--phases", "examples,coverage,fuzzing"])
         .args(["--max-examples", MAX_EXAMPLES])
