@@ -105,3 +105,10 @@ for f in "${signing_files[@]}"; do
   fi
   append_missing "$f" INTERNAL_SIGNING_KEY "$signing_key"
 done
+
+# The secrets above are for the workers only: the stdio bridge's children (other uids) must not
+# read them, nor the local state (D1, KV) the workers keep in .dev-state/.
+for f in "$root"/.dev.vars "$root"/functions/*/.dev.vars; do
+  [ -f "$f" ] && chmod 600 "$f"
+done
+mkdir -p "$root/.dev-state" && chmod 700 "$root/.dev-state"

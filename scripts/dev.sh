@@ -5,8 +5,8 @@
 # server through the API, and prints ready-to-paste curl lines. Ctrl-C stops everything.
 # It also starts the stdio bridge (functions/stdio_bridge) where the workers' .dev.vars point
 # (STDIO_BRIDGE_URL) and registers a stdio demo server from the connector catalogue: connector
-# `filesystem` (@modelcontextprotocol/server-filesystem) on .dev-state/filesystem-demo/, run by
-# the bridge as a child process.
+# `filesystem` (@modelcontextprotocol/server-filesystem) on .dev-demo/filesystem-demo/, run by
+# the bridge as a child process (its own uid when dev runs as root).
 #   MCP_EDGE_PORT (8787)  MCP_EDGE_DEMO_PORT (3001)  MCP_EDGE_PROFILE (fastdev | release)
 #   the bridge's port: STDIO_BRIDGE_URL in functions/*/.dev.vars (MCP_EDGE_BRIDGE_PORT when
 #   scripts/dev-vars.sh first writes them; default 8790)
@@ -78,7 +78,14 @@ MCP_EDGE_SKIP_BUILD=1 setsid wrangler dev "${configs[@]}" --ip 127.0.0.1 --port 
 pids+=($!)
 
 say "starting the stdio bridge on $bridge_addr (allow-list: STDIO_ALLOWED_COMMANDS of .dev.vars; log: .dev-state/stdio-bridge.log)"
-BRIDGE_TOKEN=$(dev_var BRIDGE_TOKEN) BRIDGE_ADDR=$bridge_addr \
+# The token goes by a private file, never the bridge's environment; children get their own uids
+# when dev runs as root, otherwise the bridge's loopback-only development mode.
+token_file="$state/bridge-token"
+(umask 077 && printf '%s\n' "$(dev_var BRIDGE_TOKEN)" >"$token_file")
+chmod 600 "$token_file"
+insecure=false
+[ "$(id -u)" = 0 ] || insecure=true
+BRIDGE_TOKEN_FILE=$token_file BRIDGE_INSECURE_SHARED_UID=$insecure BRIDGE_ADDR=$bridge_addr \
   BRIDGE_ALLOWED_COMMANDS=$(dev_var STDIO_ALLOWED_COMMANDS) BRIDGE_LOG=info \
   PATH="$PATH:$root/.venv/bin" \
   setsid "${CARGO_TARGET_DIR:-$root/target}/debug/stdio_bridge" >"$state/stdio-bridge.log" 2>&1 </dev/null &
@@ -122,9 +129,12 @@ server_id=$(ensure_server everything-demo \
 say "syncing its tools (sync_tools)"
 post "$admin" "{\"action\":\"sync_tools\",\"server_id\":\"$server_id\"}"; echo
 
-fs_dir="$state/filesystem-demo"
+# Outside .dev-state (private to this user): the bridge runs the server as a uid of its own.
+fs_dir="$root/.dev-demo/filesystem-demo"
 mkdir -p "$fs_dir"
+chmod 755 "$root/.dev-demo" "$fs_dir"
 printf 'Hello from a stdio MCP server, run by the stdio bridge for mcp-edge.\n' >"$fs_dir/hello.txt"
+chmod 644 "$fs_dir/hello.txt"
 # The catalogue's filesystem connector (config/connectors/filesystem.json) on that folder.
 fs_connector="\"connector\":\"filesystem\",\"parameters\":{\"folder\":\"$fs_dir\"}"
 fs_id=$(ensure_server filesystem-demo \

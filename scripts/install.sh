@@ -45,13 +45,39 @@ else
   touch "$stamp"
 fi
 
+# The stdio bridge runs each test server as its own uid: the venv's interpreter must be one
+# every user can run (Debian's /usr/bin/python3, not one under a private home such as pyenv's).
 venv=.venv
-if [ -x "$venv/bin/python" ] && [ "$venv/.installed" -nt tests/servers/requirements.txt ]; then
+venv_python=python3
+[ -x /usr/bin/python3 ] && venv_python=/usr/bin/python3
+world_runnable() { # every directory above the venv's interpreter is searchable by others
+  local home d
+  home=$(sed -n 's/^home = //p' "$venv/pyvenv.cfg" 2>/dev/null)
+  [ -n "$home" ] || return 1
+  d=$home
+  while [ "$d" != / ] && [ -n "$d" ]; do
+    [ $(( 0$(stat -c %a "$d") & 1 )) -eq 1 ] || return 1
+    d=$(dirname "$d")
+  done
+}
+if [ -x "$venv/bin/python" ] && [ "$venv/.installed" -nt tests/servers/requirements.txt ] && world_runnable; then
   say "python test servers' packages: present"
 else
-  say "creating $venv and installing tests/servers/requirements.txt"
-  python3 -m venv "$venv"
+  say "creating $venv with $venv_python and installing tests/servers/requirements.txt"
+  rm -rf "$venv"
+  "$venv_python" -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/servers/requirements.txt
   touch "$venv/.installed"
+fi
+
+# The stdio bridge sandboxes every child with bubblewrap (PID/mount namespaces) and setpriv
+# (util-linux) where the kernel allows it.
+if command -v bwrap >/dev/null 2>&1; then
+  say "bubblewrap: present"
+elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  say "installing bubblewrap (Debian package) for the stdio bridge's sandbox"
+  apt-get install -y --no-install-recommends bubblewrap >/dev/null
+else
+  say "bubblewrap missing: install Debian's bubblewrap package (the stdio bridge then falls back to uid separation)"
 fi
 say "done"

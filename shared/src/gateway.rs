@@ -187,7 +187,9 @@ impl CorsPolicy {
             headers.push(("access-control-allow-methods", "POST, OPTIONS".into()));
             headers.push((
                 "access-control-allow-headers",
-                "Authorization, Content-Type, X-Request-Id, X-Team-Id".into(),
+                // X-Client-Info and Apikey: what supabase-js's functions.invoke() sends.
+                "Authorization, Content-Type, X-Request-Id, X-Team-Id, X-Client-Info, Apikey"
+                    .into(),
             ));
             headers.push(("access-control-max-age", "86400".into()));
         }
@@ -212,6 +214,20 @@ mod tests {
         assert!(CorsPolicy::from_setting(None)
             .headers(Some("https://app.example.com"))
             .is_empty());
+    }
+
+    #[test]
+    fn preflight_allows_what_supabase_js_sends() {
+        let h = CorsPolicy::AnyOrigin.preflight_headers(Some("https://x.example"));
+        let allowed = &h
+            .iter()
+            .find(|(k, _)| *k == "access-control-allow-headers")
+            .unwrap()
+            .1
+            .to_ascii_lowercase();
+        for header in ["authorization", "content-type", "x-client-info", "apikey"] {
+            assert!(allowed.contains(header), "{header} in {allowed}");
+        }
     }
 
     #[test]

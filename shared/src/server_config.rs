@@ -14,10 +14,13 @@ use serde_json::{json, Map, Value};
 
 use crate::error::{Error, Result};
 use crate::ssrf::check_upstream_url;
+
+pub mod auth;
 pub use crate::stdio_spec::{
     bridge_key_of_path, bridge_url, AllowedCommands, BRIDGE_COMMAND_HEADER,
 };
 use crate::stdio_spec::{env_name_problem, CommandForm, EnvNameProblem, LaunchSpec};
+pub use auth::{AuthHint, AuthKind};
 use mcp_client::{ServerEndpoint, TransportPin};
 
 crate::text_enum::text_enum! {
@@ -41,11 +44,23 @@ pub struct RemoteConfig {
     pub transport: TransportPin,
     #[serde(default)]
     pub headers: Map<String, Value>,
+    /// How the server's credential is applied (the seed design's block; [`auth`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthHint>,
+}
+
+/// The `config.auth` block of a stored remote server's config, if it has a valid one.
+pub fn auth_hint_of(config_text: &str) -> Option<AuthHint> {
+    let config: Value = serde_json::from_str(config_text).ok()?;
+    AuthHint::parse(config.get("auth")?).ok()
 }
 
 impl RemoteConfig {
     /// Validates an admin-supplied config for a remote (`http` or `sse`) server.
     pub fn parse(config: &Value, allow_private: bool) -> Result<RemoteConfig> {
+        if let Some(block) = config.get("auth").filter(|b| !b.is_null()) {
+            AuthHint::parse(block)?;
+        }
         let parsed: RemoteConfig = serde_json::from_value(config.clone())
             .map_err(|e| Error::validation(format!("server config is invalid: {e}")))?;
         let url = check_upstream_url(&parsed.url, allow_private)?;
@@ -313,8 +328,9 @@ impl AllowedCommands {
 }
 
 /// Checks an environment variable name a stdio server gets: `[A-Za-z_][A-Za-z0-9_]*`, and
-/// none that changes how programs load (`LD_*`, `DYLD_*`) or belongs to the bridge
-/// (`BRIDGE_*`), nor `PATH`/`HOME` (the bridge sets those).
+/// none that changes how code loads (`stdio_spec::CODE_LOADING_ENV`: `LD_*`, `NODE_*`,
+/// `PYTHON*`, `NPM_CONFIG_*`, …) or belongs to the bridge (`BRIDGE_*`, and `PATH`, `HOME`,
+/// `TMPDIR`…, which the bridge sets).
 pub fn check_env_name(name: &str, field: &str) -> Result<()> {
     match env_name_problem(name) {
         None => Ok(()),

@@ -4,10 +4,12 @@
 //!
 //! - The launch spec: base64url JSON `{command, args, env}` in the [`BRIDGE_COMMAND_HEADER`].
 //! - Environment variable names: `[A-Za-z_][A-Za-z0-9_]*` of at most 128 bytes; never one that
-//!   changes how programs load (`LD_*`, `DYLD_*`, any case). Core also refuses names the bridge
-//!   owns or sets (`BRIDGE_*`, `PATH`, `HOME`) when an admin registers them
-//!   ([`EnvNameProblem::Reserved`]); the bridge passes those through (a spec's `PATH` reaches
-//!   the child but never decides which executable runs).
+//!   changes how a program, interpreter or package manager loads code ([`CODE_LOADING_ENV`]:
+//!   `LD_*`, `DYLD_*`, `NODE_*`, `PYTHON*`, `NPM_CONFIG_*`, `UV_*`, `PIP_*`, `BASH_ENV`, …, any
+//!   case), refused by core when an admin registers it and by the bridge in every spec. Core
+//!   also refuses names the bridge owns or sets (`BRIDGE_*`, [`BRIDGE_SET_ENV`]) when an admin
+//!   registers them ([`EnvNameProblem::Reserved`]); the bridge overrides those with its own
+//!   values (a spec's `PATH` never reaches the child nor decides which executable runs).
 //! - Commands: a bare name (looked up on the bridge's own search path) or an absolute path,
 //!   never a relative path; it runs only if it equals an allow-list entry exactly
 //!   ([`AllowedCommands::allows`]), so `/tmp/x/npx` does not pass as `npx`.
@@ -31,6 +33,82 @@ pub const BRIDGE_COMMAND_HEADER: &str = "X-Bridge-Command";
 /// Largest accepted [`BRIDGE_COMMAND_HEADER`] value (encoded).
 pub const MAX_SPEC_HEADER_BYTES: usize = 64 * 1024;
 const MAX_ENV_NAME_LEN: usize = 128;
+
+/// Environment names that change how a program, interpreter or package manager finds or loads
+/// code (or its configuration, which can name code): refused in every launch spec. An entry
+/// ending in `*` is a prefix; matching ignores case (`npm_config_*` is read by npm too).
+pub const CODE_LOADING_ENV: &[&str] = &[
+    // The dynamic loader and libc.
+    "LD_*",
+    "DYLD_*",
+    "GCONV_PATH",
+    "GLIBC_TUNABLES",
+    "MALLOC_*",
+    "LOCPATH",
+    "NLSPATH",
+    "HOSTALIASES",
+    "RES_OPTIONS",
+    "OPENSSL_CONF",
+    "OPENSSL_MODULES",
+    "OPENSSL_ENGINES",
+    // Shells.
+    "BASH_ENV",
+    "ENV",
+    "BASH_FUNC_*",
+    "SHELLOPTS",
+    "BASHOPTS",
+    "PS4",
+    "IFS",
+    "CDPATH",
+    "PROMPT_COMMAND",
+    // Node and its package managers.
+    "NODE_*",
+    "NPM_CONFIG_*",
+    "NPX_*",
+    "COREPACK_*",
+    "YARN_*",
+    "PNPM_*",
+    "BUN_*",
+    "DENO_*",
+    // Python and its package managers.
+    "PYTHON*",
+    "UV_*",
+    "UVX_*",
+    "PIP_*",
+    "PIPX_*",
+    "VIRTUAL_ENV",
+    "CONDA_*",
+    // Other interpreters.
+    "PERL5*",
+    "PERLLIB",
+    "PERL_*",
+    "RUBY*",
+    "GEM_*",
+    "BUNDLE_*",
+    "JAVA_TOOL_OPTIONS",
+    "_JAVA_OPTIONS",
+    "JDK_JAVA_OPTIONS",
+    "CLASSPATH",
+    "LUA_*",
+    "TCLLIBPATH",
+    "GIT_*",
+    // Where programs look for their configuration.
+    "XDG_*",
+];
+
+/// Variables the bridge sets for every child itself (the spec's values never reach it).
+pub const BRIDGE_SET_ENV: &[&str] = &["PATH", "HOME", "TMPDIR", "USER", "LOGNAME", "SHELL"];
+
+/// Whether `name` is in [`CODE_LOADING_ENV`] (any case).
+pub fn loads_code(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    CODE_LOADING_ENV
+        .iter()
+        .any(|rule| match rule.strip_suffix('*') {
+            Some(prefix) => upper.starts_with(prefix),
+            None => upper == *rule,
+        })
+}
 const MAX_SEGMENT_LEN: usize = 128;
 
 /// What a stdio server is started with. The `env` values are secrets.
@@ -132,10 +210,11 @@ impl LaunchSpec {
 pub enum EnvNameProblem {
     /// Not `[A-Za-z_][A-Za-z0-9_]*` of at most 128 bytes.
     Malformed,
-    /// Changes how programs load (`LD_*`, `DYLD_*`): refused by core and the bridge.
+    /// Changes how a program, interpreter or package manager loads code ([`CODE_LOADING_ENV`]):
+    /// refused by core and the bridge.
     Loader,
-    /// Owned or set by the bridge (`BRIDGE_*`, `PATH`, `HOME`): refused when an admin
-    /// registers it; the bridge passes it through.
+    /// Owned or set by the bridge (`BRIDGE_*`, [`BRIDGE_SET_ENV`]): refused when an admin
+    /// registers it; the bridge sets its own value instead.
     Reserved,
 }
 
@@ -148,11 +227,11 @@ pub fn env_name_problem(name: &str) -> Option<EnvNameProblem> {
     if !well_formed {
         return Some(EnvNameProblem::Malformed);
     }
-    let upper = name.to_ascii_uppercase();
-    if upper.starts_with("LD_") || upper.starts_with("DYLD_") {
+    if loads_code(name) {
         return Some(EnvNameProblem::Loader);
     }
-    if upper.starts_with("BRIDGE_") || upper == "PATH" || upper == "HOME" {
+    let upper = name.to_ascii_uppercase();
+    if upper.starts_with("BRIDGE_") || BRIDGE_SET_ENV.contains(&upper.as_str()) {
         return Some(EnvNameProblem::Reserved);
     }
     None
@@ -304,6 +383,8 @@ mod tests {
     fn refuses_loader_variables_and_bad_names() {
         let enc = |s: &LaunchSpec| s.encode();
         assert!(LaunchSpec::decode(&enc(&spec(&[("LD_PRELOAD", "/x.so")]))).is_err());
+        assert!(LaunchSpec::decode(&enc(&spec(&[("NODE_OPTIONS", "-r /x.js")]))).is_err());
+        assert!(LaunchSpec::decode(&enc(&spec(&[("PATH", "/tmp")]))).is_ok());
         assert!(LaunchSpec::decode(&enc(&spec(&[("A=B", "1")]))).is_err());
         assert!(LaunchSpec::decode("%%%").is_err());
     }
@@ -328,14 +409,33 @@ mod tests {
                 "{bad}"
             );
         }
-        for loader in ["LD_PRELOAD", "ld_library_path", "DYLD_INSERT_LIBRARIES"] {
+        for loader in [
+            "LD_PRELOAD",
+            "ld_library_path",
+            "DYLD_INSERT_LIBRARIES",
+            "NODE_OPTIONS",
+            "PYTHONPATH",
+            "PYTHONSTARTUP",
+            "NPM_CONFIG_REGISTRY",
+            "npm_config_registry",
+            "UV_INDEX_URL",
+            "PIP_INDEX_URL",
+            "PERL5LIB",
+            "RUBYOPT",
+            "JAVA_TOOL_OPTIONS",
+            "BASH_ENV",
+            "ENV",
+        ] {
             assert_eq!(
                 env_name_problem(loader),
                 Some(EnvNameProblem::Loader),
                 "{loader}"
             );
         }
-        for reserved in ["PATH", "home", "BRIDGE_TOKEN"] {
+        for ok in ["ENVIRONMENT", "NODEJS_TOKEN", "GITHUB_TOKEN", "MY_NODE_ID"] {
+            assert_eq!(env_name_problem(ok), None, "{ok}");
+        }
+        for reserved in ["PATH", "home", "BRIDGE_TOKEN", "TMPDIR", "USER"] {
             assert_eq!(
                 env_name_problem(reserved),
                 Some(EnvNameProblem::Reserved),

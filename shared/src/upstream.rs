@@ -29,7 +29,8 @@ use crate::redact::Redactor;
 use crate::repo::credentials::{self, StoredCredential};
 use crate::repo::servers::{self, Server};
 use crate::server_config::{
-    stdio_env, RemoteConfig, ServerType, StdioConfig, STDIO_BRIDGE_DO_ORIGIN,
+    auth_hint_of, stdio_env, AuthHint, AuthKind, RemoteConfig, ServerType, StdioConfig,
+    STDIO_BRIDGE_DO_ORIGIN,
 };
 use crate::time::iso_from_ms;
 use mcp_client::ServerEndpoint;
@@ -142,6 +143,14 @@ pub fn authorize<D, C, H: Upstream>(
     }
     let mut endpoint = endpoint_of(server, services.settings.allow_private_upstreams)?;
     let Some((stored, material)) = open_credential(services, server, stored)? else {
+        if let Some(hint) = auth_hint_of(&server.config).filter(AuthHint::needs_credential) {
+            return Err(Error::Conflict(format!(
+                "server '{}' needs a{} {} credential (its config.auth) and has none;                  an admin sets it with set_credential",
+                server.name,
+                if hint.kind == AuthKind::ApiKey { "n" } else { "" },
+                hint.kind.credential_type().unwrap_or("")
+            )));
+        }
         return Ok(Authorized {
             endpoint,
             credential: None,

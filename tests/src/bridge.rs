@@ -1,7 +1,10 @@
 //! The local stdio bridge (`functions/stdio_bridge`) next to `wrangler dev`, as
 //! `scripts/dev.sh` runs it, but owned by the test: its own process on a free loopback port
-//! with a fresh random `BRIDGE_TOKEN`, the workers' `STDIO_ALLOWED_COMMANDS` as its allow-list
-//! and the repo's npm binaries and venv executables on its `PATH`. A bridge that something else runs (a
+//! with a fresh random token (given in a private `BRIDGE_TOKEN_FILE`, never in its environment),
+//! the workers' `STDIO_ALLOWED_COMMANDS` as its allow-list and the repo's npm binaries and venv
+//! executables on its `PATH`. Run as root, each child gets its own uid (the bridge's sandbox);
+//! otherwise the bridge's development mode (`BRIDGE_INSECURE_SHARED_UID=true`, loopback only).
+//! A bridge that something else runs (a
 //! `scripts/dev.sh` session of this or another checkout, on the `.dev.vars` address) is never
 //! used: the workers of the test's stack are pointed at this one with
 //! [`Bridge::worker_dev_vars`] (`Stack::start_with_dev_vars`).
@@ -23,6 +26,7 @@ pub struct Bridge {
     pub allowed: String,
     proc: Proc,
     agent: ureq::Agent,
+    _token_file: tempfile::NamedTempFile,
 }
 
 /// One of the workers' local settings (`functions/call_tool/.dev.vars`).
@@ -46,23 +50,42 @@ fn random_token() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Starts a bridge of the test's own on a free port.
+/// Starts a bridge of the test's own on a free port. Its children get their own uids but no PID
+/// namespace (`BRIDGE_SANDBOX=uid`), so the pids they report are the host's.
 pub fn start() -> Bridge {
+    start_with(&[("BRIDGE_SANDBOX", "uid")])
+}
+
+/// [`start`] with more `BRIDGE_*` settings (e.g. `BRIDGE_SANDBOX=auto`).
+pub fn start_with(settings: &[(&str, &str)]) -> Bridge {
     crate::stack::build_once();
     let token = random_token();
     let allowed = worker_dev_var("STDIO_ALLOWED_COMMANDS");
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
+    // NamedTempFile is created 0600: the bridge refuses a token file others may read.
+    let token_file = tempfile::NamedTempFile::new().expect("a temporary token file");
+    std::fs::write(token_file.path(), &token).expect("writing the token file");
     let mut cmd = Command::new(bridge_binary());
-    cmd.env("BRIDGE_TOKEN", &token)
+    cmd.env("BRIDGE_TOKEN_FILE", token_file.path())
+        .env_remove("BRIDGE_TOKEN")
         .env("BRIDGE_ADDR", &addr)
+        .env(
+            "BRIDGE_INSECURE_SHARED_UID",
+            if unsafe { libc::geteuid() } == 0 {
+                "false"
+            } else {
+                "true"
+            },
+        )
         .env("BRIDGE_ALLOWED_COMMANDS", &allowed)
         .env("BRIDGE_LOG", "info")
         // The venv's bin last: the catalogue's PyPI connectors (mcp-server-git, …) are there.
         .env(
             "PATH",
             format!("{}:{}", tool_path(), root().join(".venv/bin").display()),
-        );
+        )
+        .envs(settings.iter().copied());
     let mut proc = Proc::spawn("stdio-bridge", cmd);
     proc.wait_for_port(port, Duration::from_secs(30));
     let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -76,11 +99,12 @@ pub fn start() -> Bridge {
         allowed,
         proc,
         agent,
+        _token_file: token_file,
     }
 }
 
 impl Bridge {
-    /// `GET /health`: `{"status":"ok","children":N,"sessions":N}`.
+    /// `GET /health`: `{"status":"ok","children":N,"sessions":N,"sandbox":MODE,"limits":{…}}`.
     pub fn health(&self) -> Value {
         let mut r = self
             .agent
@@ -132,6 +156,11 @@ impl Bridge {
             ("STDIO_BRIDGE_URL", self.url.as_str()),
             ("BRIDGE_TOKEN", self.token.as_str()),
         ]
+    }
+
+    /// Where the bridge read its token from (a private file).
+    pub fn token_file(&self) -> &std::path::Path {
+        self._token_file.path()
     }
 
     /// The bridge's own log.

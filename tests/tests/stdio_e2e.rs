@@ -127,6 +127,12 @@ fn stdio_servers_run_through_wrangler_dev_and_the_bridge() {
 
 fn filesystem_server_lists_and_reads_a_temporary_folder(w: &World) {
     let dir = tempfile::tempdir().expect("temp dir");
+    // The bridge runs the server as a uid of its own: the folder must be readable by others.
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     let dir_path = dir.path().canonicalize().unwrap().display().to_string();
     std::fs::write(dir.path().join("hello.txt"), "hello from a stdio server\n").unwrap();
 

@@ -268,6 +268,14 @@ fn tool_errors_are_completed_calls_with_success_false(w: &World) {
     assert_eq!(answer.status, 200, "{}", answer.text);
     assert_eq!(answer.body["success"], false);
     assert_eq!(answer.body["result"]["isError"], true);
+    // The seed client reads `error` from every `success: false` answer.
+    assert!(
+        answer.body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("disk on fire")),
+        "{}",
+        answer.text
+    );
     let row = one(
         s,
         &format!(

@@ -229,7 +229,7 @@ async fn main() {
     all.sort();
     let total_calls = all.len();
     println!(
-        "{:<14} sessions={:<3} calls={:<5} errors={:<4} p50={:>7.2}ms p90={:>7.2}ms p99={:>7.2}ms  {:>8.1} calls/s",
+        "{:<22} sessions={:<3} calls={:<5} errors={:<4} p50={:>7.2}ms p90={:>7.2}ms p99={:>7.2}ms  {:>8.1} calls/s",
         opts.name,
         opts.sessions,
         all.len(),

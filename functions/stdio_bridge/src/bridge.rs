@@ -8,17 +8,24 @@
 //!   calls start one child) and its `initialize` result answers every session's `initialize`;
 //! - a dead child, or one started from a different launch spec, is replaced on the next
 //!   request; an idle one (nothing in flight for `idle_timeout`) is killed by the reaper;
-//! - dropping the bridge kills every process group it started.
+//! - dropping the bridge kills every process group it started;
+//! - a new child starts only below `max_children` running children in all and
+//!   `max_children_per_team` for its team (its own key's child, being replaced, not counted);
+//!   otherwise `BridgeError::AtCapacity` (HTTP 503);
+//! - every child runs in the sandbox (`sandbox`): its own uid (lease), home and limits; the
+//!   lease and the capacity ticket are released only once its process has ended.
 
 use crate::child::{Child, Groups};
 use crate::config::Config;
 use crate::log::info;
+use crate::sandbox::Sandbox;
 use crate::spec::{AllowList, LaunchSpec, SpecError};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+
 use std::time::{Duration, Instant};
 
 /// Asked of a child when the first HTTP client did not say.
@@ -42,6 +49,30 @@ pub enum BridgeError {
     Spec(#[from] SpecError),
     #[error("{0}")]
     Start(String),
+    /// Too many children running (in all, or for the team).
+    #[error("{0}")]
+    AtCapacity(String),
+}
+
+/// Running children per key, for the caps.
+type Live = Arc<Mutex<HashMap<Key, usize>>>;
+
+/// Counts one running child of `key` until dropped.
+struct Ticket {
+    live: Live,
+    key: Key,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let mut live = lock(&self.live);
+        if let Some(n) = live.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                live.remove(&self.key);
+            }
+        }
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -73,6 +104,8 @@ pub struct Bridge {
     slots: Mutex<HashMap<Key, Arc<Slot>>>,
     sessions: Mutex<HashMap<String, Session>>,
     groups: Groups,
+    sandbox: Sandbox,
+    live: Live,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -80,14 +113,58 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Bridge {
-    pub fn new(cfg: Config) -> Self {
-        Bridge {
+    /// A bridge with its sandbox in force, or why it may not run (not root without the
+    /// insecure setting, bad uid range, homes root not writable).
+    pub fn new(cfg: Config) -> Result<Self, String> {
+        let sandbox = Sandbox::new(&cfg.sandbox)?;
+        info!(
+            "sandbox: {} (uids {}-{}, homes {}, limits {:?})",
+            sandbox.mode,
+            cfg.sandbox.uids.start(),
+            cfg.sandbox.uids.end(),
+            cfg.sandbox.homes.display(),
+            sandbox.limits
+        );
+        Ok(Bridge {
             allow: AllowList::new(cfg.allowed_commands.clone()),
             cfg,
             slots: Mutex::new(HashMap::new()),
             sessions: Mutex::new(HashMap::new()),
             groups: Arc::new(Mutex::new(HashSet::new())),
+            sandbox,
+            live: Arc::new(Mutex::new(HashMap::new())),
+        })
+    }
+
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
+    }
+
+    /// A ticket for one more child of `key`, unless a cap is reached.
+    fn admit(&self, key: &Key) -> Result<Ticket, BridgeError> {
+        let mut live = lock(&self.live);
+        let others = live.keys().filter(|k| *k != key);
+        let total = others.clone().count();
+        let team = others.filter(|k| k.team == key.team).count();
+        if total >= self.cfg.max_children {
+            return Err(BridgeError::AtCapacity(format!(
+                "the stdio bridge is running its maximum of {} servers (BRIDGE_MAX_CHILDREN); \
+                 try again when an idle one has stopped",
+                self.cfg.max_children
+            )));
         }
+        if team >= self.cfg.max_children_per_team {
+            return Err(BridgeError::AtCapacity(format!(
+                "team {} is running its maximum of {} stdio servers on this bridge \
+                 (BRIDGE_MAX_CHILDREN_PER_TEAM); try again when an idle one has stopped",
+                key.team, self.cfg.max_children_per_team
+            )));
+        }
+        *live.entry(key.clone()).or_default() += 1;
+        Ok(Ticket {
+            live: self.live.clone(),
+            key: key.clone(),
+        })
     }
 
     pub fn config(&self) -> &Config {
@@ -130,14 +207,35 @@ impl Bridge {
             .or_else(|| inner.protocol_version.clone())
             .unwrap_or_else(|| DEFAULT_PROTOCOL_VERSION.to_string());
         let spec = Arc::new(spec.clone());
+        let ticket = self.admit(key)?;
+        let could_not = |e: std::io::Error| {
+            BridgeError::Start(format!("could not start `{}`: {e}", spec.command))
+        };
+        let lease = self.sandbox.lease().map_err(could_not)?;
+        let path = self
+            .cfg
+            .child_env
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.into())
+            .unwrap_or_else(|| self.cfg.search_path.clone());
+        let cmd = self.sandbox.command(
+            &lease,
+            &exe,
+            &spec.args,
+            &self.cfg.child_env,
+            &spec.env,
+            &path,
+        );
         let child = Child::spawn(
             spec.clone(),
-            exe,
+            cmd,
             &self.cfg,
             self.groups.clone(),
             key.to_string(),
+            Box::new((lease, ticket)),
         )
-        .map_err(|e| BridgeError::Start(format!("could not start `{}`: {e}", spec.command)))?;
+        .map_err(could_not)?;
         info!("{key}: started pid {} for {spec:?}", child.pid);
         let init =
             match tokio::time::timeout(self.cfg.init_timeout, initialize(&child, &version)).await {
@@ -212,6 +310,11 @@ impl Bridge {
 
     pub fn session_count(&self) -> usize {
         lock(&self.sessions).len()
+    }
+
+    /// Children whose sandbox (uid, home) is not yet released.
+    pub fn live_children(&self) -> usize {
+        lock(&self.live).values().sum()
     }
 
     pub fn child_count(&self) -> usize {

@@ -20,7 +20,6 @@ use crate::ring::Ring;
 use crate::spec::LaunchSpec;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -42,6 +41,8 @@ pub mod codes {
     pub const START_FAILED: i64 = -32005;
     /// Authentication or session problems (HTTP 401/404).
     pub const REJECTED: i64 = -32006;
+    /// Too many children running, in all or for the team (HTTP 503).
+    pub const AT_CAPACITY: i64 = -32007;
 }
 
 /// Bytes of stderr tail put in error messages.
@@ -107,20 +108,18 @@ fn describe(status: std::io::Result<ExitStatus>) -> String {
 }
 
 impl Child {
-    /// Starts `exe` (already resolved through the allow-list) per `spec`.
+    /// Starts `cmd` (the sandboxed command for `spec`, its executable resolved through the
+    /// allow-list). `held` (the uid lease, the capacity ticket) is dropped once the process
+    /// has ended, off the async threads.
     pub fn spawn(
         spec: Arc<LaunchSpec>,
-        exe: PathBuf,
+        mut cmd: tokio::process::Command,
         cfg: &Config,
         groups: Groups,
         label: String,
+        held: Box<dyn Send + 'static>,
     ) -> std::io::Result<Arc<Child>> {
-        let mut cmd = tokio::process::Command::new(&exe);
-        cmd.args(&spec.args)
-            .env_clear()
-            .envs(cfg.child_env.iter().map(|(k, v)| (k, v)))
-            .envs(&spec.env)
-            .stdin(Stdio::piped())
+        cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0)
@@ -198,6 +197,7 @@ impl Child {
             let _ = tokio::time::timeout(Duration::from_secs(1), stderr_task).await;
             let how = describe(status);
             info!("{label}: child pid {pid} ended ({how})");
+            let _ = tokio::task::spawn_blocking(move || drop(held)).await;
             c.fail_all(&format!("exited ({how}) before replying"));
         });
 

@@ -75,7 +75,8 @@ pub async fn handle(
     if path == "/health" {
         return Ok(json_response(
             StatusCode::OK,
-            &json!({"status": "ok", "children": bridge.child_count(), "sessions": bridge.session_count()}),
+            &json!({"status": "ok", "children": bridge.child_count(), "sessions": bridge.session_count(),
+                "sandbox": bridge.sandbox().mode.to_string(), "limits": bridge.sandbox().limits.to_json()}),
         ));
     }
     if !authorized(req.headers(), &bridge.config().token) {
@@ -192,6 +193,9 @@ fn bridge_error(e: BridgeError, id: Value) -> Response<Body> {
     match e {
         BridgeError::Spec(s) => spec_error(&s, id),
         BridgeError::Start(m) => rpc_error(StatusCode::BAD_GATEWAY, id, codes::START_FAILED, m),
+        BridgeError::AtCapacity(m) => {
+            rpc_error(StatusCode::SERVICE_UNAVAILABLE, id, codes::AT_CAPACITY, m)
+        }
     }
 }
 

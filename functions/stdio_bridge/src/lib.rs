@@ -13,7 +13,9 @@ pub mod http;
 mod lines;
 mod log;
 mod ring;
+pub mod sandbox;
 pub mod spec;
+pub mod token;
 
 pub use bridge::{Bridge, Key};
 pub use config::Config;
@@ -67,6 +69,13 @@ pub async fn serve(bridge: Arc<Bridge>, listener: TcpListener, shutdown: impl Fu
     log::info!("shutting down: stopping {} children", bridge.child_count());
     reaper.abort();
     bridge.shutdown();
+    // Let the children's homes be wiped and their uids released.
+    let _ = tokio::time::timeout(Duration::from_secs(3), async {
+        while bridge.live_children() > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
     let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
 }
 
@@ -82,7 +91,7 @@ pub struct Running {
 pub async fn start(cfg: Config) -> std::io::Result<Running> {
     let listener = TcpListener::bind(cfg.addr).await?;
     let addr = listener.local_addr()?;
-    let bridge = Arc::new(Bridge::new(cfg));
+    let bridge = Arc::new(Bridge::new(cfg).map_err(std::io::Error::other)?);
     let (tx, rx) = oneshot::channel();
     let task = tokio::spawn(serve(bridge.clone(), listener, async {
         let _ = rx.await;

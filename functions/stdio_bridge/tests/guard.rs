@@ -218,3 +218,24 @@ async fn oversized_request_body_is_413() {
         .await;
     assert_eq!(r.status, 413);
 }
+
+#[tokio::test]
+async fn env_names_that_change_how_code_loads_are_400_and_start_nothing() {
+    let bridge = start().await;
+    for name in [
+        "NODE_OPTIONS",
+        "PYTHONPATH",
+        "npm_config_registry",
+        "BASH_ENV",
+        "UV_INDEX_URL",
+    ] {
+        let mut spec = py();
+        spec.env.insert(name.into(), "/tmp/evil".into());
+        let r = Client::new(bridge.url("team1", "py"), &spec)
+            .post(&init_body())
+            .await;
+        assert_eq!(r.status, 400, "{name}: {r:?}");
+        assert!(r.text.contains(name), "{name}: {r:?}");
+    }
+    assert_eq!(bridge.bridge.child_count(), 0, "nothing started");
+}

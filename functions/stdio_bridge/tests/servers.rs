@@ -24,7 +24,7 @@ async fn server_everything_lists_and_calls_tools() {
 
 #[tokio::test]
 async fn server_filesystem_lists_and_reads_a_file() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = shared_tempdir();
     let dir_path = dir.path().canonicalize().unwrap();
     std::fs::write(dir_path.join("note.txt"), "bridged file content").unwrap();
     let bridge = start().await;

@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::repo::credentials::{self, NewSealed};
 use crate::repo::servers::Server;
 use crate::repo::{new_id, servers, tools};
-use crate::server_config::{check_env_name, RemoteConfig, ServerType, StdioConfig};
+use crate::server_config::{auth_hint_of, check_env_name, RemoteConfig, ServerType, StdioConfig};
 use crate::time::iso_from_ms;
 
 const MAX_SERVER_NAME: usize = 128;
@@ -517,6 +517,37 @@ async fn get_server<D: Database, C: Cache, H: Upstream>(
     ))
 }
 
+/// A credential checked against the server's `config.auth` block (`server_config::auth`): of
+/// the type it names, and an `api_key` in its header unless the request names another.
+fn as_configured(
+    server: &Server,
+    credential_type: &str,
+    fields: &Map<String, Value>,
+) -> Result<Map<String, Value>> {
+    let mut fields = fields.clone();
+    let Some(hint) = (server.server_type != ServerType::Stdio)
+        .then(|| auth_hint_of(&server.config))
+        .flatten()
+    else {
+        return Ok(fields);
+    };
+    if let Some(expected) = hint.kind.credential_type() {
+        if expected != credential_type {
+            return Err(Error::validation_with(
+                format!(
+                    "server '{}' takes a {expected} credential (its config.auth.type);                      set one of that type, or change config.auth with update_server",
+                    server.name
+                ),
+                json!({ "field": "credential_type", "expected": expected }),
+            ));
+        }
+    }
+    if let (Some(header), false) = (&hint.header, fields.contains_key("header_name")) {
+        fields.insert("header_name".into(), Value::String(header.clone()));
+    }
+    Ok(fields)
+}
+
 /// `set_credential`: seals the credential under the write key and stores it for the server.
 async fn set_credential<D: Database, C: Cache, H: Upstream>(
     ctx: &Ctx<'_, D, C, H>,
@@ -532,7 +563,8 @@ async fn set_credential<D: Database, C: Cache, H: Upstream>(
         )
     })?;
     let now_ms = s.http.now_ms();
-    let new = secrets::parse_new(credential_type, fields, now_ms)?;
+    let fields = as_configured(&server, credential_type, fields)?;
+    let new = secrets::parse_new(credential_type, &fields, now_ms)?;
     if server.server_type == ServerType::Stdio {
         check_stdio_credential(&server, &new.material)?;
     }

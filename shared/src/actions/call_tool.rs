@@ -460,7 +460,7 @@ async fn answer<D, C: Cache, H>(
                     ctx.log(&format!("caching the result of {tool_name} failed: {e}"));
                 }
             }
-            let reply = Reply::ok(json!({
+            let mut reply = Reply::ok(json!({
                 "success": !is_error,
                 "result": result,
                 "duration_ms": duration_ms,
@@ -469,6 +469,8 @@ async fn answer<D, C: Cache, H>(
             }));
             if is_error {
                 let text = error_text_of(result);
+                // Every `success: false` says why in `error` (the seed client shows that text).
+                reply.body["error"] = Value::String(text.clone());
                 (Status::Error, Some(output), Some(text), reply)
             } else {
                 (Status::Success, Some(output), None, reply)
@@ -531,6 +533,10 @@ fn confirmation_required<D, C, H: Upstream>(
 ) -> Result<Reply> {
     let key = confirmation_key(ctx)?;
     let token = confirmation::issue(key, subject, &new_id(), ctx.services.http.now_ms());
+    let message = format!(
+        "tool '{}' requires confirmation: repeat the call with this confirmation_token to run it",
+        subject.tool_name
+    );
     Ok(Reply::ok(json!({
         "success": false,
         "confirmation_required": true,
@@ -539,10 +545,8 @@ fn confirmation_required<D, C, H: Upstream>(
         "server_id": subject.server_id,
         "tool_name": subject.tool_name,
         "parameters": subject.arguments,
-        "message": format!(
-            "tool '{}' requires confirmation: repeat the call with this confirmation_token to run it",
-            subject.tool_name
-        ),
+        "message": &message,
+        "error": &message,
     })))
 }
 

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
+use stdio_bridge::sandbox::Requested;
 use stdio_bridge::{Config, LaunchSpec, Running};
 
 pub const TOKEN: &str = "test-bridge-token-0123456789";
@@ -83,14 +84,38 @@ pub fn config() -> Config {
     );
     cfg.addr = "127.0.0.1:0".parse().unwrap();
     cfg.search_path = search_path().into();
-    cfg.child_env = vec![
-        ("PATH".into(), search_path()),
-        (
-            "HOME".into(),
-            std::env::var("HOME").unwrap_or_else(|_| "/tmp".into()),
-        ),
-    ];
+    cfg.child_env = vec![("PATH".into(), search_path())];
+    // Each child its own uid (these tests compare pids the children report with the host's,
+    // so not in a PID namespace: tests/sandbox.rs covers that mode); without root, the
+    // development mode.
+    cfg.sandbox.requested = if is_root() {
+        Requested::Uid
+    } else {
+        Requested::SharedUid
+    };
     cfg
+}
+
+pub fn is_root() -> bool {
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// A private (0600) file holding `token`, for `BRIDGE_TOKEN_FILE`.
+pub fn token_file(token: &str) -> tempfile::NamedTempFile {
+    let f = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(f.path(), token).unwrap();
+    f
+}
+
+/// A temporary directory the children (other uids) may read.
+pub fn shared_tempdir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    dir
 }
 
 pub async fn start() -> Running {

@@ -37,6 +37,9 @@ async fn a_tool_that_requires_confirmation_answers_a_token_and_records_nothing()
     assert_eq!(first.status, 200);
     assert_eq!(first.body["success"], false);
     assert_eq!(first.body["confirmation_required"], true);
+    assert!(first.body["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("requires confirmation")));
     assert_eq!(first.body["tool_name"], "echo");
     assert_eq!(first.body["parameters"], json!({"message": "hi"}));
     assert_eq!(first.body["expires_at"], "2026-11-21T20:22:36.000Z");

@@ -520,3 +520,65 @@ async fn a_value_sealed_before_destinations_were_bound_is_refused_with_what_to_d
         Some(format!("Bearer {TOKEN}"))
     );
 }
+
+/// The seed design's `config.auth` block (`{"type": "api_key", "header": …}`) says how the
+/// credential is applied: a call before the credential exists is refused at once, a
+/// credential of another type is refused, and an `api_key` lands in the named header.
+#[tokio::test(flavor = "current_thread")]
+async fn the_seeds_config_auth_block_decides_how_the_credential_is_applied() {
+    let w = World::new();
+    let admin = identity("team-a", Role::Admin);
+    let updated = w
+        .run(
+            &admin,
+            json!({"action": "update_server", "server_id": "srv-a", "config": {
+                "url": "http://127.0.0.1:9/mcp",
+                "auth": {"type": "api_key", "header": "X-N8N-API-Key"}}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        updated.body["server"]["config"]["auth"]["header"],
+        "X-N8N-API-Key"
+    );
+
+    let early = call_echo(&w).await;
+    assert_eq!(early.status, 409, "{}", early.body);
+    let message = early.body["message"].as_str().unwrap();
+    assert!(
+        message.contains("api_key") && message.contains("set_credential"),
+        "{message}"
+    );
+    assert!(w.net.sent_header("x-n8n-api-key").is_none(), "nothing sent");
+
+    let wrong = w
+        .answer(
+            &admin,
+            json!({"action": "set_credential", "server_id": "srv-a", "credential_type": "bearer",
+                   "credential": {"token": TOKEN}}),
+        )
+        .await;
+    assert_eq!(wrong.status, 400, "{}", wrong.body);
+    assert_eq!(wrong.body["details"]["expected"], "api_key");
+    assert!(!wrong.body.to_string().contains(TOKEN));
+
+    set(&w, "srv-a", "api_key", json!({"value": TOKEN})).await;
+    let reply = call_echo(&w).await;
+    assert_eq!(reply.status, 502, "the test network refuses, after sending");
+    assert_eq!(w.net.sent_header("x-n8n-api-key").as_deref(), Some(TOKEN));
+
+    // A block that carries the secret itself is refused, naming set_credential.
+    let leaky = w
+        .answer(
+            &admin,
+            json!({"action": "update_server", "server_id": "srv-a", "config": {
+                "url": "http://127.0.0.1:9/mcp", "auth": {"type": "api_key", "key": TOKEN}}}),
+        )
+        .await;
+    assert_eq!(leaky.status, 400, "{}", leaky.body);
+    assert!(leaky.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("set_credential"));
+    assert!(!leaky.body.to_string().contains(TOKEN));
+}
