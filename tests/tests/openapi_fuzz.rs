@@ -1,8 +1,9 @@
 //! The running API keeps the promises of `openapi/openapi.json` (issue 19): the gateway serves
-//! the document at `GET /openapi.json` without a token, the document is valid OpenAPI 3.1
-//! (`openapi-spec-validator`), and schemathesis, generating requests from it for every action
-//! with a member's and an admin's token, gets only documented answers: never a 5xx, every
-//! status documented, every body matching its schema.
+//! the document at `GET /openapi.json` without a token (with CORS, like every answer), the
+//! document is valid OpenAPI 3.1 (`openapi-spec-validator`), and schemathesis, sending the
+//! document's request examples and generating boundary and random requests from it for every
+//! action with a member's and an admin's token, gets only documented answers: never a 5xx,
+//! every status documented, every body and header matching its schema.
 //!
 //! The team's budgets are raised for this stack so that the fuzzer meets the actions, not the
 //! rate limiter (a 429 would be documented, and would hide everything behind it).
@@ -15,6 +16,8 @@ use integration::stack::Stack;
 use serde_json::{json, Value};
 
 const TEAM: &str = "team-f";
+/// The PWA's origin, allowed by this stack's CORS setting.
+const PWA_ORIGIN: &str = "https://pwa.example";
 
 /// The ids the document's request examples name (`components.requestBodies.Action`): `srv-demo`
 /// (`demo`, our Python MCP server at `{url}`), `srv-old` (nothing listens there; the
@@ -39,7 +42,7 @@ fn seed(url: &str) -> String {
 }
 
 /// Generated test cases per operation in the fuzzing phase (a bound on the run's length).
-const MAX_EXAMPLES: &str = "150";
+const MAX_EXAMPLES: &str = "100";
 
 fn document_path() -> std::path::PathBuf {
     root().join("openapi/openapi.json")
@@ -57,6 +60,7 @@ fn the_running_api_answers_every_generated_request_as_its_openapi_document_says(
         &[
             ("RATE_LIMIT_ADMIN_PER_HOUR", "1000000"),
             ("RATE_LIMIT_USER_CALLS_PER_DAY", "1000000"),
+            ("CORS_ALLOWED_ORIGINS", PWA_ORIGIN),
         ],
     );
     the_gateway_serves_the_document_without_a_token(&stack);
@@ -85,7 +89,13 @@ fn the_running_api_answers_every_generated_request_as_its_openapi_document_says(
 }
 
 fn the_gateway_serves_the_document_without_a_token(stack: &Stack) {
-    let answer = stack.request("GET", "/openapi.json", None, None, &[]);
+    let answer = stack.request(
+        "GET",
+        "/openapi.json",
+        None,
+        None,
+        &[("origin", PWA_ORIGIN)],
+    );
     assert_eq!(answer.status, 200, "{}", answer.text);
     assert!(
         answer
@@ -95,6 +105,11 @@ fn the_gateway_serves_the_document_without_a_token(stack: &Stack) {
         answer.headers
     );
     assert!(answer.header("x-request-id").is_some());
+    // A PWA on another origin reads it like any other answer.
+    assert_eq!(
+        answer.header("access-control-allow-origin"),
+        Some(PWA_ORIGIN)
+    );
     let file: Value = serde_json::from_str(
         &std::fs::read_to_string(document_path()).expect("openapi/openapi.json"),
     )
