@@ -1,4 +1,5 @@
 //! The public gateway worker: the one function URL the PWA calls. It answers CORS preflights,
+//! `GET /health` and `GET /openapi.json` (the API's description, `openapi/openapi.json`, no auth),
 //! admits requests (size, JWT, shape; see `shared::gateway`), picks the team
 //! (`shared::membership`), asks the team's gate (`edge_cloudflare::limiter`, the `RateLimiter`
 //! Durable Object in `edge_cloudflare::rate_limiter`, hosted here: membership, role, limits),
@@ -34,6 +35,10 @@ use shared::Error;
 use worker::{event, Context, Env, Headers, Method, Request, RequestInit, Response};
 
 const WORKER: &str = "gateway";
+
+/// The OpenAPI 3.1 description of the API (`openapi/openapi.json`), served without auth.
+const OPENAPI_PATH: &str = "/openapi.json";
+const OPENAPI_DOCUMENT: &str = include_str!("../../../openapi/openapi.json");
 
 /// Who asked what of which team, for the request's log line (known once the gate admitted it).
 struct Who {
@@ -137,6 +142,14 @@ async fn handle(
     let path = req.path();
     if path == "/health" && req.method() == Method::Get {
         return Response::from_json(&json!({ "status": "ok" })).or_internal("health answer");
+    }
+    if path == OPENAPI_PATH && req.method() == Method::Get {
+        let response = Response::ok(OPENAPI_DOCUMENT).or_internal("openapi answer")?;
+        response
+            .headers()
+            .set("content-type", "application/json")
+            .or_internal("openapi answer")?;
+        return Ok(response);
     }
     if !is_api_path(&path) {
         return Err(Error::NotFound(format!(
