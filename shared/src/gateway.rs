@@ -174,7 +174,7 @@ impl CorsPolicy {
             ("vary", "Origin".into()),
             (
                 "access-control-expose-headers",
-                "X-Request-Id, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After, Server-Timing"
+                "X-Request-Id, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, RateLimit-Policy, Retry-After, Server-Timing"
                     .into(),
             ),
         ]

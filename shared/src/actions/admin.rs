@@ -673,11 +673,19 @@ async fn reencrypt_credentials<D: Database, C: Cache, H: Upstream>(
             }
         }
     }
-    Ok(Reply::ok(json!({
+    let mut body = json!({
         "success": failed.is_empty(),
         "key_id": ring.write_key_id(),
         "reencrypted": reencrypted,
         "already_current": current,
-        "failed": failed,
-    })))
+    });
+    if !failed.is_empty() {
+        body["error"] = format!(
+            "{} credentials could not be re-encrypted; each one's error is in failed[]",
+            failed.len()
+        )
+        .into();
+    }
+    body["failed"] = failed.into();
+    Ok(Reply::ok(body))
 }

@@ -519,3 +519,20 @@ mod credentials;
 mod pinning;
 mod quota;
 mod redaction;
+
+/// The seed client reads `error` from every `success: false` answer, the team-wide sync's too.
+#[tokio::test(flavor = "current_thread")]
+async fn a_team_wide_sync_with_a_failed_server_says_why_in_error() {
+    let w = World::new();
+    let r = w
+        .run(
+            &identity("team-a", Role::Admin),
+            json!({"action": "sync_tools"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.body["success"], false, "{}", r.body);
+    let error = r.body["error"].as_str().unwrap_or_default();
+    assert!(error.contains("servers failed to sync"), "{}", r.body);
+    assert!(r.body["servers"][0]["error"].is_string(), "{}", r.body);
+}

@@ -247,6 +247,9 @@ async fn reencrypt_reports_credentials_it_cannot_open_and_leaves_them() {
         .await
         .unwrap();
     assert_eq!(r.body["success"], false);
+    assert!(r.body["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("1 credentials could not be re-encrypted")));
     assert_eq!(r.body["failed"][0]["server_id"], "srv-a");
     assert_eq!(
         w.db.scalar("SELECT key_id FROM mcp_server_credentials"),
