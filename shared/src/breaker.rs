@@ -215,6 +215,17 @@ pub enum Gate {
     },
 }
 
+impl Gate {
+    /// The refusal of a breaker in `state`, which may let a call through in `retry_in_ms`.
+    pub fn rejected(state: &BreakerState, retry_in_ms: u64) -> Gate {
+        Gate::Reject {
+            retry_in_ms,
+            failures: state.failures,
+            last_error: state.last_error.clone(),
+        }
+    }
+}
+
 impl<'a, C: Cache> Breaker<'a, C> {
     pub fn new(cache: &'a C, team_id: &'a str, server_id: &'a str) -> Self {
         Breaker {
@@ -235,14 +246,9 @@ impl<'a, C: Cache> Breaker<'a, C> {
     /// if the lease read back after writing it is this call's.
     pub async fn admit(&mut self, now_ms: u64, budget_ms: u64, probe_id: &str) -> Gate {
         self.seen = load(self.cache, self.team_id, self.server_id).await;
-        let reject = |s: &BreakerState, retry_in_ms| Gate::Reject {
-            retry_in_ms,
-            failures: s.failures,
-            last_error: s.last_error.clone(),
-        };
         match admit(&self.seen, now_ms, &self.config, probe_id, budget_ms) {
             Admission::Allow => Gate::Allow,
-            Admission::Reject { retry_in_ms } => reject(&self.seen, retry_in_ms),
+            Admission::Reject { retry_in_ms } => Gate::rejected(&self.seen, retry_in_ms),
             Admission::Probe(leased) => {
                 store(self.cache, self.team_id, self.server_id, &leased).await;
                 let back = load(self.cache, self.team_id, self.server_id).await;
@@ -251,7 +257,7 @@ impl<'a, C: Cache> Breaker<'a, C> {
                         self.seen = back;
                         Gate::Probe
                     }
-                    Some(p) => reject(&back, p.until_ms.saturating_sub(now_ms)),
+                    Some(p) => Gate::rejected(&back, p.until_ms.saturating_sub(now_ms)),
                     // The write did not stick (KV failing): fail open.
                     None => Gate::Probe,
                 }
@@ -288,7 +294,10 @@ pub async fn record_outcome<C: Cache>(
     fault: Option<&str>,
 ) {
     let mut breaker = Breaker::new(cache, team_id, server_id);
-    breaker.seen = load(cache, team_id, server_id).await;
+    if fault.is_none() {
+        // `record` reads the state itself on a fault; a success needs it to know what to close.
+        breaker.seen = load(cache, team_id, server_id).await;
+    }
     breaker.record(now_ms, fault).await
 }
 

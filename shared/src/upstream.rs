@@ -29,8 +29,7 @@ use crate::redact::Redactor;
 use crate::repo::credentials::{self, StoredCredential};
 use crate::repo::servers::{self, Server};
 use crate::server_config::{
-    auth_hint_of, stdio_env, AuthHint, AuthKind, RemoteConfig, ServerType, StdioConfig,
-    STDIO_BRIDGE_DO_ORIGIN,
+    stdio_env, AuthHint, AuthKind, RemoteConfig, ServerType, StdioConfig, STDIO_BRIDGE_DO_ORIGIN,
 };
 use crate::time::iso_from_ms;
 use mcp_client::ServerEndpoint;
@@ -141,9 +140,10 @@ pub fn authorize<D, C, H: Upstream>(
     if server.server_type == ServerType::Stdio {
         return stdio_endpoint(services, server, stored);
     }
-    let mut endpoint = endpoint_of(server, services.settings.allow_private_upstreams)?;
+    let remote = remote_config_of(server, services.settings.allow_private_upstreams)?;
+    let mut endpoint = remote.endpoint(&server.id, server.server_type);
     let Some((stored, material)) = open_credential(services, server, stored)? else {
-        if let Some(hint) = auth_hint_of(&server.config).filter(AuthHint::needs_credential) {
+        if let Some(hint) = remote.auth.filter(AuthHint::needs_credential) {
             return Err(Error::Conflict(format!(
                 "server '{}' needs a{} {} credential (its config.auth) and has none;                  an admin sets it with set_credential",
                 server.name,
@@ -291,9 +291,10 @@ pub fn stdio_config_of(server: &Server, launch: ConnectorLaunch) -> Result<Stdio
     })
 }
 
-/// How to reach a remote server, without its credential (see [`authorized_endpoint`], which
-/// also reaches stdio servers); a config the admin must fix is an `upstream_error` naming it.
-pub fn endpoint_of(server: &Server, allow_private: bool) -> Result<ServerEndpoint> {
+/// A remote server's config: how to reach it, without its credential (see
+/// [`authorized_endpoint`], which also reaches stdio servers), and how its credential is
+/// applied; a config the admin must fix is an `upstream_error` naming it.
+pub fn remote_config_of(server: &Server, allow_private: bool) -> Result<RemoteConfig> {
     if server.server_type == ServerType::Stdio {
         return Err(Error::Upstream(format!(
             "server '{}' is a stdio server: it is reached through the stdio bridge \
@@ -304,14 +305,13 @@ pub fn endpoint_of(server: &Server, allow_private: bool) -> Result<ServerEndpoin
     let config: Value = serde_json::from_str(&server.config).map_err(|_| {
         Error::Upstream(format!("server '{}' has an unreadable config", server.name))
     })?;
-    let remote = RemoteConfig::parse(&config, allow_private).map_err(|e| {
+    RemoteConfig::parse(&config, allow_private).map_err(|e| {
         Error::Upstream(format!(
             "server '{}' config: {}",
             server.name,
             e.public_message()
         ))
-    })?;
-    Ok(remote.endpoint(&server.id, server.server_type))
+    })
 }
 
 #[cfg(test)]

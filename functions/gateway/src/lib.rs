@@ -266,14 +266,16 @@ async fn handle(
         request: fields,
         config_version,
     };
-    let forwarded = forward(env, binding_of(action.route()), action.name(), &envelope).await;
+    let remember = memo_key.as_deref().map(|key| (key, http.now_ms()));
+    let forwarded = forward(
+        env,
+        binding_of(action.route()),
+        action.name(),
+        &envelope,
+        remember,
+    )
+    .await;
     timings.lap("forward", at, now_ms());
-    let forwarded = match (forwarded, memo_key) {
-        (Ok(answer), Some(key)) if answer.status_code() == 200 => {
-            remember(answer, &key, http.now_ms()).await
-        }
-        (forwarded, _) => forwarded,
-    };
     // The admin worker dropped the KV hint of whoever's teams changed; this isolate forgets
     // its memory of it too (others within TEAMS_HINT_MEMO_MS, and only ever as a hint).
     let changed = if action.is_member_change() {
@@ -293,12 +295,14 @@ async fn handle(
 }
 
 /// Signs the envelope (serialised once: the MAC covers exactly the bytes sent), sends it to
-/// an action worker and relays its answer (status and body) as is.
+/// an action worker and relays its answer (status and body) as is; a successful answer is
+/// kept in the isolate's memory under `remember`'s key (at its time), when given.
 async fn forward(
     env: &Env,
     binding: &str,
     action: &str,
     envelope: &Envelope,
+    remember: Option<(&str, u64)>,
 ) -> Result<Response, Error> {
     let bindings = Bindings::new(env);
     let service = bindings.service(binding)?;
@@ -332,6 +336,9 @@ async fn forward(
             "{binding} refused the gateway's signed envelope: is {SIGNING_KEY_VAR} the same on every worker?"
         )));
     }
+    if let (Some((key, at_ms)), 200) = (remember, status) {
+        answer_memo().remember(key, &bytes, at_ms);
+    }
     let response = Response::from_bytes(bytes)
         .or_internal("relaying the answer")?
         .with_status(status);
@@ -346,22 +353,6 @@ async fn forward(
             .or_internal("relaying the answer")?;
     }
     Ok(response)
-}
-
-/// Keeps a read-only answer's body in this isolate's memory and relays it.
-async fn remember(mut answer: Response, key: &str, now_ms: u64) -> Result<Response, Error> {
-    let body = answer.bytes().await.or_internal("reading the answer")?;
-    answer_memo().remember(key, &body, now_ms);
-    let relayed = Response::from_bytes(body)
-        .or_internal("relaying the answer")?
-        .with_status(200);
-    for (name, value) in answer.headers().entries() {
-        relayed
-            .headers()
-            .set(&name, &value)
-            .or_internal("relaying the answer")?;
-    }
-    Ok(relayed)
 }
 
 /// The isolate's memory of read-only answers (`shared::cache::answers`).

@@ -67,7 +67,10 @@ pub async fn sync_tools<D: Database, C: Cache, H: Upstream>(
                 }
                 per_server.push(Value::Object(entry));
             }
-            let failed = per_server.iter().filter(|s| s["success"] != true).count();
+            let (total, failed) = (
+                per_server.len(),
+                per_server.iter().filter(|s| s["success"] != true).count(),
+            );
             let mut body = json!({
                 "success": failed == 0,
                 "tools_synced": synced,
@@ -77,8 +80,7 @@ pub async fn sync_tools<D: Database, C: Cache, H: Upstream>(
             if failed > 0 {
                 // Every `success: false` says why in `error`; each server's own is in `servers`.
                 body["error"] = format!(
-                    "{failed} of {} servers failed to sync; each one's error is in servers[]",
-                    per_server_len(&body)
+                    "{failed} of {total} servers failed to sync; each one's error is in servers[]"
                 )
                 .into();
             }
@@ -122,8 +124,4 @@ pub async fn sync_server<D: Database, C: Cache, H: Upstream>(
     };
     drop_team_caches(services.cache, &server.team_id, Some(&server.id)).await;
     result
-}
-
-fn per_server_len(body: &Value) -> usize {
-    body["servers"].as_array().map_or(0, Vec::len)
 }

@@ -59,14 +59,7 @@ impl Book {
         };
         match admit(state, now_ms, &self.config, "team-object", budget_ms) {
             Admission::Allow => (Gate::Allow, None),
-            Admission::Reject { retry_in_ms } => (
-                Gate::Reject {
-                    retry_in_ms,
-                    failures: state.failures,
-                    last_error: state.last_error.clone(),
-                },
-                None,
-            ),
+            Admission::Reject { retry_in_ms } => (Gate::rejected(state, retry_in_ms), None),
             Admission::Probe(leased) => (Gate::Probe, Some(self.keep(server_id, leased))),
         }
     }

@@ -16,7 +16,7 @@
 //!   holds at most [`MAX_TOTAL_BYTES`] (it starts over beyond).
 //! - Without a version (limits disabled, or the gate failed open) nothing is stored or served.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
 use serde_json::Value;
@@ -50,7 +50,7 @@ pub fn key(
 #[derive(Debug, Default)]
 pub struct AnswerMemo {
     entries: RefCell<HashMap<String, (Vec<u8>, u64)>>,
-    bytes: RefCell<usize>,
+    bytes: Cell<usize>,
 }
 
 impl AnswerMemo {
@@ -79,15 +79,17 @@ impl AnswerMemo {
             return;
         };
         let mut entries = self.entries.borrow_mut();
-        let mut bytes = self.bytes.borrow_mut();
-        if *bytes + body.len() + key.len() > MAX_TOTAL_BYTES {
+        let size = body.len() + key.len();
+        let mut bytes = self.bytes.get();
+        if bytes + size > MAX_TOTAL_BYTES {
             entries.clear();
-            *bytes = 0;
+            bytes = 0;
         }
-        *bytes += body.len() + key.len();
+        bytes += size;
         if let Some((old, _)) = entries.insert(key.to_string(), (body, now_ms)) {
-            *bytes -= old.len() + key.len();
+            bytes -= old.len() + key.len();
         }
+        self.bytes.set(bytes);
     }
 }
 
@@ -140,13 +142,13 @@ mod tests {
         let body = format!(r#"{{"tools":"{}"}}"#, "x".repeat(MAX_ANSWER_BYTES - 100));
         for i in 0..(2 * MAX_TOTAL_BYTES / MAX_ANSWER_BYTES) {
             memo.remember(&format!("k{i}"), body.as_bytes(), T0);
-            assert!(*memo.bytes.borrow() <= MAX_TOTAL_BYTES);
+            assert!(memo.bytes.get() <= MAX_TOTAL_BYTES);
         }
         // The same key stored again replaces its bytes instead of adding to them.
         let fresh = AnswerMemo::new();
         fresh.remember("k", br#"{"tools":[]}"#, T0);
         fresh.remember("k", br#"{"tools":[]}"#, T0 + 1);
         let kept = fresh.recall("k", T0 + 1).unwrap().len();
-        assert_eq!(*fresh.bytes.borrow(), kept + "k".len());
+        assert_eq!(fresh.bytes.get(), kept + "k".len());
     }
 }
