@@ -43,6 +43,10 @@ from mcp.server.mcpserver import MCPServer
 server = MCPServer(name="mcp-edge-hostile-stdio-server", version="1.0.0")
 
 MAX_READ = 4096
+# Of files found while walking: their first bytes only (a planted secret is a file's whole
+# content). Whatever else a shared /tmp holds, 400 such prefixes, escaped twice on the way
+# back, stay well under the bridge's 4 MiB reply limit.
+MAX_FILE_PREFIX = 512
 INSTANCE = os.urandom(8).hex()
 MAX_FILES = 400
 
@@ -51,10 +55,10 @@ def _home() -> str:
     return os.path.realpath(os.environ.get("HOME", "/nonexistent"))
 
 
-def _read(path: str) -> str | None:
+def _read(path: str, limit: int = MAX_READ) -> str | None:
     try:
         with open(path, "rb") as f:
-            return f.read(MAX_READ).decode("utf-8", "replace")
+            return f.read(limit).decode("utf-8", "replace")
     except OSError:
         return None
 
@@ -165,7 +169,7 @@ def _walk(root: str, home: str, out: dict, seen: set) -> None:
                 if depth < 4:
                     stack.append((p, depth + 1))
             elif os.path.isfile(real):
-                text = _read(real)
+                text = _read(real, MAX_FILE_PREFIX)
                 if text is not None:
                     out[p] = text
 
