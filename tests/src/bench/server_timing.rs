@@ -98,6 +98,23 @@ impl Stages {
             })
             .collect()
     }
+
+    /// The mean duration of `name` in ms (`None`: never seen with a duration). The runtime's
+    /// clock moves in whole milliseconds, so a stage's median is 0 or 1 where its mean over
+    /// many calls still says how long it takes.
+    pub fn mean(&self, name: &str) -> Option<f64> {
+        let d = self.durations.get(name).filter(|d| !d.is_empty())?;
+        Some(d.iter().sum::<f64>() / d.len() as f64)
+    }
+
+    /// The sum of the means of every stage whose name starts with `prefix`.
+    pub fn mean_sum(&self, prefix: &str) -> f64 {
+        self.order
+            .iter()
+            .filter(|name| name.starts_with(prefix))
+            .filter_map(|name| self.mean(name))
+            .sum()
+    }
 }
 
 #[cfg(test)]
@@ -151,5 +168,17 @@ mod tests {
             s.p50s(),
             [("a".to_string(), 3, 2.0), ("b".to_string(), 2, 30.0)]
         );
+    }
+
+    #[test]
+    fn means_average_whole_milliseconds_and_sum_by_prefix() {
+        let mut s = Stages::default();
+        s.add(["total;dur=10, a-start;dur=1, a-upstream;dur=4"]);
+        s.add(["total;dur=11, a-start;dur=0, a-upstream;dur=5"]);
+        s.add(["total;dur=9, a-upstream;dur=6"]);
+        assert_eq!(s.mean("total"), Some(10.0));
+        assert_eq!(s.mean("a-start"), Some(0.5));
+        assert_eq!(s.mean("missing"), None);
+        assert_eq!(s.mean_sum("a-"), 5.5);
     }
 }
