@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use crate::breaker::{self, Breaker, Gate};
 use crate::cache::Cache;
 use crate::db::{Database, Statement};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::repo::credentials;
 use crate::repo::executions::{self, Finished, NewExecution, Status};
 use crate::repo::rollups::{self, ExecutionFact};
@@ -46,9 +46,35 @@ use crate::time::iso_from_ms;
 pub const START_URL: &str = "https://rate-limiter.internal/ledger/start";
 pub const FINISH_URL: &str = "https://rate-limiter.internal/ledger/finish";
 pub const ADMIT_URL: &str = "https://rate-limiter.internal/ledger/admit";
-/// The team's object flushes finished records this long after the first of them ends, so that
-/// the calls of a burst share a D1 transaction.
-pub const FLUSH_DELAY_MS: u64 = 200;
+/// The team's object flushes finished records this long after the first of them ends
+/// (`LEDGER_FLUSH_DELAY_MS`, [`flush_delay_ms`]), or as soon as [`MAX_BATCH`] have ended, so
+/// that a team's calls share a D1 transaction: at the product's peak most teams call less than
+/// once a second, and a short delay would cost D1 one transaction per call (docs/CAPACITY.md).
+/// Readers of executions do not wait it out: the admin worker asks the object to flush before
+/// every history or analytics read (`FLUSH_URL`).
+pub const DEFAULT_FLUSH_DELAY_MS: u64 = 60_000;
+/// The longest flush delay accepted (records wait in the team's object meanwhile).
+pub const MAX_FLUSH_DELAY_MS: u64 = 600_000;
+/// Where the team's object flushes its finished records to D1 at once (answers how many).
+pub const FLUSH_URL: &str = "https://rate-limiter.internal/ledger/flush";
+
+/// The flush delay from the setting `LEDGER_FLUSH_DELAY_MS` (absent or empty: the default);
+/// a value that is not a whole number of milliseconds up to [`MAX_FLUSH_DELAY_MS`] is an error
+/// naming the setting.
+pub fn flush_delay_ms(setting: Option<&str>) -> Result<u64> {
+    match setting.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(DEFAULT_FLUSH_DELAY_MS),
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|ms| *ms <= MAX_FLUSH_DELAY_MS)
+            .ok_or_else(|| {
+                Error::internal(format!(
+                    "LEDGER_FLUSH_DELAY_MS must be a whole number of milliseconds from 0 to {MAX_FLUSH_DELAY_MS}, not {v:?}"
+                ))
+            }),
+    }
+}
 /// After a failed flush, the object tries again this much later.
 pub const FLUSH_RETRY_MS: u64 = 2_000;
 

@@ -109,6 +109,10 @@ impl Answer {
     }
 }
 
+/// The gateway's setting of the ledger's flush delay, and the stacks' default for it.
+pub const LEDGER_FLUSH_DELAY: &str = "LEDGER_FLUSH_DELAY_MS";
+pub const TEST_FLUSH_DELAY_MS: &str = "200";
+
 impl Stack {
     /// Starts everything with `seed_sql` applied after the migrations.
     pub fn start(seed_sql: &str) -> Stack {
@@ -147,6 +151,13 @@ impl Stack {
         traces: LocalTraces,
     ) -> Stack {
         build_once();
+        // Tests read D1 right after their calls: a short ledger flush delay unless the test
+        // chose one (the checked-in minute is proved in tests/tests/hot_path.rs).
+        let mut vars = vars.to_vec();
+        if !vars.iter().any(|(k, _)| *k == LEDGER_FLUSH_DELAY) {
+            vars.push((LEDGER_FLUSH_DELAY, TEST_FLUSH_DELAY_MS));
+        }
+        let vars = vars.as_slice();
         let view = (!dev_vars.is_empty()).then(|| checkout_view(dev_vars));
         let cwd = view.as_ref().map_or_else(root, |v| v.path().to_path_buf());
         let state = tempfile::tempdir().expect("temp dir");

@@ -5,7 +5,9 @@
 //!   same change through the API (`update_tool`) applies to the very next call.
 //! - Every call is recorded in the team's Durable Object ledger and reaches D1 exactly once,
 //!   in batches (`ledger_flushes`: how many calls each D1 transaction carried), with the
-//!   tool's statistics equal to the calls made.
+//!   tool's statistics equal to the calls made. With the checked-in flush delay (a minute;
+//!   this test waits longer than any test runs) the calls stay in the object until someone
+//!   reads executions, which flushes first, or until `MAX_BATCH` calls have ended.
 //! - Every answer says where its time went (`Server-Timing`, the action's stages prefixed `a-`);
 //!   the circuit breaker's verdict travels with the ledger's start (no stage of its own).
 //! - `list_tools` is answered from the gateway isolate's memory while the team's configuration
@@ -14,8 +16,9 @@
 use std::collections::BTreeSet;
 
 use integration::servers::python_streamable;
-use integration::stack::{Answer, Stack};
+use integration::stack::{Answer, Stack, LEDGER_FLUSH_DELAY};
 use serde_json::{json, Value};
+use shared::ledger::MAX_BATCH;
 
 const SEED: &str =
     "INSERT INTO teams (id, name) VALUES ('team-h', 'Team H'), ('team-o', 'Team O');";
@@ -37,7 +40,14 @@ fn admin_ok(stack: &Stack, token: &str, body: Value) -> Answer {
 #[test]
 fn call_tool_serves_cached_targets_records_in_the_ledger_and_reports_its_stages() {
     let python = python_streamable();
-    let stack = Stack::start(SEED);
+    let stack = Stack::start_with_vars(
+        SEED,
+        &[
+            (LEDGER_FLUSH_DELAY, "600000"),
+            // A full batch of calls on top of the rest: past a free team's hourly budget.
+            ("RATE_LIMIT_FREE_PER_HOUR", "1000"),
+        ],
+    );
     let admin = stack.token("hana", "team-h", "admin");
     let member = stack.token("hugo", "team-h", "member");
     let created = admin_ok(
@@ -119,17 +129,47 @@ fn call_tool_serves_cached_targets_records_in_the_ledger_and_reports_its_stages(
     let disabled = echo(&stack, &member, &server_id, "off");
     assert_eq!(disabled.status, 403, "{}", disabled.text);
 
-    // The ledger: every call once in D1, final; the batches carried every call exactly once
-    // (how many batches depends on timing and is only reported).
+    // The ledger holds the calls: fewer than a batch ended and the delay is far off …
     let list = ids
         .iter()
         .map(|id| format!("'{id}'"))
         .collect::<Vec<_>>()
         .join(",");
-    let rows = stack.await_rows(
-        &format!("SELECT id, status FROM mcp_tool_executions WHERE id IN ({list})"),
-        ids.len(),
+    let in_d1 = format!("SELECT id, status FROM mcp_tool_executions WHERE id IN ({list})");
+    assert_eq!(
+        stack.d1(&in_d1),
+        Vec::<Value>::new(),
+        "flushed before a read"
     );
+    // … until the member reads their executions: the read flushes first (the last call's end
+    // reaches the object just after its reply, so the read is repeated until it shows).
+    let listed = |a: &Answer| -> BTreeSet<String> {
+        a.body["executions"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{}", a.text))
+            .iter()
+            .filter_map(|e| e["id"].as_str().map(str::to_string))
+            .collect()
+    };
+    let wanted: BTreeSet<String> = ids.iter().cloned().collect();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let read = stack.call(&member, json!({"action": "list_executions", "limit": 200}));
+        assert_eq!(read.status, 200, "{}", read.text);
+        if wanted.is_subset(&listed(&read)) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the read never showed every call: {}",
+            read.text
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // Every call once in D1, final; the batches carried every call exactly once (how many
+    // batches depends on timing and is only reported).
+    let rows = stack.d1(&in_d1);
+    assert_eq!(rows.len(), ids.len(), "{rows:?}");
     assert!(rows.iter().all(|r| r["status"] == "success"), "{rows:?}");
     let flushes = &stack.d1(
         "SELECT count(*) AS batches, sum(executions) AS executions FROM ledger_flushes WHERE team_id = 'team-h'",
@@ -156,6 +196,25 @@ fn call_tool_serves_cached_targets_records_in_the_ledger_and_reports_its_stages(
         stats["success_count"].as_u64(),
         Some(ids.len() as u64),
         "{stats}"
+    );
+
+    // A full batch is flushed without a reader and without waiting out the delay.
+    policy(true);
+    let batch: Vec<String> = (0..MAX_BATCH)
+        .map(|i| {
+            let answer = echo(&stack, &member, &server_id, &format!("b{i}"));
+            assert_eq!(answer.status, 200, "{}", answer.text);
+            answer.body["execution_id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    let list = batch
+        .iter()
+        .map(|id| format!("'{id}'"))
+        .collect::<Vec<_>>()
+        .join(",");
+    stack.await_rows(
+        &format!("SELECT id FROM mcp_tool_executions WHERE id IN ({list})"),
+        MAX_BATCH,
     );
 }
 

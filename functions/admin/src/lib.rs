@@ -5,11 +5,13 @@
 //! After a change it tells the team's object (binding `TEAM_GATE`; `edge_cloudflare::team_gate`)
 //! so that the change takes effect at once: a membership change drops the user's cached role,
 //! an admin action that may change the configuration (`AdminAction::changes_config`) moves the
-//! team to a new version (call_tool's cached call targets are read again).
+//! team to a new version (call_tool's cached call targets are read again). Before a read of
+//! executions or analytics it asks the object to flush its ledger, so the read sees every
+//! call that has ended (`shared::ledger::DEFAULT_FLUSH_DELAY_MS`).
 
 use edge_cloudflare::log::log;
 use edge_cloudflare::shell::serve;
-use edge_cloudflare::team_gate::{config_changed, forget_member};
+use edge_cloudflare::team_gate::{config_changed, flush_ledger, forget_member};
 use shared::actions::admin::{admin, list_connectors};
 use shared::actions::analytics::analytics;
 use shared::actions::members::members;
@@ -43,7 +45,13 @@ async fn fetch(req: Request, env: Env, context: Context) -> worker::Result<Respo
                 Ok(reply)
             }
             Action::ListConnectors => Ok(list_connectors(ctx)),
-            Action::Analytics(action) => analytics(ctx, action, request).await,
+            Action::Analytics(action) => {
+                if let Err(e) = flush_ledger(&gate_env, team).await {
+                    // The read then lags by at most the ledger's flush delay.
+                    notice("to flush its ledger", e);
+                }
+                analytics(ctx, action, request).await
+            }
             Action::Members(action) => {
                 let reply = members(ctx, action, request).await?;
                 if request.action.is_member_change() {

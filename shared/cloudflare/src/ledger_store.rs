@@ -10,8 +10,11 @@
 //!   before its answer leaves it) and never replaces a record; `finish` only ends a record
 //!   still running.
 //! - An alarm is always due while the ledger holds anything: at the latest at the earliest
-//!   running record's deadline, within `FLUSH_DELAY_MS` of a record ending. The alarm ends the
-//!   records past their deadline (`shared::ledger::abandoned`), then flushes.
+//!   running record's deadline, within the flush delay (`shared::ledger::flush_delay_ms`) of a
+//!   record ending, and at once when `MAX_BATCH` records have ended since the last flush. The
+//!   alarm ends the records past their deadline (`shared::ledger::abandoned`), then flushes.
+//!   A reader that must see every finished call asks for the same flush at once
+//!   ([`LedgerState::on_alarm`] through `shared::ledger::FLUSH_URL`).
 //! - A flush marks its rows with the batch id before its one await (the D1 transaction), so
 //!   records that start or end meanwhile are not part of it; a batch whose answer was lost is
 //!   retried under the same id, and `shared::ledger::applied` tells whether D1 already has it.
@@ -24,8 +27,7 @@ use std::cell::Cell;
 
 use serde::Deserialize;
 use shared::ledger::{
-    abandoned, applied, flush_statements, Done, End, Record, FLUSH_DELAY_MS, FLUSH_RETRY_MS,
-    MAX_BATCH,
+    abandoned, applied, flush_statements, Done, End, Record, FLUSH_RETRY_MS, MAX_BATCH,
 };
 use shared::repo::new_id;
 use shared::Error;
@@ -40,11 +42,15 @@ const STORAGE: &str = "ledger storage";
 const MAX_BATCHES_PER_ALARM: usize = 20;
 
 /// The ledger's in-memory state: when the alarm is due, as far as this instance knows.
-#[derive(Default)]
 pub struct LedgerState {
     schema_ready: Cell<bool>,
     /// `None`: unknown (a fresh instance; read from storage once).
     alarm_at: Cell<Option<Option<i64>>>,
+    /// How long after a record ends its flush may wait.
+    flush_delay_ms: u64,
+    /// Records ended by this instance since its last flush (a fresh instance starts at 0: its
+    /// records then wait the delay, never longer).
+    ended_since_flush: Cell<usize>,
 }
 
 #[derive(Deserialize)]
@@ -61,6 +67,16 @@ struct Next {
 }
 
 impl LedgerState {
+    /// A ledger whose finished records wait at most `flush_delay_ms` for their flush.
+    pub fn new(flush_delay_ms: u64) -> Self {
+        LedgerState {
+            schema_ready: Cell::new(false),
+            alarm_at: Cell::new(None),
+            flush_delay_ms,
+            ended_since_flush: Cell::new(0),
+        }
+    }
+
     fn ensure_schema(&self, sql: &SqlStorage) -> Result<(), Error> {
         if !self.schema_ready.get() {
             sql.exec(
@@ -104,8 +120,14 @@ impl LedgerState {
             ],
         )
         .or_internal(STORAGE)?;
-        self.alarm_by(storage, (now_ms + FLUSH_DELAY_MS) as i64)
-            .await
+        let ended = self.ended_since_flush.get() + 1;
+        self.ended_since_flush.set(ended);
+        let delay = if ended >= MAX_BATCH {
+            0
+        } else {
+            self.flush_delay_ms
+        };
+        self.alarm_by(storage, (now_ms + delay) as i64).await
     }
 
     /// The alarm: ends records past their deadline, flushes finished ones to D1 in batches,
@@ -117,6 +139,7 @@ impl LedgerState {
         now_ms: u64,
     ) -> Result<usize, Error> {
         self.alarm_at.set(Some(None));
+        self.ended_since_flush.set(0);
         let sql = storage.sql();
         self.ensure_schema(&sql)?;
         self.end_abandoned(&sql, now_ms)?;

@@ -76,6 +76,7 @@ pub struct RateLimiter {
 
 impl DurableObject for RateLimiter {
     fn new(state: State, env: Env) -> Self {
+        let ledger = LedgerState::new(flush_delay(&env));
         RateLimiter {
             state,
             env,
@@ -83,7 +84,7 @@ impl DurableObject for RateLimiter {
             members: RefCell::new(MemberCache::default()),
             schema_ready: Cell::new(false),
             requests: Cell::new(0),
-            ledger: LedgerState::default(),
+            ledger,
             breakers: BreakerStore::default(),
             config_epoch: shared::repo::new_id(),
             config_changes: Cell::new(0),
@@ -95,6 +96,7 @@ impl DurableObject for RateLimiter {
             "/ledger/start" => return self.ledger_start(&mut req).await,
             "/ledger/finish" => return self.ledger_finish(&mut req).await,
             "/ledger/admit" => return self.ledger_admit(&mut req).await,
+            "/ledger/flush" => return self.flush_ledger().await,
             "/config-changed" => return self.config_changed(&mut req).await,
             _ => {}
         }
@@ -127,6 +129,13 @@ impl DurableObject for RateLimiter {
     /// The ledger's flush (`crate::ledger_store`). A failed flush re-arms itself; the error is
     /// logged, not raised (raising would make the runtime retry on its own schedule as well).
     async fn alarm(&self) -> worker::Result<Response> {
+        self.flush_ledger().await
+    }
+}
+
+impl RateLimiter {
+    /// The ledger's flush, from the alarm or from a reader that asked for it (`/ledger/flush`).
+    async fn flush_ledger(&self) -> worker::Result<Response> {
         let now = Date::now().as_millis();
         let flushed = match self.db() {
             Ok(db) => self.ledger.on_alarm(&self.state.storage(), &db, now).await,
@@ -450,4 +459,14 @@ fn store(sql: &SqlStorage, charge: &Charge, window: &SlidingWindow) -> Result<()
     )
     .or_internal(STORAGE)?;
     Ok(())
+}
+
+/// `LEDGER_FLUSH_DELAY_MS` (`shared::ledger::flush_delay_ms`); a bad value is logged and the
+/// default used: a typo in a tuning setting must not stop the team's calls.
+fn flush_delay(env: &Env) -> u64 {
+    let setting = Bindings::new(env).var("LEDGER_FLUSH_DELAY_MS");
+    shared::ledger::flush_delay_ms(setting.as_deref()).unwrap_or_else(|err| {
+        log("error", WORKER, "-", &err.to_string());
+        shared::ledger::DEFAULT_FLUSH_DELAY_MS
+    })
 }

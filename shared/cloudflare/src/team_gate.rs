@@ -1,7 +1,9 @@
 //! Talking to a team's object (the gateway's `RateLimiter`, one per team): [`stub`] and
 //! [`post_json`], the one way every worker reaches it (the gateway's gate check, call_tool's
 //! ledger, and the notices below); and what other workers tell it after a change it must not
-//! wait out: a membership changed (`/forget`: drop the cached role), or the team's servers,
+//! wait out: a membership changed (`/forget`: drop the cached role), a reader of executions
+//! is about to read them (`/ledger/flush`: finished calls reach D1 now, not after the
+//! ledger's flush delay), or the team's servers,
 //! tools or credentials changed (`/config-changed`: a new configuration version, so
 //! call_tool's cached call targets are read again; `shared::call_target`; the health checks
 //! add the servers that answered, whose circuit breakers close).
@@ -11,6 +13,7 @@
 //! `shared::call_target::TARGET_CACHE_MS`).
 
 use serde::Serialize;
+use shared::ledger::FLUSH_URL;
 use shared::ratelimit::{ConfigChanged, ForgetRequest, CONFIG_CHANGED_URL, FORGET_URL};
 use shared::{Error, Result};
 use worker::{Env, Headers, Method, Request, RequestInit, Response, Stub};
@@ -69,6 +72,13 @@ pub async fn forget_member(env: &Env, team_id: &str, user_id: Option<&str>) -> R
         user_id: user_id.map(str::to_string),
     };
     post_json(&stub(env, BINDING, team_id)?, FORGET_URL, &forget).await?;
+    Ok(())
+}
+
+/// Flushes the team's finished calls from its ledger to D1 now, so that a read of the team's
+/// executions that follows sees every call that has ended.
+pub async fn flush_ledger(env: &Env, team_id: &str) -> Result<()> {
+    post_json(&stub(env, BINDING, team_id)?, FLUSH_URL, &()).await?;
     Ok(())
 }
 

@@ -223,3 +223,18 @@ fn direct<'a>(db: &'a SqliteDb, cache: &'a MemoryCache) -> DirectLedger<'a, Sqli
         now_ms: T0,
     }
 }
+
+#[test]
+fn the_flush_delay_defaults_to_a_minute_and_refuses_what_is_not_milliseconds() {
+    use crate::ledger::{flush_delay_ms, DEFAULT_FLUSH_DELAY_MS, MAX_FLUSH_DELAY_MS};
+    assert_eq!(flush_delay_ms(None).unwrap(), DEFAULT_FLUSH_DELAY_MS);
+    assert_eq!(flush_delay_ms(Some(" ")).unwrap(), DEFAULT_FLUSH_DELAY_MS);
+    assert_eq!(flush_delay_ms(Some("200")).unwrap(), 200);
+    assert_eq!(flush_delay_ms(Some("0")).unwrap(), 0);
+    let max = MAX_FLUSH_DELAY_MS.to_string();
+    assert_eq!(flush_delay_ms(Some(&max)).unwrap(), MAX_FLUSH_DELAY_MS);
+    for bad in ["-1", "1.5", "60s", "600001"] {
+        let err = flush_delay_ms(Some(bad)).unwrap_err().to_string();
+        assert!(err.contains("LEDGER_FLUSH_DELAY_MS"), "{bad}: {err}");
+    }
+}

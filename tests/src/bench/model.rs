@@ -107,12 +107,18 @@ pub struct Target {
 }
 
 impl Target {
-    /// As landed (`shared::ledger`: `FLUSH_DELAY_MS` 200, `MAX_BATCH` 50; call targets cached).
+    /// As checked in (`shared::ledger`: `DEFAULT_FLUSH_DELAY_MS` a minute, `MAX_BATCH` 50;
+    /// call targets cached).
     pub const DEFAULT: Target = Target {
-        flush_secs: 0.2,
-        batch_rows: 50.0,
+        flush_secs: shared::ledger::DEFAULT_FLUSH_DELAY_MS as f64 / 1000.0,
+        batch_rows: shared::ledger::MAX_BATCH as f64,
         statements_per_flush: 2.0,
         config_reads: 0.0,
+    };
+    /// The ledger as first landed (`8a0e738`, `e2f58a5`): flushed 200 ms after a call ends.
+    pub const SHORT_FLUSH: Target = Target {
+        flush_secs: 0.2,
+        ..Target::DEFAULT
     };
 
     /// Flushes per second of one team calling at `rate` calls/s (Poisson arrivals): a timed
@@ -159,8 +165,8 @@ mod tests {
     }
 
     #[test]
-    fn a_busy_team_fills_batches_and_a_quiet_one_flushes_each_call() {
-        let t = Target::DEFAULT;
+    fn a_busy_team_fills_batches_and_a_quiet_one_flushes_each_call_after_200_ms() {
+        let t = Target::SHORT_FLUSH;
         // 1,000 calls/s: twenty 50-record batches a second.
         assert!((t.per_call(1000.0).d1_write_requests - 0.02).abs() < 1e-9);
         // One call a minute: every call is its own flush.
@@ -168,17 +174,13 @@ mod tests {
     }
 
     #[test]
-    fn flushing_per_team_still_takes_one_d1_request_a_call_when_teams_are_small() {
-        let (t, w) = (Target::DEFAULT, Workload::PRODUCT);
+    fn flushing_200_ms_after_a_call_takes_one_d1_request_a_call_and_a_minute_167_a_second() {
+        let w = Workload::PRODUCT;
         // The product's peak: about 4,400 flushes/s of about one record each.
-        let peak = t.d1_requests_per_sec(w.peak_calls_per_sec(), w.teams);
+        let peak = Target::SHORT_FLUSH.d1_requests_per_sec(w.peak_calls_per_sec(), w.teams);
         assert!((4_300.0..4_500.0).contains(&peak), "{peak}");
-        // Flushing every minute instead: one flush per team per minute, 167/s.
-        let minute = Target {
-            flush_secs: 60.0,
-            ..t
-        };
-        let peak = minute.d1_requests_per_sec(w.peak_calls_per_sec(), w.teams);
+        // As checked in, every minute: one flush per team per minute, 167/s.
+        let peak = Target::DEFAULT.d1_requests_per_sec(w.peak_calls_per_sec(), w.teams);
         assert!((peak - 166.7).abs() < 0.1, "{peak}");
     }
 

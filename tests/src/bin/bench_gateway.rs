@@ -455,7 +455,12 @@ fn main() {
 /// a little after their call). `None`: the runtime keeps no trace store.
 fn count_trips(url: &str, calls: usize) -> Option<Result<(traces::Counts, usize), String>> {
     eprintln!("counting storage trips on a stack that records spans…");
-    let stack = Stack::start_traced(&teams::seed_sql("trips", 1), &[]);
+    // The checked-in ledger flush delay (the tests' stacks shorten it).
+    let delay = shared::ledger::DEFAULT_FLUSH_DELAY_MS.to_string();
+    let stack = Stack::start_traced(
+        &teams::seed_sql("trips", 1),
+        &[(integration::stack::LEDGER_FLUSH_DELAY, &delay)],
+    );
     let team = teams::register(
         &stack,
         &teams::team_id("trips", 0),
