@@ -4,7 +4,8 @@
 //
 // Environment: GATEWAY (the gateway's base URL), TOKEN (the bearer JWT), PAGE_PORT,
 // SERVER_NAME (the registered server whose echo tool is called), SCENARIOS (comma list of
-// tests/browser/scenarios.js's scenarios), CHROMIUM (default /usr/bin/chromium).
+// tests/browser/scenarios.js's scenarios), TRACEPARENT (optional, sent with every request),
+// CHROMIUM (default /usr/bin/chromium).
 import { createServer } from "node:http";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -25,6 +26,7 @@ const config = {
   token: env("TOKEN"),
   serverName: env("SERVER_NAME"),
   scenarios: env("SCENARIOS").split(","),
+  traceparent: process.env.TRACEPARENT || undefined,
 };
 const files = {
   "/": ["text/html", readFileSync(`${here}page.html`, "utf8").replace("__CONFIG__", JSON.stringify(config))],

@@ -6,7 +6,12 @@
 import { McpEdgeClient, McpEdgeError, MCPClientService } from "/mcp-edge.js";
 
 const config = JSON.parse(document.getElementById("config").textContent);
-const api = new McpEdgeClient({ baseUrl: config.gateway, token: () => config.token });
+// Every request carries the page's W3C trace context (the preflight must allow it).
+const api = new McpEdgeClient({
+  baseUrl: config.gateway,
+  token: () => config.token,
+  traceparent: () => config.traceparent,
+});
 let serverId;
 
 function describe(err) {

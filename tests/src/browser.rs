@@ -28,7 +28,15 @@ impl BrowserPage {
 
     /// Opens the page against `gateway` with `token` and answers its results: one entry per
     /// scenario of `tests/browser/scenarios.js`, plus `page_origin`, `browser`, `console`.
-    pub fn run(&self, gateway: &str, token: &str, server_name: &str, scenarios: &[&str]) -> Value {
+    /// Every request carries `traceparent`, when given.
+    pub fn run(
+        &self,
+        gateway: &str,
+        token: &str,
+        server_name: &str,
+        scenarios: &[&str],
+        traceparent: Option<&str>,
+    ) -> Value {
         let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
         assert!(
             std::path::Path::new(&chromium).exists(),
@@ -42,7 +50,8 @@ impl BrowserPage {
             .env("PAGE_PORT", self.port.to_string())
             .env("SERVER_NAME", server_name)
             .env("SCENARIOS", scenarios.join(","))
-            .env("CHROMIUM", &chromium);
+            .env("CHROMIUM", &chromium)
+            .env("TRACEPARENT", traceparent.unwrap_or_default());
         let mut driver = Proc::spawn("browser-driver", cmd);
         let deadline = Instant::now() + Duration::from_secs(180);
         let status = loop {

@@ -3,6 +3,7 @@
 //! calls the gateway across origins (CORS) as a PWA would: lists servers and tools, calls
 //! server-everything's echo tool, and makes a failing call that must arrive as the typed
 //! `McpEdgeError` with its code and request id; the seed's `MCPClientService` adapter runs too.
+//! Every request carries the page's `traceparent`, which the gateway's log lines show.
 //! The test reads the page's results and checks them against D1 and the gateway's log.
 
 use integration::browser::BrowserPage;
@@ -11,6 +12,8 @@ use integration::stack::Stack;
 use serde_json::{json, Value};
 
 const SEED: &str = "INSERT INTO teams (id, name, tier) VALUES ('team-a', 'Team A', 'pro');";
+/// The page's W3C trace context, sent with every request (the CORS preflight allows it).
+const TRACEPARENT: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
 
 fn str_of<'a>(v: &'a Value, what: &str) -> &'a str {
     v.as_str()
@@ -43,6 +46,7 @@ fn the_typescript_client_works_in_chromium_across_origins_with_typed_errors() {
             "failing_call",
             "seed_adapter",
         ],
+        Some(TRACEPARENT),
     );
     let context = results.to_string();
     assert_ne!(
@@ -89,6 +93,16 @@ fn the_typescript_client_works_in_chromium_across_origins_with_typed_errors() {
     assert_eq!(rows[0]["status"], "success", "{rows:?}");
     assert_eq!(rows[0]["user_id"], "bob", "{rows:?}");
     assert_eq!(rows[0]["request_id"], call["request_id"], "{rows:?}");
+
+    // The page's trace id is in the gateway's line for the call.
+    let call_id = str_of(&call["request_id"], "the call's request id");
+    let log = stack.await_log(call_id);
+    assert!(
+        log.lines().any(|l| l.contains(call_id)
+            && l.contains("\"worker\":\"gateway\"")
+            && l.contains("\"trace_id\":\"0af7651916cd43dd8448eb211c80319c\"")),
+        "the gateway's line for {call_id} carries the page's trace id"
+    );
 
     let failed = &results["failing_call"]["thrown"];
     assert_eq!(failed["mcp_edge_error"], true, "{context}");

@@ -953,6 +953,8 @@ export interface components {
     parameters: {
         /** @description The team to act in (members of several teams); if the body has `team_id` too, they must agree. */
         TeamHeader: components["schemas"]["TeamId"];
+        /** @description A W3C Trace Context `traceparent` (`00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`). A valid one is continued: its trace id is in the request's log lines and reaches the upstream MCP server in the `traceparent` the action worker sends; an invalid or absent one starts a new trace (never an error). README "Troubleshooting". */
+        TraceparentHeader: string;
     };
     requestBodies: {
         /** @description One action (see `ActionRequest`). */
@@ -988,6 +990,8 @@ export interface operations {
             header?: {
                 /** @description The team to act in (members of several teams); if the body has `team_id` too, they must agree. */
                 "X-Team-Id"?: components["parameters"]["TeamHeader"];
+                /** @description A W3C Trace Context `traceparent` (`00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`). A valid one is continued: its trace id is in the request's log lines and reaches the upstream MCP server in the `traceparent` the action worker sends; an invalid or absent one starts a new trace (never an error). README "Troubleshooting". */
+                traceparent?: components["parameters"]["TraceparentHeader"];
             };
             path?: never;
             cookie?: never;
@@ -1034,6 +1038,8 @@ export interface operations {
             header?: {
                 /** @description The team to act in (members of several teams); if the body has `team_id` too, they must agree. */
                 "X-Team-Id"?: components["parameters"]["TeamHeader"];
+                /** @description A W3C Trace Context `traceparent` (`00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`). A valid one is continued: its trace id is in the request's log lines and reaches the upstream MCP server in the `traceparent` the action worker sends; an invalid or absent one starts a new trace (never an error). README "Troubleshooting". */
+                traceparent?: components["parameters"]["TraceparentHeader"];
             };
             path?: never;
             cookie?: never;
