@@ -80,4 +80,16 @@ elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
 else
   say "bubblewrap missing: install Debian's bubblewrap package (the stdio bridge then falls back to uid separation)"
 fi
+# The TypeScript client's real-browser test (tests/tests/browser.rs) drives Debian's Chromium
+# with playwright-core (npm); playwright never downloads a browser of its own here.
+if command -v chromium >/dev/null 2>&1; then
+  say "chromium: present"
+elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  say "installing chromium (Debian package) for the browser test"
+  apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 || {
+    apt-get update >/dev/null && apt-get install -y --no-install-recommends chromium >/dev/null
+  }
+else
+  say "chromium missing: install Debian's chromium package (tests/tests/browser.rs needs it)"
+fi
 say "done"

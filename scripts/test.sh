@@ -35,6 +35,9 @@ cargo clippy --workspace --exclude integration --exclude stdio_bridge --target w
 step "native tests: core logic, SQL on SQLite, JWT, MCP client against real servers"
 cargo test --workspace --exclude integration --features shared/native
 
+step "TypeScript client: tsc, node:test unit tests, browser bundle (scripts/check-client.sh)"
+scripts/check-client.sh
+
 step "wasm builds of every worker (fastdev profile)"
 mkdir -p target
 if ! MCP_EDGE_PROFILE=fastdev scripts/build-workers.sh >target/build-workers.log 2>&1; then

@@ -187,8 +187,9 @@ impl CorsPolicy {
             headers.push(("access-control-allow-methods", "POST, OPTIONS".into()));
             headers.push((
                 "access-control-allow-headers",
-                // X-Client-Info and Apikey: what supabase-js's functions.invoke() sends.
-                "Authorization, Content-Type, X-Request-Id, X-Team-Id, X-Client-Info, Apikey"
+                // X-Client-Info and Apikey: what supabase-js's functions.invoke() sends;
+                // Traceparent: a PWA's W3C trace context (`crate::trace`).
+                "Authorization, Content-Type, X-Request-Id, X-Team-Id, X-Client-Info, Apikey, Traceparent"
                     .into(),
             ));
             headers.push(("access-control-max-age", "86400".into()));

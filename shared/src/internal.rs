@@ -54,6 +54,10 @@ pub struct Envelope {
     /// call targets are not used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_version: Option<String>,
+    /// The request's W3C `traceparent` (`crate::trace`), which the action worker sends on to
+    /// the upstream servers it calls; `None` from a gateway that predates it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
 }
 
 impl std::fmt::Debug for Envelope {
@@ -68,6 +72,7 @@ impl std::fmt::Debug for Envelope {
             .field("identity", &self.identity)
             .field("request_fields", &fields)
             .field("config_version", &self.config_version)
+            .field("traceparent", &self.traceparent)
             .finish()
     }
 }
@@ -230,6 +235,7 @@ mod tests {
             },
             request: Value::Object(request.body.clone()),
             config_version: Some("epoch.1".into()),
+            traceparent: None,
         };
         for text in [format!("{request:?}"), format!("{envelope:?}")] {
             assert!(!text.contains("key-8a7b6c5d4e"), "{text}");

@@ -18,6 +18,7 @@
 //! [`ledger`] where calls are recorded and how they reach D1, [`actions`] what each action
 //! worker does, [`timing`] the `Server-Timing` stages, [`time`] timestamps.
 
+pub mod action_log;
 pub mod actions;
 pub mod api;
 pub mod auth;
@@ -46,6 +47,7 @@ pub mod stdio_spec;
 mod text_enum;
 pub mod time;
 pub mod timing;
+pub mod trace;
 pub mod upstream;
 
 pub use error::{Error, Result};

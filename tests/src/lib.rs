@@ -5,6 +5,7 @@
 
 pub mod bench;
 pub mod bridge;
+pub mod browser;
 pub mod jwt;
 pub mod proc;
 pub mod servers;

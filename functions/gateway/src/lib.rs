@@ -13,7 +13,7 @@ use edge_cloudflare::fetch::FetchHttp;
 use edge_cloudflare::limiter;
 use std::cell::RefCell;
 
-use edge_cloudflare::log::{log, log_with};
+use edge_cloudflare::log::log_with;
 use edge_cloudflare::{Bindings, WorkerResultExt};
 use mcp_client::http::Clock;
 use serde_json::json;
@@ -31,6 +31,7 @@ use shared::internal::{
 };
 use shared::membership::{keys, requested_team, resolve_team, TEAMS_HINT_MEMO_MS, TEAM_HEADER};
 use shared::timing::{self, Timings};
+use shared::trace::{self, TraceContext};
 use shared::Error;
 use worker::{event, Context, Env, Headers, Method, Request, RequestInit, Response};
 
@@ -51,6 +52,9 @@ struct Who {
 async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
     let request_id = uuid_v4();
     let origin = req.headers().get("origin")?;
+    let random_hex = format!("{}{}", uuid_v4(), uuid_v4()).replace('-', "");
+    let trace =
+        TraceContext::continue_or_start(req.headers().get(trace::HEADER)?.as_deref(), &random_hex);
     let cors = CorsPolicy::from_setting(
         env.var("CORS_ALLOWED_ORIGINS")
             .ok()
@@ -63,6 +67,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Resp
     let mut limit_headers = Vec::new();
     let timings = Timings::new();
     let who: RefCell<Option<Who>> = RefCell::new(None);
+    let mut error_type = None;
     let (mut response, cors_headers) = if req.method() == Method::Options {
         (
             Response::empty()?.with_status(204),
@@ -76,18 +81,14 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Resp
             &mut limit_headers,
             &timings,
             &who,
+            &trace,
         )
         .await
         {
             Ok(response) => response,
             Err(err) => {
-                let level = if err.status() >= 500 { "error" } else { "info" };
-                log(
-                    level,
-                    WORKER,
-                    &request_id,
-                    &format!("{} {}: {err}", err.status(), err.code()),
-                );
+                // Said once, in the request's line below (its details never leave the logs).
+                error_type = Some((err.code(), err.to_string()));
                 Response::from_json(&err.to_body(&request_id))?.with_status(err.status())
             }
         };
@@ -112,6 +113,11 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Resp
     fields.insert("url.path".into(), json!(req.path()));
     fields.insert("http.response.status_code".into(), json!(status));
     fields.insert("duration_ms".into(), json!(duration_ms));
+    fields.insert("trace_id".into(), json!(trace.trace_id));
+    fields.insert("span_id".into(), json!(trace.span_id));
+    if let Some((code, _)) = &error_type {
+        fields.insert("error.type".into(), json!(code));
+    }
     let who = who.into_inner();
     let mut message = format!(
         "{} {} -> {status} in {duration_ms} ms",
@@ -127,7 +133,14 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Resp
             w.action, w.user_id, w.team_id
         );
     }
-    log_with("info", WORKER, &request_id, &message, fields);
+    let mut level = "info";
+    if let Some((code, why)) = &error_type {
+        message = format!("{message}: {code}: {why}");
+        if status >= 500 {
+            level = "error";
+        }
+    }
+    log_with(level, WORKER, &request_id, &message, fields);
     Ok(response)
 }
 
@@ -138,6 +151,7 @@ async fn handle(
     limit_headers: &mut Vec<(&'static str, String)>,
     timings: &Timings,
     who: &RefCell<Option<Who>>,
+    trace: &TraceContext,
 ) -> Result<Response, Error> {
     let path = req.path();
     if path == "/health" && req.method() == Method::Get {
@@ -265,6 +279,7 @@ async fn handle(
         identity,
         request: fields,
         config_version,
+        traceparent: Some(trace.header()),
     };
     let remember = memo_key.as_deref().map(|key| (key, http.now_ms()));
     let forwarded = forward(

@@ -8,8 +8,12 @@
 //! `StdioBridge` Durable Object (binding `STDIO_BRIDGE`) named after the URL's
 //! `{team}/{server}`, which starts that key's container and forwards to the bridge in it.
 //! Without the binding such a request fails with a message saying what to configure.
+//!
+//! Tracing: a client made `with_traceparent` adds that W3C `traceparent` to every request that
+//! does not carry one already (the upstream MCP servers see the PWA's trace), and remembers the
+//! host of the last request it sent (`last_host`, the log line's `server.address`).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -28,6 +32,8 @@ pub const STDIO_BRIDGE_BINDING: &str = "STDIO_BRIDGE";
 pub struct FetchHttp {
     sent: Cell<u32>,
     stdio_bridge: Option<ObjectNamespace>,
+    traceparent: Option<String>,
+    last_host: RefCell<Option<String>>,
 }
 
 impl FetchHttp {
@@ -37,9 +43,18 @@ impl FetchHttp {
     /// A client that can also reach the `StdioBridge` Durable Object, when `env` binds it.
     pub fn for_env(env: &Env) -> Self {
         FetchHttp {
-            sent: Cell::new(0),
             stdio_bridge: env.durable_object(STDIO_BRIDGE_BINDING).ok(),
+            ..FetchHttp::default()
         }
+    }
+    /// The same client, adding `traceparent` to the requests it sends (when given).
+    pub fn with_traceparent(mut self, traceparent: Option<String>) -> Self {
+        self.traceparent = traceparent;
+        self
+    }
+    /// The host (and port) of the last request sent, if any.
+    pub fn last_host(&self) -> Option<String> {
+        self.last_host.borrow().clone()
     }
     /// Requests sent through this client so far.
     pub fn sent(&self) -> u32 {
@@ -60,6 +75,21 @@ impl HttpClient for FetchHttp {
                 McpError::Validation(format!("header '{name}' is not valid for an HTTP request"))
             })?;
         }
+        if let Some(traceparent) = &self.traceparent {
+            let has_one = request
+                .headers
+                .iter()
+                .any(|(name, _)| name.eq_ignore_ascii_case(shared::trace::HEADER));
+            if !has_one {
+                headers
+                    .set(shared::trace::HEADER, traceparent)
+                    .map_err(|_| {
+                        McpError::Validation("traceparent is not a valid header".into())
+                    })?;
+            }
+        }
+        *self.last_host.borrow_mut() =
+            shared::action_log::host_of(&request.url).map(str::to_string);
         let mut init = RequestInit::new();
         init.with_method(match request.method {
             Method::Get => WMethod::Get,

@@ -6,10 +6,14 @@
 //! Invariants: nothing of the body is decoded before its signature is verified
 //! (`crate::internal`); an unsigned, forged or stale envelope is a 401 `auth_error`, a missing
 //! or short `INTERNAL_SIGNING_KEY` a 500 `internal_error`; neither runs the action.
+//! Every action that ran writes exactly one structured line (`shared::action_log`: OpenTelemetry
+//! names, the request and trace ids, never a secret), and its upstream requests carry the
+//! envelope's `traceparent`.
 
 use serde_json::Map;
 use worker::{Context, Env, Request, Response};
 
+use shared::action_log::{self, ActionOutcome};
 use shared::actions::{Ctx, Reply, Services, Settings};
 use shared::api::ActionRequest;
 use shared::cache::{Memo, SESSION_MEMO_MS};
@@ -19,13 +23,14 @@ use shared::gateway::read_body;
 use shared::internal::{Envelope, SigningKey, MAX_ENVELOPE_BYTES, SIGNATURE_HEADER};
 use shared::ledger::Ledger;
 use shared::timing::{self, Timings};
+use shared::trace::TraceContext;
 
 use crate::bindings::Bindings;
 use crate::d1::D1Store;
 use crate::fetch::FetchHttp;
 use crate::kv::KvCache;
 use crate::ledger::TeamLedger;
-use crate::log::log;
+use crate::log::{log, log_with};
 
 /// The concrete context an action runs with inside a worker.
 pub type WorkerCtx<'a> = Ctx<'a, D1Store, KvCache, FetchHttp>;
@@ -56,19 +61,48 @@ where
     };
     let request_id = envelope.request_id.clone();
     let timings = Timings::new();
-    let reply = match run(worker_name, &env, context, &envelope, &timings, action).await {
+    let started = worker::Date::now().as_millis();
+    let http = Bindings::new(&env)
+        .http()
+        .with_traceparent(envelope.traceparent.clone());
+    let mut failure = None;
+    let reply = match run(
+        worker_name,
+        &env,
+        context,
+        &envelope,
+        &timings,
+        &http,
+        action,
+    )
+    .await
+    {
         Ok(reply) => reply,
         Err(err) => {
-            let level = if err.status() >= 500 { "error" } else { "info" };
-            log(
-                level,
-                worker_name,
-                &request_id,
-                &format!("{} {}: {err}", err.status(), err.code()),
-            );
+            failure = Some(format!("{} {}: {err}", err.status(), err.code()));
             Reply::error(&err, &request_id, Map::new())
         }
     };
+    // The action's one line (its fields say what happened; the message repeats the gist).
+    let upstream = http.last_host();
+    let trace = envelope
+        .traceparent
+        .as_deref()
+        .and_then(TraceContext::from_header);
+    let fields = action_log::fields(&ActionOutcome {
+        identity: &envelope.identity,
+        request: &envelope.request,
+        reply: &reply,
+        duration_ms: worker::Date::now().as_millis().saturating_sub(started),
+        upstream: upstream.as_deref(),
+        trace: trace.as_ref(),
+    });
+    let level = if reply.status >= 500 { "error" } else { "info" };
+    let message = match failure {
+        Some(failure) => format!("{worker_name} failed: {failure}"),
+        None => format!("{worker_name} -> {}", reply.status),
+    };
+    log_with(level, worker_name, &request_id, &message, fields);
     let mut response = respond(&reply, &request_id)?;
     let stages = timings.header();
     if !stages.is_empty() {
@@ -83,6 +117,7 @@ async fn run<F>(
     context: &Context,
     envelope: &Envelope,
     timings: &Timings,
+    http: &FetchHttp,
     action: F,
 ) -> Result<Reply>
 where
@@ -92,7 +127,6 @@ where
     let bindings = Bindings::new(env);
     let db = bindings.db()?;
     let cache = bindings.cache()?;
-    let http = bindings.http();
     let settings = bindings.settings();
     let request_id = envelope.request_id.as_str();
     let ledger = TeamLedger::for_team(&bindings, &envelope.identity.team_id, context);
@@ -105,7 +139,7 @@ where
         services: Services {
             db: &db,
             cache: &cache,
-            http: &http,
+            http,
             settings: &settings,
             log: &log_line,
         },
