@@ -30,6 +30,7 @@ pub mod credentials;
 pub mod db;
 pub mod error;
 pub mod gateway;
+pub mod gemini_schema;
 pub mod identity;
 pub mod internal;
 pub mod ledger;
@@ -46,6 +47,8 @@ pub mod stdio_spec;
 mod text_enum;
 pub mod time;
 pub mod timing;
+pub mod tool_formats;
+pub mod tool_names;
 pub mod upstream;
 
 pub use error::{Error, Result};
