@@ -34,6 +34,7 @@ pub mod gemini_schema;
 pub mod identity;
 pub mod internal;
 pub mod ledger;
+pub mod mcp_server;
 pub mod membership;
 pub mod ratelimit;
 /// The one redactor lives in the MCP client crate, which scrubs upstream text at the wire.
