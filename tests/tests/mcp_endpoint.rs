@@ -548,6 +548,54 @@ fn a_tool_that_requires_confirmation_says_how_to_confirm(w: &World) {
         "{}",
         confirmed.text
     );
+
+    // A 2026-07-28 client that can elicit is asked, statelessly (input_required round).
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                      "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}}});
+    let headers = [
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", "tools/call"),
+        ("mcp-name", "demo__echo"),
+    ];
+    let call = |extra: Value| {
+        let mut params =
+            json!({"name": "demo__echo", "arguments": {"message": "asked"}, "_meta": meta});
+        params
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        w.rpc(
+            "/mcp",
+            Some(&w.member),
+            json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": params}),
+            &headers,
+        )
+    };
+    let before = w.executions("bob").len();
+    let asked = call(json!({}));
+    let result = &asked.body["result"];
+    assert_eq!(result["resultType"], "input_required", "{}", asked.text);
+    assert_eq!(
+        result["inputRequests"]["confirm"]["method"],
+        "elicitation/create"
+    );
+    let state = result["requestState"].as_str().unwrap();
+    let declined = call(json!({"requestState": state,
+                               "inputResponses": {"confirm": {"action": "decline"}}}));
+    assert_eq!(
+        declined.body["result"]["isError"], true,
+        "{}",
+        declined.text
+    );
+    assert_eq!(w.executions("bob").len(), before, "nothing ran");
+    let accepted = call(json!({"requestState": state,
+        "inputResponses": {"confirm": {"action": "accept", "content": {"confirm": true}}}}));
+    assert_eq!(
+        accepted.body["result"]["content"][0]["text"], "asked",
+        "{}",
+        accepted.text
+    );
+    assert_eq!(accepted.body["result"]["resultType"], "complete");
     w.stack.call(
         &w.admin,
         json!({"action": "update_tool", "server_id": w.server_id, "tool_name": "echo",

@@ -14,12 +14,13 @@
 //!   also `ttlMs: 0` and `cacheScope: "private"` (the list is the caller's team's, and an
 //!   admin's change must show at once).
 //! - A tool that requires confirmation answers `isError` with the token and how to confirm:
-//!   the same call again with `_meta["mcp-edge/confirmation_token"]`.
+//!   the same call again with `_meta["mcp-edge/confirmation_token"]`; a 2026-07-28 client
+//!   that declares elicitation is asked instead (`super::confirm`).
 
 use serde_json::{json, Map, Value};
 
 use super::message::{RpcFailure, INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, SERVER_ERROR};
-use super::version;
+use super::{confirm, version};
 use crate::error::Error;
 
 /// Where a `call_tool` answer's confirmation token goes back in, and other `_meta` keys.
@@ -95,7 +96,9 @@ pub async fn respond<B: Backend>(req: &Request<'_>, backend: &B) -> Result<Value
         }
     };
     if req.stateless {
-        result["resultType"] = json!("complete");
+        if result.get("resultType").is_none() {
+            result["resultType"] = json!("complete");
+        }
         if matches!(req.method, "tools/list" | "server/discover") {
             // Required on cacheable results since 2026-07-28. Per caller (team, membership),
             // and an admin's change shows at once: not to be reused.
@@ -215,15 +218,32 @@ async fn call<B: Backend>(req: &Request<'_>, backend: &B) -> Result<Value, RpcFa
     if let Some(arguments) = arguments {
         body["parameters"] = arguments;
     }
-    let token = req
+    let mut token = req
         .params
         .get("_meta")
         .and_then(|m| m.get(META_CONFIRMATION_TOKEN))
-        .and_then(Value::as_str);
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    if req.stateless {
+        match confirm::answer(req.params) {
+            Some(Ok(confirmed)) => token = Some(confirmed),
+            Some(Err(refusal)) => return Ok(text_result(refusal, Map::new())),
+            None => {}
+        }
+    }
     if let Some(token) = token {
         body["confirmation_token"] = json!(token);
     }
+    let arguments = body.get("parameters").cloned().unwrap_or(json!({}));
     let (status, answer) = backend.call(body).await.map_err(api)?;
+    if status == 200
+        && answer["confirmation_required"] == true
+        && confirm::can_elicit(req.params, req.stateless)
+    {
+        if let Some(token) = answer["confirmation_token"].as_str() {
+            return Ok(confirm::ask(name, &arguments, token));
+        }
+    }
     tool_result(status, &answer, name, req.request_id)
 }
 

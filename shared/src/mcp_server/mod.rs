@@ -13,6 +13,7 @@
 //!   mapping from [`crate::Error`]); a tool that ran and failed, refused arguments or needs a
 //!   confirmation is a tool result with `isError`, for the model to read.
 
+pub mod confirm;
 pub mod dispatch;
 pub mod message;
 pub mod origin;

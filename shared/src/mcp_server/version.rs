@@ -19,6 +19,7 @@ pub const STATELESS: &str = "2026-07-28";
 pub const HANDSHAKE: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26"];
 pub const LATEST_HANDSHAKE: &str = HANDSHAKE[0];
 pub const META_PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+pub const META_CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
 
 /// Every version, newest first (`server/discover`'s `supportedVersions`).
 pub fn supported() -> Vec<&'static str> {

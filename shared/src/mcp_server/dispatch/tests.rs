@@ -273,3 +273,56 @@ fn call_failures_are_tool_errors_and_caller_failures_rpc_errors() {
         assert_eq!(e.data.unwrap()["code"], code);
     }
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_stateless_client_with_elicitation_is_asked_and_its_yes_runs_the_call() {
+    use crate::mcp_server::confirm::INPUT_KEY;
+    use crate::mcp_server::version::META_CLIENT_CAPABILITIES;
+    let team = Team::answering(
+        200,
+        json!({"success": false, "confirmation_required": true,
+        "confirmation_token": "v1.tok", "expires_at": "2026-11-30T06:00:00Z"}),
+    );
+    let meta = json!({META_CLIENT_CAPABILITIES: {"elicitation": {}}});
+    let ask_stateless = |params: Value| {
+        let team = &team;
+        async move {
+            respond(
+                &Request {
+                    method: "tools/call",
+                    params: &params,
+                    stateless: true,
+                    scope: Scope::Team,
+                    request_id: "r",
+                },
+                team,
+            )
+            .await
+        }
+    };
+    let asked = ask_stateless(json!({"name": "demo__add", "arguments": {"a": 1}, "_meta": meta}))
+        .await
+        .unwrap();
+    assert_eq!(asked["resultType"], "input_required");
+    assert_eq!(asked["requestState"], "v1.tok");
+    assert_eq!(
+        asked["inputRequests"][INPUT_KEY]["method"],
+        "elicitation/create"
+    );
+    let declined = ask_stateless(
+        json!({"name": "demo__add", "arguments": {"a": 1}, "_meta": meta,
+        "requestState": "v1.tok", "inputResponses": {INPUT_KEY: {"action": "decline"}}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(declined["isError"], true);
+    assert_eq!(team.calls.borrow().len(), 1, "a refusal calls nothing");
+    ask_stateless(
+        json!({"name": "demo__add", "arguments": {"a": 1}, "_meta": meta,
+        "requestState": "v1.tok",
+        "inputResponses": {INPUT_KEY: {"action": "accept", "content": {"confirm": true}}}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(team.calls.borrow()[1]["confirmation_token"], "v1.tok");
+}
