@@ -40,6 +40,9 @@ if [ -f "$stamp" ] && [ "$stamp" -nt package.json ] && [ "$stamp" -nt package-lo
   say "npm packages (wrangler, binaryen, node 22, MCP servers, conformance): present"
 else
   # From the lockfile, exactly: `npm install` would rewrite package-lock.json.
+  # package.json pins vite (MCP Inspector's dependency) to 8.3.0 with `overrides`: vite 8.4
+  # names an optional package the registry here does not have, and `npm ci` then refuses the
+  # lockfile as out of sync.
   say "installing npm packages from package-lock.json (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error
   touch "$stamp"

@@ -188,8 +188,10 @@ impl CorsPolicy {
             headers.push((
                 "access-control-allow-headers",
                 // X-Client-Info and Apikey: what supabase-js's functions.invoke() sends;
-                // Traceparent: a PWA's W3C trace context (`crate::trace`).
-                "Authorization, Content-Type, X-Request-Id, X-Team-Id, X-Client-Info, Apikey, Traceparent"
+                // Traceparent: a PWA's W3C trace context (`crate::trace`); the MCP headers:
+                // browser MCP clients of `/mcp`.
+                "Authorization, Content-Type, X-Request-Id, X-Team-Id, X-Client-Info, Apikey, \
+                 Traceparent, MCP-Protocol-Version, Mcp-Method, Mcp-Name"
                     .into(),
             ));
             headers.push(("access-control-max-age", "86400".into()));

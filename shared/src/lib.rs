@@ -31,9 +31,11 @@ pub mod credentials;
 pub mod db;
 pub mod error;
 pub mod gateway;
+pub mod gemini_schema;
 pub mod identity;
 pub mod internal;
 pub mod ledger;
+pub mod mcp_server;
 pub mod membership;
 pub mod ratelimit;
 /// The one redactor lives in the MCP client crate, which scrubs upstream text at the wire.
@@ -47,6 +49,8 @@ pub mod stdio_spec;
 mod text_enum;
 pub mod time;
 pub mod timing;
+pub mod tool_formats;
+pub mod tool_names;
 pub mod trace;
 pub mod upstream;
 

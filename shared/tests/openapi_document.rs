@@ -277,3 +277,28 @@ fn the_rate_limit_headers_the_limiter_sends_are_documented() {
         assert!(documented.contains(name), "{name}");
     }
 }
+
+#[test]
+fn list_tools_formats_are_the_ones_the_code_renders() {
+    let doc = document();
+    let documented: BTreeSet<String> = doc["components"]["schemas"]["ListToolsRequest"]
+        ["properties"]["format"]["enum"]
+        .as_array()
+        .expect("format is an enum")
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    let rendered: BTreeSet<String> = shared::tool_formats::ToolFormat::names()
+        .into_iter()
+        .map(String::from)
+        .collect();
+    assert_eq!(documented, rendered);
+    let answer: BTreeSet<String> = doc["components"]["schemas"]["FormattedToolList"]["properties"]
+        ["format"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(answer, rendered);
+}

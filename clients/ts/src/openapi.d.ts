@@ -129,7 +129,7 @@ export interface components {
         };
         /**
          * list_tools
-         * @description Role: member. Enabled tools of one server, or of every active server when `server_id` is absent (one request instead of N+1).
+         * @description Role: member. Enabled tools of one server, or of every active server when `server_id` is absent (one request instead of N+1). With `format` the same tools come in that model provider's tool-definition shape (or as MCP tools), under namespaced names `<server>__<tool>` (README: Tool names), with `mapping` from each name back to its server and tool.
          */
         ListToolsRequest: {
             /**
@@ -139,6 +139,11 @@ export interface components {
             action: "list_tools";
             server_id?: components["schemas"]["Id"];
             team_id?: components["schemas"]["TeamId"];
+            /**
+             * @description openai: Chat Completions `{type:function,function:{name,description,parameters}}`; anthropic: `{name,description,input_schema}`; gemini: `[{functionDeclarations:[{name,description,parameters}]}]` with the schema translated to Gemini's OpenAPI subset; mcp: MCP `Tool`s.
+             * @enum {string}
+             */
+            format?: "mcp" | "openai" | "anthropic" | "gemini";
         };
         /**
          * call_tool
@@ -564,10 +569,7 @@ export interface components {
                 };
             };
         };
-        ListToolsAnswer: {
-            tools: components["schemas"]["Tool"][];
-            cached: boolean;
-        };
+        ListToolsAnswer: components["schemas"]["ToolList"] | components["schemas"]["FormattedToolList"];
         /** @description `success: false` (the tool reported an error) always carries `error`. */
         CallToolAnswer: {
             /** @description false when the tool reported an error (`isError`); `result` then says what went wrong. */
@@ -735,6 +737,26 @@ export interface components {
             request_id: string;
             /** @description Repeats `message` (older clients). */
             error: string;
+        };
+        /** @description Without `format`. */
+        ToolList: {
+            tools: components["schemas"]["Tool"][];
+            cached: boolean;
+        };
+        /** @description With `format`: `tools` is what the provider's request takes as its `tools` parameter. */
+        FormattedToolList: {
+            /** @enum {string} */
+            format: "mcp" | "openai" | "anthropic" | "gemini";
+            tools: Record<string, never>[];
+            /** @description Namespaced name → the tool it names. */
+            mapping: {
+                [key: string]: {
+                    server_id: string;
+                    server_name: string;
+                    tool_name: string;
+                };
+            };
+            cached: boolean;
         };
     };
     responses: {

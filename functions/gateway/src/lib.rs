@@ -1,5 +1,6 @@
 //! The public gateway worker: the one function URL the PWA calls. It answers CORS preflights,
 //! `GET /health` and `GET /openapi.json` (the API's description, `openapi/openapi.json`, no auth),
+//! serves `/mcp` and `/mcp/servers/<name>` (the team's tools as an MCP server, `mcp`),
 //! admits requests (size, JWT, shape; see `shared::gateway`), picks the team
 //! (`shared::membership`), asks the team's gate (`edge_cloudflare::limiter`, the `RateLimiter`
 //! Durable Object in `edge_cloudflare::rate_limiter`, hosted here: membership, role, limits),
@@ -8,6 +9,8 @@
 //! credential key.
 
 pub use edge_cloudflare::rate_limiter::RateLimiter;
+
+mod mcp;
 
 use edge_cloudflare::fetch::FetchHttp;
 use edge_cloudflare::limiter;
@@ -35,17 +38,17 @@ use shared::trace::{self, TraceContext};
 use shared::Error;
 use worker::{event, Context, Env, Headers, Method, Request, RequestInit, Response};
 
-const WORKER: &str = "gateway";
+pub(crate) const WORKER: &str = "gateway";
 
 /// The OpenAPI 3.1 description of the API (`openapi/openapi.json`), served without auth.
 const OPENAPI_PATH: &str = "/openapi.json";
 const OPENAPI_DOCUMENT: &str = include_str!("../../../openapi/openapi.json");
 
 /// Who asked what of which team, for the request's log line (known once the gate admitted it).
-struct Who {
-    action: &'static str,
-    user_id: String,
-    team_id: String,
+pub(crate) struct Who {
+    pub(crate) action: &'static str,
+    pub(crate) user_id: String,
+    pub(crate) team_id: String,
 }
 
 #[event(fetch)]
@@ -165,6 +168,9 @@ async fn handle(
             .or_internal("openapi answer")?;
         return Ok(response);
     }
+    if let Some(mcp_path) = shared::mcp_server::path::parse(&path) {
+        return mcp::handle(req, env, mcp_path, request_id, limit_headers, timings, who).await;
+    }
     if !is_api_path(&path) {
         return Err(Error::NotFound(format!(
             "no such endpoint '{path}'; POST to /"
@@ -202,44 +208,21 @@ async fn handle(
     let action = request.action;
     let mut config_version = None;
     let identity = if action.needs_team() {
-        let requested = requested_team(
-            request.optional_str("team_id", shared::api::MAX_ID_LEN)?,
+        let requested = request.optional_str("team_id", shared::api::MAX_ID_LEN)?;
+        let (identity, version) = enter_team(
+            env,
+            verified,
+            requested,
             team_header.as_deref(),
-        )?;
-        let db = Bindings::new(env).db()?;
-        // The user's teams hint, remembered by this isolate for a few seconds (KV otherwise).
-        let hints = Memoized {
-            cache: &cache,
-            memo: hint_memo(),
-            now_ms: http.now_ms(),
-        };
-        let choice = resolve_team(&verified, requested, &db, &hints).await?;
-        at = timings.lap("team", at, now_ms());
-        let answer =
-            limiter::consult(env, &choice, &verified.user_id, action, request_id, WORKER).await?;
-        at = timings.lap("gate", at, now_ms());
-        let role = match answer.admission.into_role(&choice.team_id, action) {
-            Ok(role) => role,
-            Err(err) => {
-                if choice.from_hint {
-                    // The hint was stale; the next request reads the user's teams again.
-                    let _ = hints.delete(&keys::teams_of_user(&verified.user_id)).await;
-                }
-                return Err(err);
-            }
-        };
-        config_version = answer.config_version;
-        if let Some(decision) = answer.decision {
-            *limit_headers = decision.headers();
-            if !decision.allowed {
-                return Err(decision.to_error());
-            }
-        }
-        Identity {
-            user_id: verified.user_id,
-            team_id: choice.team_id,
-            role,
-        }
+            action,
+            request_id,
+            limit_headers,
+            timings,
+        )
+        .await?;
+        config_version = version;
+        at = now_ms();
+        identity
     } else {
         // create_team: the admin worker creates this team, owned by the caller, only if the
         // caller is in no team yet.
@@ -309,6 +292,60 @@ async fn handle(
     forwarded
 }
 
+/// The caller's identity in the team they chose (`requested` in the body, `team_header`),
+/// once the team's gate admitted them for `action` (membership, role, rate limit: the
+/// limiter's headers land in `limit_headers`); also the team's configuration version.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn enter_team(
+    env: &Env,
+    verified: shared::auth::Verified,
+    requested: Option<&str>,
+    team_header: Option<&str>,
+    action: shared::api::Action,
+    request_id: &str,
+    limit_headers: &mut Vec<(&'static str, String)>,
+    timings: &Timings,
+) -> Result<(Identity, Option<String>), Error> {
+    let mut at = now_ms();
+    let http = FetchHttp::new();
+    let cache = Bindings::new(env).cache()?;
+    let requested = requested_team(requested, team_header)?;
+    let db = Bindings::new(env).db()?;
+    // The user's teams hint, remembered by this isolate for a few seconds (KV otherwise).
+    let hints = Memoized {
+        cache: &cache,
+        memo: hint_memo(),
+        now_ms: http.now_ms(),
+    };
+    let choice = resolve_team(&verified, requested, &db, &hints).await?;
+    at = timings.lap("team", at, now_ms());
+    let answer =
+        limiter::consult(env, &choice, &verified.user_id, action, request_id, WORKER).await?;
+    timings.lap("gate", at, now_ms());
+    let role = match answer.admission.into_role(&choice.team_id, action) {
+        Ok(role) => role,
+        Err(err) => {
+            if choice.from_hint {
+                // The hint was stale; the next request reads the user's teams again.
+                let _ = hints.delete(&keys::teams_of_user(&verified.user_id)).await;
+            }
+            return Err(err);
+        }
+    };
+    if let Some(decision) = answer.decision {
+        *limit_headers = decision.headers();
+        if !decision.allowed {
+            return Err(decision.to_error());
+        }
+    }
+    let identity = Identity {
+        user_id: verified.user_id,
+        team_id: choice.team_id,
+        role,
+    };
+    Ok((identity, answer.config_version))
+}
+
 /// Signs the envelope (serialised once: the MAC covers exactly the bytes sent), sends it to
 /// an action worker and relays its answer (status and body) as is; a successful answer is
 /// kept in the isolate's memory under `remember`'s key (at its time), when given.
@@ -319,6 +356,38 @@ async fn forward(
     envelope: &Envelope,
     remember: Option<(&str, u64)>,
 ) -> Result<Response, Error> {
+    let answer = forward_raw(env, binding, action, envelope, remember).await?;
+    let response = Response::from_bytes(answer.body)
+        .or_internal("relaying the answer")?
+        .with_status(answer.status);
+    let headers = response.headers();
+    headers
+        .set("content-type", "application/json")
+        .or_internal("relaying the answer")?;
+    // The action's stages, relayed (prefixed, filtered) with the gateway's own by `fetch`.
+    if let Some(stages) = answer.stages {
+        headers
+            .set(timing::HEADER, &stages)
+            .or_internal("relaying the answer")?;
+    }
+    Ok(response)
+}
+
+/// An action worker's answer: status, body and its `Server-Timing` stages.
+pub(crate) struct Forwarded {
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub stages: Option<String>,
+}
+
+/// [`forward`] without building the response.
+pub(crate) async fn forward_raw(
+    env: &Env,
+    binding: &str,
+    action: &str,
+    envelope: &Envelope,
+    remember: Option<(&str, u64)>,
+) -> Result<Forwarded, Error> {
     let bindings = Bindings::new(env);
     let service = bindings.service(binding)?;
     let key = bindings.signing_key()?;
@@ -354,24 +423,15 @@ async fn forward(
     if let (Some((key, at_ms)), 200) = (remember, status) {
         answer_memo().remember(key, &bytes, at_ms);
     }
-    let response = Response::from_bytes(bytes)
-        .or_internal("relaying the answer")?
-        .with_status(status);
-    let headers = response.headers();
-    headers
-        .set("content-type", "application/json")
-        .or_internal("relaying the answer")?;
-    // The action's stages, relayed (prefixed, filtered) with the gateway's own by `fetch`.
-    if let Ok(Some(stages)) = upstream.headers().get(timing::HEADER) {
-        headers
-            .set(timing::HEADER, &stages)
-            .or_internal("relaying the answer")?;
-    }
-    Ok(response)
+    Ok(Forwarded {
+        status,
+        body: bytes,
+        stages: upstream.headers().get(timing::HEADER).ok().flatten(),
+    })
 }
 
 /// The isolate's memory of read-only answers (`shared::cache::answers`).
-fn answer_memo() -> &'static AnswerMemo {
+pub(crate) fn answer_memo() -> &'static AnswerMemo {
     thread_local! {
         static MEMO: &'static AnswerMemo = Box::leak(Box::new(AnswerMemo::new()));
     }
@@ -379,7 +439,7 @@ fn answer_memo() -> &'static AnswerMemo {
 }
 
 /// Milliseconds with sub-millisecond precision (the clock advances across I/O).
-fn now_ms() -> f64 {
+pub(crate) fn now_ms() -> f64 {
     worker::js_sys::Date::now()
 }
 

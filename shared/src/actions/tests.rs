@@ -244,6 +244,59 @@ async fn list_tools_without_server_covers_every_active_server_of_the_team_only()
 }
 
 #[tokio::test(flavor = "current_thread")]
+async fn list_tools_with_a_format_answers_namespaced_definitions_and_the_mapping_back() {
+    let w = World::new();
+    let member = identity("team-b", Role::Member);
+    let r = w
+        .run(
+            &member,
+            json!({"action": "list_tools", "format": "anthropic"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.body["format"], "anthropic");
+    let names: Vec<&str> = r.body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["beta__add", "beta__echo"]);
+    assert_eq!(
+        r.body["mapping"]["beta__echo"],
+        json!({"server_id": "srv-b", "server_name": "beta", "tool_name": "echo"})
+    );
+    // The second read comes from the cached plain list, in the same shape.
+    let again = w
+        .run(
+            &member,
+            json!({"action": "list_tools", "format": "anthropic"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.body["tools"], r.body["tools"]);
+    let one = w
+        .run(
+            &member,
+            json!({"action": "list_tools", "server_id": "srv-b", "format": "gemini"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        one.body["tools"][0]["functionDeclarations"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let err = w
+        .run(&member, json!({"action": "list_tools", "format": "cohere"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.details()["field"], "format");
+}
+
+#[tokio::test(flavor = "current_thread")]
 async fn another_teams_ids_are_not_found_for_every_action() {
     let w = World::new();
     let a_admin = identity("team-a", Role::Admin);

@@ -1,0 +1,286 @@
+//! `/mcp` and `/mcp/servers/<name>`: the team's tools as an MCP server (Streamable HTTP,
+//! JSON answers, no sessions). The I/O around `shared::mcp_server`: the origin check, the
+//! body, the bearer JWT, the team and its gate (as the action API: `tools/call` is charged
+//! as `call_tool`, everything else as `list_tools`), then the answer, whose `list_tools` and
+//! `call_tool` steps are signed envelopes to the action workers (so every rule of those
+//! actions applies unchanged).
+//!
+//! Statuses: 202 for notifications and responses; 401 with `WWW-Authenticate: Bearer` for a
+//! missing or bad token; 403 for a refused origin or team; 405 for GET and DELETE (no
+//! standalone stream, no session to end); 429 with the rate-limit headers; errors otherwise
+//! as `shared::mcp_server::message` maps them.
+
+use std::cell::RefCell;
+
+use edge_cloudflare::fetch::FetchHttp;
+use edge_cloudflare::{Bindings, WorkerResultExt};
+use mcp_client::http::Clock;
+use serde_json::{json, Value};
+use shared::api::{Action, ActionRequest, MAX_BODY_BYTES};
+use shared::auth::{authenticate, bearer_token, AuthConfig};
+use shared::cache::answers;
+use shared::gateway::{binding_of, check_content_type, check_declared_length, read_body};
+use shared::identity::Identity;
+use shared::internal::Envelope;
+use shared::mcp_server::dispatch::{respond, Backend, Request as McpRequest, Scope};
+use shared::mcp_server::message::{self, error_of_answer, rpc_error, Incoming, RpcFailure};
+use shared::mcp_server::origin::OriginPolicy;
+use shared::mcp_server::path::McpPath;
+use shared::mcp_server::version;
+use shared::membership::TEAM_HEADER;
+use shared::timing::Timings;
+use shared::Error;
+use worker::{Env, Method, Request, Response};
+
+use crate::{answer_memo, enter_team, forward_raw, now_ms, Who};
+
+/// Answers one request to an MCP path; every failure is already a JSON-RPC answer.
+pub(crate) async fn handle(
+    req: &mut Request,
+    env: &Env,
+    path: McpPath,
+    request_id: &str,
+    limit_headers: &mut Vec<(&'static str, String)>,
+    timings: &Timings,
+    who: &RefCell<Option<Who>>,
+) -> Result<Response, Error> {
+    let mut id = Value::Null;
+    let outcome = answer(
+        req,
+        env,
+        &path,
+        request_id,
+        limit_headers,
+        timings,
+        who,
+        &mut id,
+    )
+    .await;
+    let (status, body) = match outcome {
+        Ok(Some(result)) => (200, Some(message::result(&id, result))),
+        Ok(None) => (202, None),
+        Err(failure) => (failure.status, Some(failure.to_body(&id))),
+    };
+    let response = match body {
+        Some(body) => Response::from_json(&body).or_internal("mcp answer")?,
+        None => Response::empty().or_internal("mcp answer")?,
+    }
+    .with_status(status);
+    let headers = response.headers();
+    match status {
+        401 => headers
+            .set(
+                "www-authenticate",
+                "Bearer realm=\"mcp-edge\", error=\"invalid_token\"",
+            )
+            .or_internal("mcp answer")?,
+        405 => headers.set("allow", "POST").or_internal("mcp answer")?,
+        _ => {}
+    }
+    Ok(response)
+}
+
+/// The result to send (`None`: accepted, no body), or the failure; `id` is set once known.
+#[allow(clippy::too_many_arguments)]
+async fn answer(
+    req: &mut Request,
+    env: &Env,
+    path: &McpPath,
+    request_id: &str,
+    limit_headers: &mut Vec<(&'static str, String)>,
+    timings: &Timings,
+    who: &RefCell<Option<Who>>,
+    id: &mut Value,
+) -> Result<Option<Value>, RpcFailure> {
+    let api = |e: Error| rpc_error(&e, request_id);
+    let header = |name: &str| req.headers().get(name).ok().flatten();
+    let var = |name: &str| env.var(name).ok().map(|v| v.to_string());
+    let origin = header("origin");
+    let url = req.url().map_err(|e| api(Error::internal(e)))?;
+    let host = match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        _ => String::new(),
+    };
+    let policy = OriginPolicy::from_settings(
+        var("MCP_ALLOWED_ORIGINS").as_deref(),
+        var("CORS_ALLOWED_ORIGINS").as_deref(),
+    );
+    if !policy.allows(origin.as_deref(), &host) {
+        return Err(RpcFailure::new(
+            403,
+            message::SERVER_ERROR,
+            "this origin may not call the MCP endpoint (MCP_ALLOWED_ORIGINS)",
+        ));
+    }
+    if req.method() != Method::Post {
+        return Err(RpcFailure::new(
+            405,
+            message::SERVER_ERROR,
+            "POST JSON-RPC messages here; there is no standalone stream and no session",
+        ));
+    }
+    check_declared_length(header("content-length").as_deref()).map_err(api)?;
+    check_content_type(header("content-type").as_deref()).map_err(api)?;
+    let authorization = header("authorization");
+    let team_header = header(TEAM_HEADER);
+    let routing = (
+        header("mcp-protocol-version"),
+        header("mcp-method"),
+        header("mcp-name"),
+    );
+    let body = match req.stream() {
+        Ok(stream) => read_body(stream, MAX_BODY_BYTES).await.map_err(api)?,
+        Err(_) => Vec::new(),
+    };
+
+    let at = now_ms();
+    let auth = AuthConfig::from_settings(var).map_err(api)?;
+    let http = FetchHttp::new();
+    let cache = Bindings::new(env).cache().map_err(api)?;
+    let token = bearer_token(authorization.as_deref()).map_err(api)?;
+    let verified = authenticate(token, &auth, http.now_ms() / 1000, &http, &cache)
+        .await
+        .map_err(api)?;
+    timings.lap("auth", at, now_ms());
+
+    let (method, params) = match message::parse(&body)? {
+        Incoming::Accepted => return Ok(None),
+        Incoming::Request {
+            id: rid,
+            method,
+            params,
+        } => {
+            *id = rid;
+            (method, params)
+        }
+    };
+    let headers = version::Headers {
+        protocol_version: routing.0.as_deref(),
+        method: routing.1.as_deref(),
+        name: routing.2.as_deref(),
+    };
+    let stateless = version::check(&headers, &method, &params)?;
+    let action = if method == "tools/call" {
+        Action::CallTool
+    } else {
+        Action::ListTools
+    };
+    let (identity, config_version) = enter_team(
+        env,
+        verified,
+        None,
+        team_header.as_deref(),
+        action,
+        request_id,
+        limit_headers,
+        timings,
+    )
+    .await
+    .map_err(api)?;
+    *who.borrow_mut() = Some(Who {
+        action: match method.as_str() {
+            "tools/call" => "mcp tools/call",
+            "tools/list" => "mcp tools/list",
+            _ => "mcp",
+        },
+        user_id: identity.user_id.clone(),
+        team_id: identity.team_id.clone(),
+    });
+    let scope = match path {
+        McpPath::Team => Scope::Team,
+        McpPath::Server(name) => Scope::Server(name),
+    };
+    let backend = Forwarder {
+        env,
+        identity: &identity,
+        config_version: config_version.as_deref(),
+        request_id,
+        now_ms: http.now_ms(),
+    };
+    let at = now_ms();
+    let result = respond(
+        &McpRequest {
+            method: &method,
+            params: &params,
+            stateless,
+            scope,
+            request_id,
+        },
+        &backend,
+    )
+    .await;
+    timings.lap("forward", at, now_ms());
+    result.map(Some)
+}
+
+/// The answer steps as signed envelopes to the action workers, as the caller.
+struct Forwarder<'a> {
+    env: &'a Env,
+    identity: &'a Identity,
+    config_version: Option<&'a str>,
+    request_id: &'a str,
+    now_ms: u64,
+}
+
+impl Forwarder<'_> {
+    /// One action request: its status and body (read-only answers from the isolate's memory
+    /// when the action API would serve them from it too).
+    async fn send(&self, fields: Value) -> Result<(u16, Value), Error> {
+        let request = ActionRequest::from_value(fields)?;
+        let action = request.action;
+        let fields = request.to_value();
+        let key = answers::key(action, &self.identity.team_id, self.config_version, &fields);
+        let remembered = key
+            .as_deref()
+            .and_then(|k| answer_memo().recall(k, self.now_ms));
+        let (status, bytes) = match remembered {
+            Some(bytes) => (200, bytes),
+            None => {
+                let envelope = Envelope {
+                    request_id: self.request_id.to_string(),
+                    identity: self.identity.clone(),
+                    request: fields,
+                    config_version: self.config_version.map(str::to_string),
+                };
+                let remember = key.as_deref().map(|k| (k, self.now_ms));
+                let answer = forward_raw(
+                    self.env,
+                    binding_of(action.route()),
+                    action.name(),
+                    &envelope,
+                    remember,
+                )
+                .await?;
+                (answer.status, answer.body)
+            }
+        };
+        let body = serde_json::from_slice(&bytes).map_err(Error::internal)?;
+        Ok((status, body))
+    }
+
+    async fn read(&self, fields: Value) -> Result<Value, Error> {
+        match self.send(fields).await? {
+            (200, body) => Ok(body),
+            (status, body) => Err(error_of_answer(status, &body)),
+        }
+    }
+}
+
+impl Backend for Forwarder<'_> {
+    async fn tools(&self) -> Result<Value, Error> {
+        self.read(json!({ "action": "list_tools", "format": "mcp" }))
+            .await
+    }
+
+    async fn has_server(&self, name: &str) -> Result<bool, Error> {
+        let listed = self.read(json!({ "action": "list_servers" })).await?;
+        Ok(listed["servers"]
+            .as_array()
+            .is_some_and(|servers| servers.iter().any(|s| s["name"] == name)))
+    }
+
+    async fn call(&self, request: Value) -> Result<(u16, Value), Error> {
+        self.send(request).await
+    }
+}
