@@ -169,7 +169,18 @@ async fn handle(
         return Ok(response);
     }
     if let Some(mcp_path) = shared::mcp_server::path::parse(&path) {
-        return mcp::handle(req, env, mcp_path, request_id, limit_headers, timings, who).await;
+        let traceparent = trace.header();
+        return mcp::handle(
+            req,
+            env,
+            mcp_path,
+            request_id,
+            limit_headers,
+            timings,
+            who,
+            &traceparent,
+        )
+        .await;
     }
     if !is_api_path(&path) {
         return Err(Error::NotFound(format!(

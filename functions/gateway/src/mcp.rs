@@ -35,6 +35,7 @@ use worker::{Env, Method, Request, Response};
 use crate::{answer_memo, enter_team, forward_raw, now_ms, Who};
 
 /// Answers one request to an MCP path; every failure is already a JSON-RPC answer.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn handle(
     req: &mut Request,
     env: &Env,
@@ -43,6 +44,7 @@ pub(crate) async fn handle(
     limit_headers: &mut Vec<(&'static str, String)>,
     timings: &Timings,
     who: &RefCell<Option<Who>>,
+    traceparent: &str,
 ) -> Result<Response, Error> {
     let mut id = Value::Null;
     let outcome = answer(
@@ -53,6 +55,7 @@ pub(crate) async fn handle(
         limit_headers,
         timings,
         who,
+        traceparent,
         &mut id,
     )
     .await;
@@ -90,6 +93,7 @@ async fn answer(
     limit_headers: &mut Vec<(&'static str, String)>,
     timings: &Timings,
     who: &RefCell<Option<Who>>,
+    traceparent: &str,
     id: &mut Value,
 ) -> Result<Option<Value>, RpcFailure> {
     let api = |e: Error| rpc_error(&e, request_id);
@@ -196,6 +200,7 @@ async fn answer(
         identity: &identity,
         config_version: config_version.as_deref(),
         request_id,
+        traceparent,
         now_ms: http.now_ms(),
     };
     let at = now_ms();
@@ -220,6 +225,8 @@ struct Forwarder<'a> {
     identity: &'a Identity,
     config_version: Option<&'a str>,
     request_id: &'a str,
+    /// The request's W3C trace context (`shared::trace`), sent on to the action worker.
+    traceparent: &'a str,
     now_ms: u64,
 }
 
@@ -242,6 +249,7 @@ impl Forwarder<'_> {
                     identity: self.identity.clone(),
                     request: fields,
                     config_version: self.config_version.map(str::to_string),
+                    traceparent: Some(self.traceparent.to_string()),
                 };
                 let remember = key.as_deref().map(|k| (k, self.now_ms));
                 let answer = forward_raw(
