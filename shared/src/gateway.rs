@@ -188,7 +188,7 @@ impl CorsPolicy {
             headers.push((
                 "access-control-allow-headers",
                 // X-Client-Info and Apikey: what supabase-js's functions.invoke() sends.
-                "Authorization, Content-Type, X-Request-Id, X-Team-Id, X-Client-Info, Apikey"
+                "Authorization, Content-Type, X-Request-Id, X-Team-Id, X-Client-Info, Apikey, Last-Event-ID"
                     .into(),
             ));
             headers.push(("access-control-max-age", "86400".into()));

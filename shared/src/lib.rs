@@ -21,6 +21,7 @@
 pub mod actions;
 pub mod api;
 pub mod auth;
+pub mod background;
 pub mod breaker;
 pub mod cache;
 pub mod call_target;

@@ -30,8 +30,31 @@ use crate::log::log;
 /// The concrete context an action runs with inside a worker.
 pub type WorkerCtx<'a> = Ctx<'a, D1Store, KvCache, FetchHttp>;
 
+/// What an action answers: a JSON reply, or a response of its own (an event stream).
+pub enum Answer {
+    Reply(Reply),
+    Response(Response),
+}
+
 /// Serves one envelope with `action`. Never fails: every outcome is a response.
 pub async fn serve<F>(
+    worker_name: &'static str,
+    req: Request,
+    env: Env,
+    context: &Context,
+    action: F,
+) -> worker::Result<Response>
+where
+    F: AsyncFn(&WorkerCtx<'_>, &ActionRequest) -> Result<Reply>,
+{
+    serve_answer(worker_name, req, env, context, async |ctx, request| {
+        action(ctx, request).await.map(Answer::Reply)
+    })
+    .await
+}
+
+/// [`serve`] for actions that may answer with a response of their own ([`Answer`]).
+pub async fn serve_answer<F>(
     worker_name: &'static str,
     mut req: Request,
     env: Env,
@@ -39,7 +62,7 @@ pub async fn serve<F>(
     action: F,
 ) -> worker::Result<Response>
 where
-    F: AsyncFn(&WorkerCtx<'_>, &ActionRequest) -> Result<Reply>,
+    F: AsyncFn(&WorkerCtx<'_>, &ActionRequest) -> Result<Answer>,
 {
     let envelope = match authentic_envelope(&mut req, &env).await {
         Ok(e) => e,
@@ -57,7 +80,11 @@ where
     let request_id = envelope.request_id.clone();
     let timings = Timings::new();
     let reply = match run(worker_name, &env, context, &envelope, &timings, action).await {
-        Ok(reply) => reply,
+        Ok(Answer::Reply(reply)) => reply,
+        Ok(Answer::Response(mut response)) => {
+            response.headers_mut().set("x-request-id", &request_id)?;
+            return Ok(response);
+        }
         Err(err) => {
             let level = if err.status() >= 500 { "error" } else { "info" };
             log(
@@ -84,9 +111,9 @@ async fn run<F>(
     envelope: &Envelope,
     timings: &Timings,
     action: F,
-) -> Result<Reply>
+) -> Result<Answer>
 where
-    F: AsyncFn(&WorkerCtx<'_>, &ActionRequest) -> Result<Reply>,
+    F: AsyncFn(&WorkerCtx<'_>, &ActionRequest) -> Result<Answer>,
 {
     let request = ActionRequest::from_value(envelope.request.clone())?;
     let bindings = Bindings::new(env);
@@ -101,6 +128,7 @@ where
         version,
     });
     let log_line = |message: &str| log("info", worker_name, request_id, message);
+    let objects = crate::executions::ExecutionObjects::for_env(env);
     let ctx = Ctx {
         services: Services {
             db: &db,
@@ -115,6 +143,9 @@ where
         ledger: ledger.as_ref().map(|l| l as &dyn Ledger),
         targets,
         sessions: Some(isolate_sessions()),
+        background: objects
+            .as_ref()
+            .map(|o| o as &dyn shared::background::Background),
     };
     action(&ctx, &request).await
 }

@@ -359,6 +359,12 @@ async fn update_tool<D: Database, C: Cache, H: Upstream>(
         requires_confirmation: req.optional_bool("requires_confirmation")?,
         timeout_seconds: req.optional_u64("timeout_seconds", 1, MAX_TOOL_TIMEOUT_SECS)?,
         cacheable: req.optional_bool("cacheable")?,
+        long_running: req.optional_bool("long_running")?,
+        async_timeout_seconds: req.optional_u64(
+            "async_timeout_seconds",
+            1,
+            crate::background::MAX_ASYNC_TIMEOUT_SECS,
+        )?,
     };
     let now = iso_from_ms(s.http.now_ms());
     tools::update_policy(s.db, ctx.team(), tool_id, policy, &now).await?;
