@@ -50,3 +50,15 @@ ALTER TABLE mcp_tools ADD COLUMN long_running INTEGER NOT NULL DEFAULT 0
     CHECK (long_running IN (0, 1));
 ALTER TABLE mcp_tools ADD COLUMN async_timeout_seconds INTEGER
     CHECK (async_timeout_seconds IS NULL OR async_timeout_seconds BETWEEN 1 AND 3600);
+
+-- A team's completion webhook (one per team): background executions' final events are POSTed
+-- there, signed with HMAC-SHA256 under the team's webhook secret, which is sealed here like a
+-- credential (AES-256-GCM, bound to the team; shared/src/background/webhook.rs) and shown once.
+CREATE TABLE team_webhooks (
+    team_id                  TEXT PRIMARY KEY REFERENCES teams (id) ON DELETE CASCADE,
+    url                      TEXT NOT NULL,
+    encrypted_secret         TEXT NOT NULL,
+    key_id                   TEXT NOT NULL,
+    created_by               TEXT NOT NULL,
+    created_at               TEXT NOT NULL
+);

@@ -67,6 +67,9 @@ pub enum AdminAction {
     /// Tells mcp-edge that the team's configuration changed outside the API (SQL on D1), so
     /// that call targets cached by call_tool are read again at once (`crate::call_target`).
     RefreshConfig,
+    /// The team's completion webhook for background executions (`crate::background::webhook`).
+    SetWebhook,
+    DeleteWebhook,
 }
 
 impl AdminAction {
@@ -74,7 +77,10 @@ impl AdminAction {
     /// credentials (then the admin worker moves the team to a new configuration version).
     /// `refresh_config` exists to do just that.
     pub fn changes_config(self) -> bool {
-        !matches!(self, AdminAction::GetServer)
+        !matches!(
+            self,
+            AdminAction::GetServer | AdminAction::SetWebhook | AdminAction::DeleteWebhook
+        )
     }
 }
 
@@ -118,6 +124,8 @@ impl Action {
         Action::Admin(AdminAction::ReencryptCredentials),
         Action::Admin(AdminAction::ApproveTool),
         Action::Admin(AdminAction::RefreshConfig),
+        Action::Admin(AdminAction::SetWebhook),
+        Action::Admin(AdminAction::DeleteWebhook),
         Action::Analytics(AnalyticsAction::Report),
         Action::Analytics(AnalyticsAction::ListExecutions),
         Action::Analytics(AnalyticsAction::GetExecution),
@@ -162,6 +170,8 @@ impl Action {
             Action::Admin(AdminAction::ReencryptCredentials) => "reencrypt_credentials",
             Action::Admin(AdminAction::ApproveTool) => "approve_tool",
             Action::Admin(AdminAction::RefreshConfig) => "refresh_config",
+            Action::Admin(AdminAction::SetWebhook) => "set_webhook",
+            Action::Admin(AdminAction::DeleteWebhook) => "delete_webhook",
             Action::Analytics(AnalyticsAction::Report) => "analytics",
             Action::Analytics(AnalyticsAction::ListExecutions) => "list_executions",
             Action::Analytics(AnalyticsAction::GetExecution) => "get_execution",
@@ -499,6 +509,8 @@ mod tests {
                 "reencrypt_credentials",
                 "approve_tool",
                 "refresh_config",
+                "set_webhook",
+                "delete_webhook",
                 "analytics",
                 "list_executions",
                 "get_execution",

@@ -3,16 +3,22 @@
 //! start async, watch, drop the stream midway and resume with `Last-Event-ID` (no event
 //! missed, ids contiguous), the result and a `success` row with its duration; cancel midway
 //! (the server sees it, the row is `cancelled`, nothing stored later); who may watch and
-//! cancel; the per-team cap (429); a runtime restart mid-call ends the execution in a final
-//! state. One stack; scenarios in order.
+//! cancel; the per-team cap (429); the team's completion webhook (a local receiver that fails
+//! the first delivery gets exactly one accepted, signed final event); a runtime restart
+//! mid-call ends the execution in a final state. One stack; scenarios in order.
 //!
 //! The tool runs `MCP_EDGE_BG_SECONDS` seconds (default 6) in the watched scenario; the long
 //! run of the issue: `MCP_EDGE_BG_SECONDS=300 MCP_EDGE_PREBUILT=1 cargo test -p integration
 //! --test background -- --test-threads=1`.
 
-use std::io::BufRead;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
 use integration::free_port;
 use integration::servers::{python_script, McpServer};
@@ -26,6 +32,7 @@ const CAP: usize = 2;
 struct World {
     stack: Stack,
     server_id: String,
+    server_url: String,
     /// Started the executions; a member.
     alice: String,
     /// Another member of the same team.
@@ -176,6 +183,7 @@ fn background_executions_stream_resume_cancel_cap_and_survive_a_restart() {
         boss,
         stack,
         server_id,
+        server_url: server.url.clone(),
         journal,
         _server: server,
     };
@@ -184,7 +192,153 @@ fn background_executions_stream_resume_cancel_cap_and_survive_a_restart() {
     only_the_starter_and_the_teams_admins_see_watch_and_cancel(&w);
     a_cancelled_execution_stops_upstream_ends_cancelled_and_stores_no_result(&w);
     the_teams_cap_of_running_executions_answers_429_until_one_ends(&w);
+    let hook = receiver();
+    a_webhook_that_fails_once_gets_exactly_one_signed_final_event(&w, &hook);
     a_runtime_restart_mid_call_ends_the_execution_in_a_final_state(&mut w);
+    let received = hook.deliveries.lock().unwrap();
+    assert_eq!(
+        received.len(),
+        2,
+        "no delivery after the accepted one: {received:?}"
+    );
+}
+
+/// What the local webhook receiver got: the status it answered, the signature and delivery
+/// headers, the body.
+#[derive(Debug, Clone)]
+struct Delivery {
+    answered: u16,
+    signature: String,
+    delivery: String,
+    body: String,
+}
+
+struct Receiver {
+    url: String,
+    deliveries: Arc<Mutex<Vec<Delivery>>>,
+}
+
+/// A webhook receiver on a free loopback port that answers 500 to the first delivery and 200
+/// to every later one.
+fn receiver() -> Receiver {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let deliveries: Arc<Mutex<Vec<Delivery>>> = Arc::default();
+    let seen = Arc::clone(&deliveries);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut headers = Vec::new();
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 0 && line.trim_end() != "" {
+                if let Some((k, v)) = line.trim_end().split_once(':') {
+                    headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+                }
+                line.clear();
+            }
+            let header = |name: &str| {
+                headers
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default()
+            };
+            let mut body = vec![0; header("content-length").parse().unwrap_or(0)];
+            let _ = reader.read_exact(&mut body);
+            let mut all = seen.lock().unwrap();
+            let answered = if all.is_empty() { 500 } else { 200 };
+            all.push(Delivery {
+                answered,
+                signature: header("x-mcp-edge-webhook-signature"),
+                delivery: header("x-mcp-edge-delivery"),
+                body: String::from_utf8_lossy(&body).into_owned(),
+            });
+            drop(all);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {answered} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+        }
+    });
+    Receiver { url, deliveries }
+}
+
+fn verify(secret: &str, signature: &str, body: &str) -> bool {
+    let Some((t, v1)) = signature
+        .strip_prefix("t=")
+        .and_then(|rest| rest.split_once(",v1="))
+    else {
+        return false;
+    };
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{t}.{body}").as_bytes());
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    hex == v1
+}
+
+fn a_webhook_that_fails_once_gets_exactly_one_signed_final_event(w: &World, hook: &Receiver) {
+    // Team B's own server and webhook: team A's executions are not delivered there.
+    let set = w.stack.call(
+        &w.mallory,
+        json!({"action": "set_webhook", "url": hook.url}),
+    );
+    assert_eq!(set.status, 200, "{}", set.text);
+    let secret = set.body["secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("whsec_"));
+    let created = w.stack.call(
+        &w.mallory,
+        json!({"action": "create_server", "name": "slow-b", "server_type": "http",
+               "config": {"url": w.server_url}, "sync": true}),
+    );
+    assert_eq!(created.status, 201, "{}", created.text);
+    let started = w.stack.call(
+        &w.mallory,
+        json!({"action": "call_tool", "server_id": created.body["server"]["id"], "tool_name": "slow",
+               "parameters": {"seconds": 1, "tag": "hooked"}, "mode": "async"}),
+    );
+    assert_eq!(started.status, 202, "{}", started.text);
+    let id = started.body["execution_id"].as_str().unwrap().to_string();
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while hook.deliveries.lock().unwrap().len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "no retry after the failed delivery"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let received = hook.deliveries.lock().unwrap().clone();
+    assert_eq!(
+        received.iter().map(|d| d.answered).collect::<Vec<_>>(),
+        vec![500, 200]
+    );
+    for d in &received {
+        assert_eq!(
+            d.delivery, id,
+            "the delivery id is the execution's, on every attempt"
+        );
+        assert!(
+            verify(&secret, &d.signature, &d.body),
+            "signed with the team's secret: {d:?}"
+        );
+        assert!(!verify("whsec_wrong", &d.signature, &d.body));
+        let body: Value = serde_json::from_str(&d.body).unwrap();
+        assert_eq!(body["type"], "execution.finished");
+        assert_eq!(body["team_id"], "team-b");
+        assert_eq!(body["execution"]["execution_id"], id.as_str());
+        assert_eq!(body["execution"]["status"], "success");
+        assert_eq!(body["event"]["kind"], "result");
+        assert_eq!(
+            body["event"]["data"]["result"]["content"][0]["text"],
+            "slow hooked done"
+        );
+    }
 }
 
 fn a_watcher_that_reconnects_with_last_event_id_misses_nothing_and_the_row_is_success(w: &World) {

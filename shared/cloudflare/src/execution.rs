@@ -18,6 +18,8 @@
 //!   nothing twice, and the ids it sees are contiguous.
 //! - The final event closes every watch stream. The end reaches the team ledger once: after
 //!   the final event, delivered at once and retried from the alarm until it is taken.
+//! - The team's webhook (if any) gets the final event from the alarm, retried with backoff
+//!   (`meta` key `webhook`: attempts, done), after the end went to the ledger.
 //! - `/cancel` makes the journal final (`cancelled`) before anything else, so the call's
 //!   result, arriving later or never, is dropped; then the running call sends
 //!   `notifications/cancelled` upstream.
@@ -26,6 +28,7 @@ use std::cell::{Cell, RefCell};
 
 use futures::channel::{mpsc, oneshot};
 use mcp_client::events::CallEvents;
+use mcp_client::http::{HttpClient, HttpRequest, Method as HttpMethod};
 use mcp_client::retry::RetryPolicy;
 use mcp_client::{CallOptions, McpClient};
 use serde::Deserialize;
@@ -33,12 +36,13 @@ use serde_json::{json, Value};
 use shared::actions::call_tool::{capped_json, truncate, MAX_STORED_ERROR, MAX_STORED_OUTPUT};
 use shared::background::journal::{self, Event, EventKind, Journal, Outcome};
 use shared::background::{
-    self, may_act, stream, Handoff, Viewing, DELIVERY_RETRY_MS, HEARTBEAT_MS, RESTARTED,
+    self, may_act, stream, webhook, Handoff, Viewing, DELIVERY_RETRY_MS, HEARTBEAT_MS, RESTARTED,
 };
 use shared::cache::CacheSessions;
 use shared::ledger::{FinishRequest, Record, FINISH_URL};
 use shared::redact::Redactor;
 use shared::repo::executions::Status;
+use shared::repo::webhooks;
 use shared::Error;
 use worker::{
     durable_object, Date, DurableObject, Env, Request, Response, SqlStorage, SqlStorageValue, State,
@@ -69,7 +73,19 @@ pub struct Execution {
     /// Scrubs the credential from what the server says (set while running).
     redactor: RefCell<Redactor>,
     schema_ready: Cell<bool>,
+    /// A webhook attempt is in flight (one at a time, whatever alarms overlap).
+    webhook_busy: Cell<bool>,
 }
+
+/// The webhook delivery's state (`meta` key `webhook`).
+#[derive(Default, serde::Serialize, Deserialize)]
+struct Hook {
+    done: bool,
+    attempts: u32,
+}
+
+/// One webhook attempt waits this long for an answer.
+const WEBHOOK_TIMEOUT_MS: u64 = 10_000;
 
 #[derive(Deserialize)]
 struct Value1 {
@@ -95,6 +111,7 @@ impl DurableObject for Execution {
             watchers: RefCell::new(Vec::new()),
             redactor: RefCell::new(Redactor::default()),
             schema_ready: Cell::new(false),
+            webhook_busy: Cell::new(false),
         }
     }
 
@@ -331,6 +348,8 @@ impl Execution {
             let _ = fire.send(format!("cancelled by the user ({message})"));
         }
         self.deliver(None).await;
+        // The webhook (if any) goes from the alarm.
+        self.arm(0).await?;
         let (record, journal) = self.visible(viewing)?;
         Ok((
             200,
@@ -373,7 +392,90 @@ impl Execution {
         if self.get_meta::<bool>("delivered")?.is_none() && !self.deliver(None).await {
             self.arm(DELIVERY_RETRY_MS).await?;
         }
+        if !self.webhook_busy.replace(true) {
+            let stepped = self.webhook_step().await;
+            self.webhook_busy.set(false);
+            if let Err(err) = stepped {
+                log("error", WORKER, "-", &format!("webhook: {err}"));
+            }
+        }
         Ok(())
+    }
+
+    /// One delivery attempt of the final event to the team's webhook, if it has one and the
+    /// journal is final (`shared::background::webhook`); a failure re-arms the alarm after
+    /// the backoff, until `MAX_ATTEMPTS`.
+    async fn webhook_step(&self) -> Result<(), Error> {
+        let mut hook: Hook = self.get_meta("webhook")?.unwrap_or_default();
+        if hook.done {
+            return Ok(());
+        }
+        let Some((record, journal)) = self.loaded()? else {
+            return Ok(());
+        };
+        if journal.is_running() {
+            return Ok(());
+        }
+        let bindings = Bindings::new(&self.env);
+        let Some(target) = webhooks::get(&bindings.db()?, &record.team_id).await? else {
+            hook.done = true;
+            return self.put_meta("webhook", &hook);
+        };
+        let settings = bindings.settings();
+        let ring = settings
+            .credential_keys
+            .as_ref()
+            .map_err(|e| Error::internal(format!("webhook secret: {e}")))?;
+        let secret = ring
+            .open(
+                &target.key_id,
+                &target.encrypted_secret,
+                &webhook::aad(&record.team_id),
+            )
+            .map_err(|e| Error::internal(format!("webhook secret does not open: {e:?}")))?;
+        let secret = String::from_utf8(secret).map_err(Error::internal)?;
+        let last = self
+            .events_after(journal.last_id.checked_sub(1))?
+            .pop()
+            .ok_or_else(|| Error::internal("a final journal without its final event"))?;
+        let body = serde_json::to_vec(&webhook::payload(&record, &journal, &last))
+            .map_err(Error::internal)?;
+        let signature = webhook::sign(&secret, Date::now().as_millis() / 1000, &body);
+        let request = HttpRequest::new(HttpMethod::Post, target.url.as_str())
+            .header("content-type", "application/json")
+            .header(webhook::SIGNATURE_HEADER, signature)
+            .header(webhook::DELIVERY_HEADER, record.id.as_str())
+            .body(body);
+        let http = bindings.http();
+        let sent = futures::future::select(
+            Box::pin(http.send(request)),
+            Box::pin(worker::Delay::from(std::time::Duration::from_millis(
+                WEBHOOK_TIMEOUT_MS,
+            ))),
+        )
+        .await;
+        let delivered = matches!(
+            sent,
+            futures::future::Either::Left((Ok(ref answer), _)) if (200..300).contains(&answer.status)
+        );
+        hook.attempts += 1;
+        if delivered || hook.attempts >= webhook::MAX_ATTEMPTS {
+            hook.done = true;
+            if !delivered {
+                log(
+                    "warn",
+                    WORKER,
+                    &record.request_id,
+                    &format!(
+                        "webhook of execution {} given up after {} attempts",
+                        record.id, hook.attempts
+                    ),
+                );
+            }
+        } else {
+            self.arm(webhook::backoff_ms(hook.attempts)).await?;
+        }
+        self.put_meta("webhook", &hook)
     }
 
     async fn arm(&self, in_ms: u64) -> Result<(), Error> {

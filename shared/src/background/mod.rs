@@ -26,6 +26,7 @@
 
 pub mod journal;
 pub mod stream;
+pub mod webhook;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
