@@ -73,6 +73,8 @@ pub struct Execution {
     /// Scrubs the credential from what the server says (set while running).
     redactor: RefCell<Redactor>,
     schema_ready: Cell<bool>,
+    /// When watchers were last sent anything (for the keep-alive comments).
+    last_push: Cell<u64>,
     /// A webhook attempt is in flight (one at a time, whatever alarms overlap).
     webhook_busy: Cell<bool>,
 }
@@ -112,6 +114,7 @@ impl DurableObject for Execution {
             redactor: RefCell::new(Redactor::default()),
             schema_ready: Cell::new(false),
             webhook_busy: Cell::new(false),
+            last_push: Cell::new(0),
         }
     }
 
@@ -252,6 +255,7 @@ impl Execution {
             .or_internal(STORAGE)?;
         self.put_meta("journal", journal)?;
         let frame = stream::frame(event).into_bytes();
+        self.last_push.set(event.at_ms);
         let mut watchers = self.watchers.borrow_mut();
         watchers.retain(|w| w.unbounded_send(Ok(frame.clone())).is_ok());
         if event.kind.is_final() {
@@ -478,6 +482,20 @@ impl Execution {
         self.put_meta("webhook", &hook)
     }
 
+    /// An SSE comment to every watcher when nothing was sent for `stream::KEEPALIVE_MS`, so
+    /// proxies keep a quiet stream open.
+    fn keep_alive(&self) {
+        let now = Date::now().as_millis();
+        if now.saturating_sub(self.last_push.get()) < stream::KEEPALIVE_MS {
+            return;
+        }
+        self.last_push.set(now);
+        let comment = stream::comment("keep-alive").into_bytes();
+        self.watchers
+            .borrow_mut()
+            .retain(|w| w.unbounded_send(Ok(comment.clone())).is_ok());
+    }
+
     async fn arm(&self, in_ms: u64) -> Result<(), Error> {
         self.state
             .storage()
@@ -520,6 +538,7 @@ impl Execution {
             loop {
                 worker::Delay::from(std::time::Duration::from_millis(HEARTBEAT_MS / 2)).await;
                 let _ = self.arm(HEARTBEAT_MS).await;
+                self.keep_alive();
             }
         };
         let outcome = match futures::future::select(Box::pin(call), Box::pin(heartbeat)).await {
