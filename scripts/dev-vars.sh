@@ -88,6 +88,8 @@ for f in "${key_files[@]}"; do
   append_missing "$f" ALLOW_FREEFORM_STDIO_COMMANDS false
 done
 append_missing "$root/functions/call_tool/.dev.vars" CONFIRMATION_SECRET "$(random_hex)"
+# Background executions a team runs at once (also in call_tool's [vars]; tests lower it).
+append_missing "$root/functions/call_tool/.dev.vars" MAX_RUNNING_EXECUTIONS 10
 
 # One INTERNAL_SIGNING_KEY on every worker (the signed hop: shared/src/internal.rs).
 action_workers=(list_servers list_tools call_tool sync_tools admin)

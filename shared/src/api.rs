@@ -28,6 +28,18 @@ pub enum Action {
     Admin(AdminAction),
     Analytics(AnalyticsAction),
     Members(MemberAction),
+    /// Following and steering a background execution (served by call_tool, where the
+    /// `Execution` objects live; `crate::background`).
+    Background(BackgroundAction),
+}
+
+/// Background executions (`call_tool` with `"mode": "async"`): members act on their own,
+/// admins on any of their team's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackgroundAction {
+    /// The execution's events as `text/event-stream`, resumable.
+    WatchExecution,
+    CancelExecution,
 }
 
 /// Team membership (served by the admin worker, `actions::members`). `create_team` is the one
@@ -55,6 +67,9 @@ pub enum AdminAction {
     /// Tells mcp-edge that the team's configuration changed outside the API (SQL on D1), so
     /// that call targets cached by call_tool are read again at once (`crate::call_target`).
     RefreshConfig,
+    /// The team's completion webhook for background executions (`crate::background::webhook`).
+    SetWebhook,
+    DeleteWebhook,
 }
 
 impl AdminAction {
@@ -62,7 +77,10 @@ impl AdminAction {
     /// credentials (then the admin worker moves the team to a new configuration version).
     /// `refresh_config` exists to do just that.
     pub fn changes_config(self) -> bool {
-        !matches!(self, AdminAction::GetServer)
+        !matches!(
+            self,
+            AdminAction::GetServer | AdminAction::SetWebhook | AdminAction::DeleteWebhook
+        )
     }
 }
 
@@ -106,6 +124,8 @@ impl Action {
         Action::Admin(AdminAction::ReencryptCredentials),
         Action::Admin(AdminAction::ApproveTool),
         Action::Admin(AdminAction::RefreshConfig),
+        Action::Admin(AdminAction::SetWebhook),
+        Action::Admin(AdminAction::DeleteWebhook),
         Action::Analytics(AnalyticsAction::Report),
         Action::Analytics(AnalyticsAction::ListExecutions),
         Action::Analytics(AnalyticsAction::GetExecution),
@@ -114,6 +134,8 @@ impl Action {
         Action::Members(MemberAction::UpdateMember),
         Action::Members(MemberAction::RemoveMember),
         Action::Members(MemberAction::CreateTeam),
+        Action::Background(BackgroundAction::WatchExecution),
+        Action::Background(BackgroundAction::CancelExecution),
     ];
 
     /// The names of [`Action::ALL`], in its order (the unknown-action error's `allowed`).
@@ -148,6 +170,8 @@ impl Action {
             Action::Admin(AdminAction::ReencryptCredentials) => "reencrypt_credentials",
             Action::Admin(AdminAction::ApproveTool) => "approve_tool",
             Action::Admin(AdminAction::RefreshConfig) => "refresh_config",
+            Action::Admin(AdminAction::SetWebhook) => "set_webhook",
+            Action::Admin(AdminAction::DeleteWebhook) => "delete_webhook",
             Action::Analytics(AnalyticsAction::Report) => "analytics",
             Action::Analytics(AnalyticsAction::ListExecutions) => "list_executions",
             Action::Analytics(AnalyticsAction::GetExecution) => "get_execution",
@@ -156,6 +180,8 @@ impl Action {
             Action::Members(MemberAction::UpdateMember) => "update_member",
             Action::Members(MemberAction::RemoveMember) => "remove_member",
             Action::Members(MemberAction::CreateTeam) => "create_team",
+            Action::Background(BackgroundAction::WatchExecution) => "watch_execution",
+            Action::Background(BackgroundAction::CancelExecution) => "cancel_execution",
         }
     }
 
@@ -163,7 +189,10 @@ impl Action {
         match self {
             Action::ListServers => Route::ListServers,
             Action::ListTools => Route::ListTools,
-            Action::CallTool => Route::CallTool,
+            // get_execution: a running background execution is known to its object only.
+            Action::CallTool
+            | Action::Background(_)
+            | Action::Analytics(AnalyticsAction::GetExecution) => Route::CallTool,
             Action::SyncTools => Route::SyncTools,
             Action::ListConnectors
             | Action::Admin(_)
@@ -203,7 +232,11 @@ impl Action {
     pub fn is_read(self) -> bool {
         matches!(
             self,
-            Action::ListServers | Action::ListTools | Action::ListConnectors | Action::Analytics(_)
+            Action::ListServers
+                | Action::ListTools
+                | Action::ListConnectors
+                | Action::Analytics(_)
+                | Action::Background(_)
         )
     }
 }
@@ -392,19 +425,30 @@ mod tests {
     }
 
     #[test]
-    fn analytics_actions_route_to_admin_and_only_reports_need_admin() {
-        for (name, admin_only) in [
-            ("analytics", true),
-            ("list_executions", false),
-            ("get_execution", false),
+    fn analytics_actions_route_to_admin_but_get_execution_to_call_tool_and_only_reports_need_admin()
+    {
+        for (name, admin_only, route) in [
+            ("analytics", true, Route::Admin),
+            ("list_executions", false, Route::Admin),
+            // A running background execution is known to its object, hosted by call_tool.
+            ("get_execution", false, Route::CallTool),
         ] {
             let action = Action::parse(name).unwrap();
-            assert_eq!(action.route(), Route::Admin, "{name}");
+            assert_eq!(action.route(), route, "{name}");
             assert_eq!(action.requires_admin(), admin_only, "{name}");
             assert!(action.is_read(), "{name}");
         }
         assert!(!Action::CallTool.is_read());
         assert!(!Action::Admin(AdminAction::GetServer).is_read());
+    }
+
+    #[test]
+    fn background_actions_are_member_reads_served_by_call_tool() {
+        for name in ["watch_execution", "cancel_execution"] {
+            let action = Action::parse(name).unwrap();
+            assert_eq!(action.route(), Route::CallTool, "{name}");
+            assert!(!action.requires_admin() && action.needs_team() && action.is_read());
+        }
     }
 
     #[test]
@@ -465,6 +509,8 @@ mod tests {
                 "reencrypt_credentials",
                 "approve_tool",
                 "refresh_config",
+                "set_webhook",
+                "delete_webhook",
                 "analytics",
                 "list_executions",
                 "get_execution",
@@ -473,6 +519,8 @@ mod tests {
                 "update_member",
                 "remove_member",
                 "create_team",
+                "watch_execution",
+                "cancel_execution",
             ]
         );
         for (i, action) in Action::ALL.iter().enumerate() {

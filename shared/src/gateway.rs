@@ -189,9 +189,9 @@ impl CorsPolicy {
                 "access-control-allow-headers",
                 // X-Client-Info and Apikey: what supabase-js's functions.invoke() sends;
                 // Traceparent: a PWA's W3C trace context (`crate::trace`); the MCP headers:
-                // browser MCP clients of `/mcp`.
+                // browser MCP clients of `/mcp`; Last-Event-ID: resuming `watch_execution`.
                 "Authorization, Content-Type, X-Request-Id, X-Team-Id, X-Client-Info, Apikey, \
-                 Traceparent, MCP-Protocol-Version, Mcp-Method, Mcp-Name"
+                 Traceparent, MCP-Protocol-Version, Mcp-Method, Mcp-Name, Last-Event-ID"
                     .into(),
             ));
             headers.push(("access-control-max-age", "86400".into()));

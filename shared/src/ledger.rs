@@ -46,6 +46,8 @@ use crate::time::iso_from_ms;
 pub const START_URL: &str = "https://rate-limiter.internal/ledger/start";
 pub const FINISH_URL: &str = "https://rate-limiter.internal/ledger/finish";
 pub const ADMIT_URL: &str = "https://rate-limiter.internal/ledger/admit";
+/// `start` of a background execution ([`BackgroundStart`]), counted against the team's cap.
+pub const START_BACKGROUND_URL: &str = "https://rate-limiter.internal/ledger/start-background";
 /// The team's object flushes finished records this long after the first of them ends
 /// (`LEDGER_FLUSH_DELAY_MS`, [`flush_delay_ms`]), or as soon as [`MAX_BATCH`] have ended, so
 /// that a team's calls share a D1 transaction: at the product's peak most teams call less than
@@ -148,6 +150,36 @@ pub struct StartRequest {
     pub budget_ms: u64,
 }
 
+/// `start` of a background execution, as it travels to the team's object: also counted
+/// against `cap`, the team's running background executions at most (`crate::background`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BackgroundStart {
+    pub start: StartRequest,
+    pub cap: u32,
+}
+
+/// The team object's answer to a [`BackgroundStart`]: the breaker's verdict, or `None` when
+/// the team already runs `cap` background executions (nothing stored).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackgroundVerdict {
+    pub verdict: Option<Gate>,
+    pub running: u32,
+    pub cap: u32,
+}
+
+impl BackgroundVerdict {
+    /// The gate, or the 429 of a full team.
+    pub fn into_gate(self) -> Result<Gate> {
+        self.verdict.ok_or_else(|| crate::error::Error::RateLimit {
+            message: format!(
+                "your team already runs {} background executions, its limit ({}); wait for one to end or cancel one with cancel_execution",
+                self.running, self.cap
+            ),
+            retry_after_secs: 10,
+        })
+    }
+}
+
 /// `admit`, as it travels to the team's object.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AdmitRequest {
@@ -188,6 +220,22 @@ pub trait Ledger {
         end: &'a End,
         fault: Option<&'a str>,
     ) -> LocalBoxFuture<'a, Result<()>>;
+    /// [`Ledger::start`] of a background execution, counted against the team's `cap` of
+    /// running ones (full: 429 `rate_limit`, nothing stored). Only the team's object counts
+    /// them; other ledgers refuse background executions.
+    fn start_background<'a>(
+        &'a self,
+        _record: &'a Record,
+        _admit: Admit,
+        _budget_ms: u64,
+        _cap: u32,
+    ) -> LocalBoxFuture<'a, Result<Gate>> {
+        Box::pin(async {
+            Err(crate::error::Error::Conflict(
+                "background executions need the team's Durable Object (binding TEAM_GATE on the call_tool worker)".into(),
+            ))
+        })
+    }
 }
 
 /// The database as the ledger: a `pending` row at start, finished (with the tool's statistics)

@@ -22,6 +22,7 @@ pub mod action_log;
 pub mod actions;
 pub mod api;
 pub mod auth;
+pub mod background;
 pub mod breaker;
 pub mod cache;
 pub mod call_target;

@@ -89,6 +89,9 @@ pub struct Authorized {
     pub credential: Option<CredentialUse>,
     /// Scrubs the credential's values out of whatever comes back (results, errors).
     pub redactor: Redactor,
+    /// The values the redactor scrubs, for a background execution's object to build its own
+    /// (`crate::background::Handoff`; held in its memory only).
+    pub secrets: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,6 +158,7 @@ pub fn authorize<D, C, H: Upstream>(
             endpoint,
             credential: None,
             redactor: Redactor::default(),
+            secrets: Vec::new(),
         });
     };
     for (name, value) in material.headers() {
@@ -163,9 +167,11 @@ pub fn authorize<D, C, H: Upstream>(
             .retain(|(k, _)| !k.eq_ignore_ascii_case(&name));
         endpoint.headers.push((name, value));
     }
+    let secrets = material.secret_values();
     Ok(Authorized {
         endpoint,
-        redactor: Redactor::new(material.secret_values()),
+        redactor: Redactor::new(secrets.clone()),
+        secrets,
         credential: Some(credential_use(&stored)),
     })
 }
@@ -259,7 +265,8 @@ fn stdio_endpoint<D, C, H: Upstream>(
     secret_values.push(token.expose().to_string());
     Ok(Authorized {
         endpoint,
-        redactor: Redactor::new(secret_values),
+        redactor: Redactor::new(secret_values.clone()),
+        secrets: secret_values,
         credential,
     })
 }

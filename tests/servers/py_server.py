@@ -23,7 +23,12 @@ Tools:
                               a credential header carried without the gateway's answer holding it
   interrupted()            -> with --resumable, closes its SSE reply stream mid-call, then
                               answers "resumed" (the client must resume with Last-Event-ID)
-  cancelled()              -> how many `sleep` calls were cancelled so far
+  cancelled()              -> how many `sleep`/`slow` calls were cancelled so far
+  slow(seconds, tag)       -> only with --journal FILE (so other tests' tool counts stay): runs
+                              `seconds` seconds, reporting progress (i of seconds, with a
+                              message) and a log line every second, then "slow <tag> done"; it
+                              appends `started <tag>`, `finished <tag>` or `cancelled <tag>` to
+                              FILE (what the server saw, for the tests)
   filler_0 … filler_{N-1}  -> with --extra-tools N, to make listings long
 With --page-size N, tools/list answers N tools per page and sets nextCursor.
 """
@@ -41,7 +46,14 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.streamable_http import EventCallback, EventMessage, EventStore
 from mcp_types import ListToolsResult, PaginatedRequestParams
 
-STATE = {"cancelled": 0}
+STATE: dict[str, Any] = {"cancelled": 0, "journal": None}
+
+
+def journal(line: str) -> None:
+    """Appends one line to --journal (flushed at once: a test reads it while we run)."""
+    if STATE["journal"]:
+        with open(STATE["journal"], "a", encoding="utf-8") as f:
+            f.write(line + "\n")
 
 
 class PagedServer(MCPServer):
@@ -86,7 +98,7 @@ class Weather(TypedDict):
     conditions: str
 
 
-def build(page_size: int | None, extra_tools: int) -> PagedServer:
+def build(page_size: int | None, extra_tools: int, slow_tool: bool = False) -> PagedServer:
     server = PagedServer(name="mcp-edge-py-test-server", version="1.0.0")
     server.page_size = page_size
 
@@ -139,6 +151,24 @@ def build(page_size: int | None, extra_tools: int) -> PagedServer:
         await ctx.close_sse_stream()
         await anyio.sleep(0.3)
         return "resumed"
+
+    async def slow(seconds: int, tag: str, ctx: Context) -> str:
+        journal(f"started {tag}")
+        try:
+            for i in range(seconds):
+                await ctx.report_progress(i, seconds, f"step {i} of {seconds}")
+                await ctx.info(f"{tag}: step {i}")
+                await anyio.sleep(1)
+            await ctx.report_progress(seconds, seconds, "done")
+        except anyio.get_cancelled_exc_class():
+            STATE["cancelled"] += 1
+            journal(f"cancelled {tag}")
+            raise
+        journal(f"finished {tag}")
+        return f"slow {tag} done"
+
+    if slow_tool:
+        server.tool(description="Runs for a while, reporting progress and a log line every second.")(slow)
 
     @server.tool(description="How many sleep calls were cancelled.")
     def cancelled() -> int:
@@ -195,9 +225,11 @@ def main() -> None:
     )
     parser.add_argument("--page-size", type=int, default=None, help="tools per tools/list page")
     parser.add_argument("--extra-tools", type=int, default=0, help="register this many filler tools")
+    parser.add_argument("--journal", default=None, help="file where `slow` records what it saw")
     args = parser.parse_args()
+    STATE["journal"] = args.journal
 
-    server = build(args.page_size, args.extra_tools)
+    server = build(args.page_size, args.extra_tools, slow_tool=args.journal is not None)
     if args.transport == "sse":
         app = server.sse_app()
     else:

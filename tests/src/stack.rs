@@ -85,6 +85,10 @@ pub struct Stack {
     /// Kept for the session's life; `None` when `cwd` is the checkout.
     _view: Option<tempfile::TempDir>,
     dev: Proc,
+    /// What the session was started with, for [`Stack::restart_runtime`].
+    configs: Vec<String>,
+    vars: Vec<(String, String)>,
+    traces: LocalTraces,
     agent: ureq::Agent,
     /// Memberships that `token` promised: (pending, the next request writes them to D1
     /// first; written already).
@@ -208,6 +212,12 @@ impl Stack {
             cwd,
             _view: view,
             dev,
+            configs,
+            vars: vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            traces,
             agent,
             pending_members: Mutex::new((Vec::new(), HashSet::new())),
         };
@@ -355,6 +365,66 @@ impl Stack {
             body,
             text,
         }
+    }
+
+    /// Kills the `wrangler dev` session at once (SIGKILL to its process group: the runtime
+    /// stops in the middle of whatever it was doing) and starts a new one on the same state;
+    /// `base` moves to the new session's port.
+    pub fn restart_runtime(&mut self) {
+        let group = self.process_group() as i32;
+        // SAFETY: signals the process group this stack started (wrangler and its workerd).
+        unsafe {
+            libc::killpg(group, libc::SIGKILL);
+        }
+        let _ = self.dev.wait_exit(Duration::from_secs(10));
+        let vars: Vec<(&str, &str)> = self
+            .vars
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let (dev, port) = dev_session(
+            "wrangler-dev-restarted",
+            &self.configs,
+            &vars,
+            self.state.path(),
+            &self.cwd,
+            self.traces,
+        );
+        self.dev = dev;
+        self.base = format!("http://127.0.0.1:{port}");
+        self.wait_healthy();
+    }
+
+    /// POSTs `body` and answers the status and the body as a reader, unread: for event
+    /// streams (`watch_execution`), read as they come. Dropping the reader drops the connection.
+    pub fn open_stream(
+        &self,
+        token: &str,
+        body: Value,
+        headers: &[(&str, &str)],
+    ) -> (u16, Box<dyn std::io::BufRead + Send>) {
+        self.flush_members();
+        let mut builder = ureq::http::Request::builder()
+            .method("POST")
+            .uri(format!("{}/", self.base))
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json");
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
+        }
+        let request = builder
+            .body(body.to_string().into_bytes())
+            .expect("valid request");
+        let response = self.agent.run(request).unwrap_or_else(|e| {
+            panic!(
+                "stream: {e}; log:
+{}",
+                self.dev.log_text()
+            )
+        });
+        let status = response.status().as_u16();
+        let reader = response.into_body().into_reader();
+        (status, Box::new(std::io::BufReader::new(reader)))
     }
 
     /// Rows of a read-only query against the local D1 state the workers use.

@@ -337,7 +337,7 @@ fn daily_trends_and_user_activity_count_every_call(w: &World) {
     assert_eq!(r["trends"].as_array().unwrap().len(), 3);
     assert_eq!(
         r["totals"],
-        json!({"executions": 9, "successes": 6, "failures": 2, "timeouts": 1}),
+        json!({"executions": 9, "successes": 6, "failures": 2, "timeouts": 1, "cancellations": 0}),
         "{r}"
     );
     let today = w
@@ -355,7 +355,7 @@ fn daily_trends_and_user_activity_count_every_call(w: &World) {
     let b = report(w, &w.carol, "daily_trends", 3);
     assert_eq!(
         b["totals"],
-        json!({"executions": 3, "successes": 2, "failures": 1, "timeouts": 0})
+        json!({"executions": 3, "successes": 2, "failures": 1, "timeouts": 0, "cancellations": 0})
     );
 
     let users = report(w, &w.alice, "user_activity", 30);

@@ -147,7 +147,7 @@ export interface components {
         };
         /**
          * call_tool
-         * @description Role: member. Calls a tool. A tool that reports an error (`isError`) is a completed call: 200 with `success: false`. A tool that requires confirmation answers 200 `ConfirmationRequired` first; repeat the call with its `confirmation_token`.
+         * @description Role: member. Calls a tool. A tool that reports an error (`isError`) is a completed call: 200 with `success: false`. A tool that requires confirmation answers 200 `ConfirmationRequired` first; repeat the call with its `confirmation_token`. With `"mode": "async"` it answers 202 `BackgroundStarted` and the call runs in the background.
          */
         CallToolRequest: {
             /**
@@ -162,6 +162,11 @@ export interface components {
             /** @description The token of a `ConfirmationRequired` answer (single use, 5 minutes). */
             confirmation_token?: string;
             team_id?: components["schemas"]["TeamId"];
+            /**
+             * @description `sync` (the default): the answer is the tool's result. `async` (the default for tools an admin marks `long_running`): 202 `BackgroundStarted` at once; follow it with `watch_execution` or `get_execution`, stop it with `cancel_execution`. A team runs at most `MAX_RUNNING_EXECUTIONS` (default 10) at once: one more is 429 `rate_limit`.
+             * @enum {string}
+             */
+            mode?: "sync" | "async";
         };
         /**
          * sync_tools
@@ -259,6 +264,10 @@ export interface components {
             requires_confirmation?: boolean;
             timeout_seconds?: number;
             cacheable?: boolean;
+            /** @description Run calls of this tool in the background unless the caller asks for `"mode": "sync"`. */
+            long_running?: boolean;
+            /** @description The tool's time budget in the background (default: `timeout_seconds`). */
+            async_timeout_seconds?: number;
             team_id?: components["schemas"]["TeamId"];
         };
         /**
@@ -345,6 +354,31 @@ export interface components {
             team_id?: components["schemas"]["TeamId"];
         };
         /**
+         * set_webhook
+         * @description Role: admin. Sets the team's completion webhook: every background execution's final event is POSTed there, signed (`X-Mcp-Edge-Webhook-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`, `X-Mcp-Edge-Delivery: <execution id>`), retried with backoff until it answers 2xx. The URL must be public `https` (400 otherwise). Answers a new secret, shown only here.
+         */
+        SetWebhookRequest: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            action: "set_webhook";
+            url: string;
+            team_id?: components["schemas"]["TeamId"];
+        };
+        /**
+         * delete_webhook
+         * @description Role: admin. Removes the team's completion webhook.
+         */
+        DeleteWebhookRequest: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            action: "delete_webhook";
+            team_id?: components["schemas"]["TeamId"];
+        };
+        /**
          * analytics
          * @description Role: admin. A usage report over the last `days` UTC days.
          */
@@ -376,7 +410,7 @@ export interface components {
             server_id?: components["schemas"]["Id"];
             user_id?: components["schemas"]["Id"];
             /** @enum {string} */
-            status?: "pending" | "success" | "error" | "timeout";
+            status?: "pending" | "success" | "error" | "timeout" | "cancelled";
             /** @description ISO-8601 UTC time or a date. */
             since?: string;
             /** @description ISO-8601 UTC time or a date. */
@@ -389,7 +423,7 @@ export interface components {
         };
         /**
          * get_execution
-         * @description Role: member. One execution with its (capped, redacted) input and output; members: their own only.
+         * @description Role: member. One execution with its (capped, redacted) input and output; members: their own only. A background execution still held by its object also shows `events` and `status: running`.
          */
         GetExecutionRequest: {
             /**
@@ -466,8 +500,36 @@ export interface components {
             name: string;
             team_id?: components["schemas"]["TeamId"];
         };
+        /**
+         * watch_execution
+         * @description Role: member (own executions) / admin (the team's). The execution's events as `text/event-stream` (200), replayed after `Last-Event-ID` (header) or `last_event_id`, then live until the final event.
+         */
+        WatchExecutionRequest: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            action: "watch_execution";
+            execution_id: components["schemas"]["Id"];
+            /** @description Resume after this event id (the same as the `Last-Event-ID` header; both: they must agree). */
+            last_event_id?: number;
+            team_id?: components["schemas"]["TeamId"];
+        };
+        /**
+         * cancel_execution
+         * @description Role: member (own executions) / admin (the team's). Cancels a running background execution: `notifications/cancelled` goes upstream, the execution ends `cancelled` at once and no result is stored later. An execution that already ended: 409.
+         */
+        CancelExecutionRequest: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            action: "cancel_execution";
+            execution_id: components["schemas"]["Id"];
+            team_id?: components["schemas"]["TeamId"];
+        };
         /** @description The request body: one object whose `action` names what to do. Unknown fields are ignored; the fields `server_id`, `team_id`, `tool_name` and `parameters` are type-checked wherever they appear. At most 256 KiB and 32 levels of nesting (413, 400). */
-        ActionRequest: components["schemas"]["ListServersRequest"] | components["schemas"]["ListToolsRequest"] | components["schemas"]["CallToolRequest"] | components["schemas"]["SyncToolsRequest"] | components["schemas"]["ListConnectorsRequest"] | components["schemas"]["CreateServerRequest"] | components["schemas"]["UpdateServerRequest"] | components["schemas"]["DeleteServerRequest"] | components["schemas"]["UpdateToolRequest"] | components["schemas"]["GetServerRequest"] | components["schemas"]["SetCredentialRequest"] | components["schemas"]["DeleteCredentialRequest"] | components["schemas"]["ReencryptCredentialsRequest"] | components["schemas"]["ApproveToolRequest"] | components["schemas"]["RefreshConfigRequest"] | components["schemas"]["AnalyticsRequest"] | components["schemas"]["ListExecutionsRequest"] | components["schemas"]["GetExecutionRequest"] | components["schemas"]["ListMembersRequest"] | components["schemas"]["AddMemberRequest"] | components["schemas"]["UpdateMemberRequest"] | components["schemas"]["RemoveMemberRequest"] | components["schemas"]["CreateTeamRequest"];
+        ActionRequest: components["schemas"]["ListServersRequest"] | components["schemas"]["ListToolsRequest"] | components["schemas"]["CallToolRequest"] | components["schemas"]["SyncToolsRequest"] | components["schemas"]["ListConnectorsRequest"] | components["schemas"]["CreateServerRequest"] | components["schemas"]["UpdateServerRequest"] | components["schemas"]["DeleteServerRequest"] | components["schemas"]["UpdateToolRequest"] | components["schemas"]["GetServerRequest"] | components["schemas"]["SetCredentialRequest"] | components["schemas"]["DeleteCredentialRequest"] | components["schemas"]["ReencryptCredentialsRequest"] | components["schemas"]["ApproveToolRequest"] | components["schemas"]["RefreshConfigRequest"] | components["schemas"]["AnalyticsRequest"] | components["schemas"]["ListExecutionsRequest"] | components["schemas"]["GetExecutionRequest"] | components["schemas"]["ListMembersRequest"] | components["schemas"]["AddMemberRequest"] | components["schemas"]["UpdateMemberRequest"] | components["schemas"]["RemoveMemberRequest"] | components["schemas"]["CreateTeamRequest"] | components["schemas"]["WatchExecutionRequest"] | components["schemas"]["CancelExecutionRequest"] | components["schemas"]["SetWebhookRequest"] | components["schemas"]["DeleteWebhookRequest"];
         ServerSummary: {
             id: string;
             name: string;
@@ -537,8 +599,11 @@ export interface components {
             tool_id?: string | null;
             tool_name: string;
             request_id?: string | null;
-            /** @enum {string} */
-            status: "pending" | "success" | "error" | "timeout";
+            /**
+             * @description `running`: a background execution still running (its object's view; D1 says `pending`).
+             * @enum {string}
+             */
+            status: "pending" | "running" | "success" | "error" | "timeout" | "cancelled";
             started_at: string;
             completed_at?: string | null;
             duration_ms?: number | null;
@@ -547,6 +612,12 @@ export interface components {
             input?: unknown;
             /** @description get_execution only: the stored (capped, redacted) result. */
             output?: unknown;
+            /** @description Background executions: the same as `id`. */
+            execution_id?: string;
+            /** @description Background executions: the id of the last event so far. */
+            last_event_id?: number;
+            /** @description Background executions (while their object holds them): every event so far, oldest first. */
+            events?: components["schemas"]["ExecutionEvent"][];
         };
         /** @description One server's sync: counts on success, `code` and `error` otherwise. */
         SyncOutcome: {
@@ -718,7 +789,7 @@ export interface components {
             role: "owner";
         };
         /** @description A 200 answer: the shape of the request's action (its request schema's `x-answer`). */
-        ActionAnswer: components["schemas"]["ListServersAnswer"] | components["schemas"]["ListToolsAnswer"] | components["schemas"]["CallToolAnswer"] | components["schemas"]["ConfirmationRequired"] | components["schemas"]["SyncToolsAnswer"] | components["schemas"]["ListConnectorsAnswer"] | components["schemas"]["ServerAnswer"] | components["schemas"]["DeleteServerAnswer"] | components["schemas"]["ToolAnswer"] | components["schemas"]["CredentialAnswer"] | components["schemas"]["DeleteCredentialAnswer"] | components["schemas"]["ReencryptAnswer"] | components["schemas"]["RefreshConfigAnswer"] | components["schemas"]["AnalyticsAnswer"] | components["schemas"]["ListExecutionsAnswer"] | components["schemas"]["GetExecutionAnswer"] | components["schemas"]["ListMembersAnswer"] | components["schemas"]["MemberAnswer"] | components["schemas"]["RemoveMemberAnswer"];
+        ActionAnswer: components["schemas"]["ListServersAnswer"] | components["schemas"]["ListToolsAnswer"] | components["schemas"]["CallToolAnswer"] | components["schemas"]["ConfirmationRequired"] | components["schemas"]["SyncToolsAnswer"] | components["schemas"]["ListConnectorsAnswer"] | components["schemas"]["ServerAnswer"] | components["schemas"]["DeleteServerAnswer"] | components["schemas"]["ToolAnswer"] | components["schemas"]["CredentialAnswer"] | components["schemas"]["DeleteCredentialAnswer"] | components["schemas"]["ReencryptAnswer"] | components["schemas"]["RefreshConfigAnswer"] | components["schemas"]["AnalyticsAnswer"] | components["schemas"]["ListExecutionsAnswer"] | components["schemas"]["GetExecutionAnswer"] | components["schemas"]["ListMembersAnswer"] | components["schemas"]["MemberAnswer"] | components["schemas"]["RemoveMemberAnswer"] | components["schemas"]["CancelExecutionAnswer"] | components["schemas"]["WebhookAnswer"] | components["schemas"]["DeleteWebhookAnswer"];
         /** @description A 201 answer: create_server, add_member, create_team. */
         CreatedAnswer: components["schemas"]["ServerAnswer"] | components["schemas"]["MemberAnswer"] | components["schemas"]["CreateTeamAnswer"];
         /**
@@ -758,9 +829,58 @@ export interface components {
             };
             cached: boolean;
         };
+        /** @description One event of a background execution. Ids start at 1 and increase by 1. `progress`: `{progress, total?, message?}`; `log`: `{level, logger?, data}`; final events (exactly one, the last): `result` `{status: success|error, success, result, duration_ms}`, `error` `{status: error|timeout, code, message, duration_ms}`, `cancelled` `{status: cancelled, message, duration_ms}`. */
+        ExecutionEvent: {
+            id: number;
+            /** @enum {string} */
+            kind: "progress" | "log" | "result" | "error" | "cancelled";
+            data: Record<string, never>;
+            at_ms: number;
+        };
+        /** @description 202: the call runs in the background. */
+        BackgroundStarted: {
+            /** @constant */
+            success: true;
+            execution_id: string;
+            /** @constant */
+            status: "running";
+            /** @constant */
+            mode?: "async";
+            timeout_seconds?: number;
+            /** @description How to follow it: the `watch_execution`, `get_execution` and `cancel_execution` bodies. */
+            watch: Record<string, never>;
+        };
+        CancelExecutionAnswer: {
+            /** @constant */
+            success: true;
+            execution: {
+                execution_id: string;
+                /** @constant */
+                status: "cancelled";
+                duration_ms?: number | null;
+            };
+        };
+        /** @description `text/event-stream`: the execution's events after the resume point (`Last-Event-ID` header or `last_event_id`), then live ones, each as `id: <id>`, `event: <kind>`, `data: <ExecutionEvent.data as JSON>`; the stream ends after the final event (`result`, `error` or `cancelled`). Reconnect with `Last-Event-ID` to resume without loss. */
+        ExecutionEventStream: string;
+        WebhookAnswer: {
+            /** @constant */
+            success: true;
+            webhook: {
+                url: string;
+                created_at?: string;
+            };
+            /** @description `whsec_…`: shown only in this answer. */
+            secret: string;
+            message?: string;
+        };
+        DeleteWebhookAnswer: {
+            /** @constant */
+            success: true;
+            removed: boolean;
+        };
     };
     responses: {
-        /** @description The action's answer (see each request schema's `x-answer`). */
+        /** @description The action's answer (see each request schema's `x-answer`). `watch_execution`: `text/event-stream`. */
         Ok: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -773,6 +893,7 @@ export interface components {
             };
             content: {
                 "application/json": components["schemas"]["ActionAnswer"];
+                "text/event-stream": components["schemas"]["ExecutionEventStream"];
             };
         };
         /** @description Created: create_server, add_member, create_team. */
@@ -898,7 +1019,7 @@ export interface components {
                 };
             };
         };
-        /** @description `rate_limit`: The team's (or the caller's daily call) budget is used up; `Retry-After` and `details.retry_after_seconds` say when to try again. */
+        /** @description `rate_limit`: The team's (or the caller's daily call) budget is used up; `Retry-After` and `details.retry_after_seconds` say when to try again. Also: the team already runs its cap of background executions (`MAX_RUNNING_EXECUTIONS`). */
         RateLimited: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -971,12 +1092,29 @@ export interface components {
                 };
             };
         };
+        /** @description Accepted: `call_tool` with `"mode": "async"` (or a `long_running` tool); the call runs in the background. */
+        Accepted: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "Server-Timing": components["headers"]["Server-Timing"];
+                "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["BackgroundStarted"];
+            };
+        };
     };
     parameters: {
         /** @description The team to act in (members of several teams); if the body has `team_id` too, they must agree. */
         TeamHeader: components["schemas"]["TeamId"];
         /** @description A W3C Trace Context `traceparent` (`00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`). A valid one is continued: its trace id is in the request's log lines and reaches the upstream MCP server in the `traceparent` the action worker sends; an invalid or absent one starts a new trace (never an error). README "Troubleshooting". */
         TraceparentHeader: string;
+        /** @description `watch_execution`: resume after this event id (what a browser's EventSource sends on reconnect). */
+        LastEventId: string;
     };
     requestBodies: {
         /** @description One action (see `ActionRequest`). */
@@ -1014,6 +1152,8 @@ export interface operations {
                 "X-Team-Id"?: components["parameters"]["TeamHeader"];
                 /** @description A W3C Trace Context `traceparent` (`00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`). A valid one is continued: its trace id is in the request's log lines and reaches the upstream MCP server in the `traceparent` the action worker sends; an invalid or absent one starts a new trace (never an error). README "Troubleshooting". */
                 traceparent?: components["parameters"]["TraceparentHeader"];
+                /** @description `watch_execution`: resume after this event id (what a browser's EventSource sends on reconnect). */
+                "Last-Event-ID"?: components["parameters"]["LastEventId"];
             };
             path?: never;
             cookie?: never;
@@ -1022,6 +1162,7 @@ export interface operations {
         responses: {
             200: components["responses"]["Ok"];
             201: components["responses"]["Created"];
+            202: components["responses"]["Accepted"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
@@ -1062,6 +1203,8 @@ export interface operations {
                 "X-Team-Id"?: components["parameters"]["TeamHeader"];
                 /** @description A W3C Trace Context `traceparent` (`00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`). A valid one is continued: its trace id is in the request's log lines and reaches the upstream MCP server in the `traceparent` the action worker sends; an invalid or absent one starts a new trace (never an error). README "Troubleshooting". */
                 traceparent?: components["parameters"]["TraceparentHeader"];
+                /** @description `watch_execution`: resume after this event id (what a browser's EventSource sends on reconnect). */
+                "Last-Event-ID"?: components["parameters"]["LastEventId"];
             };
             path?: never;
             cookie?: never;
@@ -1070,6 +1213,7 @@ export interface operations {
         responses: {
             200: components["responses"]["Ok"];
             201: components["responses"]["Created"];
+            202: components["responses"]["Accepted"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];

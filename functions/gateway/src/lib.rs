@@ -20,8 +20,9 @@ use edge_cloudflare::log::log_with;
 use edge_cloudflare::{Bindings, WorkerResultExt};
 use mcp_client::http::Clock;
 use serde_json::json;
-use shared::api::MAX_BODY_BYTES;
+use shared::api::{Action, BackgroundAction, MAX_BODY_BYTES};
 use shared::auth::AuthConfig;
+use shared::background::stream;
 use shared::cache::answers::{self, AnswerMemo};
 use shared::cache::{Cache, Memo, Memoized};
 use shared::gateway::{
@@ -195,6 +196,7 @@ async fn handle(
     check_content_type(header("content-type").as_deref())?;
     let authorization = header("authorization");
     let team_header = header(TEAM_HEADER);
+    let last_event_id = header("last-event-id");
     // Streamed and counted: a body without Content-Length stops at the limit, unread beyond.
     let body = match req.stream() {
         Ok(stream) => read_body(stream, MAX_BODY_BYTES).await?,
@@ -248,7 +250,13 @@ async fn handle(
         user_id: identity.user_id.clone(),
         team_id: identity.team_id.clone(),
     });
-    let fields = request.to_value();
+    let mut fields = request.to_value();
+    if action == Action::Background(BackgroundAction::WatchExecution) {
+        // The resume point travels in the envelope: the header (a browser's reconnect) or the
+        // body's field, which must agree.
+        let resume = stream::resume_point(last_event_id.as_deref(), fields.get("last_event_id"))?;
+        fields["last_event_id"] = resume.map_or(serde_json::Value::Null, serde_json::Value::from);
+    }
     // A read-only answer this isolate gave for the same team, configuration and request.
     let memo_key = answers::key(
         action,
@@ -367,7 +375,10 @@ async fn forward(
     envelope: &Envelope,
     remember: Option<(&str, u64)>,
 ) -> Result<Response, Error> {
-    let answer = forward_raw(env, binding, action, envelope, remember).await?;
+    let answer = match forward_raw(env, binding, action, envelope, remember).await? {
+        Relayed::Answer(answer) => answer,
+        Relayed::Stream(response) => return Ok(response),
+    };
     let response = Response::from_bytes(answer.body)
         .or_internal("relaying the answer")?
         .with_status(answer.status);
@@ -391,14 +402,20 @@ pub(crate) struct Forwarded {
     pub stages: Option<String>,
 }
 
-/// [`forward`] without building the response.
+/// What an action worker answered: a JSON answer, or an event stream relayed as it comes.
+pub(crate) enum Relayed {
+    Answer(Forwarded),
+    Stream(Response),
+}
+
+/// [`forward`] without building the response of a JSON answer.
 pub(crate) async fn forward_raw(
     env: &Env,
     binding: &str,
     action: &str,
     envelope: &Envelope,
     remember: Option<(&str, u64)>,
-) -> Result<Forwarded, Error> {
+) -> Result<Relayed, Error> {
     let bindings = Bindings::new(env);
     let service = bindings.service(binding)?;
     let key = bindings.signing_key()?;
@@ -420,6 +437,20 @@ pub(crate) async fn forward_raw(
         .await
         .or_internal(&format!("calling {binding}"))?;
     let status = upstream.status_code();
+    let content_type = upstream.headers().get("content-type").ok().flatten();
+    if status == 200 && content_type.as_deref() == Some(stream::CONTENT_TYPE) {
+        // An event stream (watch_execution) is relayed as it comes, never buffered.
+        let body = upstream.stream().or_internal("relaying the event stream")?;
+        let response = Response::from_stream(body).or_internal("relaying the event stream")?;
+        let headers = response.headers();
+        headers
+            .set("content-type", stream::CONTENT_TYPE)
+            .or_internal("relaying the event stream")?;
+        headers
+            .set("cache-control", "no-cache")
+            .or_internal("relaying the event stream")?;
+        return Ok(Relayed::Stream(response));
+    }
     let bytes = upstream
         .bytes()
         .await
@@ -434,11 +465,11 @@ pub(crate) async fn forward_raw(
     if let (Some((key, at_ms)), 200) = (remember, status) {
         answer_memo().remember(key, &bytes, at_ms);
     }
-    Ok(Forwarded {
+    Ok(Relayed::Answer(Forwarded {
         status,
         body: bytes,
         stages: upstream.headers().get(timing::HEADER).ok().flatten(),
-    })
+    }))
 }
 
 /// The isolate's memory of read-only answers (`shared::cache::answers`).

@@ -32,7 +32,7 @@ use shared::timing::Timings;
 use shared::Error;
 use worker::{Env, Method, Request, Response};
 
-use crate::{answer_memo, enter_team, forward_raw, now_ms, Who};
+use crate::{answer_memo, enter_team, forward_raw, now_ms, Relayed, Who};
 
 /// Answers one request to an MCP path; every failure is already a JSON-RPC answer.
 #[allow(clippy::too_many_arguments)]
@@ -260,7 +260,13 @@ impl Forwarder<'_> {
                     remember,
                 )
                 .await?;
-                (answer.status, answer.body)
+                match answer {
+                    Relayed::Answer(answer) => (answer.status, answer.body),
+                    // `/mcp` asks only for list_tools and call_tool, which answer JSON.
+                    Relayed::Stream(_) => {
+                        return Err(Error::internal("an event stream where JSON was expected"))
+                    }
+                }
             }
         };
         let body = serde_json::from_slice(&bytes).map_err(Error::internal)?;

@@ -17,8 +17,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use shared::breaker::Gate;
 use shared::ledger::{
-    Admit, AdmitRequest, End, FinishRequest, Ledger, Record, StartRequest, ADMIT_URL, FINISH_URL,
-    START_URL,
+    Admit, AdmitRequest, BackgroundStart, BackgroundVerdict, End, FinishRequest, Ledger, Record,
+    StartRequest, ADMIT_URL, FINISH_URL, START_BACKGROUND_URL, START_URL,
 };
 use shared::{Error, Result};
 use worker::{Context, Stub};
@@ -91,6 +91,27 @@ impl Ledger for TeamLedger<'_> {
                 budget_ms,
             };
             post(&self.stub, START_URL, &start).await
+        })
+    }
+
+    fn start_background<'a>(
+        &'a self,
+        record: &'a Record,
+        admit: Admit,
+        budget_ms: u64,
+        cap: u32,
+    ) -> LocalBoxFuture<'a, Result<Gate>> {
+        Box::pin(async move {
+            let start = BackgroundStart {
+                start: StartRequest {
+                    record: record.clone(),
+                    admit,
+                    budget_ms,
+                },
+                cap,
+            };
+            let verdict: BackgroundVerdict = post(&self.stub, START_BACKGROUND_URL, &start).await?;
+            verdict.into_gate()
         })
     }
 

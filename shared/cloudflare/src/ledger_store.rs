@@ -3,7 +3,9 @@
 //!
 //! Storage: `ledger(id, record, end, deadline_ms, batch)`: `record` and `end` are the core's
 //! JSON forms; `end IS NULL` while the call runs; `batch` is set when a flush takes the row, and
-//! the row is deleted once D1 holds it.
+//! the row is deleted once D1 holds it. `background(id)` names the records of background
+//! executions (`shared::background`): the running ones are those whose ledger row has no end
+//! yet; the others are deleted whenever they are counted.
 //!
 //! Invariants:
 //! - `start` stores the record before answering (a Durable Object's storage writes are durable
@@ -85,6 +87,11 @@ impl LedgerState {
                 None,
             )
             .or_internal(STORAGE)?;
+            sql.exec(
+                "CREATE TABLE IF NOT EXISTS background (id TEXT PRIMARY KEY)",
+                None,
+            )
+            .or_internal(STORAGE)?;
             self.schema_ready.set(true);
         }
         Ok(())
@@ -105,6 +112,39 @@ impl LedgerState {
         )
         .or_internal(STORAGE)?;
         self.alarm_by(storage, record.deadline_ms as i64).await
+    }
+
+    /// The team's running background executions (synchronous: no await between this count
+    /// and [`Self::mark_background`], so concurrent starts are counted exactly).
+    pub fn running_background(&self, storage: &Storage) -> Result<u32, Error> {
+        #[derive(Deserialize)]
+        struct Count {
+            n: f64,
+        }
+        let sql = storage.sql();
+        self.ensure_schema(&sql)?;
+        sql.exec(
+            "DELETE FROM background WHERE id NOT IN (SELECT id FROM ledger WHERE end IS NULL)",
+            None,
+        )
+        .or_internal(STORAGE)?;
+        let count: Count = sql
+            .exec("SELECT count(*) AS n FROM background", None)
+            .and_then(|c| c.one())
+            .or_internal(STORAGE)?;
+        Ok(count.n as u32)
+    }
+
+    /// Names a record (stored right after, before any await) as a background execution.
+    pub fn mark_background(&self, storage: &Storage, id: &str) -> Result<(), Error> {
+        let sql = storage.sql();
+        self.ensure_schema(&sql)?;
+        sql.exec(
+            "INSERT OR IGNORE INTO background (id) VALUES (?)",
+            vec![SqlStorageValue::from(id)],
+        )
+        .or_internal(STORAGE)?;
+        Ok(())
     }
 
     /// Ends a running call and makes sure a flush is due shortly.

@@ -7,8 +7,9 @@
 //! of the team gate ([`limiter`]), call_tool's side of the team's execution ledger
 //! ([`ledger`]), the notices other workers send the team's object ([`team_gate`]) and both
 //! Durable Objects: `RateLimiter` (`rate_limiter`,
-//! feature `rate-limiter`, hosted by the gateway) and `StdioBridge` (`stdio_bridge`, feature
-//! `stdio-bridge`, hosted by call_tool). A worker crate hosts a class by enabling its feature and
+//! feature `rate-limiter`, hosted by the gateway), `StdioBridge` (`stdio_bridge`, feature
+//! `stdio-bridge`, hosted by call_tool) and `Execution` (`execution`, feature `execution`,
+//! hosted by call_tool: one per background execution; [`executions`] is call_tool's side). A worker crate hosts a class by enabling its feature and
 //! re-exporting it (`pub use edge_cloudflare::rate_limiter::RateLimiter;`): the class's
 //! wasm-bindgen exports land in every cdylib that links its code, hence the features.
 //!
@@ -26,6 +27,9 @@ pub mod breaker_store;
 pub mod cron;
 pub mod d1;
 pub mod error;
+#[cfg(feature = "execution")]
+pub mod execution;
+pub mod executions;
 pub mod fetch;
 pub mod kv;
 pub mod ledger;

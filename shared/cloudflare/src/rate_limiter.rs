@@ -29,7 +29,10 @@ use serde_json::Value;
 use shared::api::Action;
 use shared::breaker::Gate;
 use shared::identity::Role;
-use shared::ledger::{Admit, AdmitRequest, FinishRequest, StartRequest, FLUSH_RETRY_MS};
+use shared::ledger::{
+    Admit, AdmitRequest, BackgroundStart, BackgroundVerdict, FinishRequest, StartRequest,
+    FLUSH_RETRY_MS,
+};
 use shared::membership::{admission, Admission, MemberCache, DEFAULT_MEMBERSHIP_CACHE_SECS};
 use shared::ratelimit::{
     charges, decide, load_team_row, CachedLimits, Charge, CheckRequest, ConfigChanged,
@@ -97,6 +100,7 @@ impl DurableObject for RateLimiter {
             "/ledger/finish" => return self.ledger_finish(&mut req).await,
             "/ledger/admit" => return self.ledger_admit(&mut req).await,
             "/ledger/flush" => return self.flush_ledger().await,
+            "/ledger/start-background" => return self.ledger_start_background(&mut req).await,
             "/config-changed" => return self.config_changed(&mut req).await,
             _ => {}
         }
@@ -186,6 +190,55 @@ impl RateLimiter {
             Err(err) => Err(err),
         };
         self.ledger_answer(stored, &record.request_id)
+    }
+
+    /// A background execution's start: the team's running ones counted against the cap (full:
+    /// nothing asked, nothing stored), then as `ledger_start`. From the count to the record's
+    /// insert there is no await (the breaker and the SQL are synchronous), so a burst of
+    /// starts admits exactly the cap.
+    async fn ledger_start_background(&self, req: &mut Request) -> worker::Result<Response> {
+        let BackgroundStart { start, cap } = match req.json().await {
+            Ok(r) => r,
+            Err(e) => return Response::error(format!("bad background start: {e}"), 400),
+        };
+        let storage = self.state.storage();
+        let record = &start.record;
+        let running = match self.ledger.running_background(&storage) {
+            Ok(n) => n,
+            Err(err) => return self.ledger_answer::<()>(Err(err), &record.request_id),
+        };
+        if running >= cap {
+            return Response::from_json(&BackgroundVerdict {
+                verdict: None,
+                running,
+                cap,
+            });
+        }
+        let gate = match start.admit {
+            Admit::AskBreaker => self.breakers.admit(
+                &storage.sql(),
+                &record.server_id,
+                Date::now().as_millis(),
+                start.budget_ms,
+            ),
+            Admit::Admitted => Ok(Gate::Allow),
+        };
+        let stored = match gate {
+            Ok(refused @ Gate::Reject { .. }) => Ok(refused),
+            Ok(gate) => match self.ledger.mark_background(&storage, &record.id) {
+                Ok(()) => self.ledger.start(&storage, record).await.map(|()| gate),
+                Err(err) => Err(err),
+            },
+            Err(err) => Err(err),
+        };
+        self.ledger_answer(
+            stored.map(|gate| BackgroundVerdict {
+                verdict: Some(gate),
+                running,
+                cap,
+            }),
+            &record.request_id,
+        )
     }
 
     async fn ledger_admit(&self, req: &mut Request) -> worker::Result<Response> {

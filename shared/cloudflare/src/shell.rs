@@ -35,8 +35,31 @@ use crate::log::{log, log_with};
 /// The concrete context an action runs with inside a worker.
 pub type WorkerCtx<'a> = Ctx<'a, D1Store, KvCache, FetchHttp>;
 
+/// What an action answers: a JSON reply, or a response of its own (an event stream).
+pub enum Answer {
+    Reply(Reply),
+    Response(Response),
+}
+
 /// Serves one envelope with `action`. Never fails: every outcome is a response.
 pub async fn serve<F>(
+    worker_name: &'static str,
+    req: Request,
+    env: Env,
+    context: &Context,
+    action: F,
+) -> worker::Result<Response>
+where
+    F: AsyncFn(&WorkerCtx<'_>, &ActionRequest) -> Result<Reply>,
+{
+    serve_answer(worker_name, req, env, context, async |ctx, request| {
+        action(ctx, request).await.map(Answer::Reply)
+    })
+    .await
+}
+
+/// [`serve`] for actions that may answer with a response of their own ([`Answer`]).
+pub async fn serve_answer<F>(
     worker_name: &'static str,
     mut req: Request,
     env: Env,
@@ -44,7 +67,7 @@ pub async fn serve<F>(
     action: F,
 ) -> worker::Result<Response>
 where
-    F: AsyncFn(&WorkerCtx<'_>, &ActionRequest) -> Result<Reply>,
+    F: AsyncFn(&WorkerCtx<'_>, &ActionRequest) -> Result<Answer>,
 {
     let envelope = match authentic_envelope(&mut req, &env).await {
         Ok(e) => e,
@@ -77,7 +100,18 @@ where
     )
     .await
     {
-        Ok(reply) => reply,
+        Ok(Answer::Reply(reply)) => reply,
+        Ok(Answer::Response(mut response)) => {
+            // A stream: its one line says it started (what it carries is the execution's).
+            response.headers_mut().set("x-request-id", &request_id)?;
+            log(
+                "info",
+                worker_name,
+                &request_id,
+                &format!("{worker_name} -> {} (stream)", response.status_code()),
+            );
+            return Ok(response);
+        }
         Err(err) => {
             failure = Some(format!("{} {}: {err}", err.status(), err.code()));
             Reply::error(&err, &request_id, Map::new())
@@ -119,9 +153,9 @@ async fn run<F>(
     timings: &Timings,
     http: &FetchHttp,
     action: F,
-) -> Result<Reply>
+) -> Result<Answer>
 where
-    F: AsyncFn(&WorkerCtx<'_>, &ActionRequest) -> Result<Reply>,
+    F: AsyncFn(&WorkerCtx<'_>, &ActionRequest) -> Result<Answer>,
 {
     let request = ActionRequest::from_value(envelope.request.clone())?;
     let bindings = Bindings::new(env);
@@ -135,6 +169,7 @@ where
         version,
     });
     let log_line = |message: &str| log("info", worker_name, request_id, message);
+    let objects = crate::executions::ExecutionObjects::for_env(env);
     let ctx = Ctx {
         services: Services {
             db: &db,
@@ -149,6 +184,9 @@ where
         ledger: ledger.as_ref().map(|l| l as &dyn Ledger),
         targets,
         sessions: Some(isolate_sessions()),
+        background: objects
+            .as_ref()
+            .map(|o| o as &dyn shared::background::Background),
     };
     action(&ctx, &request).await
 }

@@ -143,6 +143,7 @@ impl LegacySse {
                     let answer = jsonrpc::answer_server_request(&id, &m, &params);
                     let _ = self.post(wire, &m, &answer).await;
                 }
+                Incoming::Notification { method: m, params } => wire.notified(&m, &params),
                 _ => {}
             }
         }

@@ -7,7 +7,7 @@
 //!
 //! Layout, one job per file: [`model`] the protocol's data (a leaf: it imports nothing from
 //! the crate), [`error`] the typed error, [`http`] the network seam, [`jsonrpc`] messages,
-//! [`sse`] event-stream parsing, [`reply`] reading one HTTP answer, [`wire`] sending,
+//! [`sse`] event-stream parsing, [`events`] a running call's notifications to a sink, [`reply`] reading one HTTP answer, [`wire`] sending,
 //! [`session`] session state in a [`SessionStore`], [`detect`] the protocol verdicts,
 //! [`elicit`] answering elicitation without a user, [`param_headers`] the `Mcp-Param-*`
 //! headers of 2026-07-28, [`retry`] the retry policy, [`tools`] reading `tools/list` pages,
@@ -48,6 +48,7 @@
 pub mod detect;
 pub mod elicit;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod jsonrpc;
 pub mod legacy_sse;
@@ -200,6 +201,13 @@ impl<'a, H: HttpClient + Clock, S: SessionStore> McpClient<'a, H, S> {
         self
     }
 
+    /// Sends the progress and log notifications of this client's calls to `sink`
+    /// ([`events`]); without one they are dropped (the synchronous path).
+    pub fn with_events(self, sink: &'a dyn events::CallEvents) -> Self {
+        self.wire.set_events(sink);
+        self
+    }
+
     /// Upstream HTTP requests this client has sent so far.
     pub fn upstream_requests(&self) -> u32 {
         self.wire.sent()
@@ -267,11 +275,17 @@ impl<'a, H: HttpClient + Clock, S: SessionStore> McpClient<'a, H, S> {
         // Asking for progress keeps long calls visibly alive on SSE replies; the notifications
         // are read and skipped until the result arrives.
         let token = format!("mcp-edge-{}", self.wire.next_id());
-        let params = json!({
+        self.wire.set_progress_token(Some(token.clone()));
+        let mut params = json!({
             "name": name,
             "arguments": arguments,
             "_meta": { "progressToken": token },
         });
+        if self.wire.has_events() {
+            // 2026-07-28 sends log lines only to requests that opt in (earlier versions send
+            // them anyway); only a call whose notifications go somewhere asks.
+            params["_meta"][events::LOG_LEVEL_META] = json!(events::LOG_LEVEL);
+        }
         // Refused here, before anything was sent: not the server's fault.
         let refused_here = Cell::new(false);
         let mut op = async |conn: &mut Conn| {
@@ -362,6 +376,31 @@ impl<'a, H: HttpClient + Clock, S: SessionStore> McpClient<'a, H, S> {
             server_fault: result.is_err() && fault.get(),
             attempts: attempts.get().max(1),
             result,
+        }
+    }
+
+    /// [`Self::call_tool_with`] that also ends when `cancelled` resolves (to the reason): the
+    /// request in flight is then cancelled upstream with `notifications/cancelled` carrying
+    /// the reason (best effort, within [`CANCEL_BUDGET_MS`]) and the answer is `None` (the
+    /// caller knows why it stopped). A call that ends first answers its outcome.
+    pub async fn call_tool_cancellable(
+        &self,
+        name: &str,
+        arguments: Map<String, Value>,
+        options: CallOptions<'_>,
+        cancelled: impl Future<Output = String>,
+    ) -> Option<CallOutcome> {
+        let call = Box::pin(self.call_tool_with(name, arguments, options));
+        match select(call, Box::pin(cancelled)).await {
+            Either::Left((outcome, _)) => Some(outcome),
+            Either::Right((reason, call)) => {
+                // Cancel while the call (and a legacy SSE stream with it) is still alive.
+                if let Some(in_flight) = self.wire.take_in_flight() {
+                    self.cancel(in_flight, &reason).await;
+                }
+                drop(call);
+                None
+            }
         }
     }
 
@@ -604,7 +643,8 @@ impl<'a, H: HttpClient + Clock, S: SessionStore> McpClient<'a, H, S> {
             Either::Right(((), op)) => {
                 // Cancel while the op (and a legacy SSE stream with it) is still alive.
                 if let Some(in_flight) = self.wire.take_in_flight() {
-                    self.cancel(in_flight).await;
+                    self.cancel(in_flight, "mcp-edge timed out waiting for the reply")
+                        .await;
                 }
                 drop(op);
                 Err(McpError::Timeout(format!(
@@ -614,7 +654,7 @@ impl<'a, H: HttpClient + Clock, S: SessionStore> McpClient<'a, H, S> {
         }
     }
 
-    async fn cancel(&self, in_flight: InFlight) {
+    async fn cancel(&self, in_flight: InFlight, reason: &str) {
         // The spec forbids cancelling `initialize`; 2026-07-28 cancels by closing the stream.
         let CancelRoute::Post { url, headers } = in_flight.route else {
             return;
@@ -624,7 +664,7 @@ impl<'a, H: HttpClient + Clock, S: SessionStore> McpClient<'a, H, S> {
         }
         let body = jsonrpc::notification(
             "notifications/cancelled",
-            json!({ "requestId": in_flight.id, "reason": "mcp-edge timed out waiting for the reply" }),
+            json!({ "requestId": in_flight.id, "reason": reason }),
         );
         let send = Box::pin(self.wire.send(self.wire.post(&url, &headers, &body)));
         let timer = Box::pin(self.wire.http.sleep_ms(CANCEL_BUDGET_MS));

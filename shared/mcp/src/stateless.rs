@@ -193,6 +193,9 @@ async fn once<H: HttpClient + Clock>(
         }
         // 2026-07-28 servers send no requests on a reply stream (input goes through
         // `input_required`); notifications are progress and logs.
+        if let Incoming::Notification { method, params } = &msg {
+            wire.notified(method, params);
+        }
     }
     Err(Failure::upstream(format!(
         "{method}: the server closed the reply stream before answering"

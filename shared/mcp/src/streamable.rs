@@ -7,7 +7,8 @@
 //! - Every later POST carries `Mcp-Session-Id` (when the server issued one) and
 //!   `MCP-Protocol-Version`.
 //! - A reply is the response with our id, from a JSON body or an SSE stream; notifications
-//!   (progress, logging) and empty priming events before it are read and skipped; server→client
+//!   (progress, logging) and empty priming events before it are read and passed to the
+//!   call's sink if it has one (`crate::events`), else skipped; server→client
 //!   requests are answered at once (see [`jsonrpc::answer_server_request`]) so the server never
 //!   waits on us.
 //! - A 404 on a request that carried a session id, or a 400 that names a missing session, is
@@ -290,6 +291,7 @@ impl Streamable {
                 Some(Incoming::Request { id, method, params }) => {
                     self.answer(wire, &id, &method, &params).await;
                 }
+                Some(Incoming::Notification { method, params }) => wire.notified(&method, &params),
                 Some(_) => {}
                 None => {
                     let Some((last_id, retry)) = messages.resume_point() else {

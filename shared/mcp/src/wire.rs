@@ -22,6 +22,7 @@ use serde_json::Value;
 
 use super::text::Redactor;
 use crate::error::{McpError, Result};
+use crate::events::{self, CallEvents};
 use crate::http::{HttpClient, HttpRequest, HttpResponse, Method};
 use crate::model::ServerEndpoint;
 use crate::redact::names;
@@ -83,6 +84,10 @@ pub struct Wire<'a, H> {
     watched: Cell<Option<&'static str>>,
     reached: Cell<u32>,
     retry_after: RefCell<Option<String>>,
+    /// Where a running call's notifications go (`crate::events`), with the call's progress
+    /// token; `None`: they are dropped.
+    events: Cell<Option<&'a dyn CallEvents>>,
+    progress_token: RefCell<Option<String>>,
 }
 
 impl<'a, H: HttpClient> Wire<'a, H> {
@@ -100,6 +105,8 @@ impl<'a, H: HttpClient> Wire<'a, H> {
             watched: Cell::new(None),
             reached: Cell::new(0),
             retry_after: RefCell::new(None),
+            events: Cell::new(None),
+            progress_token: RefCell::new(None),
         }
     }
 
@@ -126,6 +133,29 @@ impl<'a, H: HttpClient> Wire<'a, H> {
         let id = self.next_id.get();
         self.next_id.set(id + 1);
         id
+    }
+
+    /// Sends the notifications of calls from now on to `sink`.
+    pub fn set_events(&self, sink: &'a dyn CallEvents) {
+        self.events.set(Some(sink));
+    }
+
+    pub fn has_events(&self) -> bool {
+        self.events.get().is_some()
+    }
+
+    /// The progress token of the call in flight (its progress notifications are the ones the
+    /// sink sees).
+    pub fn set_progress_token(&self, token: Option<String>) {
+        *self.progress_token.borrow_mut() = token;
+    }
+
+    /// A notification read while waiting for a reply: to the sink, if there is one.
+    pub fn notified(&self, method: &str, params: &Value) {
+        if let Some(sink) = self.events.get() {
+            let token = self.progress_token.borrow();
+            events::dispatch(sink, token.as_deref(), method, params);
+        }
     }
 
     pub fn set_in_flight(&self, in_flight: Option<InFlight>) {

@@ -51,6 +51,11 @@ pub async fn admin<D: Database, C: Cache, H: Upstream>(
         AdminAction::DeleteCredential => delete_credential(ctx, req).await,
         AdminAction::ReencryptCredentials => reencrypt_credentials(ctx).await,
         AdminAction::ApproveTool => approve_tool(ctx, req).await,
+        AdminAction::SetWebhook => set_webhook(ctx, req).await,
+        AdminAction::DeleteWebhook => {
+            let removed = crate::repo::webhooks::delete(ctx.services.db, ctx.team()).await?;
+            Ok(Reply::ok(json!({ "success": true, "removed": removed })))
+        }
         // The admin worker moves the team to a new configuration version after every admin
         // action; this one does nothing else.
         AdminAction::RefreshConfig => Ok(Reply::ok(json!({
@@ -359,6 +364,12 @@ async fn update_tool<D: Database, C: Cache, H: Upstream>(
         requires_confirmation: req.optional_bool("requires_confirmation")?,
         timeout_seconds: req.optional_u64("timeout_seconds", 1, MAX_TOOL_TIMEOUT_SECS)?,
         cacheable: req.optional_bool("cacheable")?,
+        long_running: req.optional_bool("long_running")?,
+        async_timeout_seconds: req.optional_u64(
+            "async_timeout_seconds",
+            1,
+            crate::background::MAX_ASYNC_TIMEOUT_SECS,
+        )?,
     };
     let now = iso_from_ms(s.http.now_ms());
     tools::update_policy(s.db, ctx.team(), tool_id, policy, &now).await?;
@@ -480,6 +491,32 @@ async fn named_server<D: Database, C, H>(
 }
 
 /// The credential keyring, which `action` needs; its absence is our misconfiguration.
+/// `set_webhook`: the team's completion webhook (`crate::background::webhook`), with a new
+/// secret, shown in this answer only.
+async fn set_webhook<D: Database, C, H: Upstream>(
+    ctx: &Ctx<'_, D, C, H>,
+    req: &ActionRequest,
+) -> Result<Reply> {
+    use crate::background::webhook;
+    let s = &ctx.services;
+    let url = webhook::check_url(
+        req.required_str("url", 2048)?,
+        s.settings.allow_private_upstreams,
+    )?;
+    let ring = keyring(s.settings, "set_webhook")?;
+    let secret = webhook::new_secret();
+    let sealed = ring.seal(&webhook::aad(ctx.team()), secret.as_bytes());
+    let now = iso_from_ms(s.http.now_ms());
+    crate::repo::webhooks::set(s.db, ctx.team(), &url, &sealed, &ctx.identity.user_id, &now)
+        .await?;
+    Ok(Reply::ok(json!({
+        "success": true,
+        "webhook": { "url": url, "created_at": now },
+        "secret": secret,
+        "message": "the secret is shown only now: keep it to check each delivery's X-Mcp-Edge-Webhook-Signature; set_webhook again makes a new one",
+    })))
+}
+
 fn keyring<'s>(settings: &'s Settings, action: &str) -> Result<&'s secrets::KeyRing> {
     settings
         .credential_keys

@@ -127,24 +127,27 @@ async fn report<D: Database, C, H: Upstream>(
         "daily_trends" => {
             let rows = repo::daily(db, team, &since).await?;
             let mut trends = Vec::with_capacity(days as usize);
-            let mut totals = (0u64, 0u64, 0u64, 0u64);
+            let mut totals = (0u64, 0u64, 0u64, 0u64, 0u64);
             for i in 0..days {
                 let date = iso_from_ms(since_ms + i * DAY_MS)[..10].to_string();
                 let day = rows.iter().find(|d| d.date == date);
-                let (n, ok, failed, timed_out, avg) = day.map_or((0, 0, 0, 0, None), |d| {
-                    (
-                        d.executions,
-                        d.successes,
-                        d.failures,
-                        d.timeouts,
-                        d.avg_duration_ms,
-                    )
-                });
+                let (n, ok, failed, timed_out, cancelled, avg) =
+                    day.map_or((0, 0, 0, 0, 0, None), |d| {
+                        (
+                            d.executions,
+                            d.successes,
+                            d.failures,
+                            d.timeouts,
+                            d.cancellations,
+                            d.avg_duration_ms,
+                        )
+                    });
                 totals = (
                     totals.0 + n,
                     totals.1 + ok,
                     totals.2 + failed,
                     totals.3 + timed_out,
+                    totals.4 + cancelled,
                 );
                 trends.push(json!({
                     "date": date,
@@ -152,6 +155,7 @@ async fn report<D: Database, C, H: Upstream>(
                     "successes": ok,
                     "failures": failed,
                     "timeouts": timed_out,
+                    "cancellations": cancelled,
                     "avg_duration_ms": avg.map(round1),
                 }));
             }
@@ -162,6 +166,7 @@ async fn report<D: Database, C, H: Upstream>(
                     "successes": totals.1,
                     "failures": totals.2,
                     "timeouts": totals.3,
+                    "cancellations": totals.4,
                 },
             })
         }
@@ -195,6 +200,7 @@ async fn report<D: Database, C, H: Upstream>(
                         "successes": u.successes,
                         "errors": u.errors,
                         "timeouts": u.timeouts,
+                        "cancellations": u.cancellations,
                         "distinct_tools": u.distinct_tools,
                         "avg_duration_ms": u.avg_duration_ms.map(round1),
                         "last_executed_at": u.last_executed_at,
@@ -214,7 +220,8 @@ fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
-/// Successes over finished executions (pending ones have no outcome yet); null when none.
+/// Successes over executions that ran to an outcome (pending ones have none yet; a cancelled
+/// one was stopped by a user, not by the tool); null when none.
 fn success_rate(t: &ToolStats) -> Option<f64> {
     let finished = t.successes + t.errors + t.timeouts;
     (finished > 0).then(|| (t.successes as f64 / finished as f64 * 10_000.0).round() / 10_000.0)
@@ -230,6 +237,7 @@ fn most_used_json(t: &ToolStats) -> Value {
         "successes": t.successes,
         "errors": t.errors,
         "timeouts": t.timeouts,
+        "cancellations": t.cancellations,
         "avg_duration_ms": t.avg_duration_ms.map(round1),
         "success_rate": success_rate(t),
         "p50_ms": t.p50_ms,
@@ -335,7 +343,7 @@ async fn list_executions<D: Database, C, H: Upstream>(
     })))
 }
 
-async fn get_execution<D: Database, C, H: Upstream>(
+pub async fn get_execution<D: Database, C, H: Upstream>(
     ctx: &Ctx<'_, D, C, H>,
     req: &ActionRequest,
 ) -> Result<Reply> {

@@ -21,6 +21,9 @@
 //!   a call whose request may have reached the server is retried only when the tool is
 //!   annotated `idempotentHint` or `readOnlyHint`. The row records the final outcome once, with
 //!   the attempts in its error text.
+//! - `"mode": "async"` (or a tool marked `long_running`) runs the same steps up to the ledger's
+//!   record, then hands the call to its own Durable Object and answers `202` at once
+//!   ([`run_in_background`], `crate::background`); the synchronous path is unchanged.
 //! - A tool that reports `isError` is a completed call: HTTP 200 with `success: false` and the
 //!   tool's own result, so the model in the PWA can read what went wrong. Transport failures
 //!   and timeouts are 502/504 with the execution id in `details`.
@@ -29,6 +32,7 @@ use serde_json::{json, Map, Value};
 
 use super::{Ctx, Reply, Upstream};
 use crate::api::{ActionRequest, MAX_ID_LEN, MAX_NAME_LEN};
+use crate::background;
 use crate::breaker::Gate;
 use crate::cache::{Cache, CacheSessions, Memo, Memoized};
 use crate::call_target;
@@ -50,7 +54,7 @@ use mcp_client::{CallOptions, McpClient};
 /// Stored input/output are capped; the row keeps a marker when a value was cut.
 pub const MAX_STORED_INPUT: usize = 64 * 1024;
 pub const MAX_STORED_OUTPUT: usize = 256 * 1024;
-const MAX_STORED_ERROR: usize = 2000;
+pub const MAX_STORED_ERROR: usize = 2000;
 
 /// Runs one tool call as its steps: `admit` (may answer at once: confirmation required),
 /// `confirm` (a tool that requires confirmation: the circuit breaker's verdict, then the
@@ -70,6 +74,8 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
         Admission::Admitted(call) => call,
         Admission::Answered(reply) => return Ok(reply),
     };
+    // Refused before a confirmation token is used up.
+    let mode = background::mode_of(req, call.tool.long_running)?;
     let direct = DirectLedger {
         db: s.db,
         cache: s.cache,
@@ -87,6 +93,9 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
     } else {
         Admit::AskBreaker
     };
+    if mode == background::Mode::Async {
+        return run_in_background(ctx, &call, ledger, ask).await;
+    }
     let cache_key = call.cache_key(ctx.team());
     if let Some(hit) = cached(ctx, &call, &cache_key).await {
         t.lap("cache", at, clock.now_precise_ms());
@@ -333,22 +342,8 @@ async fn run<D: Database, C: Cache, H: Upstream>(
     let (server, tool, tool_name) = (&call.server, &call.tool, call.tool_name);
     let redactor = &call.upstream.redactor;
 
-    let execution_id = new_id();
-    let started_ms = s.http.now_ms();
-    let record = Record {
-        id: execution_id.clone(),
-        team_id: ctx.team().to_string(),
-        user_id: ctx.identity.user_id.clone(),
-        server_id: server.id.clone(),
-        server_name: server.name.clone(),
-        tool_id: tool.id.clone(),
-        tool_name: tool_name.to_string(),
-        request_id: ctx.request_id.to_string(),
-        input: capped_json(&redactor.value(call.arguments.clone()), MAX_STORED_INPUT),
-        started_ms,
-        deadline_ms: started_ms + call.timeout_ms + ABANDON_MARGIN_MS,
-        credential_id: call.upstream.credential.as_ref().map(|c| c.id.clone()),
-    };
+    let record = new_record(ctx, call, call.timeout_ms);
+    let started_ms = record.started_ms;
     let gate = ledger.start(&record, ask, call.timeout_ms).await?;
     if let Some(refused) = refusal(ctx, call, gate) {
         return Ok(Started::Refused(refused));
@@ -396,6 +391,106 @@ async fn run<D: Database, C: Cache, H: Upstream>(
         attempts: called.attempts,
         server_fault: called.server_fault,
     })))
+}
+
+/// The ledger's record of a call about to start, with `timeout_ms` as its budget (the record
+/// is abandoned that long plus a margin after it starts).
+fn new_record<D, C, H: Upstream>(
+    ctx: &Ctx<'_, D, C, H>,
+    call: &Admitted<'_>,
+    timeout_ms: u64,
+) -> Record {
+    let started_ms = ctx.services.http.now_ms();
+    Record {
+        id: new_id(),
+        team_id: ctx.team().to_string(),
+        user_id: ctx.identity.user_id.clone(),
+        server_id: call.server.id.clone(),
+        server_name: call.server.name.clone(),
+        tool_id: call.tool.id.clone(),
+        tool_name: call.tool_name.to_string(),
+        request_id: ctx.request_id.to_string(),
+        input: capped_json(
+            &call.upstream.redactor.value(call.arguments.clone()),
+            MAX_STORED_INPUT,
+        ),
+        started_ms,
+        deadline_ms: started_ms + timeout_ms + ABANDON_MARGIN_MS,
+        credential_id: call.upstream.credential.as_ref().map(|c| c.id.clone()),
+    }
+}
+
+/// `"mode": "async"`: the record taken by the team's ledger (counted against the team's cap
+/// of running background executions; the breaker asked as in [`run`]), then the prepared call
+/// handed to its execution's object (`crate::background`), and `202` with the execution id.
+/// Nothing is cached. If the object never takes the call, the record ends as `error` at once.
+async fn run_in_background<D, C, H: Upstream>(
+    ctx: &Ctx<'_, D, C, H>,
+    call: &Admitted<'_>,
+    ledger: &dyn Ledger,
+    ask: Admit,
+) -> Result<Reply> {
+    let s = &ctx.services;
+    let background = ctx.background.ok_or_else(|| {
+        Error::Conflict(
+            "background executions are not available here (the call_tool worker has no EXECUTION binding); call without \"mode\": \"async\"".into(),
+        )
+    })?;
+    let timeout_ms = call
+        .tool
+        .async_timeout_seconds
+        .map(|t| t.clamp(1, background::MAX_ASYNC_TIMEOUT_SECS as i64) as u64 * 1000)
+        .unwrap_or(call.timeout_ms);
+    let record = new_record(ctx, call, timeout_ms);
+    let cap = s.settings.max_running_executions;
+    let gate = ledger
+        .start_background(&record, ask, timeout_ms, cap)
+        .await?;
+    if let Some(refused) = refusal(ctx, call, gate) {
+        return Ok(refused);
+    }
+    let endpoint = &call.upstream.endpoint;
+    let handoff = background::Handoff {
+        record: record.clone(),
+        url: endpoint.url.clone(),
+        headers: endpoint.headers.clone(),
+        transport: endpoint.transport,
+        arguments: call.arguments.as_object().cloned().unwrap_or_default(),
+        input_schema: call.tool.input_schema.clone(),
+        idempotent: retry::idempotent_from_annotations(call.tool.annotations.as_ref()),
+        timeout_ms,
+        secrets: call.upstream.secrets.clone(),
+    };
+    if let Err(err) = background.start(&handoff).await {
+        let now_ms = s.http.now_ms();
+        let end = End {
+            id: record.id.clone(),
+            tool_id: record.tool_id.clone(),
+            status: Status::Error,
+            output: None,
+            error: Some(format!(
+                "the background execution could not be started: {}",
+                err.public_message()
+            )),
+            duration_ms: now_ms.saturating_sub(record.started_ms),
+            ended_ms: now_ms,
+        };
+        if let Err(e) = ledger.finish(&record, &end, None).await {
+            ctx.log(&format!("ending execution {} failed: {e}", record.id));
+        }
+        return Err(err);
+    }
+    Ok(Reply {
+        status: 202,
+        body: json!({
+            "success": true,
+            "execution_id": record.id,
+            "status": "running",
+            "mode": background::Mode::Async,
+            "timeout_seconds": timeout_ms / 1000,
+            "watch": background::watch_hint(&record.id),
+        }),
+    })
 }
 
 /// The call's end, whatever upstream did: the reply (see [`answer`]), the record's final
@@ -607,7 +702,7 @@ fn error_text_of(result: &Value) -> String {
     truncate(&joined, MAX_STORED_ERROR)
 }
 
-fn truncate(s: &str, max: usize) -> String {
+pub fn truncate(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_string();
     }
@@ -619,7 +714,7 @@ fn truncate(s: &str, max: usize) -> String {
 }
 
 /// JSON text of a value, replaced by a valid JSON marker when it is over the cap.
-fn capped_json(value: &Value, max: usize) -> String {
+pub fn capped_json(value: &Value, max: usize) -> String {
     let text = value.to_string();
     if text.len() <= max {
         text
@@ -658,6 +753,7 @@ mod tests {
             ledger: None,
             targets: None,
             sessions: None,
+            background: None,
         };
         let req = ActionRequest::parse(
             json!({"action": "call_tool", "server_id": "srv-a", "tool_name": "echo", "parameters": {"message": "hi"}})

@@ -62,6 +62,8 @@ pub struct Settings {
     /// Servers a team may have when its `teams.max_servers` is NULL (`MAX_SERVERS_PER_TEAM`;
     /// admin and list_servers).
     pub max_servers_per_team: u32,
+    /// Background executions a team may run at once (`MAX_RUNNING_EXECUTIONS`; call_tool).
+    pub max_running_executions: u32,
 }
 
 impl Default for Settings {
@@ -78,6 +80,7 @@ impl Default for Settings {
             connector_launch: ConnectorLaunch::Registry,
             team_self_service: true,
             max_servers_per_team: crate::repo::servers::DEFAULT_MAX_SERVERS_PER_TEAM,
+            max_running_executions: crate::background::DEFAULT_MAX_RUNNING,
         }
     }
 }
@@ -117,6 +120,10 @@ impl Settings {
             max_servers_per_team: get("MAX_SERVERS_PER_TEAM")
                 .and_then(|v| v.trim().parse().ok())
                 .unwrap_or(d.max_servers_per_team),
+            max_running_executions: get("MAX_RUNNING_EXECUTIONS")
+                .and_then(|v| v.trim().parse().ok())
+                .filter(|n| *n > 0)
+                .unwrap_or(d.max_running_executions),
         }
     }
 }
@@ -172,6 +179,9 @@ pub struct Ctx<'a, D, C, H> {
     /// The isolate's memory of upstream MCP session ids (in front of KV; `None`: KV alone).
     /// A remembered id that the server no longer knows costs one re-initialisation.
     pub sessions: Option<&'a Memo>,
+    /// Where a background execution's call is handed over (`crate::background`; the
+    /// `Execution` objects on Workers); `None`: `"mode": "async"` is refused.
+    pub background: Option<&'a dyn crate::background::Background>,
 }
 
 impl<D, C, H> Ctx<'_, D, C, H> {

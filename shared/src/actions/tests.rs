@@ -125,6 +125,7 @@ impl World {
             ledger: None,
             targets: None,
             sessions: None,
+            background: None,
         };
         match req.action {
             Action::ListServers => list_servers::list_servers(&ctx).await,

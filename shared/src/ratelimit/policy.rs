@@ -122,7 +122,11 @@ pub fn charges(
     };
     match action {
         // Exactly the actions `Action::is_read` names (api.rs tests that).
-        Action::ListServers | Action::ListTools | Action::ListConnectors | Action::Analytics(_) => {
+        Action::ListServers
+        | Action::ListTools
+        | Action::ListConnectors
+        | Action::Analytics(_)
+        | Action::Background(_) => {
             vec![team(config.read_weight)]
         }
         Action::CallTool => vec![

@@ -98,7 +98,8 @@ fn tool_stats_sql() -> &'static str {
         format!(
             "WITH r AS (
   SELECT server_id, tool_name, sum(successes) AS successes, sum(errors) AS errors,
-         sum(timeouts) AS timeouts, sum(timed) AS timed, sum(duration_sum) AS duration_sum,
+         sum(timeouts) AS timeouts, sum(cancellations) AS cancellations, sum(timed) AS timed,
+         sum(duration_sum) AS duration_sum,
          min(duration_min) AS min_ms, max(duration_max) AS max_ms, max(last_started_at) AS last_at,
          json_array({histogram}) AS histogram
   FROM {periods}
@@ -113,9 +114,10 @@ p AS (
 k AS (SELECT server_id, tool_name FROM r UNION SELECT server_id, tool_name FROM p),
 agg AS (
   SELECT k.server_id, k.tool_name,
-         coalesce(r.successes + r.errors + r.timeouts, 0) + coalesce(p.pending, 0) AS executions,
+         coalesce(r.successes + r.errors + r.timeouts + r.cancellations, 0) + coalesce(p.pending, 0) AS executions,
          coalesce(r.successes, 0) AS successes, coalesce(r.errors, 0) AS errors,
-         coalesce(r.timeouts, 0) AS timeouts, coalesce(r.timed, 0) AS timed_executions,
+         coalesce(r.timeouts, 0) AS timeouts, coalesce(r.cancellations, 0) AS cancellations,
+         coalesce(r.timed, 0) AS timed_executions,
          CASE WHEN r.timed > 0 THEN r.duration_sum * 1.0 / r.timed END AS avg_duration_ms,
          r.min_ms, r.max_ms,
          CASE WHEN p.last_at > coalesce(r.last_at, '') THEN p.last_at ELSE r.last_at END AS last_executed_at,
@@ -152,14 +154,14 @@ ORDER BY agg.executions DESC, agg.tool_name, agg.server_id",
 /// (idx_executions_pending). ?1 team, ?2 since's day, ?3 since (ISO).
 const DAILY: &str = concat!(
     "SELECT date, sum(executions) AS executions, sum(successes) AS successes,
-       sum(failures) AS failures, sum(timeouts) AS timeouts,
+       sum(failures) AS failures, sum(timeouts) AS timeouts, sum(cancellations) AS cancellations,
        CASE WHEN sum(timed) > 0 THEN sum(duration_sum) * 1.0 / sum(timed) END AS avg_duration_ms
 FROM (
-  SELECT start_day AS date, successes + errors + timeouts AS executions, successes,
-         errors AS failures, timeouts, timed, duration_sum
+  SELECT start_day AS date, successes + errors + timeouts + cancellations AS executions,
+         successes, errors AS failures, timeouts, cancellations, timed, duration_sum
   FROM execution_rollup_tools WHERE team_id = ?1 AND span = 1 AND start_day >= ?2
   UNION ALL
-  SELECT substr(started_at, 1, 10), 1, 0, 0, 0, 0, 0
+  SELECT substr(started_at, 1, 10), 1, 0, 0, 0, 0, 0, 0
   FROM ",
     pending!(),
     " WHERE team_id = ?1 AND status = 'pending' AND started_at >= ?3
@@ -202,11 +204,11 @@ const USERS: &str = concat!(
 ),
 u AS (
   SELECT user_id, sum(successes) AS successes, sum(errors) AS errors, sum(timeouts) AS timeouts,
-         sum(timed) AS timed, sum(duration_sum) AS duration_sum, max(last_started_at) AS last_at,
+         sum(cancellations) AS cancellations, sum(timed) AS timed, sum(duration_sum) AS duration_sum, max(last_started_at) AS last_at,
          0 AS pending
   FROM execution_rollup_users WHERE team_id = ?1 AND day >= ?2 GROUP BY user_id
   UNION ALL
-  SELECT user_id, 0, 0, 0, 0, 0, max(started_at), count(*) FROM pend GROUP BY user_id
+  SELECT user_id, 0, 0, 0, 0, 0, 0, max(started_at), count(*) FROM pend GROUP BY user_id
 ),
 t AS (
   SELECT user_id, count(*) AS n FROM (
@@ -217,13 +219,14 @@ t AS (
   ) GROUP BY user_id
 ),
 a AS (
-  SELECT user_id, sum(successes) + sum(errors) + sum(timeouts) + sum(pending) AS executions,
-         sum(successes) AS successes, sum(errors) AS errors, sum(timeouts) AS timeouts,
+  SELECT user_id, sum(successes) + sum(errors) + sum(timeouts) + sum(cancellations) + sum(pending)
+         AS executions, sum(successes) AS successes, sum(errors) AS errors,
+         sum(timeouts) AS timeouts, sum(cancellations) AS cancellations,
          CASE WHEN sum(timed) > 0 THEN sum(duration_sum) * 1.0 / sum(timed) END AS avg_duration_ms,
          max(last_at) AS last_executed_at
   FROM u GROUP BY user_id
 )
-SELECT a.user_id, a.executions, a.successes, a.errors, a.timeouts,
+SELECT a.user_id, a.executions, a.successes, a.errors, a.timeouts, a.cancellations,
        coalesce(t.n, 0) AS distinct_tools, a.avg_duration_ms, a.last_executed_at
 FROM a LEFT JOIN t ON t.user_id = a.user_id
 ORDER BY a.executions DESC, a.user_id
@@ -268,7 +271,7 @@ WHERE team_id = ?1 AND id = ?2 AND (?3 IS NULL OR user_id = ?3)";
 const RETENTION_BATCH: &str = "\
 DELETE FROM mcp_tool_executions WHERE rowid IN (
   SELECT rowid FROM mcp_tool_executions
-  WHERE status IN ('pending', 'success', 'error', 'timeout') AND started_at < ?1
+  WHERE status IN ('pending', 'success', 'error', 'timeout', 'cancelled') AND started_at < ?1
   LIMIT ?2)";
 
 /// Every statement above with a name, for the benchmark's plans and the tests.
@@ -296,6 +299,8 @@ pub struct ToolStats {
     pub successes: u64,
     pub errors: u64,
     pub timeouts: u64,
+    #[serde(default)]
+    pub cancellations: u64,
     /// Executions with a duration (finished); the percentiles are over these.
     pub timed_executions: u64,
     pub avg_duration_ms: Option<f64>,
@@ -317,6 +322,7 @@ struct ToolStatsRow {
     successes: u64,
     errors: u64,
     timeouts: u64,
+    cancellations: u64,
     timed_executions: u64,
     avg_duration_ms: Option<f64>,
     min_ms: Option<u64>,
@@ -376,6 +382,7 @@ pub async fn tool_stats<D: Database>(
                 successes: r.successes,
                 errors: r.errors,
                 timeouts: r.timeouts,
+                cancellations: r.cancellations,
                 timed_executions: r.timed_executions,
                 avg_duration_ms: r.avg_duration_ms,
                 min_ms: r.min_ms,
@@ -393,6 +400,8 @@ pub struct Day {
     pub successes: u64,
     pub failures: u64,
     pub timeouts: u64,
+    #[serde(default)]
+    pub cancellations: u64,
     pub avg_duration_ms: Option<f64>,
 }
 
@@ -445,6 +454,8 @@ pub struct UserActivity {
     pub successes: u64,
     pub errors: u64,
     pub timeouts: u64,
+    #[serde(default)]
+    pub cancellations: u64,
     pub distinct_tools: u64,
     pub avg_duration_ms: Option<f64>,
     pub last_executed_at: String,

@@ -23,6 +23,8 @@ crate::text_enum::text_enum! {
         Success = "success",
         Error = "error",
         Timeout = "timeout",
+        /// Cancelled by a user while it ran in the background (migration 0010).
+        Cancelled = "cancelled",
     }
 }
 

@@ -10,6 +10,7 @@ pub mod members;
 pub mod rollups;
 pub mod servers;
 pub mod tools;
+pub mod webhooks;
 
 use serde::{Deserialize, Deserializer};
 

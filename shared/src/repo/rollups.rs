@@ -17,7 +17,8 @@
 //!   window ending now are those whose last use is in it.
 //!
 //! Invariants:
-//! - Rollups hold exactly the finished executions (`success`, `error`, `timeout`), each once:
+//! - Rollups hold exactly the finished executions (`success`, `error`, `timeout`, `cancelled`:
+//!   `cancellations`, migration 0010), each once:
 //!   [`fold`]'s statements go in the same batch as the statement that makes the row final, and
 //!   [`fold_if_pending`] adds a row only while it is still `pending` (a late or duplicate finish
 //!   adds nothing). Pending executions are never rolled up; the reports read them live.
@@ -161,6 +162,7 @@ struct Counts {
     successes: u64,
     errors: u64,
     timeouts: u64,
+    cancellations: u64,
     timed: u64,
     duration_sum: u64,
     min: Option<u64>,
@@ -174,6 +176,7 @@ impl Counts {
             Status::Success => self.successes += 1,
             Status::Error => self.errors += 1,
             Status::Timeout => self.timeouts += 1,
+            Status::Cancelled => self.cancellations += 1,
             Status::Pending => {}
         }
         if let Some(d) = f.duration_ms {
@@ -297,6 +300,7 @@ fn fold_guarded(facts: &[ExecutionFact], guard: Option<&str>) -> Vec<Statement> 
                 (&c.last).into(),
                 serde_json::Value::Object(hist).to_string().into(),
                 guard.into(),
+                c.cancellations.into(),
             ],
         ));
     }
@@ -328,7 +332,8 @@ fn fold_guarded(facts: &[ExecutionFact], guard: Option<&str>) -> Vec<Statement> 
             c.timed,
             c.duration_sum,
             &c.last,
-            guard
+            guard,
+            c.cancellations
         ));
     }
     for ((team, user, server, tool), last) in &user_tools {
@@ -364,7 +369,7 @@ fn hist_columns(each: impl Fn(usize) -> String, sep: &str) -> String {
 
 /// Parameters: ?1 team, ?2 day, ?3 block, ?4 server, ?5 tool, ?6 successes, ?7 errors,
 /// ?8 timeouts, ?9 timed, ?10 duration sum, ?11 min, ?12 max, ?13 last start, ?14 histogram
-/// (JSON object `{"h<j>": packed counts}`, sparse), ?15 guard. One statement writes the day's row and
+/// (JSON object `{"h<j>": packed counts}`, sparse), ?15 guard, ?16 cancellations. One statement writes the day's row and
 /// the block's.
 fn upsert_tools_sql() -> &'static str {
     static SQL: OnceLock<String> = OnceLock::new();
@@ -372,12 +377,13 @@ fn upsert_tools_sql() -> &'static str {
         format!(
             "INSERT INTO execution_rollup_tools (team_id, span, start_day, server_id, tool_name, \
              successes, errors, timeouts, timed, duration_sum, duration_min, duration_max, \
-             last_started_at, {cols}) \
-             SELECT ?1, p.span, p.start_day, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, {values} \
+             last_started_at, cancellations, {cols}) \
+             SELECT ?1, p.span, p.start_day, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?16, {values} \
              FROM (SELECT 1 AS span, ?2 AS start_day UNION ALL SELECT 8, ?3) p WHERE {guard} \
              ON CONFLICT (team_id, span, start_day, server_id, tool_name) DO UPDATE SET \
              successes = successes + excluded.successes, errors = errors + excluded.errors, \
              timeouts = timeouts + excluded.timeouts, timed = timed + excluded.timed, \
+             cancellations = cancellations + excluded.cancellations, \
              duration_sum = duration_sum + excluded.duration_sum, \
              duration_min = CASE WHEN excluded.duration_min IS NULL OR duration_min <= excluded.duration_min \
                             THEN duration_min ELSE excluded.duration_min END, \
@@ -408,15 +414,16 @@ const UPSERT_ERRORS: &str = concat!(
 );
 
 /// ?1 team, ?2 day, ?3 user, ?4 successes, ?5 errors, ?6 timeouts, ?7 timed, ?8 duration sum,
-/// ?9 last start, ?10 guard.
+/// ?9 last start, ?10 guard, ?11 cancellations.
 const UPSERT_USERS: &str = concat!(
     "INSERT INTO execution_rollup_users (team_id, day, user_id, successes, errors, timeouts, \
-     timed, duration_sum, last_started_at) \
-     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE ",
+     timed, duration_sum, last_started_at, cancellations) \
+     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11 WHERE ",
     guard!("10"),
     " ON CONFLICT (team_id, day, user_id) DO UPDATE SET \
      successes = successes + excluded.successes, errors = errors + excluded.errors, \
      timeouts = timeouts + excluded.timeouts, timed = timed + excluded.timed, \
+     cancellations = cancellations + excluded.cancellations, \
      duration_sum = duration_sum + excluded.duration_sum, \
      last_started_at = max(last_started_at, excluded.last_started_at)"
 );

@@ -45,6 +45,13 @@ pub struct Tool {
     pub timeout_seconds: i64,
     #[serde(deserialize_with = "bool_from_int")]
     pub cacheable: bool,
+    /// `call_tool` runs it in the background unless the caller asks for `"mode": "sync"`
+    /// (migration 0010; `crate::background`).
+    #[serde(default, deserialize_with = "bool_from_int")]
+    pub long_running: bool,
+    /// Its time budget in the background (1..=3600 s); `None`: `timeout_seconds`.
+    #[serde(default)]
+    pub async_timeout_seconds: Option<i64>,
     pub execution_count: i64,
     pub success_count: i64,
     pub error_count: i64,
@@ -134,6 +141,8 @@ impl Tool {
             "is_enabled": self.is_enabled,
             "requires_confirmation": self.requires_confirmation,
             "timeout_seconds": self.timeout_seconds,
+            "long_running": self.long_running,
+            "async_timeout_seconds": self.async_timeout_seconds,
             "execution_count": self.execution_count,
             "success_count": self.success_count,
             "error_count": self.error_count,
@@ -152,7 +161,7 @@ macro_rules! select_tools {
         concat!(
             "SELECT t.id, t.server_id, t.team_id, t.tool_name, t.title, t.description, t.input_schema, \
              t.annotations, t.is_enabled, t.requires_confirmation, t.timeout_seconds, t.cacheable, \
-             t.execution_count, t.success_count, t.error_count, t.avg_duration_ms, t.last_executed_at, t.synced_at, \
+             t.long_running, t.async_timeout_seconds, t.execution_count, t.success_count, t.error_count, t.avg_duration_ms, t.last_executed_at, t.synced_at, \
              t.definition_hash, t.approval_state, t.pending_definition, t.pending_definition_hash \
              FROM mcp_tools t JOIN mcp_servers s ON s.id = t.server_id ",
             $tail
@@ -516,6 +525,8 @@ pub struct ToolPolicy {
     pub requires_confirmation: Option<bool>,
     pub timeout_seconds: Option<u64>,
     pub cacheable: Option<bool>,
+    pub long_running: Option<bool>,
+    pub async_timeout_seconds: Option<u64>,
 }
 
 pub async fn update_policy<D: Database>(
@@ -530,14 +541,18 @@ pub async fn update_policy<D: Database>(
             "UPDATE mcp_tools SET is_enabled = COALESCE(?3, is_enabled), \
              requires_confirmation = COALESCE(?4, requires_confirmation), \
              timeout_seconds = COALESCE(?5, timeout_seconds), cacheable = COALESCE(?6, cacheable), \
-             updated_at = ?7 WHERE team_id = ?1 AND id = ?2",
+             updated_at = ?7, long_running = COALESCE(?8, long_running), \
+             async_timeout_seconds = COALESCE(?9, async_timeout_seconds) \
+             WHERE team_id = ?1 AND id = ?2",
             team_id,
             tool_id,
             p.is_enabled,
             p.requires_confirmation,
             p.timeout_seconds,
             p.cacheable,
-            now
+            now,
+            p.long_running,
+            p.async_timeout_seconds
         ))
         .await?;
     if changed == 0 {

@@ -240,6 +240,7 @@ impl World {
             ledger: None,
             targets: None,
             sessions: None,
+            background: None,
         };
         analytics(&ctx, action, &req).await.map(|r| {
             assert_eq!(r.status, 200);
@@ -324,7 +325,7 @@ async fn most_used_counts_rates_and_percentiles_exactly_per_team() {
         tools[0],
         json!({
             "tool_id": "tool-a1", "tool_name": "echo", "server_id": "srv-a", "server_name": "alpha",
-            "executions": 12, "successes": 10, "errors": 2, "timeouts": 0,
+            "executions": 12, "successes": 10, "errors": 2, "timeouts": 0, "cancellations": 0,
             // (10+20+…+100 + 200 + 300) / 12; nearest rank over 10,20,…,100,200,300
             "avg_duration_ms": 87.5, "success_rate": 0.8333,
             "p50_ms": 60, "p95_ms": 300, "p99_ms": 300,
@@ -367,7 +368,7 @@ async fn most_used_counts_rates_and_percentiles_exactly_per_team() {
         b["tools"],
         json!([{
             "tool_id": "tool-b1", "tool_name": "echo", "server_id": "srv-b", "server_name": "beta",
-            "executions": 4, "successes": 3, "errors": 1, "timeouts": 0, "avg_duration_ms": 3.8,
+            "executions": 4, "successes": 3, "errors": 1, "timeouts": 0, "cancellations": 0, "avg_duration_ms": 3.8,
             "success_rate": 0.75, "p50_ms": 2, "p95_ms": 9, "p99_ms": 9,
             "last_executed_at": iso_from_ms(NOW_MS - MIN),
         }])
@@ -429,20 +430,20 @@ async fn daily_trends_fill_every_day_and_agree_with_the_totals() {
     );
     assert_eq!(
         trends[6],
-        json!({"date": "2026-11-21", "executions": 12, "successes": 11, "failures": 0, "timeouts": 0, "avg_duration_ms": 50.5})
+        json!({"date": "2026-11-21", "executions": 12, "successes": 11, "failures": 0, "timeouts": 0, "cancellations": 0, "avg_duration_ms": 50.5})
     );
     assert_eq!(
         trends[5],
-        json!({"date": "2026-11-20", "executions": 2, "successes": 0, "failures": 2, "timeouts": 0, "avg_duration_ms": 250.0})
+        json!({"date": "2026-11-20", "executions": 2, "successes": 0, "failures": 2, "timeouts": 0, "cancellations": 0, "avg_duration_ms": 250.0})
     );
     assert_eq!(trends[3]["timeouts"], 1);
     assert_eq!(
         trends[0],
-        json!({"date": "2026-11-15", "executions": 0, "successes": 0, "failures": 0, "timeouts": 0, "avg_duration_ms": null})
+        json!({"date": "2026-11-15", "executions": 0, "successes": 0, "failures": 0, "timeouts": 0, "cancellations": 0, "avg_duration_ms": null})
     );
     assert_eq!(
         r["totals"],
-        json!({"executions": 15, "successes": 11, "failures": 2, "timeouts": 1})
+        json!({"executions": 15, "successes": 11, "failures": 2, "timeouts": 1, "cancellations": 0})
     );
     let today = w
         .ok(
@@ -501,9 +502,9 @@ async fn user_activity_counts_executions_and_distinct_tools() {
     assert_eq!(
         r["users"],
         json!([
-            {"user_id": "alice", "executions": 11, "successes": 11, "errors": 0, "timeouts": 0,
+            {"user_id": "alice", "executions": 11, "successes": 11, "errors": 0, "timeouts": 0, "cancellations": 0,
              "distinct_tools": 2, "avg_duration_ms": 50.5, "last_executed_at": iso_from_ms(NOW_MS - MIN)},
-            {"user_id": "bob", "executions": 4, "successes": 0, "errors": 2, "timeouts": 1,
+            {"user_id": "bob", "executions": 4, "successes": 0, "errors": 2, "timeouts": 1, "cancellations": 0,
              "distinct_tools": 2, "avg_duration_ms": 500.0, "last_executed_at": iso_from_ms(NOW_MS - 30_000)},
         ])
     );
@@ -1008,8 +1009,14 @@ async fn reports_from_rollups_equal_a_scan_of_the_same_executions() {
             "srv-b"
         };
         let status = [
-            "success", "success", "success", "error", "timeout", "pending",
-        ][rng.below(6) as usize];
+            "success",
+            "success",
+            "success",
+            "error",
+            "timeout",
+            "pending",
+            "cancelled",
+        ][rng.below(7) as usize];
         let scale = 1 << rng.below(12);
         let duration = (status != "pending").then(|| rng.below(scale));
         let error = match status {
@@ -1066,6 +1073,7 @@ async fn reports_from_rollups_equal_a_scan_of_the_same_executions() {
                         successes: count("success"),
                         errors: count("error"),
                         timeouts: count("timeout"),
+                        cancellations: count("cancelled"),
                         timed_executions: d.len() as u64,
                         avg_duration_ms: (!d.is_empty())
                             .then(|| d.iter().sum::<u64>() as f64 / d.len() as f64),
@@ -1114,13 +1122,21 @@ async fn reports_from_rollups_equal_a_scan_of_the_same_executions() {
                 let d: Vec<u64> = of.iter().filter_map(|r| r.duration).collect();
                 let count = |s: &str| of.iter().filter(|r| r.status == s).count() as u64;
                 assert_eq!(
-                    (&g.date, g.executions, g.successes, g.failures, g.timeouts),
+                    (
+                        &g.date,
+                        g.executions,
+                        g.successes,
+                        g.failures,
+                        g.timeouts,
+                        g.cancellations
+                    ),
                     (
                         date,
                         of.len() as u64,
                         count("success"),
                         count("error"),
-                        count("timeout")
+                        count("timeout"),
+                        count("cancelled")
                     )
                 );
                 let avg = (!d.is_empty()).then(|| d.iter().sum::<u64>() as f64 / d.len() as f64);
@@ -1200,6 +1216,7 @@ async fn reports_from_rollups_equal_a_scan_of_the_same_executions() {
                         successes: count("success"),
                         errors: count("error"),
                         timeouts: count("timeout"),
+                        cancellations: count("cancelled"),
                         distinct_tools: tools.len() as u64,
                         avg_duration_ms: (!d.is_empty())
                             .then(|| d.iter().sum::<u64>() as f64 / d.len() as f64),

@@ -1,0 +1,181 @@
+//! call_tool's side of the `Execution` objects (`crate::execution`, binding `EXECUTION`):
+//! handing a prepared call over ([`ExecutionObjects`] as `shared::background::Background`),
+//! and the actions that read or steer a running execution: `get_execution` (the object's
+//! state and events; an execution no object holds is read from D1 as before),
+//! `watch_execution` (the object's event stream, passed through unbuffered) and
+//! `cancel_execution`. The object decides who may see what (`shared::background::may_act`).
+
+use futures::future::LocalBoxFuture;
+use serde::Serialize;
+use serde_json::Value;
+use shared::actions::Reply;
+use shared::api::{ActionRequest, MAX_ID_LEN};
+use shared::background::{
+    stream, Background, Handoff, Viewing, CANCEL_URL, START_URL, STATE_URL, WATCH_URL,
+};
+use shared::identity::Identity;
+use shared::{Error, Result};
+use worker::{Env, Headers, Method, ObjectNamespace, Request, RequestInit, Response, Stub};
+
+use crate::error::WorkerResultExt;
+use crate::shell::Answer;
+
+/// The binding of the `Execution` class (hosted by call_tool).
+pub const BINDING: &str = "EXECUTION";
+
+pub struct ExecutionObjects {
+    namespace: ObjectNamespace,
+}
+
+impl ExecutionObjects {
+    /// `None` when the worker has no `EXECUTION` binding.
+    pub fn for_env(env: &Env) -> Option<ExecutionObjects> {
+        env.durable_object(BINDING)
+            .ok()
+            .map(|namespace| ExecutionObjects { namespace })
+    }
+
+    fn stub(&self, execution_id: &str) -> Result<Stub> {
+        self.namespace
+            .id_from_name(execution_id)
+            .and_then(|id| id.get_stub())
+            .or_internal("execution object stub")
+    }
+}
+
+async fn post<T: Serialize>(stub: &Stub, url: &str, body: &T) -> Result<Response> {
+    let headers = Headers::new();
+    headers
+        .set("content-type", "application/json")
+        .or_internal("execution request")?;
+    let body = serde_json::to_string(body).map_err(Error::internal)?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_body(Some(body.into()));
+    let request = Request::new_with_init(url, &init).or_internal("execution request")?;
+    stub.fetch_with_request(request)
+        .await
+        .or_internal("execution object")
+}
+
+/// An answer of the object as a reply: its status and JSON body (an error body is the error
+/// contract already; its request id is set by the caller's shell).
+async fn reply_of(mut response: Response, request_id: &str) -> Result<Reply> {
+    let status = response.status_code();
+    let mut body: Value = response
+        .json()
+        .await
+        .or_internal("execution object answer")?;
+    if status >= 400 {
+        body["request_id"] = Value::String(request_id.to_string());
+    }
+    Ok(Reply { status, body })
+}
+
+impl Background for ExecutionObjects {
+    fn start<'a>(&'a self, handoff: &'a Handoff) -> LocalBoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let stub = self.stub(&handoff.record.id)?;
+            let mut answer = post(&stub, START_URL, handoff).await?;
+            match answer.status_code() {
+                202 => Ok(()),
+                status => {
+                    let text = answer.text().await.unwrap_or_default();
+                    Err(Error::internal(format!(
+                        "the execution object answered {status}: {text}"
+                    )))
+                }
+            }
+        })
+    }
+}
+
+fn execution_id(req: &ActionRequest) -> Result<&str> {
+    let id = req.required_str("execution_id", MAX_ID_LEN)?;
+    if !id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(Error::NotFound(format!(
+            "execution '{id}' not found in your team"
+        )));
+    }
+    Ok(id)
+}
+
+fn objects(env: &Env) -> Result<ExecutionObjects> {
+    ExecutionObjects::for_env(env)
+        .ok_or_else(|| Error::internal(format!("the call_tool worker has no {BINDING} binding")))
+}
+
+/// `get_execution` of an execution its object holds; `None`: no object holds it (the caller
+/// reads D1).
+pub async fn state(
+    env: &Env,
+    viewer: &Identity,
+    req: &ActionRequest,
+    request_id: &str,
+) -> Result<Option<Reply>> {
+    let id = execution_id(req)?;
+    let stub = objects(env)?.stub(id)?;
+    let viewing = Viewing {
+        viewer: viewer.clone(),
+        last_event_id: None,
+    };
+    let answer = post(&stub, STATE_URL, &viewing).await?;
+    if answer.status_code() == 404 {
+        return Ok(None);
+    }
+    reply_of(answer, request_id).await.map(Some)
+}
+
+/// `watch_execution`: the object's event stream, relayed as it comes (a response of our own:
+/// the object's has immutable headers), or its error answer.
+pub async fn watch(
+    env: &Env,
+    viewer: &Identity,
+    req: &ActionRequest,
+    request_id: &str,
+) -> Result<Answer> {
+    let id = execution_id(req)?;
+    let last_event_id = stream::resume_point(None, req.body.get("last_event_id"))?;
+    let stub = objects(env)?.stub(id)?;
+    let viewing = Viewing {
+        viewer: viewer.clone(),
+        last_event_id,
+    };
+    let mut answer = post(&stub, WATCH_URL, &viewing).await?;
+    if answer.status_code() != 200 {
+        return reply_of(answer, request_id).await.map(Answer::Reply);
+    }
+    let body = answer
+        .stream()
+        .or_internal("the execution's event stream")?;
+    let response = Response::from_stream(body).or_internal("the execution's event stream")?;
+    let headers = response.headers();
+    headers
+        .set("content-type", stream::CONTENT_TYPE)
+        .or_internal("watch headers")?;
+    headers
+        .set("cache-control", "no-cache")
+        .or_internal("watch headers")?;
+    Ok(Answer::Response(response))
+}
+
+/// `cancel_execution`.
+pub async fn cancel(
+    env: &Env,
+    viewer: &Identity,
+    req: &ActionRequest,
+    request_id: &str,
+) -> Result<Reply> {
+    let id = execution_id(req)?;
+    let stub = objects(env)?.stub(id)?;
+    let viewing = Viewing {
+        viewer: viewer.clone(),
+        last_event_id: None,
+    };
+    let answer = post(&stub, CANCEL_URL, &viewing).await?;
+    reply_of(answer, request_id).await
+}

@@ -1,0 +1,540 @@
+//! Background executions (issue 17) through `wrangler dev` with the Python SDK server's `slow`
+//! tool (progress and a log line every second; `--journal` records what the server saw):
+//! start async, watch, drop the stream midway and resume with `Last-Event-ID` (no event
+//! missed, ids contiguous), the result and a `success` row with its duration; cancel midway
+//! (the server sees it, the row is `cancelled`, nothing stored later); who may watch and
+//! cancel; the per-team cap (429); the team's completion webhook (a local receiver that fails
+//! the first delivery gets exactly one accepted, signed final event); a runtime restart
+//! mid-call ends the execution in a final state. One stack; scenarios in order.
+//!
+//! The tool runs `MCP_EDGE_BG_SECONDS` seconds (default 6) in the watched scenario; the long
+//! run of the issue: `MCP_EDGE_BG_SECONDS=300 MCP_EDGE_PREBUILT=1 cargo test -p integration
+//! --test background -- --test-threads=1`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use integration::free_port;
+use integration::servers::{python_script, McpServer};
+use integration::stack::{Answer, Stack};
+use serde_json::{json, Value};
+
+const SEED: &str = "INSERT INTO teams (id, name, tier) VALUES ('team-a', 'Team A', 'pro'), ('team-b', 'Team B', 'pro');";
+/// The team's cap of running executions in this stack.
+const CAP: usize = 2;
+
+struct World {
+    stack: Stack,
+    server_id: String,
+    server_url: String,
+    /// Started the executions; a member.
+    alice: String,
+    /// Another member of the same team.
+    bob: String,
+    /// An admin of the same team.
+    boss: String,
+    /// An admin of another team.
+    mallory: String,
+    journal: PathBuf,
+    _server: McpServer,
+}
+
+/// One server-sent event.
+#[derive(Debug, Clone)]
+struct Sse {
+    id: u64,
+    event: String,
+    data: Value,
+}
+
+/// Reads events from `reader` until `stop` says so or the stream ends.
+fn read_events(reader: &mut dyn BufRead, mut stop: impl FnMut(&[Sse]) -> bool) -> Vec<Sse> {
+    let mut events = Vec::new();
+    let (mut id, mut event, mut data) = (None, String::new(), String::new());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return events;
+        }
+        let l = line.trim_end_matches(['\r', '\n']);
+        if l.is_empty() {
+            if let Some(id) = id.take() {
+                events.push(Sse {
+                    id,
+                    event: std::mem::take(&mut event),
+                    data: serde_json::from_str(&std::mem::take(&mut data)).expect("JSON data"),
+                });
+                if stop(&events) {
+                    return events;
+                }
+            }
+            continue;
+        }
+        if let Some(v) = l.strip_prefix("id: ") {
+            id = Some(v.parse().expect("numeric id"));
+        } else if let Some(v) = l.strip_prefix("event: ") {
+            event = v.to_string();
+        } else if let Some(v) = l.strip_prefix("data: ") {
+            data.push_str(v);
+        }
+    }
+}
+
+fn is_final(e: &Sse) -> bool {
+    matches!(e.event.as_str(), "result" | "error" | "cancelled")
+}
+
+fn start(w: &World, token: &str, seconds: u64, tag: &str) -> Answer {
+    w.stack.call(
+        token,
+        json!({"action": "call_tool", "server_id": w.server_id, "tool_name": "slow",
+               "parameters": {"seconds": seconds, "tag": tag}, "mode": "async"}),
+    )
+}
+
+fn started(w: &World, seconds: u64, tag: &str) -> String {
+    let answer = start(w, &w.alice, seconds, tag);
+    assert_eq!(answer.status, 202, "{}", answer.text);
+    assert_eq!(answer.body["status"], "running");
+    assert_eq!(answer.body["watch"]["stream"]["action"], "watch_execution");
+    answer.body["execution_id"].as_str().unwrap().to_string()
+}
+
+fn get(w: &World, token: &str, id: &str) -> Answer {
+    w.stack.call(
+        token,
+        json!({"action": "get_execution", "execution_id": id}),
+    )
+}
+
+/// Polls `get_execution` until `done` holds of its `execution` (30 s at most).
+fn await_state(w: &World, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let answer = get(w, &w.alice, id);
+        if answer.status == 200 && done(&answer.body["execution"]) {
+            return answer.body["execution"].clone();
+        }
+        assert!(Instant::now() < deadline, "{what}: {}", answer.text);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn await_journal(w: &World, line: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(&w.journal).unwrap_or_default();
+        if text.lines().any(|l| l == line) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server never wrote {line:?}: {text:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn row(w: &World, id: &str, status: &str) -> Value {
+    let rows = w.stack.await_rows(
+        &format!("SELECT status, duration_ms, output, error FROM mcp_tool_executions WHERE id = '{id}' AND status = '{status}'"),
+        1,
+    );
+    rows[0].clone()
+}
+
+#[test]
+fn background_executions_stream_resume_cancel_cap_and_survive_a_restart() {
+    let journal = std::env::temp_dir().join(format!("mcp-edge-bg-journal-{}", std::process::id()));
+    let _ = std::fs::remove_file(&journal);
+    let server = python_script(
+        "py-server-bg",
+        "tests/servers/py_server.py",
+        &[
+            "--transport",
+            "streamable-http",
+            "--journal",
+            journal.to_str().unwrap(),
+        ],
+        free_port(),
+        "/mcp",
+    );
+    let stack =
+        Stack::start_with_dev_vars(SEED, &[], &[("MAX_RUNNING_EXECUTIONS", &CAP.to_string())]);
+    let boss = stack.token("boss", "team-a", "admin");
+    let created = stack.call(
+        &boss,
+        json!({"action": "create_server", "name": "slowpoke", "server_type": "http",
+               "config": {"url": server.url}, "sync": true}),
+    );
+    assert_eq!(created.status, 201, "{}", created.text);
+    let server_id = created.body["server"]["id"].as_str().unwrap().to_string();
+    let mut w = World {
+        alice: stack.token("alice", "team-a", "member"),
+        bob: stack.token("bob", "team-a", "member"),
+        mallory: stack.token("mallory", "team-b", "admin"),
+        boss,
+        stack,
+        server_id,
+        server_url: server.url.clone(),
+        journal,
+        _server: server,
+    };
+
+    a_watcher_that_reconnects_with_last_event_id_misses_nothing_and_the_row_is_success(&w);
+    only_the_starter_and_the_teams_admins_see_watch_and_cancel(&w);
+    a_cancelled_execution_stops_upstream_ends_cancelled_and_stores_no_result(&w);
+    the_teams_cap_of_running_executions_answers_429_until_one_ends(&w);
+    let hook = receiver();
+    a_webhook_that_fails_once_gets_exactly_one_signed_final_event(&w, &hook);
+    a_runtime_restart_mid_call_ends_the_execution_in_a_final_state(&mut w);
+    let received = hook.deliveries.lock().unwrap();
+    assert_eq!(
+        received.len(),
+        2,
+        "no delivery after the accepted one: {received:?}"
+    );
+}
+
+/// What the local webhook receiver got: the status it answered, the signature and delivery
+/// headers, the body.
+#[derive(Debug, Clone)]
+struct Delivery {
+    answered: u16,
+    signature: String,
+    delivery: String,
+    body: String,
+}
+
+struct Receiver {
+    url: String,
+    deliveries: Arc<Mutex<Vec<Delivery>>>,
+}
+
+/// A webhook receiver on a free loopback port that answers 500 to the first delivery and 200
+/// to every later one.
+fn receiver() -> Receiver {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let deliveries: Arc<Mutex<Vec<Delivery>>> = Arc::default();
+    let seen = Arc::clone(&deliveries);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut headers = Vec::new();
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 0 && line.trim_end() != "" {
+                if let Some((k, v)) = line.trim_end().split_once(':') {
+                    headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+                }
+                line.clear();
+            }
+            let header = |name: &str| {
+                headers
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default()
+            };
+            let mut body = vec![0; header("content-length").parse().unwrap_or(0)];
+            let _ = reader.read_exact(&mut body);
+            let mut all = seen.lock().unwrap();
+            let answered = if all.is_empty() { 500 } else { 200 };
+            all.push(Delivery {
+                answered,
+                signature: header("x-mcp-edge-webhook-signature"),
+                delivery: header("x-mcp-edge-delivery"),
+                body: String::from_utf8_lossy(&body).into_owned(),
+            });
+            drop(all);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {answered} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+        }
+    });
+    Receiver { url, deliveries }
+}
+
+fn verify(secret: &str, signature: &str, body: &str) -> bool {
+    let Some((t, v1)) = signature
+        .strip_prefix("t=")
+        .and_then(|rest| rest.split_once(",v1="))
+    else {
+        return false;
+    };
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{t}.{body}").as_bytes());
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    hex == v1
+}
+
+fn a_webhook_that_fails_once_gets_exactly_one_signed_final_event(w: &World, hook: &Receiver) {
+    // Team B's own server and webhook: team A's executions are not delivered there.
+    let set = w.stack.call(
+        &w.mallory,
+        json!({"action": "set_webhook", "url": hook.url}),
+    );
+    assert_eq!(set.status, 200, "{}", set.text);
+    let secret = set.body["secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("whsec_"));
+    let created = w.stack.call(
+        &w.mallory,
+        json!({"action": "create_server", "name": "slow-b", "server_type": "http",
+               "config": {"url": w.server_url}, "sync": true}),
+    );
+    assert_eq!(created.status, 201, "{}", created.text);
+    let started = w.stack.call(
+        &w.mallory,
+        json!({"action": "call_tool", "server_id": created.body["server"]["id"], "tool_name": "slow",
+               "parameters": {"seconds": 1, "tag": "hooked"}, "mode": "async"}),
+    );
+    assert_eq!(started.status, 202, "{}", started.text);
+    let id = started.body["execution_id"].as_str().unwrap().to_string();
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while hook.deliveries.lock().unwrap().len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "no retry after the failed delivery"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let received = hook.deliveries.lock().unwrap().clone();
+    assert_eq!(
+        received.iter().map(|d| d.answered).collect::<Vec<_>>(),
+        vec![500, 200]
+    );
+    for d in &received {
+        assert_eq!(
+            d.delivery, id,
+            "the delivery id is the execution's, on every attempt"
+        );
+        assert!(
+            verify(&secret, &d.signature, &d.body),
+            "signed with the team's secret: {d:?}"
+        );
+        assert!(!verify("whsec_wrong", &d.signature, &d.body));
+        let body: Value = serde_json::from_str(&d.body).unwrap();
+        assert_eq!(body["type"], "execution.finished");
+        assert_eq!(body["team_id"], "team-b");
+        assert_eq!(body["execution"]["execution_id"], id.as_str());
+        assert_eq!(body["execution"]["status"], "success");
+        assert_eq!(body["event"]["kind"], "result");
+        assert_eq!(
+            body["event"]["data"]["result"]["content"][0]["text"],
+            "slow hooked done"
+        );
+    }
+}
+
+fn a_watcher_that_reconnects_with_last_event_id_misses_nothing_and_the_row_is_success(w: &World) {
+    let seconds: u64 = std::env::var("MCP_EDGE_BG_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(6);
+    let id = started(w, seconds, "watched");
+    let watch = json!({"action": "watch_execution", "execution_id": id});
+
+    let (status, mut reader) = w.stack.open_stream(&w.alice, watch.clone(), &[]);
+    assert_eq!(status, 200);
+    let first = read_events(&mut *reader, |seen| seen.len() == 3);
+    drop(reader); // the phone loses its connection
+    assert_eq!(first.len(), 3, "{first:?}");
+    let last_seen = first[2].id.to_string();
+
+    let (status, mut reader) =
+        w.stack
+            .open_stream(&w.alice, watch, &[("Last-Event-ID", &last_seen)]);
+    assert_eq!(status, 200);
+    let rest = read_events(&mut *reader, |seen| seen.last().is_some_and(is_final));
+    let all: Vec<Sse> = first.iter().chain(&rest).cloned().collect();
+    let ids: Vec<u64> = all.iter().map(|e| e.id).collect();
+    assert_eq!(
+        ids,
+        (1..=all.len() as u64).collect::<Vec<_>>(),
+        "contiguous ids, none twice"
+    );
+    // Every second: a progress and a log line; then the last progress and the result.
+    let progress: Vec<f64> = all
+        .iter()
+        .filter(|e| e.event == "progress")
+        .map(|e| e.data["progress"].as_f64().unwrap())
+        .collect();
+    assert_eq!(
+        progress,
+        (0..=seconds).map(|i| i as f64).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        all.iter().filter(|e| e.event == "log").count() as u64,
+        seconds
+    );
+    let end = all.last().unwrap();
+    assert_eq!(end.event, "result", "{end:?}");
+    assert_eq!(end.data["status"], "success");
+    assert_eq!(
+        end.data["result"]["content"][0]["text"],
+        "slow watched done"
+    );
+
+    // A poller sees the same events; the row is final with the call's duration.
+    let state = get(w, &w.alice, &id);
+    assert_eq!(state.status, 200, "{}", state.text);
+    assert_eq!(state.body["execution"]["status"], "success");
+    assert_eq!(
+        state.body["execution"]["events"].as_array().unwrap().len(),
+        all.len()
+    );
+    let r = row(w, &id, "success");
+    let duration = r["duration_ms"].as_u64().expect("a duration");
+    assert!(
+        duration >= seconds * 1000,
+        "the tool ran {seconds} s; the row says {duration} ms"
+    );
+    assert!(r["output"].as_str().unwrap().contains("slow watched done"));
+}
+
+fn only_the_starter_and_the_teams_admins_see_watch_and_cancel(w: &World) {
+    let id = started(w, 30, "private");
+    for (who, token) in [
+        ("another team's admin", &w.mallory),
+        ("another member", &w.bob),
+    ] {
+        let seen = get(w, token, &id);
+        assert_eq!(seen.status, 404, "{who} get: {}", seen.text);
+        let (status, _) = w.stack.open_stream(
+            token,
+            json!({"action": "watch_execution", "execution_id": id}),
+            &[],
+        );
+        assert_eq!(status, 404, "{who} watch");
+        let cancel = w.stack.call(
+            token,
+            json!({"action": "cancel_execution", "execution_id": id}),
+        );
+        assert_eq!(cancel.status, 404, "{who} cancel: {}", cancel.text);
+        assert_eq!(cancel.body["code"], "not_found");
+    }
+    assert_eq!(get(w, &w.boss, &id).body["execution"]["status"], "running");
+    // The team's admin may cancel it.
+    let cancel = w.stack.call(
+        &w.boss,
+        json!({"action": "cancel_execution", "execution_id": id}),
+    );
+    assert_eq!(cancel.status, 200, "{}", cancel.text);
+    row(w, &id, "cancelled");
+}
+
+fn a_cancelled_execution_stops_upstream_ends_cancelled_and_stores_no_result(w: &World) {
+    let id = started(w, 30, "cancel-me");
+    let (status, mut reader) = w.stack.open_stream(
+        &w.alice,
+        json!({"action": "watch_execution", "execution_id": id}),
+        &[],
+    );
+    assert_eq!(status, 200);
+    // Running upstream: its first progress arrived.
+    let first = read_events(&mut *reader, |seen| {
+        seen.iter().any(|e| e.event == "progress")
+    });
+    assert!(!first.is_empty());
+
+    let cancel = w.stack.call(
+        &w.alice,
+        json!({"action": "cancel_execution", "execution_id": id}),
+    );
+    assert_eq!(cancel.status, 200, "{}", cancel.text);
+    assert_eq!(cancel.body["execution"]["status"], "cancelled");
+    let rest = read_events(&mut *reader, |seen| seen.last().is_some_and(is_final));
+    let end = rest.last().expect("the stream ends with the final event");
+    assert_eq!(
+        (end.event.as_str(), &end.data["status"]),
+        ("cancelled", &json!("cancelled"))
+    );
+
+    await_journal(w, "cancelled cancel-me");
+    let r = row(w, &id, "cancelled");
+    assert_eq!(r["output"], Value::Null);
+    assert_eq!(r["error"], "cancelled by alice");
+    // Cancelling again: it already ended.
+    let again = w.stack.call(
+        &w.alice,
+        json!({"action": "cancel_execution", "execution_id": id}),
+    );
+    assert_eq!(again.status, 409, "{}", again.text);
+    let state = get(w, &w.alice, &id).body["execution"].clone();
+    assert_eq!(state["status"], "cancelled");
+    let events = state["events"].as_array().unwrap();
+    assert_eq!(events.last().unwrap()["kind"], "cancelled");
+    assert!(
+        events.iter().all(|e| e["kind"] != "result"),
+        "no result stored"
+    );
+}
+
+fn the_teams_cap_of_running_executions_answers_429_until_one_ends(w: &World) {
+    let ids: Vec<String> = (0..CAP)
+        .map(|i| started(w, 30, &format!("cap-{i}")))
+        .collect();
+    let refused = start(w, &w.alice, 30, "one-too-many");
+    assert_eq!(refused.status, 429, "{}", refused.text);
+    assert_eq!(refused.body["code"], "rate_limit");
+    assert!(refused.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("background executions"));
+    // One ends: the next is admitted.
+    let cancel = w.stack.call(
+        &w.alice,
+        json!({"action": "cancel_execution", "execution_id": ids[0]}),
+    );
+    assert_eq!(cancel.status, 200, "{}", cancel.text);
+    let admitted = start(w, &w.alice, 30, "after-one-ended");
+    assert_eq!(admitted.status, 202, "{}", admitted.text);
+    for id in [
+        ids[1].clone(),
+        admitted.body["execution_id"].as_str().unwrap().to_string(),
+    ] {
+        let c = w.stack.call(
+            &w.alice,
+            json!({"action": "cancel_execution", "execution_id": id}),
+        );
+        assert_eq!(c.status, 200, "{}", c.text);
+    }
+}
+
+fn a_runtime_restart_mid_call_ends_the_execution_in_a_final_state(w: &mut World) {
+    let id = started(w, 60, "restart");
+    await_state(w, &id, "a first event", |e| {
+        e["last_event_id"].as_u64() > Some(0)
+    });
+    w.stack.restart_runtime();
+    let state = await_state(w, &id, "a final state after the restart", |e| {
+        e["status"] != "running"
+    });
+    assert_eq!(state["status"], "error", "{state}");
+    let last = state["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["kind"], "error");
+    assert!(
+        last["data"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("restarted"),
+        "{last}"
+    );
+    let r = row(w, &id, "error");
+    assert!(r["error"].as_str().unwrap().contains("restarted"));
+}
