@@ -74,7 +74,10 @@ export class McpEdgeClient {
     this.fetcher = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   }
 
-  /** Any action, typed by its name: answers the document's answer of that action. */
+  /**
+   * Any action, typed by its name: answers the document's answer of that action (JSON;
+   * `watch_execution` answers a stream: read it with `watchExecution`).
+   */
   action<A extends ActionName>(request: RequestOf<A>): Promise<AnswerOf<A>> {
     return this.post(request) as Promise<AnswerOf<A>>;
   }
