@@ -98,11 +98,17 @@ const scenarios = {
     const started_status = api.lastResponse.status;
     const events = [];
     for await (const event of api.watchExecution(started.execution_id)) events.push(event);
+    // Resumed after the first event: the `Last-Event-ID` header crosses origins (preflight).
+    const resumed = [];
+    for await (const event of api.watchExecution(started.execution_id, { lastEventId: 1 })) {
+      resumed.push(event.id);
+    }
     const polled = await api.getExecution(started.execution_id);
     return {
       started_status,
       started,
       events,
+      resumed,
       polled: { id: polled.execution.id, status: polled.execution.status },
     };
   },

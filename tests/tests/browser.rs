@@ -5,7 +5,8 @@
 //! `McpEdgeError` with its code and request id; the seed's `MCPClientService` adapter runs too.
 //! It lists the tools in OpenAI's shape (names valid for every provider, `mapping` back to the
 //! server and tool), starts server-everything's long-running tool in the background and watches
-//! it over `fetch` (progress events, contiguous ids, one final `result`), and cancels another
+//! it over `fetch` (progress events, contiguous ids, one final `result`; resumed with
+//! `Last-Event-ID`, it replays exactly the rest), and cancels another
 //! at its first progress event (the watch ends at `cancelled`; a second cancel is 409).
 //! Every request carries the page's `traceparent`, which the gateway's log lines show.
 //! The test reads the page's results and checks them against D1 and the gateway's log.
@@ -255,6 +256,11 @@ fn the_typescript_client_works_in_chromium_across_origins_with_typed_errors() {
         )
         .contains(&format!("Duration: {}", watch_seconds())),
         "{context}"
+    );
+    assert_eq!(
+        watch["resumed"],
+        json!(ids[1..]),
+        "a watch resumed with Last-Event-ID 1 (across origins) replays exactly the rest"
     );
     assert_eq!(watch["polled"]["id"], watched_id, "{context}");
     let row = final_row(&stack, watched_id);
