@@ -130,7 +130,8 @@ pub struct Viewing {
 }
 
 /// The execution as the API shows it: the record's public part and the journal's state;
-/// `status` is `running` until the final event.
+/// `status` is `running` until the final event. `id` and `execution_id` are the same (`id` is
+/// what the document's `Execution` and the D1 rows name it).
 pub fn summary(record: &Record, journal: &Journal) -> Value {
     let status = if journal.is_running() {
         "running"
@@ -138,6 +139,7 @@ pub fn summary(record: &Record, journal: &Journal) -> Value {
         journal.status.as_str()
     };
     json!({
+        "id": record.id,
         "execution_id": record.id,
         "status": status,
         "user_id": record.user_id,
