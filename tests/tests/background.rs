@@ -5,7 +5,9 @@
 //! (the server sees it, the row is `cancelled`, nothing stored later); who may watch and
 //! cancel; the per-team cap (429); the team's completion webhook (a local receiver that fails
 //! the first delivery gets exactly one accepted, signed final event); a runtime restart
-//! mid-call ends the execution in a final state. One stack; scenarios in order.
+//! mid-call ends the execution in a final state; a synchronous call that states a wait
+//! (`wait_seconds`) answers 200 when the tool ends within it and 202 (one execution, followed
+//! to its end) when not. One stack; scenarios in order.
 //!
 //! The tool runs `MCP_EDGE_BG_SECONDS` seconds (default 6) in the watched scenario; the long
 //! run of the issue: `MCP_EDGE_BG_SECONDS=300 MCP_EDGE_PREBUILT=1 cargo test -p integration
@@ -192,6 +194,7 @@ fn background_executions_stream_resume_cancel_cap_and_survive_a_restart() {
     only_the_starter_and_the_teams_admins_see_watch_and_cancel(&w);
     a_cancelled_execution_stops_upstream_ends_cancelled_and_stores_no_result(&w);
     the_teams_cap_of_running_executions_answers_429_until_one_ends(&w);
+    a_stated_wait_answers_a_short_call_synchronously_and_a_slow_one_with_202(&w);
     let hook = receiver();
     a_webhook_that_fails_once_gets_exactly_one_signed_final_event(&w, &hook);
     a_runtime_restart_mid_call_ends_the_execution_in_a_final_state(&mut w);
@@ -537,4 +540,59 @@ fn a_runtime_restart_mid_call_ends_the_execution_in_a_final_state(w: &mut World)
     );
     let r = row(w, &id, "error");
     assert!(r["error"].as_str().unwrap().contains("restarted"));
+}
+
+fn waiting_call(w: &World, seconds: u64, tag: &str, wait_seconds: u64) -> Answer {
+    w.stack.call(
+        &w.alice,
+        json!({"action": "call_tool", "server_id": w.server_id, "tool_name": "slow",
+               "parameters": {"seconds": seconds, "tag": tag}, "wait_seconds": wait_seconds}),
+    )
+}
+
+fn a_stated_wait_answers_a_short_call_synchronously_and_a_slow_one_with_202(w: &World) {
+    // Ends well within the wait: the synchronous answer, and its row.
+    let quick = waiting_call(w, 1, "waited-quick", 60);
+    assert_eq!(quick.status, 200, "{}", quick.text);
+    assert_eq!(quick.body["success"], true);
+    assert_eq!(quick.body["cached"], false);
+    assert_eq!(
+        quick.body["result"]["content"][0]["text"],
+        "slow waited-quick done"
+    );
+    let id = quick.body["execution_id"].as_str().unwrap();
+    row(w, id, "success");
+
+    // Outlasts the wait: 202 as in async mode, the same execution goes on to one end.
+    let slow = waiting_call(w, 4, "waited-slow", 1);
+    assert_eq!(slow.status, 202, "{}", slow.text);
+    assert_eq!(slow.body["status"], "running");
+    assert_eq!(slow.body["watch"]["stream"]["action"], "watch_execution");
+    let id = slow.body["execution_id"].as_str().unwrap();
+    let (status, mut reader) = w.stack.open_stream(
+        &w.alice,
+        json!({"action": "watch_execution", "execution_id": id}),
+        &[],
+    );
+    assert_eq!(status, 200);
+    let events = read_events(&mut *reader, |seen| seen.last().is_some_and(is_final));
+    let finals: Vec<&Sse> = events.iter().filter(|e| is_final(e)).collect();
+    assert_eq!(finals.len(), 1, "{events:?}");
+    assert_eq!(finals[0].event, "result");
+    assert_eq!(
+        finals[0].data["result"]["content"][0]["text"],
+        "slow waited-slow done"
+    );
+    row(w, id, "success");
+    // One execution: one row, and the server ran the tool once.
+    let rows = w
+        .stack
+        .d1("SELECT id FROM mcp_tool_executions WHERE input LIKE '%waited-slow%'");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let text = std::fs::read_to_string(&w.journal).unwrap_or_default();
+    assert_eq!(
+        text.lines().filter(|l| *l == "started waited-slow").count(),
+        1,
+        "{text}"
+    );
 }

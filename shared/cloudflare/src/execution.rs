@@ -20,6 +20,8 @@
 //!   the final event, delivered at once and retried from the alarm until it is taken.
 //! - The team's webhook (if any) gets the final event from the alarm, retried with backoff
 //!   (`meta` key `webhook`: attempts, done), after the end went to the ledger.
+//! - `/wait` (a stated wait of `call_tool`) answers the final event when it is appended, or
+//!   `null` after the wait; it never changes the execution.
 //! - `/cancel` makes the journal final (`cancelled`) before anything else, so the call's
 //!   result, arriving later or never, is dropped; then the running call sends
 //!   `notifications/cancelled` upstream.
@@ -70,6 +72,8 @@ pub struct Execution {
     cancel: RefCell<Option<oneshot::Sender<String>>>,
     /// Open watch streams.
     watchers: RefCell<Vec<mpsc::UnboundedSender<Chunk>>>,
+    /// `/wait` requests waiting for the final event.
+    finals: RefCell<Vec<oneshot::Sender<Event>>>,
     /// Scrubs the credential from what the server says (set while running).
     redactor: RefCell<Redactor>,
     schema_ready: Cell<bool>,
@@ -111,6 +115,7 @@ impl DurableObject for Execution {
             running: Cell::new(false),
             cancel: RefCell::new(None),
             watchers: RefCell::new(Vec::new()),
+            finals: RefCell::new(Vec::new()),
             redactor: RefCell::new(Redactor::default()),
             schema_ready: Cell::new(false),
             webhook_busy: Cell::new(false),
@@ -125,9 +130,10 @@ impl DurableObject for Execution {
                 Ok(handoff) => self.start(handoff).await,
                 Err(e) => Err(Error::internal(format!("bad handoff: {e}"))),
             },
-            "/state" | "/watch" | "/cancel" => match req.json::<Viewing>().await {
+            "/state" | "/watch" | "/cancel" | "/wait" => match req.json::<Viewing>().await {
                 Ok(viewing) => match path.as_str() {
                     "/state" => self.state_of(&viewing),
+                    "/wait" => self.wait_for_end(&viewing).await,
                     "/watch" => return self.watch(&viewing).or_else(error_response),
                     _ => self.cancel_by(&viewing).await,
                 },
@@ -260,6 +266,9 @@ impl Execution {
         watchers.retain(|w| w.unbounded_send(Ok(frame.clone())).is_ok());
         if event.kind.is_final() {
             watchers.clear();
+            for waiter in self.finals.borrow_mut().drain(..) {
+                let _ = waiter.send(event.clone());
+            }
         }
         Ok(())
     }
@@ -297,6 +306,24 @@ impl Execution {
             .await
             .or_internal("setting the execution's alarm")?;
         Ok((202, summary))
+    }
+
+    /// `/wait`: the final event as soon as there is one, or `null` after `wait_ms`.
+    async fn wait_for_end(&self, viewing: &Viewing) -> Result<(u16, Value), Error> {
+        let (_, journal) = self.visible(viewing)?;
+        if !journal.is_running() {
+            let last = self.events_after(journal.last_id.checked_sub(1))?.pop();
+            return Ok((200, json!({ "event": last })));
+        }
+        let (tx, rx) = oneshot::channel::<Event>();
+        self.finals.borrow_mut().push(tx);
+        let wait_ms = viewing.wait_ms.unwrap_or(0);
+        let timer = worker::Delay::from(std::time::Duration::from_millis(wait_ms));
+        let event = match futures::future::select(rx, Box::pin(timer)).await {
+            futures::future::Either::Left((Ok(event), _)) => Some(event),
+            _ => None,
+        };
+        Ok((200, json!({ "event": event })))
     }
 
     fn state_of(&self, viewing: &Viewing) -> Result<(u16, Value), Error> {

@@ -26,6 +26,7 @@
 
 pub mod journal;
 pub mod stream;
+pub mod wait;
 pub mod webhook;
 
 use serde::{Deserialize, Serialize};
@@ -58,6 +59,7 @@ pub const START_URL: &str = "https://execution.internal/start";
 pub const STATE_URL: &str = "https://execution.internal/state";
 pub const WATCH_URL: &str = "https://execution.internal/watch";
 pub const CANCEL_URL: &str = "https://execution.internal/cancel";
+pub const WAIT_URL: &str = "https://execution.internal/wait";
 
 crate::text_enum::text_enum! {
     /// How `call_tool` runs a call (`"mode"`).
@@ -127,6 +129,9 @@ pub struct Viewing {
     pub viewer: Identity,
     #[serde(default)]
     pub last_event_id: Option<u64>,
+    /// `/wait`: how long to wait for the final event.
+    #[serde(default)]
+    pub wait_ms: Option<u64>,
 }
 
 /// The execution as the API shows it: the record's public part and the journal's state;
@@ -175,6 +180,14 @@ pub trait Background {
     /// scheduled it. An error means the object never took it (the caller ends the record).
     fn start<'a>(&'a self, handoff: &'a Handoff)
         -> futures::future::LocalBoxFuture<'a, Result<()>>;
+
+    /// Waits up to `wait_ms` for the execution's final event (`None`: it is still running).
+    fn wait<'a>(
+        &'a self,
+        execution_id: &'a str,
+        viewer: &'a Identity,
+        wait_ms: u64,
+    ) -> futures::future::LocalBoxFuture<'a, Result<Option<Event>>>;
 }
 
 #[cfg(test)]
