@@ -22,6 +22,11 @@
 //!   (`meta` key `webhook`: attempts, done), after the end went to the ledger.
 //! - `/wait` (a stated wait of `call_tool`) answers the final event when it is appended, or
 //!   `null` after the wait; it never changes the execution.
+//! - A tool its server takes as a task (MCP 2025-11-25 tasks) runs there: the object stores
+//!   the task id (`meta` key `task`), polls `tasks/get` at the task's `pollInterval`, fetches
+//!   `tasks/result` once it is terminal, and cancels with `tasks/cancel`. After a restart the
+//!   alarm resumes polling from the stored id, the credential read again from D1 (it is never
+//!   stored here); only a call without a task ends as `RESTARTED`. See `execution_tasks.rs`.
 //! - `/cancel` makes the journal final (`cancelled`) before anything else, so the call's
 //!   result, arriving later or never, is dropped; then the running call sends
 //!   `notifications/cancelled` upstream.
@@ -49,6 +54,9 @@ use shared::Error;
 use worker::{
     durable_object, Date, DurableObject, Env, Request, Response, SqlStorage, SqlStorageValue, State,
 };
+
+#[path = "execution_tasks.rs"]
+mod tasks;
 
 use crate::bindings::Bindings;
 use crate::error::WorkerResultExt;
@@ -405,19 +413,28 @@ impl Execution {
                     self.running.set(false);
                     ran?;
                 }
-                None => {
-                    self.record_event(|j, now| {
-                        j.finish(
-                            &Outcome::Failed {
-                                status: Status::Error,
-                                code: "internal_error",
-                                message: RESTARTED.to_string(),
-                            },
-                            now,
-                        )
-                    })?;
-                    self.deliver(None).await;
-                }
+                None => match self.get_meta::<tasks::Stored>(tasks::META)? {
+                    // The task lives on the server: poll it again.
+                    Some(stored) => {
+                        self.running.set(true);
+                        let resumed = self.resume_task(stored).await;
+                        self.running.set(false);
+                        resumed?;
+                    }
+                    None => {
+                        self.record_event(|j, now| {
+                            j.finish(
+                                &Outcome::Failed {
+                                    status: Status::Error,
+                                    code: "internal_error",
+                                    message: RESTARTED.to_string(),
+                                },
+                                now,
+                            )
+                        })?;
+                        self.deliver(None).await;
+                    }
+                },
             }
         }
         if self.get_meta::<bool>("delivered")?.is_none() && !self.deliver(None).await {
@@ -532,7 +549,8 @@ impl Execution {
     }
 
     /// Runs the call upstream (its notifications journalled as they come), then journals its
-    /// end unless a cancellation ended it first, and delivers the end.
+    /// end unless a cancellation ended it first, and delivers the end. A tool the server takes
+    /// as a task (`tasks`) is driven through `tasks/*`; any other over one long request.
     async fn run(&self, handoff: Handoff) -> Result<(), Error> {
         self.arm(HEARTBEAT_MS).await?;
         *self.redactor.borrow_mut() = Redactor::new(handoff.secrets.clone());
@@ -542,25 +560,51 @@ impl Execution {
         let sink = Sink { object: self };
         let client =
             McpClient::new(&http, CacheSessions(&cache), handoff.endpoint()).with_events(&sink);
+        let cancelled = self.cancellation();
+        let deadline_ms = handoff.record.started_ms + handoff.timeout_ms;
+        let call = async {
+            let support = client
+                .tool_task_support(&handoff.record.tool_name, tasks::REQUEST_MS)
+                .await;
+            if matches!(support, Ok(s) if s.as_task()) {
+                return self
+                    .task_call(&client, &handoff, deadline_ms, cancelled)
+                    .await;
+            }
+            let options = CallOptions {
+                input_schema: handoff.input_schema.as_ref(),
+                timeout_ms: handoff.timeout_ms,
+                idempotent: handoff.idempotent,
+                retry: RetryPolicy::STANDARD,
+            };
+            client
+                .call_tool_cancellable(
+                    &handoff.record.tool_name,
+                    handoff.arguments.clone(),
+                    options,
+                    cancelled,
+                )
+                .await
+                .map(|o| (o.result, o.server_fault))
+        };
+        let ended = self.with_heartbeat(call).await;
+        self.end_with(ended).await
+    }
+
+    /// A future of the reason the running call is cancelled with (`/cancel` fires it).
+    fn cancellation(&self) -> impl std::future::Future<Output = String> {
         let (fire, cancelled) = oneshot::channel::<String>();
         *self.cancel.borrow_mut() = Some(fire);
-        let options = CallOptions {
-            input_schema: handoff.input_schema.as_ref(),
-            timeout_ms: handoff.timeout_ms,
-            idempotent: handoff.idempotent,
-            retry: RetryPolicy::STANDARD,
-        };
-        let call = client.call_tool_cancellable(
-            &handoff.record.tool_name,
-            handoff.arguments.clone(),
-            options,
-            async {
-                match cancelled.await {
-                    Ok(reason) => reason,
-                    Err(_) => futures::future::pending().await,
-                }
-            },
-        );
+        async {
+            match cancelled.await {
+                Ok(reason) => reason,
+                Err(_) => futures::future::pending().await,
+            }
+        }
+    }
+
+    /// Runs `work` while re-arming the heartbeat alarm and keeping watchers alive.
+    async fn with_heartbeat<T>(&self, work: impl std::future::Future<Output = T>) -> T {
         let heartbeat = async {
             loop {
                 worker::Delay::from(std::time::Duration::from_millis(HEARTBEAT_MS / 2)).await;
@@ -568,17 +612,24 @@ impl Execution {
                 self.keep_alive();
             }
         };
-        let outcome = match futures::future::select(Box::pin(call), Box::pin(heartbeat)).await {
-            futures::future::Either::Left((outcome, _)) => outcome,
+        match futures::future::select(Box::pin(work), Box::pin(heartbeat)).await {
+            futures::future::Either::Left((done, _)) => done,
             futures::future::Either::Right(_) => unreachable!("the heartbeat never ends"),
-        };
+        }
+    }
+
+    /// Journals how the call ended (`None`: cancelled, the journal is final already; else the
+    /// result and whether a failure is the server's fault) and delivers the end.
+    async fn end_with(
+        &self,
+        ended: Option<(Result<Value, mcp_client::McpError>, bool)>,
+    ) -> Result<(), Error> {
         self.cancel.borrow_mut().take();
-        let Some(outcome) = outcome else {
-            return Ok(()); // cancelled: the journal is final already
+        let Some((result, fault)) = ended else {
+            return Ok(());
         };
         let redactor = self.redactor.borrow().clone();
-        let fault = outcome.server_fault;
-        let ended = match outcome.result {
+        let ended = match result {
             Ok(result) => Outcome::Result(redactor.value(result)),
             Err(e) => {
                 let err = Error::from(e);
