@@ -7,7 +7,15 @@
  */
 import { McpEdgeClient, type ClientOptions } from "./client.ts";
 import { McpEdgeError } from "./errors.ts";
-import type { ServerSummary, SyncToolsAnswer, Tool } from "./types.ts";
+import type { AnswerOf, ServerSummary, SyncToolsAnswer, Tool } from "./types.ts";
+
+/** The tools of a `list_tools` answer; the seed client never asks for a `format`. */
+function toolsOf(answer: AnswerOf<"list_tools">): Tool[] {
+  if ("format" in answer) {
+    throw new Error("list_tools answered a formatted list, which the seed client did not ask for");
+  }
+  return answer.tools;
+}
 
 /** What the seed's `executeTool` answers. */
 export interface ToolExecution {
@@ -33,12 +41,12 @@ export class MCPClientService {
   }
 
   async getServerTools(serverId: string): Promise<Tool[]> {
-    return (await this.client.listTools({ serverId })).tools;
+    return toolsOf(await this.client.listTools({ serverId }));
   }
 
   /** Every tool of every active server of the team, in one request. */
   async getAllTools(): Promise<Tool[]> {
-    return (await this.client.listTools()).tools;
+    return toolsOf(await this.client.listTools());
   }
 
   async executeTool(

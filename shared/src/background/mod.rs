@@ -1,5 +1,5 @@
 //! Background executions (issue 17): `call_tool` with `"mode": "async"` (or a tool an admin
-//! marked `long_running`) answers `202` at once and the call runs in a Durable Object of its
+//! marked `long_running`; or a stated `wait_seconds` the call outlasts: [`wait`]) answers `202` at once and the call runs in a Durable Object of its
 //! own (`edge_cloudflare::execution`, class `Execution`, hosted by the call_tool worker, named
 //! by the execution id), which streams its progress to watchers and can be cancelled.
 //!
@@ -13,7 +13,8 @@
 //! - Every execution started here reaches exactly one final state in the team ledger (and so
 //!   in D1): the object delivers its end (retried from its alarm until the ledger took it); if
 //!   the object restarts mid-call it no longer holds the call, and its next alarm (a heartbeat
-//!   every [`HEARTBEAT_MS`] while running) ends it as `error` with [`RESTARTED`]; if the object
+//!   every [`HEARTBEAT_MS`] while running) ends it as `error` with [`RESTARTED`], unless the
+//!   server runs the call as an MCP task, whose stored id the alarm polls again; if the object
 //!   is lost entirely the team ledger ends the record at its deadline (the async timeout plus
 //!   `ledger::ABANDON_MARGIN_MS`).
 //! - Who may see, watch and cancel ([`may_act`]): the user who started it, and the admins and
