@@ -108,6 +108,9 @@ for f in "${signing_files[@]}"; do
   append_missing "$f" INTERNAL_SIGNING_KEY "$signing_key"
 done
 
+# Locally the gateway answers Server-Timing (off as checked in: wrangler.toml, SERVER_TIMING).
+append_missing "$root/.dev.vars" SERVER_TIMING true
+
 # The secrets above are for the workers only: the stdio bridge's children (other uids) must not
 # read them, nor the local state (D1, KV) the workers keep in .dev-state/.
 for f in "$root"/.dev.vars "$root"/functions/*/.dev.vars; do

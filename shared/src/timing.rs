@@ -7,6 +7,10 @@
 //!   caller sent, and no secret, can reach the header.
 //! - The gateway relays the action worker's stages with the [`ACTION_PREFIX`] (`a-`), after its
 //!   own; [`relay`] drops anything in the action's header that is not a well-formed entry.
+//! - The header is answered only where the deployment turns it on ([`enabled`], the gateway's
+//!   `SERVER_TIMING`): off as checked in, on locally. Stage timings tell a caller which answers
+//!   came from memory or a cache, and how long another team's upstream took to fail: useful to
+//!   an operator, a side channel on a public endpoint.
 //! - Durations are milliseconds with two decimals. On Workers the clock only advances across I/O,
 //!   so a stage's figure is its storage or network time; CPU-only stages read as 0.
 
@@ -15,6 +19,14 @@ use std::fmt::Write as _;
 
 /// The response header's name.
 pub const HEADER: &str = "server-timing";
+/// The gateway's setting that answers the header.
+pub const SETTING: &str = "SERVER_TIMING";
+
+/// Whether the `SERVER_TIMING` setting turns the header on: exactly `true`; anything else,
+/// absent included, keeps it off.
+pub fn enabled(setting: Option<&str>) -> bool {
+    setting.map(str::trim) == Some("true")
+}
 /// Prefix of the action worker's stages in the gateway's header.
 pub const ACTION_PREFIX: &str = "a-";
 /// Entries a relayed header may carry at most.
@@ -136,5 +148,21 @@ mod tests {
         own.add("gate", 0.25);
         assert_eq!(relay(&own, None), "gate;dur=0.25");
         assert_eq!(relay(&Timings::new(), None), "");
+    }
+
+    #[test]
+    fn the_header_is_on_only_when_the_setting_says_true() {
+        assert!(enabled(Some("true")));
+        assert!(enabled(Some(" true ")));
+        for off in [
+            None,
+            Some(""),
+            Some("false"),
+            Some("1"),
+            Some("TRUE"),
+            Some("yes"),
+        ] {
+            assert!(!enabled(off), "{off:?}");
+        }
     }
 }

@@ -38,13 +38,36 @@ fn assert_error(answer: &Answer, status: u16, code: &str, context: &str) {
 
 #[test]
 fn gateway_refuses_hostile_callers_and_input() {
-    let stack = Stack::start_with_vars(SEED, &[("JWT_ISSUER", ISSUER), ("JWT_AUDIENCE", AUDIENCE)]);
+    // As production should: pinned issuer and audience, no Server-Timing.
+    let stack = Stack::start_with_vars(
+        SEED,
+        &[
+            ("JWT_ISSUER", ISSUER),
+            ("JWT_AUDIENCE", AUDIENCE),
+            ("SERVER_TIMING", "false"),
+        ],
+    );
     jwt_attacks_are_refused_with_auth_errors(&stack);
+    server_timing_is_not_answered_when_turned_off(&stack);
     cors_allows_only_configured_origins(&stack);
     hostile_bodies_get_documented_errors_never_500(&stack);
     chunked_bodies_past_the_limit_are_cut_off(&stack);
     ids_that_are_no_ids_never_read_the_team_wide_cache(&stack);
     jwt_secret_never_leaks(&stack);
+}
+
+fn server_timing_is_not_answered_when_turned_off(stack: &Stack) {
+    let answer = list_servers(stack, &token(stack, "u1", "member"));
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_eq!(answer.header("server-timing"), None, "{:?}", answer.headers);
+    let refused = list_servers(stack, "not-a-token");
+    assert_eq!(refused.status, 401);
+    assert_eq!(
+        refused.header("server-timing"),
+        None,
+        "{:?}",
+        refused.headers
+    );
 }
 
 fn list_servers(stack: &Stack, token: &str) -> Answer {

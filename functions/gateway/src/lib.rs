@@ -103,9 +103,19 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Resp
     for (name, value) in cors_headers.into_iter().chain(limit_headers) {
         headers.set(name, &value)?;
     }
-    timings.add("total", now_ms() - started as f64);
-    let relayed = timing::relay(&timings, headers.get(timing::HEADER)?.as_deref());
-    headers.set(timing::HEADER, &relayed)?;
+    if timing::enabled(
+        env.var(timing::SETTING)
+            .ok()
+            .map(|v| v.to_string())
+            .as_deref(),
+    ) {
+        timings.add("total", now_ms() - started as f64);
+        let relayed = timing::relay(&timings, headers.get(timing::HEADER)?.as_deref());
+        headers.set(timing::HEADER, &relayed)?;
+    } else {
+        // The action's stages too: the header leaves the gateway only when turned on.
+        headers.delete(timing::HEADER)?;
+    }
     // One line per request, with who asked what of which team.
     let duration_ms = worker::Date::now().as_millis().saturating_sub(started);
     let status = response.status_code();
