@@ -36,7 +36,9 @@ use shared::timing::Timings;
 use shared::Error;
 use worker::{Env, Method, Request, Response};
 
-use crate::mcp_stream::{cancel, relay_call, take_cancelled, StreamedCall};
+use crate::mcp_stream::{
+    answer_request, cancel, relay_call, take_cancelled, Answering, StreamedCall,
+};
 use crate::{answer_memo, enter_team, forward_raw, now_ms, Relayed, Who};
 
 /// Answers one request to an MCP path; every failure is already a JSON-RPC answer.
@@ -167,7 +169,28 @@ async fn answer(
 
     let (method, params) = match message::parse(&body)? {
         Incoming::Accepted => {
-            if let Some(rpc_id) = relay::cancelled_request(&body) {
+            if let Some((execution_id, asked, response)) = relay::routed_answer(&body) {
+                let (identity, _) = enter_team(
+                    env,
+                    verified,
+                    None,
+                    team_header.as_deref(),
+                    Action::Background(BackgroundAction::AnswerExecution),
+                    request_id,
+                    limit_headers,
+                    timings,
+                )
+                .await
+                .map_err(api)?;
+                let answering = Answering {
+                    execution_id: &execution_id,
+                    request_id: &asked,
+                    response,
+                };
+                answer_request(env, &identity, request_id, traceparent, answering)
+                    .await
+                    .map_err(api)?;
+            } else if let Some(rpc_id) = relay::cancelled_request(&body) {
                 let user_id = verified.user_id.clone();
                 let found = take_cancelled(env, &user_id, session.as_deref(), &rpc_id)
                     .await

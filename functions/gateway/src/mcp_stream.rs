@@ -1,7 +1,8 @@
 //! The I/O of a `tools/call` answered as an event stream (`shared::mcp_server::relay`): the
 //! execution's `watch_execution` stream, read as it comes and rewritten by a
 //! [`Relay`](shared::mcp_server::relay::Relay) into the request's MCP messages; and a client's
-//! `notifications/cancelled`, turned into `cancel_execution` through the KV entry the call left.
+//! `notifications/cancelled`, turned into `cancel_execution` through the KV entry the call left;
+//! and a client's response to a relayed server→client request, sent on as `answer_execution`.
 //!
 //! Invariants:
 //! - Nothing is buffered beyond one chunk: each chunk of the watch stream is sent on as the
@@ -167,4 +168,43 @@ pub(crate) async fn cancel(
     )
     .await?;
     Ok(())
+}
+
+/// A client's response to a relayed server→client request (`relay::routed_answer`).
+pub(crate) struct Answering<'a> {
+    pub execution_id: &'a str,
+    pub request_id: &'a str,
+    pub response: Value,
+}
+
+/// Sends the client's response to the execution as `identity`; a refusal (not the caller's,
+/// no such request waiting) is a failure of this POST.
+pub(crate) async fn answer_request(
+    env: &Env,
+    identity: &Identity,
+    request_id: &str,
+    traceparent: &str,
+    answering: Answering<'_>,
+) -> Result<(), Error> {
+    let answered = send(
+        env,
+        identity,
+        request_id,
+        traceparent,
+        Action::Background(BackgroundAction::AnswerExecution),
+        json!({ "action": "answer_execution", "execution_id": answering.execution_id,
+                "request_id": answering.request_id, "response": answering.response }),
+    )
+    .await?;
+    match answered {
+        Relayed::Answer(answer) if answer.status == 200 => Ok(()),
+        Relayed::Answer(answer) => {
+            let body = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+            Err(shared::mcp_server::message::error_of_answer(
+                answer.status,
+                &body,
+            ))
+        }
+        Relayed::Stream(_) => Err(Error::internal("answer_execution answered a stream")),
+    }
 }

@@ -76,6 +76,7 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
     };
     // Refused before a confirmation token is used up.
     let mode = background::mode_of(req, call.tool.long_running)?;
+    let ask_watchers = req.optional_bool("ask_watchers")?.unwrap_or(false);
     let direct = DirectLedger {
         db: s.db,
         cache: s.cache,
@@ -94,7 +95,7 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
         Admit::AskBreaker
     };
     if mode == background::Mode::Async {
-        return run_in_background(ctx, &call, ledger, ask).await;
+        return run_in_background(ctx, &call, ledger, ask, ask_watchers).await;
     }
     let cache_key = call.cache_key(ctx.team());
     if let Some(hit) = cached(ctx, &call, &cache_key).await {
@@ -429,6 +430,7 @@ async fn run_in_background<D, C, H: Upstream>(
     call: &Admitted<'_>,
     ledger: &dyn Ledger,
     ask: Admit,
+    ask_watchers: bool,
 ) -> Result<Reply> {
     let s = &ctx.services;
     let background = ctx.background.ok_or_else(|| {
@@ -460,6 +462,7 @@ async fn run_in_background<D, C, H: Upstream>(
         idempotent: retry::idempotent_from_annotations(call.tool.annotations.as_ref()),
         timeout_ms,
         secrets: call.upstream.secrets.clone(),
+        ask_watchers,
     };
     if let Err(err) = background.start(&handoff).await {
         let now_ms = s.http.now_ms();

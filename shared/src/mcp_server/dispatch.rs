@@ -326,6 +326,7 @@ pub async fn start_streamed<B: Backend>(
         } => (body, name, arguments),
     };
     body["mode"] = json!("async");
+    body["ask_watchers"] = json!(true);
     let (status, answer) = backend.call(body).await.map_err(api)?;
     match (status, answer["execution_id"].as_str()) {
         (202, Some(id)) => Ok(Started::Running {

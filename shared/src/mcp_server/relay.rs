@@ -22,6 +22,14 @@
 //!   `cancel_execution`, whose own rule (the user who started it, or a team admin) still
 //!   decides. A user's two clients that run calls with the same request id at once share a
 //!   key: the later call's mapping wins.
+//! - The watch's comments (its opening line, its keep-alive after 15 s without an event) are
+//!   passed on as a comment, so an idle call's stream stays open through proxies.
+//! - A server→client request journalled by the execution (`crate::background::ask`) is sent as
+//!   a JSON-RPC request whose id is [`ANSWER_ID_PREFIX`]`<execution id>/<its random id>`; the
+//!   client's response to that id ([`routed_answer`]) goes to `answer_execution` as the
+//!   caller, whose own rule (who may act on the execution) decides. It is relayed whatever
+//!   capabilities the client declared at `initialize` (a stateless gateway does not know them):
+//!   a client without the capability answers an error, which the server gets as is.
 //! - Log messages are relayed at the levels the server sends them (a 2026-07-28 upstream is
 //!   asked for `info` and above); `logging/setLevel` is accepted (`{}`) and not kept, as no
 //!   state outlives a request.
@@ -33,6 +41,7 @@ use sha2::{Digest, Sha256};
 use super::dispatch::tool_result;
 use super::message::{self, RpcFailure, SERVER_ERROR};
 use crate::background::journal::EventKind;
+use crate::background::stream;
 
 /// The largest watch event the relay reads (a final result is capped for storage far below).
 const MAX_EVENT_BYTES: usize = 4 << 20;
@@ -115,6 +124,31 @@ pub fn cancelled_request(body: &[u8]) -> Option<Value> {
         .cloned()
 }
 
+/// How the id of a relayed server→client request begins.
+pub const ANSWER_ID_PREFIX: &str = "mcp-edge/ask/";
+
+/// A client's JSON-RPC response to a relayed request: the execution id, the request's own id
+/// in that execution, and `{"result"}` or `{"error"}` as the client sent it.
+pub fn routed_answer(body: &[u8]) -> Option<(String, String, Value)> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    if value.get("method").is_some() {
+        return None;
+    }
+    let id = value.get("id")?.as_str()?.strip_prefix(ANSWER_ID_PREFIX)?;
+    let (execution_id, request_id) = id.split_once('/')?;
+    let mut response = serde_json::Map::new();
+    for field in ["result", "error"] {
+        if let Some(v) = value.get(field) {
+            response.insert(field.into(), v.clone());
+        }
+    }
+    Some((
+        execution_id.to_string(),
+        request_id.to_string(),
+        Value::Object(response),
+    ))
+}
+
 /// One SSE message event carrying `message`.
 pub fn frame(message: &Value) -> String {
     format!("event: message\ndata: {message}\n\n")
@@ -168,6 +202,11 @@ impl Relay {
             return self.fail("the execution's event stream could not be read");
         }
         let mut out = String::new();
+        if events.is_empty() && chunk.first() == Some(&b':') {
+            // The watch's opening comment or keep-alive: passed on, so proxies keep an idle
+            // call's stream open too.
+            out.push_str(&stream::comment("keep-alive"));
+        }
         for event in events {
             if self.done {
                 break;
@@ -221,6 +260,15 @@ impl Relay {
                 }
                 json!({ "jsonrpc": "2.0", "method": "notifications/progress", "params": params })
             }
+            EventKind::Request => {
+                let id = format!(
+                    "{ANSWER_ID_PREFIX}{}/{}",
+                    self.execution_id,
+                    data["request_id"].as_str()?
+                );
+                json!({ "jsonrpc": "2.0", "id": id, "method": data["method"],
+                        "params": data["params"] })
+            }
             EventKind::Log => {
                 json!({ "jsonrpc": "2.0", "method": "notifications/message", "params": data })
             }
@@ -268,7 +316,6 @@ impl Relay {
 mod tests {
     use super::*;
     use crate::background::journal::{Journal, Outcome};
-    use crate::background::stream;
 
     fn messages(text: &str) -> Vec<Value> {
         let mut parser = SseParser::new(1 << 20);
@@ -351,7 +398,9 @@ mod tests {
         assert_eq!(last["error"]["code"], REQUEST_CANCELLED);
 
         let mut relay = Relay::new(json!("c"), Some(json!(1)), "slow", "ex-4", "req-4");
-        assert_eq!(messages(&relay.feed(b": only a comment\n\n")).len(), 0);
+        let kept = relay.feed(b": only a comment\n\n");
+        assert_eq!(kept, ": keep-alive\n\n", "a keep-alive is passed on");
+        assert_eq!(messages(&kept).len(), 0);
         let last = messages(&relay.end()).pop().unwrap();
         assert_eq!(last["id"], "c");
         assert!(last["error"]["message"].as_str().unwrap().contains("ex-4"));
@@ -397,6 +446,32 @@ mod tests {
         assert_eq!(m.len(), 2, "{m:?}");
         assert_eq!(m[0]["method"], "notifications/message");
         assert_eq!(m[1]["id"], 1);
+    }
+
+    #[test]
+    fn a_journalled_server_request_is_relayed_and_its_answer_routes_back() {
+        let mut j = Journal::new(0);
+        let asked = j
+            .request("n1", "elicitation/create", &json!({"message": "name?"}), 1)
+            .unwrap();
+        let mut relay = Relay::new(json!(5), None, "ask", "ex-6", "req-6");
+        let m = messages(&relay.feed(stream::frame(&asked).as_bytes()));
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0]["method"], "elicitation/create");
+        assert_eq!(m[0]["params"]["message"], "name?");
+        let id = m[0]["id"].as_str().unwrap();
+        assert!(!relay.is_done(), "the call goes on");
+        let answer = json!({"jsonrpc": "2.0", "id": id, "result": {"action": "decline"}});
+        assert_eq!(
+            routed_answer(answer.to_string().as_bytes()),
+            Some((
+                "ex-6".into(),
+                "n1".into(),
+                json!({"result": {"action": "decline"}})
+            ))
+        );
+        let other = json!({"jsonrpc": "2.0", "id": 3, "result": {}});
+        assert_eq!(routed_answer(other.to_string().as_bytes()), None);
     }
 
     #[test]

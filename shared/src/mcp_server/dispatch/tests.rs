@@ -353,6 +353,7 @@ async fn a_streamed_call_runs_in_the_background_and_an_immediate_answer_stays_js
         }
     );
     assert_eq!(running.calls.borrow()[0]["mode"], "async");
+    assert_eq!(running.calls.borrow()[0]["ask_watchers"], true);
     assert_eq!(running.calls.borrow()[0]["tool_name"], "echo");
     let refused = Team::answering(
         400,
