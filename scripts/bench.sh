@@ -3,7 +3,7 @@
 # wasm size (raw and gzipped) and compile/instantiate time, then runs the gateway benchmark under
 # `wrangler dev` on loopback (tests/src/bin/bench_gateway.rs: the /health floors on wrangler's
 # proxy port and on workerd's inner port, call_tool overhead vs a direct client and vs IBM
-# ContextForge, one team vs many teams at once, list_tools cached and not, list_servers,
+# ContextForge, /mcp tools/call of the same echo beside both, one team vs many teams at once, list_tools cached and not, list_servers,
 # per-stage Server-Timing, storage trips per call, upstream requests per warm call, workerd peak
 # RSS, and issue 15's targets met or not). Figures are printed beside baselines measured in the
 # same run; nothing here asserts a timing.

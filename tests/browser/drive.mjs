@@ -5,7 +5,8 @@
 // Environment: GATEWAY (the gateway's base URL), TOKEN (the bearer JWT), PAGE_PORT,
 // SERVER_NAME (the registered server whose echo tool is called), SCENARIOS (comma list of
 // tests/browser/scenarios.js's scenarios), TRACEPARENT (optional, sent with every request),
-// CHROMIUM (default /usr/bin/chromium).
+// CHROMIUM (default /usr/bin/chromium), WATCH_SECONDS (how long the watched background call
+// runs, default 1).
 import { createServer } from "node:http";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -27,6 +28,7 @@ const config = {
   serverName: env("SERVER_NAME"),
   scenarios: env("SCENARIOS").split(","),
   traceparent: process.env.TRACEPARENT || undefined,
+  watchSeconds: Number(process.env.WATCH_SECONDS || "1"),
 };
 const files = {
   "/": ["text/html", readFileSync(`${here}page.html`, "utf8").replace("__CONFIG__", JSON.stringify(config))],
@@ -66,7 +68,9 @@ try {
   tab.on("console", (m) => console_lines.push(`${m.type()}: ${m.text()}`));
   tab.on("pageerror", (e) => console_lines.push(`pageerror: ${e.message}`));
   await tab.goto(`http://127.0.0.1:${env("PAGE_PORT")}/`);
-  await tab.waitForFunction(() => window.__results !== undefined, null, { timeout: 90_000 });
+  await tab.waitForFunction(() => window.__results !== undefined, null, {
+    timeout: 90_000 + config.watchSeconds * 1000,
+  });
   const results = await tab.evaluate(() => window.__results);
   results.browser = browser.version();
   results.console = console_lines;

@@ -1,8 +1,8 @@
 // The browser test's scenarios, run by the page in order with the bundled client
 // (/mcp-edge.js, clients/ts). Each scenario's result (or the exception it threw, described)
-// lands in window.__results for the driver to read. `list_tools_format` and `watch_execution`
-// use the model-format and background-execution APIs; the driver asks for them only where
-// the gateway has them.
+// lands in window.__results for the driver to read. `list_tools_format`, `watch_execution` and
+// `cancel_execution` use the model-format and background-execution APIs (the last two call
+// server-everything's `trigger-long-running-operation`, `config.watchSeconds` long).
 import { McpEdgeClient, McpEdgeError, MCPClientService } from "/mcp-edge.js";
 
 const config = JSON.parse(document.getElementById("config").textContent);
@@ -78,14 +78,62 @@ const scenarios = {
     };
   },
   async list_tools_format() {
+    // OpenAI's shape: every name is the function's name, and `mapping` leads back to a call.
     const answer = await api.listTools({ format: "openai" });
-    return { count: answer.tools.length, first: answer.tools[0] ?? null, mapping: answer.mapping ?? null };
+    return {
+      format: answer.format,
+      types: [...new Set(answer.tools.map((t) => t.type))],
+      names: answer.tools.map((t) => t.function?.name ?? null),
+      parameter_roots: [...new Set(answer.tools.map((t) => t.function?.parameters?.type ?? null))],
+      mapping: answer.mapping,
+      server_id: await server(),
+    };
   },
   async watch_execution() {
-    const started = await api.callToolAsync(await server(), "echo", { message: "in the background" });
+    // server-everything's long-running tool reports progress at each step.
+    const started = await api.callToolAsync(await server(), "trigger-long-running-operation", {
+      duration: config.watchSeconds,
+      steps: 2,
+    });
+    const started_status = api.lastResponse.status;
     const events = [];
     for await (const event of api.watchExecution(started.execution_id)) events.push(event);
-    return { execution_id: started.execution_id, events };
+    // Resumed after the first event: the `Last-Event-ID` header crosses origins (preflight).
+    const resumed = [];
+    for await (const event of api.watchExecution(started.execution_id, { lastEventId: 1 })) {
+      resumed.push(event.id);
+    }
+    const polled = await api.getExecution(started.execution_id);
+    return {
+      started_status,
+      started,
+      events,
+      resumed,
+      polled: { id: polled.execution.id, status: polled.execution.status },
+    };
+  },
+  async cancel_execution() {
+    // Cancelled at its first progress event; the watch then ends at the `cancelled` event.
+    const started = await api.callToolAsync(await server(), "trigger-long-running-operation", {
+      duration: 60,
+      steps: 60,
+    });
+    const events = [];
+    let cancelled;
+    for await (const event of api.watchExecution(started.execution_id)) {
+      events.push(event);
+      if (event.kind === "progress" && cancelled === undefined) {
+        cancelled = await api.cancelExecution(started.execution_id);
+      }
+    }
+    let again;
+    try {
+      await api.cancelExecution(started.execution_id);
+      again = { thrown: null };
+    } catch (err) {
+      again = { thrown: describe(err) };
+    }
+    return { execution_id: started.execution_id, cancelled, events, again };
   },
 };
 

@@ -1,7 +1,8 @@
 //! The TypeScript client in a real browser: `tests/browser/drive.mjs` bundles `clients/ts`,
 //! serves the test page on a port of its own (an origin other than the gateway's) and runs the
 //! page's scenarios in headless Chromium (Debian's `chromium`, driven by `playwright-core`).
-//! The page's results come back as JSON.
+//! The page's results come back as JSON. The background call the `watch_execution` scenario
+//! watches runs [`watch_seconds`] long (`MCP_EDGE_BROWSER_WATCH_SECONDS`, default 1).
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -10,6 +11,15 @@ use serde_json::Value;
 
 use crate::proc::Proc;
 use crate::{free_port, root, tool_path};
+
+/// How long the watched background call runs: `MCP_EDGE_BROWSER_WATCH_SECONDS`, default 1
+/// (the suite's value; a long run shows a real browser holding the stream for minutes).
+pub fn watch_seconds() -> u64 {
+    std::env::var("MCP_EDGE_BROWSER_WATCH_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+}
 
 /// The test page's own origin, chosen before the gateway starts (its CORS setting names it).
 pub struct BrowserPage {
@@ -51,9 +61,10 @@ impl BrowserPage {
             .env("SERVER_NAME", server_name)
             .env("SCENARIOS", scenarios.join(","))
             .env("CHROMIUM", &chromium)
-            .env("TRACEPARENT", traceparent.unwrap_or_default());
+            .env("TRACEPARENT", traceparent.unwrap_or_default())
+            .env("WATCH_SECONDS", watch_seconds().to_string());
         let mut driver = Proc::spawn("browser-driver", cmd);
-        let deadline = Instant::now() + Duration::from_secs(180);
+        let deadline = Instant::now() + Duration::from_secs(180 + watch_seconds());
         let status = loop {
             if let Some(status) = driver.exit_status() {
                 break status;

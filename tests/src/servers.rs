@@ -83,6 +83,24 @@ pub fn python_script(name: &str, script: &str, args: &[&str], port: u16, path: &
     }
 }
 
+/// A Node script of ours (`tests/servers/*.mjs`, on the repo's `node_modules`) on `port`;
+/// `url` is its base plus `path`.
+pub fn node_script(name: &str, script: &str, args: &[&str], port: u16, path: &str) -> McpServer {
+    let mut cmd = Command::new("node");
+    cmd.arg(root().join(script))
+        .args(args)
+        .args(["--port", &port.to_string()])
+        .current_dir(root())
+        .env("PATH", tool_path());
+    let mut proc = Proc::spawn(name, cmd);
+    proc.wait_for_port(port, Duration::from_secs(30));
+    McpServer {
+        proc,
+        port,
+        url: format!("http://127.0.0.1:{port}{path}"),
+    }
+}
+
 /// The misbehaving server (`tests/servers/fault_server.py`): `/mcp/<mode>` answers
 /// `initialize`/`tools/list` normally and misbehaves on `tools/call` as the mode says;
 /// `GET /__stats` counts what it received. `url` is its base (`http://127.0.0.1:<port>`).

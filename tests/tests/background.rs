@@ -5,9 +5,14 @@
 //! (the server sees it, the row is `cancelled`, nothing stored later); who may watch and
 //! cancel; the per-team cap (429); the team's completion webhook (a local receiver that fails
 //! the first delivery gets exactly one accepted, signed final event); a runtime restart
-//! mid-call ends the execution in a final state; `/mcp` calls with a `progressToken` answered
-//! as an event stream of the execution's progress and logs, and a client's
-//! `notifications/cancelled` cancelling one. One stack; scenarios in order.
+//! mid-call ends the execution in a final state; a synchronous call that states a wait
+//! (`wait_seconds`) answers 200 when the tool ends within it and 202 (one execution, followed
+//! to its end) when not; a tasks-capable server (MCP 2025-11-25 tasks, the TypeScript SDK's
+//! experimental tasks API: `tests/servers/task_server.mjs`, which journals each request) is
+//! driven through `tasks/get` polling and `tasks/result`, cancelled with `tasks/cancel`, and
+//! polled again after a runtime restart; `/mcp` calls with a `progressToken` answered as an
+//! event stream of the execution's progress and logs, and a client's `notifications/cancelled`
+//! cancelling one. One stack; scenarios in order.
 //!
 //! The tool runs `MCP_EDGE_BG_SECONDS` seconds (default 6) in the watched scenario; the long
 //! run of the issue: `MCP_EDGE_BG_SECONDS=300 MCP_EDGE_PREBUILT=1 cargo test -p integration
@@ -23,7 +28,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use integration::free_port;
-use integration::servers::{python_script, McpServer};
+use integration::servers::{node_script, python_script, McpServer};
 use integration::stack::{Answer, Stack};
 use serde_json::{json, Value};
 
@@ -196,6 +201,7 @@ fn background_executions_stream_resume_cancel_cap_and_survive_a_restart() {
     an_mcp_call_with_a_progress_token_streams_progress_logs_then_its_result(&w);
     an_mcp_cancel_notification_cancels_the_streamed_call(&w);
     the_teams_cap_of_running_executions_answers_429_until_one_ends(&w);
+    a_stated_wait_answers_a_short_call_synchronously_and_a_slow_one_with_202(&w);
     let hook = receiver();
     a_webhook_that_fails_once_gets_exactly_one_signed_final_event(&w, &hook);
     a_runtime_restart_mid_call_ends_the_execution_in_a_final_state(&mut w);
@@ -205,6 +211,8 @@ fn background_executions_stream_resume_cancel_cap_and_survive_a_restart() {
         2,
         "no delivery after the accepted one: {received:?}"
     );
+    drop(received);
+    a_task_server_is_polled_cancelled_and_resumed_after_a_restart(&mut w);
 }
 
 /// What the local webhook receiver got: the status it answered, the signature and delivery
@@ -350,6 +358,13 @@ fn a_watcher_that_reconnects_with_last_event_id_misses_nothing_and_the_row_is_su
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(6);
+    // The tool's background budget covers the run (its sync timeout stays the default).
+    let budget = w.stack.call(
+        &w.boss,
+        json!({"action": "update_tool", "server_id": w.server_id, "tool_name": "slow",
+               "async_timeout_seconds": seconds + 60}),
+    );
+    assert_eq!(budget.status, 200, "{}", budget.text);
     let id = started(w, seconds, "watched");
     let watch = json!({"action": "watch_execution", "execution_id": id});
 
@@ -360,11 +375,23 @@ fn a_watcher_that_reconnects_with_last_event_id_misses_nothing_and_the_row_is_su
     assert_eq!(first.len(), 3, "{first:?}");
     let last_seen = first[2].id.to_string();
 
-    let (status, mut reader) =
-        w.stack
-            .open_stream(&w.alice, watch, &[("Last-Event-ID", &last_seen)]);
-    assert_eq!(status, 200);
-    let rest = read_events(&mut *reader, |seen| seen.last().is_some_and(is_final));
+    // Resumed; a stream that ends before the final event (the test client gives up on a
+    // request after 120 s, as phones do sooner) is resumed again, as clients do.
+    let mut rest: Vec<Sse> = Vec::new();
+    let mut last_seen = last_seen;
+    while !rest.last().is_some_and(is_final) {
+        let (status, mut reader) =
+            w.stack
+                .open_stream(&w.alice, watch.clone(), &[("Last-Event-ID", &last_seen)]);
+        assert_eq!(status, 200);
+        let more = read_events(&mut *reader, |seen| seen.last().is_some_and(is_final));
+        assert!(
+            !more.is_empty(),
+            "a resumed stream brought nothing: {rest:?}"
+        );
+        last_seen = more.last().unwrap().id.to_string();
+        rest.extend(more);
+    }
     let all: Vec<Sse> = first.iter().chain(&rest).cloned().collect();
     let ids: Vec<u64> = all.iter().map(|e| e.id).collect();
     assert_eq!(
@@ -656,4 +683,163 @@ fn a_runtime_restart_mid_call_ends_the_execution_in_a_final_state(w: &mut World)
     );
     let r = row(w, &id, "error");
     assert!(r["error"].as_str().unwrap().contains("restarted"));
+}
+
+fn waiting_call(w: &World, seconds: u64, tag: &str, wait_seconds: u64) -> Answer {
+    w.stack.call(
+        &w.alice,
+        json!({"action": "call_tool", "server_id": w.server_id, "tool_name": "slow",
+               "parameters": {"seconds": seconds, "tag": tag}, "wait_seconds": wait_seconds}),
+    )
+}
+
+fn a_stated_wait_answers_a_short_call_synchronously_and_a_slow_one_with_202(w: &World) {
+    // Ends well within the wait: the synchronous answer, and its row.
+    let quick = waiting_call(w, 1, "waited-quick", 60);
+    assert_eq!(quick.status, 200, "{}", quick.text);
+    assert_eq!(quick.body["success"], true);
+    assert_eq!(quick.body["cached"], false);
+    assert_eq!(
+        quick.body["result"]["content"][0]["text"],
+        "slow waited-quick done"
+    );
+    let id = quick.body["execution_id"].as_str().unwrap();
+    row(w, id, "success");
+
+    // Outlasts the wait: 202 as in async mode, the same execution goes on to one end.
+    let slow = waiting_call(w, 4, "waited-slow", 1);
+    assert_eq!(slow.status, 202, "{}", slow.text);
+    assert_eq!(slow.body["status"], "running");
+    assert_eq!(slow.body["watch"]["stream"]["action"], "watch_execution");
+    let id = slow.body["execution_id"].as_str().unwrap();
+    let (status, mut reader) = w.stack.open_stream(
+        &w.alice,
+        json!({"action": "watch_execution", "execution_id": id}),
+        &[],
+    );
+    assert_eq!(status, 200);
+    let events = read_events(&mut *reader, |seen| seen.last().is_some_and(is_final));
+    let finals: Vec<&Sse> = events.iter().filter(|e| is_final(e)).collect();
+    assert_eq!(finals.len(), 1, "{events:?}");
+    assert_eq!(finals[0].event, "result");
+    assert_eq!(
+        finals[0].data["result"]["content"][0]["text"],
+        "slow waited-slow done"
+    );
+    row(w, id, "success");
+    // One execution: one row, and the server ran the tool once.
+    let rows = w
+        .stack
+        .d1("SELECT id FROM mcp_tool_executions WHERE input LIKE '%waited-slow%'");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let text = std::fs::read_to_string(&w.journal).unwrap_or_default();
+    assert_eq!(
+        text.lines().filter(|l| *l == "started waited-slow").count(),
+        1,
+        "{text}"
+    );
+}
+
+/// The id of the server's task, from the execution's first `tasks` log event.
+fn task_id_of(w: &World, id: &str) -> String {
+    let state = await_state(w, id, "the task's first event", |e| {
+        e["last_event_id"].as_u64() > Some(0)
+    });
+    let first = &state["events"][0];
+    assert_eq!(first["kind"], "log", "{first}");
+    assert_eq!(first["data"]["logger"], "tasks", "{first}");
+    first["data"]["data"]["task_id"]
+        .as_str()
+        .expect("a task id")
+        .to_string()
+}
+
+fn a_task_server_is_polled_cancelled_and_resumed_after_a_restart(w: &mut World) {
+    let journal =
+        std::env::temp_dir().join(format!("mcp-edge-task-journal-{}", std::process::id()));
+    let _ = std::fs::remove_file(&journal);
+    let server = node_script(
+        "task-server",
+        "tests/servers/task_server.mjs",
+        &["--journal", journal.to_str().unwrap(), "--poll-ms", "300"],
+        free_port(),
+        "/mcp",
+    );
+    let created = w.stack.call(
+        &w.boss,
+        json!({"action": "create_server", "name": "tasks", "server_type": "http",
+               "config": {"url": server.url}, "sync": true}),
+    );
+    assert_eq!(created.status, 201, "{}", created.text);
+    let server_id = created.body["server"]["id"].as_str().unwrap().to_string();
+    let start = |w: &World, topic: &str, seconds: u64| {
+        let answer = w.stack.call(
+            &w.alice,
+            json!({"action": "call_tool", "server_id": server_id, "tool_name": "research",
+                   "parameters": {"topic": topic, "seconds": seconds}, "mode": "async"}),
+        );
+        assert_eq!(answer.status, 202, "{}", answer.text);
+        answer.body["execution_id"].as_str().unwrap().to_string()
+    };
+    let journalled = |line: &str| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let text = std::fs::read_to_string(&journal).unwrap_or_default();
+            if text.lines().any(|l| l == line) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the task server never saw {line:?}: {text}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+
+    // Completes through polling: tasks/get until completed, then tasks/result.
+    let id = start(w, "polled", 2);
+    let task = task_id_of(w, &id);
+    let end = await_state(w, &id, "the task's end", |e| e["status"] != "running");
+    assert_eq!(end["status"], "success", "{end}");
+    let last = end["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        last["data"]["result"]["content"][0]["text"],
+        "research polled done"
+    );
+    let text = journalled(&format!("tasks/result {task}"));
+    let polls = text
+        .lines()
+        .filter(|l| *l == format!("tasks/get {task}"))
+        .count();
+    assert!(polls >= 1, "no tasks/get before tasks/result: {text}");
+    let calls = text.lines().filter(|l| *l == "tools/call").count();
+    assert_eq!(calls, 1, "the call was sent once: {text}");
+    row(w, &id, "success");
+
+    // Cancel reaches tasks/cancel.
+    let id = start(w, "cancelled", 60);
+    let task = task_id_of(w, &id);
+    let cancel = w.stack.call(
+        &w.alice,
+        json!({"action": "cancel_execution", "execution_id": id}),
+    );
+    assert_eq!(cancel.status, 200, "{}", cancel.text);
+    journalled(&format!("tasks/cancel {task}"));
+    row(w, &id, "cancelled");
+
+    // A restart of the runtime resumes polling the stored task: the result still arrives.
+    let id = start(w, "resumed", 4);
+    let task = task_id_of(w, &id);
+    w.stack.restart_runtime();
+    let end = await_state(w, &id, "the resumed task's end", |e| {
+        e["status"] != "running"
+    });
+    assert_eq!(end["status"], "success", "{end}");
+    let last = end["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        last["data"]["result"]["content"][0]["text"],
+        "research resumed done"
+    );
+    journalled(&format!("tasks/result {task}"));
+    row(w, &id, "success");
 }

@@ -7,27 +7,29 @@
  * never returned; a 2xx answer is returned as its documented type; the request id, status,
  * rate-limit headers and `Server-Timing` of the latest answer are in `lastResponse`.
  * `watchExecution` resumes a dropped stream from the last event id it saw and ends after the
- * final event (`result` or `error`).
+ * one final event (`result`, `error` or `cancelled`); an error answer to it is thrown.
  */
 import { McpEdgeError } from "./errors.ts";
 import { readRateLimit, type RateLimit } from "./ratelimit.ts";
 import { readSse, SseParser } from "./sse.ts";
 import {
-  FINAL_EVENTS,
+  isFinalEvent,
   type ActionName,
   type AnswerOf,
-  type AsyncCallAnswer,
+  type BackgroundStarted,
   type CallToolAnswer,
   type CancelExecutionAnswer,
   type ConfirmationRequired,
+  type DeleteWebhookAnswer,
   type ExecutionEvent,
   type FormattedToolsAnswer,
   type GetExecutionAnswer,
   type ListServersAnswer,
-  type ListToolsAnswer,
   type RequestOf,
   type SyncToolsAnswer,
   type ToolFormat,
+  type ToolListAnswer,
+  type WebhookAnswer,
 } from "./types.ts";
 
 export interface ClientOptions {
@@ -55,7 +57,7 @@ export interface ResponseMeta {
 
 export interface WatchOptions {
   /** Resume after this event id (`Last-Event-ID`). */
-  lastEventId?: string;
+  lastEventId?: number | string;
   /** Stops the watch (the stream is closed; the execution goes on). */
   signal?: AbortSignal;
   /** How many times a stream that ends before the final event is reopened (default 5). */
@@ -72,7 +74,10 @@ export class McpEdgeClient {
     this.fetcher = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   }
 
-  /** Any action, typed by its name: answers the document's answer of that action. */
+  /**
+   * Any action, typed by its name: answers the document's answer of that action (JSON;
+   * `watch_execution` answers a stream: read it with `watchExecution`).
+   */
   action<A extends ActionName>(request: RequestOf<A>): Promise<AnswerOf<A>> {
     return this.post(request) as Promise<AnswerOf<A>>;
   }
@@ -82,62 +87,79 @@ export class McpEdgeClient {
   }
 
   /** One server's tools, or every server's (one request instead of N+1) without `serverId`. */
-  listTools(options?: { serverId?: string }): Promise<ListToolsAnswer>;
-  /** issue 18: the tools in a model provider's tool shape, with the mapping back. */
+  listTools(options?: { serverId?: string }): Promise<ToolListAnswer>;
+  /**
+   * The same tools in a model provider's tool shape (or as MCP tools) under namespaced names
+   * valid for every provider, with `mapping` from each name back to its server and tool.
+   */
   listTools(options: { serverId?: string; format: ToolFormat }): Promise<FormattedToolsAnswer>;
   listTools(
     options: { serverId?: string; format?: ToolFormat } = {},
-  ): Promise<ListToolsAnswer | FormattedToolsAnswer> {
+  ): Promise<ToolListAnswer | FormattedToolsAnswer> {
     const body: Record<string, unknown> = { action: "list_tools" };
     if (options.serverId !== undefined) body.server_id = options.serverId;
     if (options.format !== undefined) body.format = options.format;
-    return this.post(body) as Promise<ListToolsAnswer | FormattedToolsAnswer>;
+    return this.post(body) as Promise<ToolListAnswer | FormattedToolsAnswer>;
   }
 
-  /** Calls a tool and waits for it. `success: false` is a tool that reported an error. */
+  /**
+   * Calls a tool. `success: false` is a tool that reported an error. Without `mode` the
+   * server's default applies: a tool an admin marked `long_running` starts in the background
+   * (202 `BackgroundStarted`, follow it with `watchExecution`); `mode: "sync"` always waits.
+   */
   callTool(
     serverId: string,
     toolName: string,
     parameters: Record<string, unknown> = {},
-    options: { confirmationToken?: string } = {},
-  ): Promise<CallToolAnswer | ConfirmationRequired> {
+    options: { confirmationToken?: string; mode?: "sync" | "async" } = {},
+  ): Promise<CallToolAnswer | ConfirmationRequired | BackgroundStarted> {
     const body: Record<string, unknown> = {
       action: "call_tool",
       server_id: serverId,
       tool_name: toolName,
       parameters,
     };
+    if (options.mode !== undefined) body.mode = options.mode;
     if (options.confirmationToken !== undefined) {
       body.confirmation_token = options.confirmationToken;
     }
-    return this.post(body) as Promise<CallToolAnswer | ConfirmationRequired>;
+    return this.post(body) as Promise<CallToolAnswer | ConfirmationRequired | BackgroundStarted>;
   }
 
-  /** issue 17: starts a tool in the background; answers its execution id at once. */
+  /**
+   * Starts a tool in the background: 202 with its execution id at once (every check of a
+   * synchronous call runs first; a tool that requires confirmation answers
+   * `ConfirmationRequired` as `callTool` does, to be repeated with its token).
+   */
   callToolAsync(
     serverId: string,
     toolName: string,
     parameters: Record<string, unknown> = {},
-  ): Promise<AsyncCallAnswer> {
-    return this.post({
-      action: "call_tool",
-      mode: "async",
-      server_id: serverId,
-      tool_name: toolName,
-      parameters,
-    }) as Promise<AsyncCallAnswer>;
+    options: { confirmationToken?: string } = {},
+  ): Promise<BackgroundStarted | ConfirmationRequired> {
+    return this.callTool(serverId, toolName, parameters, { ...options, mode: "async" }) as Promise<
+      BackgroundStarted | ConfirmationRequired
+    >;
   }
 
+  /** An execution: a running one's state and events so far, or its stored row. */
   getExecution(executionId: string): Promise<GetExecutionAnswer> {
     return this.action({ action: "get_execution", execution_id: executionId });
   }
 
-  /** issue 17: cancels a background execution. */
+  /** Cancels a running background execution (one that already ended: 409 `conflict`). */
   cancelExecution(executionId: string): Promise<CancelExecutionAnswer> {
-    return this.post({
-      action: "cancel_execution",
-      execution_id: executionId,
-    }) as Promise<CancelExecutionAnswer>;
+    return this.action({ action: "cancel_execution", execution_id: executionId });
+  }
+
+  /** Admin: the team's completion webhook; the answer's `secret` is shown only here. */
+  setWebhook(url: string): Promise<WebhookAnswer> {
+    return this.action({ action: "set_webhook", url });
+  }
+
+  /** Admin: removes the team's completion webhook. */
+  deleteWebhook(): Promise<DeleteWebhookAnswer> {
+    return this.action({ action: "delete_webhook" });
   }
 
   syncTools(serverId?: string): Promise<SyncToolsAnswer> {
@@ -149,16 +171,18 @@ export class McpEdgeClient {
   }
 
   /**
-   * issue 17: the events of a background execution (`watch_execution`, `text/event-stream`):
-   * what already happened, then progress and logs as they come, ending with `result` or
-   * `error`. A stream that ends early is reopened with `Last-Event-ID`, so no event is lost
-   * or repeated.
+   * The events of a background execution (`watch_execution`, `text/event-stream`): what
+   * already happened, then progress and logs as they come, ending with the one final event
+   * (`result`, `error` or `cancelled`). A stream that ends early is reopened with
+   * `Last-Event-ID`, so no event is lost or repeated.
    */
   async *watchExecution(
     executionId: string,
     options: WatchOptions = {},
   ): AsyncGenerator<ExecutionEvent> {
-    const parser = new SseParser(options.lastEventId ?? "");
+    const parser = new SseParser(
+      options.lastEventId === undefined ? "" : String(options.lastEventId),
+    );
     let reconnects = options.reconnects ?? 5;
     for (;;) {
       const headers: Record<string, string> = { accept: "text/event-stream" };
@@ -180,9 +204,13 @@ export class McpEdgeClient {
           });
         }
         for await (const sse of readSse(response.body, parser)) {
-          const event: ExecutionEvent = { type: sse.event, id: sse.id, data: parseData(sse.data) };
+          const event = {
+            id: Number(sse.id),
+            kind: sse.event,
+            data: parseData(sse.data),
+          } as ExecutionEvent;
           yield event;
-          if (FINAL_EVENTS.includes(event.type)) return;
+          if (isFinalEvent(event.kind)) return;
         }
       } catch (err) {
         // An answer (an error body) is final; a connection that failed or dropped is retried.

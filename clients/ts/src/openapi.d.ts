@@ -147,7 +147,7 @@ export interface components {
         };
         /**
          * call_tool
-         * @description Role: member. Calls a tool. A tool that reports an error (`isError`) is a completed call: 200 with `success: false`. A tool that requires confirmation answers 200 `ConfirmationRequired` first; repeat the call with its `confirmation_token`. With `"mode": "async"` it answers 202 `BackgroundStarted` and the call runs in the background.
+         * @description Role: member. Calls a tool. A tool that reports an error (`isError`) is a completed call: 200 with `success: false`. A tool that requires confirmation answers 200 `ConfirmationRequired` first; repeat the call with its `confirmation_token`. With `"mode": "async"` it answers 202 `BackgroundStarted` and the call runs in the background; with `wait_seconds` it answers like `sync` if the call ends within that wait, else 202 `BackgroundStarted` while the same execution goes on.
          */
         CallToolRequest: {
             /**
@@ -169,6 +169,8 @@ export interface components {
             mode?: "sync" | "async";
             /** @description With `mode: async`: the server's requests during the call (`elicitation/create`, `sampling/createMessage`) are journalled as `request` events and wait (120 s at most) for a watcher's `answer_execution`, instead of being answered at once (a form's defaults, sampling refused). Default false. */
             ask_watchers?: boolean;
+            /** @description A synchronous call that states a wait: the call starts as a background execution; if it ends within this many seconds the answer is the synchronous one (`CallToolAnswer`, or the error with `details.execution_id`; never from the result cache), else 202 `BackgroundStarted` and the execution goes on (one execution, one final state). Not with `"mode": "async"` (400); overrides a `long_running` tool's async default. */
+            wait_seconds?: number;
         };
         /**
          * sync_tools
@@ -854,7 +856,7 @@ export interface components {
             };
             cached: boolean;
         };
-        /** @description One event of a background execution. Ids start at 1 and increase by 1. `progress`: `{progress, total?, message?}`; `log`: `{level, logger?, data}`; final events (exactly one, the last): `result` `{status: success|error, success, result, duration_ms}`, `error` `{status: error|timeout, code, message, duration_ms}`, `cancelled` `{status: cancelled, message, duration_ms}`. */
+        /** @description One event of a background execution. Ids start at 1 and increase by 1. `progress`: `{progress, total?, message?}`; `log`: `{level, logger?, data}` (for a tool its server runs as an MCP task: logger `tasks`, `data` `{task_id, status, message?}` at each change of the task); final events (exactly one, the last): `result` `{status: success|error, success, result, duration_ms}`, `error` `{status: error|timeout, code, message, duration_ms}`, `cancelled` `{status: cancelled, message, duration_ms}`. */
         ExecutionEvent: {
             id: number;
             /** @enum {string} */

@@ -3,11 +3,12 @@
  * `McpEdgeClient`. Its invariants are the seed's: `executeTool` never throws (a failure is
  * `{success: false, error}` with a sentence a model can read, never `undefined`), and the
  * listing methods answer arrays. `getAllTools` asks once (`list_tools` without `server_id`)
- * instead of once per server.
+ * instead of once per server. A tool an admin marked `long_running` starts in the background
+ * (202): `executeTool` then watches its execution to the final event and answers that.
  */
 import { McpEdgeClient, type ClientOptions } from "./client.ts";
 import { McpEdgeError } from "./errors.ts";
-import type { ServerSummary, SyncToolsAnswer, Tool } from "./types.ts";
+import type { BackgroundStarted, ExecutionEvent, ServerSummary, SyncToolsAnswer, Tool } from "./types.ts";
 
 /** What the seed's `executeTool` answers. */
 export interface ToolExecution {
@@ -51,6 +52,7 @@ export class MCPClientService {
       if ("confirmation_required" in answer) {
         return { success: false, error: answer.error, result: answer };
       }
+      if ("watch" in answer) return await this.awaitBackground(answer);
       return {
         success: answer.success,
         result: answer.result,
@@ -66,6 +68,34 @@ export class MCPClientService {
     }
   }
 
+  private async awaitBackground(started: BackgroundStarted): Promise<ToolExecution> {
+    let last: ExecutionEvent | undefined;
+    for await (const event of this.client.watchExecution(started.execution_id)) last = event;
+    const execution_id = started.execution_id;
+    switch (last?.kind) {
+      case "result":
+        return {
+          success: last.data.success,
+          result: last.data.result,
+          error: last.data.success ? undefined : toolErrorText(last.data.result),
+          execution_id,
+          duration_ms: last.data.duration_ms,
+        };
+      case "error":
+        return {
+          success: false,
+          error: last.data.message,
+          code: last.data.code,
+          execution_id,
+          duration_ms: last.data.duration_ms,
+        };
+      case "cancelled":
+        return { success: false, error: last.data.message, execution_id };
+      default:
+        return { success: false, error: "the execution ended without a final event", execution_id };
+    }
+  }
+
   syncTools(serverId?: string): Promise<SyncToolsAnswer> {
     return this.client.syncTools(serverId);
   }
@@ -76,4 +106,11 @@ export class MCPClientService {
       .map((t) => `- ${t.tool_name} (server ${t.server_id}): ${t.description ?? ""}`.trimEnd())
       .join("\n");
   }
+}
+
+/** The text a tool's error result says (its first text content), for `error`. */
+function toolErrorText(result: unknown): string {
+  const content = (result as { content?: { type?: string; text?: string }[] } | null)?.content;
+  const text = Array.isArray(content) ? content.find((c) => c?.type === "text")?.text : undefined;
+  return text || "the tool reported an error";
 }

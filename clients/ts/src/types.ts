@@ -4,8 +4,10 @@
  * stale). `ANSWER_SCHEMAS` is the document's `x-answer` of every action (checked by the same
  * test), so `AnswerOf<A>` is the document's answer type of action `A`.
  *
- * The shapes marked "issue 17"/"issue 18" are not in the document yet: they follow those
- * issues' texts and are replaced by generated ones once the document describes them.
+ * The document types a free-form object (`type: object`, no properties) as
+ * `Record<string, never>`; the few such fields a client reads (a formatted tool, an event's
+ * data) are typed here instead, from the shapes `shared::tool_formats` and
+ * `shared::background::journal` produce.
  */
 import type { components } from "./openapi.d.ts";
 
@@ -38,6 +40,11 @@ export const ANSWER_SCHEMAS = {
   update_member: "MemberAnswer",
   remove_member: "RemoveMemberAnswer",
   create_team: "CreateTeamAnswer",
+  watch_execution: "ExecutionEventStream",
+  cancel_execution: "CancelExecutionAnswer",
+  answer_execution: "AnswerExecutionAnswer",
+  set_webhook: "WebhookAnswer",
+  delete_webhook: "DeleteWebhookAnswer",
 } as const satisfies Record<ActionName, keyof Schemas>;
 
 export type AnswerOf<A extends ActionName> = Schemas[(typeof ANSWER_SCHEMAS)[A]];
@@ -46,47 +53,70 @@ export type ServerSummary = Schemas["ServerSummary"];
 export type Tool = Schemas["Tool"];
 export type Execution = Schemas["Execution"];
 export type ListServersAnswer = Schemas["ListServersAnswer"];
+/** `list_tools` without `format`. */
+export type ToolListAnswer = Schemas["ToolList"];
+/** `list_tools` either way (`ToolListAnswer` or `FormattedToolsAnswer`). */
 export type ListToolsAnswer = Schemas["ListToolsAnswer"];
 export type CallToolAnswer = Schemas["CallToolAnswer"];
 export type ConfirmationRequired = Schemas["ConfirmationRequired"];
+/** `call_tool` in the background (`mode: "async"`, or a `long_running` tool): 202 at once. */
+export type BackgroundStarted = Schemas["BackgroundStarted"];
+/** @deprecated the document's name is `BackgroundStarted`. */
+export type AsyncCallAnswer = BackgroundStarted;
 export type SyncToolsAnswer = Schemas["SyncToolsAnswer"];
 export type GetExecutionAnswer = Schemas["GetExecutionAnswer"];
+export type CancelExecutionAnswer = Schemas["CancelExecutionAnswer"];
+export type WebhookAnswer = Schemas["WebhookAnswer"];
+export type DeleteWebhookAnswer = Schemas["DeleteWebhookAnswer"];
 
-/** issue 18: the model providers `list_tools` can answer in. */
-export type ToolFormat = "openai" | "anthropic" | "gemini";
+/** The shapes `list_tools` can answer in: three model providers' and MCP's own. */
+export type ToolFormat = NonNullable<Schemas["ListToolsRequest"]["format"]>;
 
-/** issue 18: `list_tools` with `format`: provider-shaped tools and the way back to a call. */
+/** What a namespaced tool name (`<server>__<tool>`) calls. */
+export interface ToolMapping {
+  server_id: string;
+  server_name: string;
+  tool_name: string;
+}
+
+/** `list_tools` with `format`: `tools` goes to the provider as is; `mapping` leads back. */
 export interface FormattedToolsAnswer {
+  format: ToolFormat;
+  /** openai: `{type: "function", function: {name, description?, parameters}}`; anthropic:
+   * `{name, description?, input_schema}`; gemini: one `{functionDeclarations: [...]}`;
+   * mcp: `{name, title?, description?, inputSchema, annotations?}`. */
   tools: Record<string, unknown>[];
-  /** Namespaced tool name → the server and tool it calls. */
-  mapping?: Record<string, { server_id: string; tool_name: string }>;
-  [field: string]: unknown;
+  /** Namespaced tool name → the server and tool it calls (one entry per tool). */
+  mapping: Record<string, ToolMapping>;
+  cached: boolean;
 }
 
-/** issue 17: `call_tool` with `"mode": "async"` answers 202 at once. */
-export interface AsyncCallAnswer {
-  execution_id: string;
-  status: "running";
-  watch?: unknown;
-  [field: string]: unknown;
+/** The kinds of an execution's events; `result`, `error` and `cancelled` are final. */
+export type ExecutionEventKind = Schemas["ExecutionEvent"]["kind"];
+
+/** What each kind of event carries (`shared::background::journal`). */
+export interface ExecutionEventData {
+  progress: { progress: number; total?: number; message?: string };
+  log: { level: string; logger?: string; data: unknown };
+  result: { status: "success" | "error"; success: boolean; result: unknown; duration_ms: number };
+  error: { status: "error" | "timeout"; code: string; message: string; duration_ms: number };
+  cancelled: { status: "cancelled"; message: string; duration_ms: number };
 }
 
-/** issue 17: `cancel_execution`'s answer. */
-export interface CancelExecutionAnswer {
-  success: boolean;
-  execution_id: string;
-  status?: string;
-  [field: string]: unknown;
-}
+/** One event of `watch_execution`'s stream (the document's `ExecutionEvent` without `at_ms`). */
+export type ExecutionEvent = {
+  [K in ExecutionEventKind]: {
+    /** Ids start at 1 and increase by 1 (resend the last one as `Last-Event-ID` to resume). */
+    id: number;
+    kind: K;
+    data: ExecutionEventData[K];
+  };
+}[ExecutionEventKind];
 
-/** issue 17: one event of `watch_execution`'s stream; `result` and `error` are final. */
-export interface ExecutionEvent {
-  type: "progress" | "log" | "result" | "error" | (string & {});
-  /** The event's id (resend as `Last-Event-ID` to resume after it). */
-  id: string;
-  /** The event's data, parsed as JSON when it is JSON. */
-  data: unknown;
-}
+/** The final event kinds of an execution's stream: exactly one ends it. */
+export const FINAL_EVENTS: readonly ExecutionEventKind[] = ["result", "error", "cancelled"];
 
-/** The final event types of an execution's stream. */
-export const FINAL_EVENTS: readonly string[] = ["result", "error"];
+/** Whether `kind` ends an execution's stream. */
+export function isFinalEvent(kind: string): boolean {
+  return (FINAL_EVENTS as readonly string[]).includes(kind);
+}

@@ -98,8 +98,8 @@ test("watchExecution resumes a dropped stream from Last-Event-ID and ends at the
   const events = [
     "id: 1\nevent: progress\ndata: {\"progress\":1}\n\n",
     "id: 2\nevent: progress\ndata: {\"progress\":2}\n\n",
-    "id: 3\nevent: log\ndata: half way\n\n",
-    "id: 4\nevent: result\ndata: {\"success\":true}\n\n",
+    "id: 3\nevent: log\ndata: {\"level\":\"info\",\"data\":\"half way\"}\n\n",
+    "id: 4\nevent: result\ndata: {\"status\":\"success\",\"success\":true}\n\n",
   ];
   const lastIds: (string | undefined)[] = [];
   await withPeer(
@@ -125,14 +125,80 @@ test("watchExecution resumes a dropped stream from Last-Event-ID and ends at the
       for await (const e of client.watchExecution("ex-1")) got.push(e);
       assert.deepEqual(lastIds, [undefined, "2"]);
       assert.deepEqual(
-        got.map((e) => [e.id, e.type, e.data]),
+        got.map((e) => [e.id, e.kind, e.data]),
         [
-          ["1", "progress", { progress: 1 }],
-          ["2", "progress", { progress: 2 }],
-          ["3", "log", "half way"],
-          ["4", "result", { success: true }],
+          [1, "progress", { progress: 1 }],
+          [2, "progress", { progress: 2 }],
+          [3, "log", { level: "info", data: "half way" }],
+          [4, "result", { status: "success", success: true }],
         ],
       );
+    },
+  );
+});
+
+test("a cancelled execution's stream ends the watch at its cancelled event, without reconnecting", async () => {
+  let connections = 0;
+  await withPeer(
+    (_body, _req, res) => {
+      connections++;
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.end(
+        "id: 1\nevent: progress\ndata: {\"progress\":1,\"total\":20}\n\n" +
+          "id: 2\nevent: cancelled\ndata: {\"status\":\"cancelled\",\"message\":\"cancelled by bob\",\"duration_ms\":40}\n\n",
+      );
+    },
+    async (base) => {
+      const client = new McpEdgeClient({ baseUrl: base, token: "t" });
+      const got = [];
+      for await (const e of client.watchExecution("ex-2", { lastEventId: 0 })) got.push(e);
+      assert.equal(connections, 1);
+      assert.deepEqual(
+        got.map((e) => [e.id, e.kind]),
+        [
+          [1, "progress"],
+          [2, "cancelled"],
+        ],
+      );
+    },
+  );
+});
+
+test("the seed adapter's executeTool of a long-running tool (202) answers its execution's result", async () => {
+  await withPeer(
+    (body, _req, res) => {
+      if (body.action === "call_tool") {
+        assert.equal(body.mode, undefined, "the seed's body is unchanged");
+        json(res, 202, {
+          success: true,
+          execution_id: "ex-3",
+          status: "running",
+          mode: "async",
+          timeout_seconds: 300,
+          watch: {},
+        });
+        return;
+      }
+      assert.deepEqual(body, { action: "watch_execution", execution_id: "ex-3" });
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.end(
+        "id: 1\nevent: result\ndata: " +
+          JSON.stringify({
+            status: "error",
+            success: false,
+            result: { content: [{ type: "text", text: "disk full" }], isError: true },
+            duration_ms: 12,
+          }) +
+          "\n\n",
+      );
+    },
+    async (base) => {
+      const seed = new MCPClientService({ baseUrl: base, token: "t" });
+      const answer = await seed.executeTool("s", "slow", {});
+      assert.equal(answer.success, false);
+      assert.equal(answer.error, "disk full");
+      assert.equal(answer.execution_id, "ex-3");
+      assert.equal(answer.duration_ms, 12);
     },
   );
 });

@@ -20,6 +20,13 @@
 //!   the final event, delivered at once and retried from the alarm until it is taken.
 //! - The team's webhook (if any) gets the final event from the alarm, retried with backoff
 //!   (`meta` key `webhook`: attempts, done), after the end went to the ledger.
+//! - `/wait` (a stated wait of `call_tool`) answers the final event when it is appended, or
+//!   `null` after the wait; it never changes the execution.
+//! - A tool its server takes as a task (MCP 2025-11-25 tasks) runs there: the object stores
+//!   the task id (`meta` key `task`), polls `tasks/get` at the task's `pollInterval`, fetches
+//!   `tasks/result` once it is terminal, and cancels with `tasks/cancel`. After a restart the
+//!   alarm resumes polling from the stored id, the credential read again from D1 (it is never
+//!   stored here); only a call without a task ends as `RESTARTED`. See `execution_tasks.rs`.
 //! - A server→client request during the call is journalled and waits for a watcher's
 //!   `/answer` only for a call started with `ask_watchers` (`shared::background::ask`); the
 //!   waiting senders live in memory (a restart ends the call anyway).
@@ -53,6 +60,9 @@ use worker::{
     durable_object, Date, DurableObject, Env, Request, Response, SqlStorage, SqlStorageValue, State,
 };
 
+#[path = "execution_tasks.rs"]
+mod tasks;
+
 use crate::bindings::Bindings;
 use crate::error::WorkerResultExt;
 use crate::log::log;
@@ -75,6 +85,8 @@ pub struct Execution {
     cancel: RefCell<Option<oneshot::Sender<String>>>,
     /// Open watch streams.
     watchers: RefCell<Vec<mpsc::UnboundedSender<Chunk>>>,
+    /// `/wait` requests waiting for the final event.
+    finals: RefCell<Vec<oneshot::Sender<Event>>>,
     /// Scrubs the credential from what the server says (set while running).
     redactor: RefCell<Redactor>,
     schema_ready: Cell<bool>,
@@ -124,6 +136,7 @@ impl DurableObject for Execution {
             running: Cell::new(false),
             cancel: RefCell::new(None),
             watchers: RefCell::new(Vec::new()),
+            finals: RefCell::new(Vec::new()),
             redactor: RefCell::new(Redactor::default()),
             schema_ready: Cell::new(false),
             webhook_busy: Cell::new(false),
@@ -140,9 +153,10 @@ impl DurableObject for Execution {
                 Ok(handoff) => self.start(handoff).await,
                 Err(e) => Err(Error::internal(format!("bad handoff: {e}"))),
             },
-            "/state" | "/watch" | "/cancel" => match req.json::<Viewing>().await {
+            "/state" | "/watch" | "/cancel" | "/wait" => match req.json::<Viewing>().await {
                 Ok(viewing) => match path.as_str() {
                     "/state" => self.state_of(&viewing),
+                    "/wait" => self.wait_for_end(&viewing).await,
                     "/watch" => return self.watch(&viewing).or_else(error_response),
                     _ => self.cancel_by(&viewing).await,
                 },
@@ -279,6 +293,9 @@ impl Execution {
         watchers.retain(|w| w.unbounded_send(Ok(frame.clone())).is_ok());
         if event.kind.is_final() {
             watchers.clear();
+            for waiter in self.finals.borrow_mut().drain(..) {
+                let _ = waiter.send(event.clone());
+            }
         }
         Ok(())
     }
@@ -318,6 +335,24 @@ impl Execution {
         Ok((202, summary))
     }
 
+    /// `/wait`: the final event as soon as there is one, or `null` after `wait_ms`.
+    async fn wait_for_end(&self, viewing: &Viewing) -> Result<(u16, Value), Error> {
+        let (_, journal) = self.visible(viewing)?;
+        if !journal.is_running() {
+            let last = self.events_after(journal.last_id.checked_sub(1))?.pop();
+            return Ok((200, json!({ "event": last })));
+        }
+        let (tx, rx) = oneshot::channel::<Event>();
+        self.finals.borrow_mut().push(tx);
+        let wait_ms = viewing.wait_ms.unwrap_or(0);
+        let timer = worker::Delay::from(std::time::Duration::from_millis(wait_ms));
+        let event = match futures::future::select(rx, Box::pin(timer)).await {
+            futures::future::Either::Left((Ok(event), _)) => Some(event),
+            _ => None,
+        };
+        Ok((200, json!({ "event": event })))
+    }
+
     fn state_of(&self, viewing: &Viewing) -> Result<(u16, Value), Error> {
         let (record, journal) = self.visible(viewing)?;
         let events = self.events_after(None)?;
@@ -355,6 +390,7 @@ impl Execution {
         let viewing = Viewing {
             viewer: answering.viewer.clone(),
             last_event_id: None,
+            wait_ms: None,
         };
         let (record, _) = self.visible(&viewing)?;
         let answer = ask::answer_of(&answering.response)?;
@@ -416,19 +452,28 @@ impl Execution {
                     self.running.set(false);
                     ran?;
                 }
-                None => {
-                    self.record_event(|j, now| {
-                        j.finish(
-                            &Outcome::Failed {
-                                status: Status::Error,
-                                code: "internal_error",
-                                message: RESTARTED.to_string(),
-                            },
-                            now,
-                        )
-                    })?;
-                    self.deliver(None).await;
-                }
+                None => match self.get_meta::<tasks::Stored>(tasks::META)? {
+                    // The task lives on the server: poll it again.
+                    Some(stored) => {
+                        self.running.set(true);
+                        let resumed = self.resume_task(stored).await;
+                        self.running.set(false);
+                        resumed?;
+                    }
+                    None => {
+                        self.record_event(|j, now| {
+                            j.finish(
+                                &Outcome::Failed {
+                                    status: Status::Error,
+                                    code: "internal_error",
+                                    message: RESTARTED.to_string(),
+                                },
+                                now,
+                            )
+                        })?;
+                        self.deliver(None).await;
+                    }
+                },
             }
         }
         if self.get_meta::<bool>("delivered")?.is_none() && !self.deliver(None).await {
@@ -543,7 +588,8 @@ impl Execution {
     }
 
     /// Runs the call upstream (its notifications journalled as they come), then journals its
-    /// end unless a cancellation ended it first, and delivers the end.
+    /// end unless a cancellation ended it first, and delivers the end. A tool the server takes
+    /// as a task (`tasks`) is driven through `tasks/*`; any other over one long request.
     async fn run(&self, handoff: Handoff) -> Result<(), Error> {
         self.arm(HEARTBEAT_MS).await?;
         *self.redactor.borrow_mut() = Redactor::new(handoff.secrets.clone());
@@ -554,25 +600,51 @@ impl Execution {
         let sink = Sink { object: self };
         let client =
             McpClient::new(&http, CacheSessions(&cache), handoff.endpoint()).with_events(&sink);
+        let cancelled = self.cancellation();
+        let deadline_ms = handoff.record.started_ms + handoff.timeout_ms;
+        let call = async {
+            let support = client
+                .tool_task_support(&handoff.record.tool_name, tasks::REQUEST_MS)
+                .await;
+            if matches!(support, Ok(s) if s.as_task()) {
+                return self
+                    .task_call(&client, &handoff, deadline_ms, cancelled)
+                    .await;
+            }
+            let options = CallOptions {
+                input_schema: handoff.input_schema.as_ref(),
+                timeout_ms: handoff.timeout_ms,
+                idempotent: handoff.idempotent,
+                retry: RetryPolicy::STANDARD,
+            };
+            client
+                .call_tool_cancellable(
+                    &handoff.record.tool_name,
+                    handoff.arguments.clone(),
+                    options,
+                    cancelled,
+                )
+                .await
+                .map(|o| (o.result, o.server_fault))
+        };
+        let ended = self.with_heartbeat(call).await;
+        self.end_with(ended).await
+    }
+
+    /// A future of the reason the running call is cancelled with (`/cancel` fires it).
+    fn cancellation(&self) -> impl std::future::Future<Output = String> {
         let (fire, cancelled) = oneshot::channel::<String>();
         *self.cancel.borrow_mut() = Some(fire);
-        let options = CallOptions {
-            input_schema: handoff.input_schema.as_ref(),
-            timeout_ms: handoff.timeout_ms,
-            idempotent: handoff.idempotent,
-            retry: RetryPolicy::STANDARD,
-        };
-        let call = client.call_tool_cancellable(
-            &handoff.record.tool_name,
-            handoff.arguments.clone(),
-            options,
-            async {
-                match cancelled.await {
-                    Ok(reason) => reason,
-                    Err(_) => futures::future::pending().await,
-                }
-            },
-        );
+        async {
+            match cancelled.await {
+                Ok(reason) => reason,
+                Err(_) => futures::future::pending().await,
+            }
+        }
+    }
+
+    /// Runs `work` while re-arming the heartbeat alarm and keeping watchers alive.
+    async fn with_heartbeat<T>(&self, work: impl std::future::Future<Output = T>) -> T {
         let heartbeat = async {
             loop {
                 worker::Delay::from(std::time::Duration::from_millis(HEARTBEAT_MS / 2)).await;
@@ -580,17 +652,24 @@ impl Execution {
                 self.keep_alive();
             }
         };
-        let outcome = match futures::future::select(Box::pin(call), Box::pin(heartbeat)).await {
-            futures::future::Either::Left((outcome, _)) => outcome,
+        match futures::future::select(Box::pin(work), Box::pin(heartbeat)).await {
+            futures::future::Either::Left((done, _)) => done,
             futures::future::Either::Right(_) => unreachable!("the heartbeat never ends"),
-        };
+        }
+    }
+
+    /// Journals how the call ended (`None`: cancelled, the journal is final already; else the
+    /// result and whether a failure is the server's fault) and delivers the end.
+    async fn end_with(
+        &self,
+        ended: Option<(Result<Value, mcp_client::McpError>, bool)>,
+    ) -> Result<(), Error> {
         self.cancel.borrow_mut().take();
-        let Some(outcome) = outcome else {
-            return Ok(()); // cancelled: the journal is final already
+        let Some((result, fault)) = ended else {
+            return Ok(());
         };
         let redactor = self.redactor.borrow().clone();
-        let fault = outcome.server_fault;
-        let ended = match outcome.result {
+        let ended = match result {
             Ok(result) => Outcome::Result(redactor.value(result)),
             Err(e) => {
                 let err = Error::from(e);

@@ -3,8 +3,9 @@
 //! and the actions that read or steer a running execution: `get_execution` (the object's
 //! state and events; an execution no object holds is read from D1 as before),
 //! `watch_execution` (the object's event stream, passed through unbuffered) and
-//! `cancel_execution` and `answer_execution` (a watcher's answer to a server→client request the
-//! call waits on, `shared::background::ask`). The object decides who may see what
+//! `cancel_execution`, `answer_execution` (a watcher's answer to a server→client request the
+//! call waits on, `shared::background::ask`); and `call_tool`'s stated wait
+//! ([`Background::wait`], the object's `/wait`). The object decides who may see what
 //! (`shared::background::may_act`).
 
 use futures::future::LocalBoxFuture;
@@ -13,8 +14,10 @@ use serde_json::Value;
 use shared::actions::Reply;
 use shared::api::{ActionRequest, MAX_ID_LEN};
 use shared::background::ask::Answering;
+use shared::background::journal::Event;
 use shared::background::{
-    stream, Background, Handoff, Viewing, ANSWER_URL, CANCEL_URL, START_URL, STATE_URL, WATCH_URL,
+    stream, Background, Handoff, Viewing, ANSWER_URL, CANCEL_URL, START_URL, STATE_URL, WAIT_URL,
+    WATCH_URL,
 };
 use shared::identity::Identity;
 use shared::{Error, Result};
@@ -92,6 +95,38 @@ impl Background for ExecutionObjects {
             }
         })
     }
+
+    fn wait<'a>(
+        &'a self,
+        execution_id: &'a str,
+        viewer: &'a Identity,
+        wait_ms: u64,
+    ) -> LocalBoxFuture<'a, Result<Option<Event>>> {
+        Box::pin(async move {
+            let stub = self.stub(execution_id)?;
+            let viewing = Viewing {
+                viewer: viewer.clone(),
+                last_event_id: None,
+                wait_ms: Some(wait_ms),
+            };
+            let mut answer = post(&stub, WAIT_URL, &viewing).await?;
+            if answer.status_code() != 200 {
+                let text = answer.text().await.unwrap_or_default();
+                return Err(Error::internal(format!(
+                    "the execution object answered {}: {text}",
+                    answer.status_code()
+                )));
+            }
+            let waited: Waited = answer.json().await.or_internal("execution object answer")?;
+            Ok(waited.event)
+        })
+    }
+}
+
+/// The object's `/wait` answer: the final event, if it came within the wait.
+#[derive(serde::Deserialize)]
+struct Waited {
+    event: Option<Event>,
 }
 
 fn execution_id(req: &ActionRequest) -> Result<&str> {
@@ -125,6 +160,7 @@ pub async fn state(
     let viewing = Viewing {
         viewer: viewer.clone(),
         last_event_id: None,
+        wait_ms: None,
     };
     let answer = post(&stub, STATE_URL, &viewing).await?;
     if answer.status_code() == 404 {
@@ -147,6 +183,7 @@ pub async fn watch(
     let viewing = Viewing {
         viewer: viewer.clone(),
         last_event_id,
+        wait_ms: None,
     };
     let mut answer = post(&stub, WATCH_URL, &viewing).await?;
     if answer.status_code() != 200 {
@@ -178,6 +215,7 @@ pub async fn cancel(
     let viewing = Viewing {
         viewer: viewer.clone(),
         last_event_id: None,
+        wait_ms: None,
     };
     let answer = post(&stub, CANCEL_URL, &viewing).await?;
     reply_of(answer, request_id).await

@@ -12,7 +12,8 @@
 //! [`elicit`] answering elicitation without a user, [`param_headers`] the `Mcp-Param-*`
 //! headers of 2026-07-28, [`retry`] the retry policy, [`tools`] reading `tools/list` pages,
 //! [`redact`] the one redactor (credential values and their encoded forms out of text; the
-//! `Debug` stand-ins for secrets), [`text`] clipping and scrubbing what a server said, and one
+//! `Debug` stand-ins for secrets), [`text`] clipping and scrubbing what a server said, [`tasks`]
+//! the 2025-11-25 tasks utility (task-augmented `tools/call`, `tasks/*`), and one
 //! file per transport: [`streamable`], [`stateless`], [`legacy_sse`]. Core re-exports
 //! [`redact`] as `shared::redact`.
 //!
@@ -63,6 +64,7 @@ pub mod session;
 pub mod sse;
 pub mod stateless;
 pub mod streamable;
+pub mod tasks;
 pub mod text;
 pub mod tools;
 pub mod wire;
@@ -404,6 +406,81 @@ impl<'a, H: HttpClient + Clock, S: SessionStore> McpClient<'a, H, S> {
         }
     }
 
+    /// How tool `name` takes task augmentation ([`tasks`]): `Forbidden` unless this session's
+    /// server advertised task-augmented `tools/call`; then its `execution.taskSupport` from
+    /// `tools/list`. Tried once; a stored session of a server without tasks answers without
+    /// a request.
+    pub async fn tool_task_support(
+        &self,
+        name: &str,
+        timeout_ms: u64,
+    ) -> Result<tasks::TaskSupport> {
+        // A stored session says whether the server offers tasks without connecting.
+        let ep = &self.wire.endpoint;
+        if let Some(state) = session::load(&self.sessions, &ep.server_id, &ep.url).await {
+            if !state.tool_tasks {
+                return Ok(tasks::TaskSupport::Forbidden);
+            }
+        }
+        let op = self.run(async |conn: &mut Conn| {
+            if !matches!(conn, Conn::Streamable(s) if s.tool_tasks) {
+                return Ok(tasks::TaskSupport::Forbidden);
+            }
+            let mut cursor: Option<String> = None;
+            for _ in 0..MAX_TOOL_PAGES {
+                let params = match &cursor {
+                    Some(c) => json!({ "cursor": c }),
+                    None => json!({}),
+                };
+                let page = conn.request(&self.wire, "tools/list", params).await?;
+                if let Some(found) = tasks::support_in_page(&page, name) {
+                    return Ok(found);
+                }
+                match page["nextCursor"].as_str().filter(|c| !c.is_empty()) {
+                    Some(next) if cursor.as_deref() != Some(next) => {
+                        cursor = Some(next.to_string())
+                    }
+                    _ => break,
+                }
+            }
+            Ok(tasks::TaskSupport::Forbidden)
+        });
+        self.bounded("tools/list", timeout_ms, op).await
+    }
+
+    /// A task-augmented `tools/call` (`task: {ttl}`): the server's task, or its result when it
+    /// answered the call directly. Tried once: the request may have reached the server.
+    pub async fn start_tool_task(
+        &self,
+        name: &str,
+        arguments: Map<String, Value>,
+        ttl_ms: u64,
+        timeout_ms: u64,
+    ) -> Result<tasks::Started> {
+        let what = format!("tools/call {} as a task", text::clip(name, 80));
+        let params = json!({ "name": name, "arguments": arguments, "task": { "ttl": ttl_ms } });
+        let op = self.run(async |conn: &mut Conn| {
+            conn.request(&self.wire, "tools/call", params.clone()).await
+        });
+        let result = self.bounded(&what, timeout_ms, op).await?;
+        tasks::started(&result).map_err(|m| McpError::Protocol(format!("{what}: {m}")))
+    }
+
+    /// `tasks/get`, `tasks/result` or `tasks/cancel` of `task_id`; tried once (a lost session
+    /// recovered once).
+    pub async fn task_request(
+        &self,
+        method: tasks::TaskMethod,
+        task_id: &str,
+        timeout_ms: u64,
+    ) -> Result<Value> {
+        let op = self.run(async |conn: &mut Conn| {
+            conn.request(&self.wire, method.as_str(), json!({ "taskId": task_id }))
+                .await
+        });
+        self.bounded(method.as_str(), timeout_ms, op).await
+    }
+
     /// Cheap health check: `ping` (initializing if needed); `server/discover` on 2026-07-28,
     /// which has no `ping`.
     pub async fn ping(&self, timeout_ms: u64) -> Result<()> {
@@ -448,6 +525,7 @@ impl<'a, H: HttpClient + Clock, S: SessionStore> McpClient<'a, H, S> {
                 .protocol_version
                 .clone()
                 .unwrap_or_else(|| detect::LATEST_HANDSHAKE_VERSION.into()),
+            tool_tasks: state.tool_tasks,
         };
         let delete = Box::pin(s.terminate(&self.wire, &state.url));
         let timer = Box::pin(self.wire.http.sleep_ms(CLOSE_BUDGET_MS));
@@ -546,6 +624,7 @@ impl<'a, H: HttpClient + Clock, S: SessionStore> McpClient<'a, H, S> {
                             protocol_version: state
                                 .protocol_version
                                 .unwrap_or_else(|| detect::LATEST_HANDSHAKE_VERSION.into()),
+                            tool_tasks: state.tool_tasks,
                         };
                         return Ok((Conn::Streamable(s), true));
                     }
@@ -611,16 +690,21 @@ impl<'a, H: HttpClient + Clock, S: SessionStore> McpClient<'a, H, S> {
 
     async fn remember(&self, conn: &Conn) {
         let ep = &self.wire.endpoint;
-        let (session_id, protocol_version) = match conn {
-            Conn::Streamable(s) => (s.session_id.clone(), s.protocol_version.clone()),
-            Conn::Stateless => (None, detect::MODERN_VERSION.to_string()),
-            Conn::Legacy(l) => (None, l.protocol_version.clone()),
+        let (session_id, protocol_version, tool_tasks) = match conn {
+            Conn::Streamable(s) => (
+                s.session_id.clone(),
+                s.protocol_version.clone(),
+                s.tool_tasks,
+            ),
+            Conn::Stateless => (None, detect::MODERN_VERSION.to_string(), false),
+            Conn::Legacy(l) => (None, l.protocol_version.clone(), false),
         };
         let state = SessionState {
             transport: conn.kind(),
             session_id,
             protocol_version: Some(protocol_version),
             url: ep.url.clone(),
+            tool_tasks,
         };
         session::store(&self.sessions, &ep.server_id, &state).await;
     }

@@ -215,12 +215,14 @@ mod tests {
         let streamable = Streamable {
             session_id: Some(SESSION.into()),
             protocol_version: "2025-06-18".into(),
+            tool_tasks: false,
         };
         let state = SessionState {
             transport: TransportKind::StreamableHttp,
             session_id: Some(SESSION.into()),
             protocol_version: None,
             url: "https://mcp.example/mcp".into(),
+            tool_tasks: false,
         };
         let sessions = MemorySessions::new();
         tokio::runtime::Builder::new_current_thread()

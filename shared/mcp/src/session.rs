@@ -100,6 +100,10 @@ pub struct SessionState {
     pub protocol_version: Option<String>,
     #[serde(default)]
     pub url: String,
+    /// The server advertised task-augmented `tools/call` (`capabilities.tasks.requests.tools.call`,
+    /// 2025-11-25) when this session was made.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tool_tasks: bool,
 }
 
 impl std::fmt::Debug for SessionState {
@@ -147,6 +151,7 @@ mod tests {
             session_id: Some("abc".into()),
             protocol_version: Some("2025-11-25".into()),
             url: "http://x/mcp".into(),
+            tool_tasks: false,
         };
         store(&cache, "srv", &state).await;
         let raw = cache.get("srv").await.unwrap();

