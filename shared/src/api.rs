@@ -40,6 +40,9 @@ pub enum BackgroundAction {
     /// The execution's events as `text/event-stream`, resumable.
     WatchExecution,
     CancelExecution,
+    /// A watcher's answer to the server→client request an execution waits on
+    /// (`crate::background::ask`).
+    AnswerExecution,
 }
 
 /// Team membership (served by the admin worker, `actions::members`). `create_team` is the one
@@ -136,6 +139,7 @@ impl Action {
         Action::Members(MemberAction::CreateTeam),
         Action::Background(BackgroundAction::WatchExecution),
         Action::Background(BackgroundAction::CancelExecution),
+        Action::Background(BackgroundAction::AnswerExecution),
     ];
 
     /// The names of [`Action::ALL`], in its order (the unknown-action error's `allowed`).
@@ -182,6 +186,7 @@ impl Action {
             Action::Members(MemberAction::CreateTeam) => "create_team",
             Action::Background(BackgroundAction::WatchExecution) => "watch_execution",
             Action::Background(BackgroundAction::CancelExecution) => "cancel_execution",
+            Action::Background(BackgroundAction::AnswerExecution) => "answer_execution",
         }
     }
 
@@ -444,7 +449,7 @@ mod tests {
 
     #[test]
     fn background_actions_are_member_reads_served_by_call_tool() {
-        for name in ["watch_execution", "cancel_execution"] {
+        for name in ["watch_execution", "cancel_execution", "answer_execution"] {
             let action = Action::parse(name).unwrap();
             assert_eq!(action.route(), Route::CallTool, "{name}");
             assert!(!action.requires_admin() && action.needs_team() && action.is_read());
@@ -521,6 +526,7 @@ mod tests {
                 "create_team",
                 "watch_execution",
                 "cancel_execution",
+                "answer_execution",
             ]
         );
         for (i, action) in Action::ALL.iter().enumerate() {

@@ -3,7 +3,7 @@
 The conformance suite has no option for request headers; the test puts this in front of the
 gateway so the suite's requests carry a member's token. Everything else (method, path, body,
 headers such as Origin and MCP-Protocol-Version) passes through unchanged, and so does the
-answer (status, headers, body).
+answer (status, headers, body; an event stream as it comes).
 
     .venv/bin/python tests/servers/bearer_proxy.py --port 8950 --target http://127.0.0.1:8787 --token JWT
 """
@@ -34,6 +34,9 @@ def handler(target: str, token: str) -> type[BaseHTTPRequestHandler]:
                 response = urllib.request.urlopen(request, timeout=120)
             except urllib.error.HTTPError as err:
                 response = err
+            if (response.headers.get("content-type") or "").startswith("text/event-stream"):
+                self.relay_stream(response)
+                return
             payload = response.read()
             self.send_response(response.status)
             for name, value in response.headers.items():
@@ -42,6 +45,20 @@ def handler(target: str, token: str) -> type[BaseHTTPRequestHandler]:
             self.send_header("content-length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
+
+        def relay_stream(self, response) -> None:  # type: ignore[no-untyped-def]
+            """An event stream is passed on as it comes (a server→client request in it must reach
+            the client before the call can end); the closed connection ends it."""
+            self.send_response(response.status)
+            for name, value in response.headers.items():
+                if name.lower() not in HOP_BY_HOP:
+                    self.send_header(name, value)
+            self.send_header("connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            while chunk := response.read1(65536):
+                self.wfile.write(chunk)
+                self.wfile.flush()
 
         do_GET = do_POST = do_DELETE = forward
 

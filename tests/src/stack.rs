@@ -408,10 +408,22 @@ impl Stack {
         body: Value,
         headers: &[(&str, &str)],
     ) -> (u16, Box<dyn std::io::BufRead + Send>) {
+        let (status, _, reader) = self.open_stream_to("/", token, body, headers);
+        (status, reader)
+    }
+
+    /// [`Stack::open_stream`] to `path`, with the answer's `Content-Type`.
+    pub fn open_stream_to(
+        &self,
+        path: &str,
+        token: &str,
+        body: Value,
+        headers: &[(&str, &str)],
+    ) -> (u16, Option<String>, Box<dyn std::io::BufRead + Send>) {
         self.flush_members();
         let mut builder = ureq::http::Request::builder()
             .method("POST")
-            .uri(format!("{}/", self.base))
+            .uri(format!("{}{path}", self.base))
             .header("authorization", format!("Bearer {token}"))
             .header("content-type", "application/json");
         for (k, v) in headers {
@@ -428,8 +440,17 @@ impl Stack {
             )
         });
         let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let reader = response.into_body().into_reader();
-        (status, Box::new(std::io::BufReader::new(reader)))
+        (
+            status,
+            content_type,
+            Box::new(std::io::BufReader::new(reader)),
+        )
     }
 
     /// Rows of a read-only query against the local D1 state the workers use.

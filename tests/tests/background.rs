@@ -10,7 +10,9 @@
 //! to its end) when not; a tasks-capable server (MCP 2025-11-25 tasks, the TypeScript SDK's
 //! experimental tasks API: `tests/servers/task_server.mjs`, which journals each request) is
 //! driven through `tasks/get` polling and `tasks/result`, cancelled with `tasks/cancel`, and
-//! polled again after a runtime restart. One stack; scenarios in order.
+//! polled again after a runtime restart; `/mcp` calls with a `progressToken` answered as an
+//! event stream of the execution's progress and logs, and a client's `notifications/cancelled`
+//! cancelling one. One stack; scenarios in order.
 //!
 //! The tool runs `MCP_EDGE_BG_SECONDS` seconds (default 6) in the watched scenario; the long
 //! run of the issue: `MCP_EDGE_BG_SECONDS=300 MCP_EDGE_PREBUILT=1 cargo test -p integration
@@ -196,6 +198,8 @@ fn background_executions_stream_resume_cancel_cap_and_survive_a_restart() {
     a_watcher_that_reconnects_with_last_event_id_misses_nothing_and_the_row_is_success(&w);
     only_the_starter_and_the_teams_admins_see_watch_and_cancel(&w);
     a_cancelled_execution_stops_upstream_ends_cancelled_and_stores_no_result(&w);
+    an_mcp_call_with_a_progress_token_streams_progress_logs_then_its_result(&w);
+    an_mcp_cancel_notification_cancels_the_streamed_call(&w);
     the_teams_cap_of_running_executions_answers_429_until_one_ends(&w);
     a_stated_wait_answers_a_short_call_synchronously_and_a_slow_one_with_202(&w);
     let hook = receiver();
@@ -510,6 +514,121 @@ fn a_cancelled_execution_stops_upstream_ends_cancelled_and_stores_no_result(w: &
         events.iter().all(|e| e["kind"] != "result"),
         "no result stored"
     );
+}
+
+/// Reads the JSON-RPC messages of an MCP event stream until `stop` says so or it ends.
+fn read_messages(reader: &mut dyn BufRead, stop: impl Fn(&Value) -> bool) -> Vec<Value> {
+    let mut messages = Vec::new();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return messages;
+        }
+        if let Some(data) = line.trim_end_matches(['\r', '\n']).strip_prefix("data: ") {
+            let message: Value = serde_json::from_str(data).expect("a JSON-RPC message");
+            let done = stop(&message);
+            messages.push(message);
+            if done {
+                return messages;
+            }
+        }
+    }
+}
+
+fn mcp_call(w: &World, id: u64, seconds: u64, tag: &str) -> Box<dyn BufRead + Send> {
+    let (status, content_type, reader) = w.stack.open_stream_to(
+        "/mcp/servers/slowpoke",
+        &w.alice,
+        json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+               "params": {"name": "slow", "arguments": {"seconds": seconds, "tag": tag},
+                          "_meta": {"progressToken": format!("pt-{id}")}}}),
+        &[("accept", "application/json, text/event-stream")],
+    );
+    assert_eq!(status, 200);
+    assert_eq!(content_type.as_deref(), Some("text/event-stream"));
+    reader
+}
+
+fn an_mcp_call_with_a_progress_token_streams_progress_logs_then_its_result(w: &World) {
+    let mut reader = mcp_call(w, 41, 2, "mcp-streamed");
+    let messages = read_messages(&mut *reader, |m| m.get("id").is_some());
+    let response = messages.last().expect("a response");
+    assert_eq!(response["id"], 41, "{messages:?}");
+    assert_eq!(
+        response["result"]["content"][0]["text"], "slow mcp-streamed done",
+        "{response}"
+    );
+    let progress: Vec<&Value> = messages
+        .iter()
+        .filter(|m| m["method"] == "notifications/progress")
+        .collect();
+    assert_eq!(progress.len(), 3, "steps 0, 1 and done: {messages:?}");
+    assert!(progress
+        .iter()
+        .all(|p| p["params"]["progressToken"] == "pt-41"));
+    assert_eq!(
+        progress
+            .iter()
+            .map(|p| p["params"]["progress"].as_f64().unwrap())
+            .collect::<Vec<_>>(),
+        [0.0, 1.0, 2.0]
+    );
+    let logs: Vec<&Value> = messages
+        .iter()
+        .filter(|m| m["method"] == "notifications/message")
+        .collect();
+    assert_eq!(logs.len(), 2, "{messages:?}");
+    assert_eq!(logs[0]["params"]["data"], "mcp-streamed: step 0");
+    assert_eq!(logs[0]["params"]["level"], "info");
+    assert_eq!(messages.len(), 6, "nothing else: {messages:?}");
+    let id = response["result"]["_meta"]["mcp-edge/execution_id"]
+        .as_str()
+        .unwrap();
+    assert_eq!(row(w, id, "success")["error"], Value::Null);
+}
+
+fn an_mcp_cancel_notification_cancels_the_streamed_call(w: &World) {
+    let mut reader = mcp_call(w, 42, 30, "mcp-cancel");
+    let first = read_messages(&mut *reader, |m| m["method"] == "notifications/progress");
+    let id = first.last().unwrap()["params"]["_meta"]["mcp-edge/execution_id"]
+        .as_str()
+        .expect("the execution id in the notification")
+        .to_string();
+    let notified = w.stack.request(
+        "POST",
+        "/mcp/servers/slowpoke",
+        Some(&w.alice),
+        Some(
+            &json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                     "params": {"requestId": 42, "reason": "user stopped it"}})
+            .to_string(),
+        ),
+        &[("accept", "application/json, text/event-stream")],
+    );
+    assert_eq!(notified.status, 202, "{}", notified.text);
+    let rest = read_messages(&mut *reader, |m| m.get("id").is_some());
+    let end = rest.last().expect("the stream ends with a response");
+    assert_eq!(
+        (&end["id"], &end["error"]["code"]),
+        (&json!(42), &json!(-32800)),
+        "{end}"
+    );
+    await_journal(w, "cancelled mcp-cancel");
+    assert_eq!(row(w, &id, "cancelled")["output"], Value::Null);
+    // The mapping was used up: a second notification cancels nothing and is still accepted.
+    let again = w.stack.request(
+        "POST",
+        "/mcp/servers/slowpoke",
+        Some(&w.alice),
+        Some(
+            &json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                     "params": {"requestId": 42}})
+            .to_string(),
+        ),
+        &[],
+    );
+    assert_eq!(again.status, 202, "{}", again.text);
 }
 
 fn the_teams_cap_of_running_executions_answers_429_until_one_ends(w: &World) {

@@ -5,10 +5,15 @@
 //! member's bearer token in front of the gateway.
 //!
 //! Asserted: every scenario passes against the fixture directly (the baseline is sound), and
-//! the scenarios the gateway serves today pass through it. Scenarios that need what travels
-//! during a call (log messages, progress, sampling and elicitation relayed to the client) or
-//! logging/setLevel are reported, not asserted: their pass-through builds on the object that
-//! holds a call (background execution), which is not there yet.
+//! the scenarios the gateway serves today pass through it, `logging/setLevel`, progress and
+//! log messages included (the gateway runs with `MCP_STREAM_CALLS = "always"`, so every call
+//! of the suite's client, which accepts `text/event-stream`, is a background execution
+//! relayed as an event stream), and elicitation: the server's request during the call reaches
+//! the suite's client on that stream and its answer goes back (`answer_execution`; the proxy
+//! passes event streams on as they come; the fixture is pinned to the handshake era, whose
+//! server→client requests travel on the call's stream). Sampling is reported, not asserted: the
+//! fixture sends it on the session's standalone stream, where the gateway's client does not
+//! receive it yet (the call times out).
 
 use std::path::Path;
 use std::process::Command;
@@ -33,17 +38,19 @@ const SCENARIOS: &[(&str, bool)] = &[
     ("tools-call-mixed-content", true),
     ("tools-call-error", true),
     ("dns-rebinding-protection", true),
-    ("logging-set-level", false),
-    ("tools-call-with-logging", false),
-    ("tools-call-with-progress", false),
+    ("logging-set-level", true),
+    ("tools-call-with-logging", true),
+    ("tools-call-with-progress", true),
     ("tools-call-sampling", false),
-    ("tools-call-elicitation", false),
+    ("tools-call-elicitation", true),
 ];
 
 /// One scenario's outcome: checks passed, checks run, the suite's summary line.
 struct Outcome {
     passed: u32,
     total: u32,
+    /// The suite's output, for the failure message.
+    output: String,
 }
 
 impl Outcome {
@@ -78,7 +85,11 @@ fn run(url: &str, scenario: &str, out: &Path) -> Outcome {
             String::from_utf8_lossy(&output.stderr)
         )
     });
-    Outcome { passed, total }
+    Outcome {
+        passed,
+        total,
+        output: format!("{stdout}\n{}", String::from_utf8_lossy(&output.stderr)),
+    }
 }
 
 #[test]
@@ -90,16 +101,24 @@ fn the_conformance_suite_through_a_server_endpoint_beside_the_server_itself() {
         free_port(),
         "/mcp",
     );
-    let stack = Stack::start(SEED);
+    let stack = Stack::start_with_vars(SEED, &[("MCP_STREAM_CALLS", "always")]);
     let admin = stack.token("ada", "team-c", "admin");
     let member = stack.token("ben", "team-c", "member");
     let created = stack.call(
         &admin,
         json!({"action": "create_server", "name": "fixture", "server_type": "http",
-               "config": {"url": fixture.url}, "sync": true}),
+               "config": {"url": fixture.url, "transport": "streamable_http"}, "sync": true}),
     );
     assert_eq!(created.status, 201, "{}", created.text);
     assert_eq!(created.body["sync"]["success"], true, "{}", created.text);
+    // The fixture's sampling request does not reach the suite through the gateway yet (see
+    // above): its call gives up after 3 s rather than the default 30 (suite time).
+    let tuned = stack.call(
+        &admin,
+        json!({"action": "update_tool", "server_id": created.body["server"]["id"],
+               "tool_name": "test_sampling", "timeout_seconds": 3}),
+    );
+    assert_eq!(tuned.status, 200, "{}", tuned.text);
     // Writes ben's membership before the suite's first request.
     assert_eq!(
         stack.call(&member, json!({"action": "list_tools"})).status,
@@ -125,11 +144,7 @@ fn the_conformance_suite_through_a_server_endpoint_beside_the_server_itself() {
     for (scenario, required) in SCENARIOS {
         let direct = run(&direct_url, scenario, out.path());
         let gateway = run(&gateway_url, scenario, out.path());
-        let note = if *required {
-            ""
-        } else {
-            "  (pass-through not built yet)"
-        };
+        let note = if *required { "" } else { "  (not relayed yet)" };
         table.push(format!(
             "{scenario:<30} {:<12} {}{note}",
             direct.cell(),
@@ -139,7 +154,10 @@ fn the_conformance_suite_through_a_server_endpoint_beside_the_server_itself() {
             problems.push(format!("{scenario}: the fixture itself fails"));
         }
         if *required && !gateway.ok() {
-            problems.push(format!("{scenario}: fails through the gateway"));
+            problems.push(format!(
+                "{scenario}: fails through the gateway:\n{}",
+                gateway.output
+            ));
         }
     }
     let report = table.join("\n");

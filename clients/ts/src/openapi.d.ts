@@ -167,6 +167,8 @@ export interface components {
              * @enum {string}
              */
             mode?: "sync" | "async";
+            /** @description With `mode: async`: the server's requests during the call (`elicitation/create`, `sampling/createMessage`) are journalled as `request` events and wait (120 s at most) for a watcher's `answer_execution`, instead of being answered at once (a form's defaults, sampling refused). Default false. */
+            ask_watchers?: boolean;
             /** @description A synchronous call that states a wait: the call starts as a background execution; if it ends within this many seconds the answer is the synchronous one (`CallToolAnswer`, or the error with `details.execution_id`; never from the result cache), else 202 `BackgroundStarted` and the execution goes on (one execution, one final state). Not with `"mode": "async"` (400); overrides a `long_running` tool's async default. */
             wait_seconds?: number;
         };
@@ -530,8 +532,31 @@ export interface components {
             execution_id: components["schemas"]["Id"];
             team_id?: components["schemas"]["TeamId"];
         };
+        /**
+         * answer_execution
+         * @description Role: member (own executions) / admin (the team's). Answers the server→client request (`elicitation/create`, `sampling/createMessage`) a running background execution waits on: `request_id` is the one its `request` event carries, `response` the JSON-RPC `result` or `error` object. Only an execution started with `ask_watchers` waits, for at most 120 s per request (then it is answered as without: a form's defaults, sampling refused). No such request waiting: 404. `/mcp` sends this for the MCP client's response to a relayed request.
+         */
+        AnswerExecutionRequest: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            action: "answer_execution";
+            execution_id: components["schemas"]["Id"];
+            request_id: components["schemas"]["Id"];
+            /** @description `{"result": {…}}` or `{"error": {"code": <integer>, "message": "…"}}`. */
+            response: {
+                result: Record<string, never>;
+            } | {
+                error: {
+                    code: number;
+                    message: string;
+                };
+            };
+            team_id?: components["schemas"]["TeamId"];
+        };
         /** @description The request body: one object whose `action` names what to do. Unknown fields are ignored; the fields `server_id`, `team_id`, `tool_name` and `parameters` are type-checked wherever they appear. At most 256 KiB and 32 levels of nesting (413, 400). */
-        ActionRequest: components["schemas"]["ListServersRequest"] | components["schemas"]["ListToolsRequest"] | components["schemas"]["CallToolRequest"] | components["schemas"]["SyncToolsRequest"] | components["schemas"]["ListConnectorsRequest"] | components["schemas"]["CreateServerRequest"] | components["schemas"]["UpdateServerRequest"] | components["schemas"]["DeleteServerRequest"] | components["schemas"]["UpdateToolRequest"] | components["schemas"]["GetServerRequest"] | components["schemas"]["SetCredentialRequest"] | components["schemas"]["DeleteCredentialRequest"] | components["schemas"]["ReencryptCredentialsRequest"] | components["schemas"]["ApproveToolRequest"] | components["schemas"]["RefreshConfigRequest"] | components["schemas"]["AnalyticsRequest"] | components["schemas"]["ListExecutionsRequest"] | components["schemas"]["GetExecutionRequest"] | components["schemas"]["ListMembersRequest"] | components["schemas"]["AddMemberRequest"] | components["schemas"]["UpdateMemberRequest"] | components["schemas"]["RemoveMemberRequest"] | components["schemas"]["CreateTeamRequest"] | components["schemas"]["WatchExecutionRequest"] | components["schemas"]["CancelExecutionRequest"] | components["schemas"]["SetWebhookRequest"] | components["schemas"]["DeleteWebhookRequest"];
+        ActionRequest: components["schemas"]["ListServersRequest"] | components["schemas"]["ListToolsRequest"] | components["schemas"]["CallToolRequest"] | components["schemas"]["SyncToolsRequest"] | components["schemas"]["ListConnectorsRequest"] | components["schemas"]["CreateServerRequest"] | components["schemas"]["UpdateServerRequest"] | components["schemas"]["DeleteServerRequest"] | components["schemas"]["UpdateToolRequest"] | components["schemas"]["GetServerRequest"] | components["schemas"]["SetCredentialRequest"] | components["schemas"]["DeleteCredentialRequest"] | components["schemas"]["ReencryptCredentialsRequest"] | components["schemas"]["ApproveToolRequest"] | components["schemas"]["RefreshConfigRequest"] | components["schemas"]["AnalyticsRequest"] | components["schemas"]["ListExecutionsRequest"] | components["schemas"]["GetExecutionRequest"] | components["schemas"]["ListMembersRequest"] | components["schemas"]["AddMemberRequest"] | components["schemas"]["UpdateMemberRequest"] | components["schemas"]["RemoveMemberRequest"] | components["schemas"]["CreateTeamRequest"] | components["schemas"]["WatchExecutionRequest"] | components["schemas"]["CancelExecutionRequest"] | components["schemas"]["AnswerExecutionRequest"] | components["schemas"]["SetWebhookRequest"] | components["schemas"]["DeleteWebhookRequest"];
         ServerSummary: {
             id: string;
             name: string;
@@ -791,7 +816,7 @@ export interface components {
             role: "owner";
         };
         /** @description A 200 answer: the shape of the request's action (its request schema's `x-answer`). */
-        ActionAnswer: components["schemas"]["ListServersAnswer"] | components["schemas"]["ListToolsAnswer"] | components["schemas"]["CallToolAnswer"] | components["schemas"]["ConfirmationRequired"] | components["schemas"]["SyncToolsAnswer"] | components["schemas"]["ListConnectorsAnswer"] | components["schemas"]["ServerAnswer"] | components["schemas"]["DeleteServerAnswer"] | components["schemas"]["ToolAnswer"] | components["schemas"]["CredentialAnswer"] | components["schemas"]["DeleteCredentialAnswer"] | components["schemas"]["ReencryptAnswer"] | components["schemas"]["RefreshConfigAnswer"] | components["schemas"]["AnalyticsAnswer"] | components["schemas"]["ListExecutionsAnswer"] | components["schemas"]["GetExecutionAnswer"] | components["schemas"]["ListMembersAnswer"] | components["schemas"]["MemberAnswer"] | components["schemas"]["RemoveMemberAnswer"] | components["schemas"]["CancelExecutionAnswer"] | components["schemas"]["WebhookAnswer"] | components["schemas"]["DeleteWebhookAnswer"];
+        ActionAnswer: components["schemas"]["ListServersAnswer"] | components["schemas"]["ListToolsAnswer"] | components["schemas"]["CallToolAnswer"] | components["schemas"]["ConfirmationRequired"] | components["schemas"]["SyncToolsAnswer"] | components["schemas"]["ListConnectorsAnswer"] | components["schemas"]["ServerAnswer"] | components["schemas"]["DeleteServerAnswer"] | components["schemas"]["ToolAnswer"] | components["schemas"]["CredentialAnswer"] | components["schemas"]["DeleteCredentialAnswer"] | components["schemas"]["ReencryptAnswer"] | components["schemas"]["RefreshConfigAnswer"] | components["schemas"]["AnalyticsAnswer"] | components["schemas"]["ListExecutionsAnswer"] | components["schemas"]["GetExecutionAnswer"] | components["schemas"]["ListMembersAnswer"] | components["schemas"]["MemberAnswer"] | components["schemas"]["RemoveMemberAnswer"] | components["schemas"]["CancelExecutionAnswer"] | components["schemas"]["AnswerExecutionAnswer"] | components["schemas"]["WebhookAnswer"] | components["schemas"]["DeleteWebhookAnswer"];
         /** @description A 201 answer: create_server, add_member, create_team. */
         CreatedAnswer: components["schemas"]["ServerAnswer"] | components["schemas"]["MemberAnswer"] | components["schemas"]["CreateTeamAnswer"];
         /**
@@ -861,6 +886,11 @@ export interface components {
                 status: "cancelled";
                 duration_ms?: number | null;
             };
+        };
+        AnswerExecutionAnswer: {
+            /** @constant */
+            success: true;
+            execution_id: string;
         };
         /** @description `text/event-stream`: the execution's events after the resume point (`Last-Event-ID` header or `last_event_id`), then live ones, each as `id: <id>`, `event: <kind>`, `data: <ExecutionEvent.data as JSON>`; the stream ends after the final event (`result`, `error` or `cancelled`). Reconnect with `Last-Event-ID` to resume without loss. */
         ExecutionEventStream: string;

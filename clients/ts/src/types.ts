@@ -42,6 +42,7 @@ export const ANSWER_SCHEMAS = {
   create_team: "CreateTeamAnswer",
   watch_execution: "ExecutionEventStream",
   cancel_execution: "CancelExecutionAnswer",
+  answer_execution: "AnswerExecutionAnswer",
   set_webhook: "WebhookAnswer",
   delete_webhook: "DeleteWebhookAnswer",
 } as const satisfies Record<ActionName, keyof Schemas>;

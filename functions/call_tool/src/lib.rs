@@ -28,6 +28,11 @@ async fn fetch(req: Request, env: Env, context: Context) -> worker::Result<Respo
                     .await
                     .map(Answer::Reply)
             }
+            Action::Background(BackgroundAction::AnswerExecution) => {
+                executions::answer(&bindings, who, request, id)
+                    .await
+                    .map(Answer::Reply)
+            }
             Action::Analytics(_) => match executions::state(&bindings, who, request, id).await? {
                 Some(reply) => Ok(Answer::Reply(reply)),
                 None => get_execution(ctx, request).await.map(Answer::Reply),

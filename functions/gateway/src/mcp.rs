@@ -1,5 +1,6 @@
 //! `/mcp` and `/mcp/servers/<name>`: the team's tools as an MCP server (Streamable HTTP,
-//! JSON answers, no sessions). The I/O around `shared::mcp_server`: the origin check, the
+//! JSON answers, no sessions; a `tools/call` with a `progressToken` from a client that accepts
+//! `text/event-stream` is answered as an event stream, `crate::mcp_stream`). The I/O around `shared::mcp_server`: the origin check, the
 //! body, the bearer JWT, the team and its gate (as the action API: `tools/call` is charged
 //! as `call_tool`, everything else as `list_tools`), then the answer, whose `list_tools` and
 //! `call_tool` steps are signed envelopes to the action workers (so every rule of those
@@ -16,22 +17,28 @@ use edge_cloudflare::fetch::FetchHttp;
 use edge_cloudflare::{Bindings, WorkerResultExt};
 use mcp_client::http::Clock;
 use serde_json::{json, Value};
-use shared::api::{Action, ActionRequest, MAX_BODY_BYTES};
+use shared::api::{Action, ActionRequest, BackgroundAction, MAX_BODY_BYTES};
 use shared::auth::{authenticate, bearer_token, AuthConfig};
 use shared::cache::answers;
 use shared::gateway::{binding_of, check_content_type, check_declared_length, read_body};
 use shared::identity::Identity;
 use shared::internal::Envelope;
-use shared::mcp_server::dispatch::{respond, Backend, Request as McpRequest, Scope};
+use shared::mcp_server::dispatch::{
+    respond, start_streamed, Backend, Request as McpRequest, Scope, Started,
+};
 use shared::mcp_server::message::{self, error_of_answer, rpc_error, Incoming, RpcFailure};
 use shared::mcp_server::origin::OriginPolicy;
 use shared::mcp_server::path::McpPath;
+use shared::mcp_server::relay;
 use shared::mcp_server::version;
 use shared::membership::TEAM_HEADER;
 use shared::timing::Timings;
 use shared::Error;
 use worker::{Env, Method, Request, Response};
 
+use crate::mcp_stream::{
+    answer_request, cancel, relay_call, take_cancelled, Answering, StreamedCall,
+};
 use crate::{answer_memo, enter_team, forward_raw, now_ms, Relayed, Who};
 
 /// Answers one request to an MCP path; every failure is already a JSON-RPC answer.
@@ -60,8 +67,9 @@ pub(crate) async fn handle(
     )
     .await;
     let (status, body) = match outcome {
-        Ok(Some(result)) => (200, Some(message::result(&id, result))),
-        Ok(None) => (202, None),
+        Ok(Answered::Json(result)) => (200, Some(message::result(&id, result))),
+        Ok(Answered::Accepted) => (202, None),
+        Ok(Answered::Stream(response)) => return Ok(response),
         Err(failure) => (failure.status, Some(failure.to_body(&id))),
     };
     let response = match body {
@@ -83,7 +91,16 @@ pub(crate) async fn handle(
     Ok(response)
 }
 
-/// The result to send (`None`: accepted, no body), or the failure; `id` is set once known.
+/// What a request is answered with (besides a failure).
+enum Answered {
+    Json(Value),
+    /// 202, no body (a notification or a response).
+    Accepted,
+    /// A `tools/call` answered as an event stream (`crate::mcp_stream`).
+    Stream(Response),
+}
+
+/// The answer to send, or the failure; `id` is set once known.
 #[allow(clippy::too_many_arguments)]
 async fn answer(
     req: &mut Request,
@@ -95,7 +112,7 @@ async fn answer(
     who: &RefCell<Option<Who>>,
     traceparent: &str,
     id: &mut Value,
-) -> Result<Option<Value>, RpcFailure> {
+) -> Result<Answered, RpcFailure> {
     let api = |e: Error| rpc_error(&e, request_id);
     let header = |name: &str| req.headers().get(name).ok().flatten();
     let var = |name: &str| env.var(name).ok().map(|v| v.to_string());
@@ -128,6 +145,8 @@ async fn answer(
     check_content_type(header("content-type").as_deref()).map_err(api)?;
     let authorization = header("authorization");
     let team_header = header(TEAM_HEADER);
+    let accept = header("accept");
+    let session = header("mcp-session-id");
     let routing = (
         header("mcp-protocol-version"),
         header("mcp-method"),
@@ -149,7 +168,53 @@ async fn answer(
     timings.lap("auth", at, now_ms());
 
     let (method, params) = match message::parse(&body)? {
-        Incoming::Accepted => return Ok(None),
+        Incoming::Accepted => {
+            if let Some((execution_id, asked, response)) = relay::routed_answer(&body) {
+                let (identity, _) = enter_team(
+                    env,
+                    verified,
+                    None,
+                    team_header.as_deref(),
+                    Action::Background(BackgroundAction::AnswerExecution),
+                    request_id,
+                    limit_headers,
+                    timings,
+                )
+                .await
+                .map_err(api)?;
+                let answering = Answering {
+                    execution_id: &execution_id,
+                    request_id: &asked,
+                    response,
+                };
+                answer_request(env, &identity, request_id, traceparent, answering)
+                    .await
+                    .map_err(api)?;
+            } else if let Some(rpc_id) = relay::cancelled_request(&body) {
+                let user_id = verified.user_id.clone();
+                let found = take_cancelled(env, &user_id, session.as_deref(), &rpc_id)
+                    .await
+                    .map_err(api)?;
+                if let Some(execution_id) = found {
+                    let (identity, _) = enter_team(
+                        env,
+                        verified,
+                        None,
+                        team_header.as_deref(),
+                        Action::Background(BackgroundAction::CancelExecution),
+                        request_id,
+                        limit_headers,
+                        timings,
+                    )
+                    .await
+                    .map_err(api)?;
+                    cancel(env, &identity, request_id, traceparent, &execution_id)
+                        .await
+                        .map_err(api)?;
+                }
+            }
+            return Ok(Answered::Accepted);
+        }
         Incoming::Request {
             id: rid,
             method,
@@ -203,20 +268,43 @@ async fn answer(
         traceparent,
         now_ms: http.now_ms(),
     };
+    let mcp_request = McpRequest {
+        method: &method,
+        params: &params,
+        stateless,
+        scope,
+        request_id,
+    };
     let at = now_ms();
-    let result = respond(
-        &McpRequest {
-            method: &method,
-            params: &params,
-            stateless,
-            scope,
+    let policy =
+        relay::StreamPolicy::from_setting(var("MCP_STREAM_CALLS").as_deref()).map_err(api)?;
+    if method == "tools/call" && relay::wants_stream(policy, accept.as_deref(), &params, stateless)
+    {
+        let started = start_streamed(&mcp_request, &backend).await;
+        timings.lap("forward", at, now_ms());
+        let (execution_id, name) = match started? {
+            Started::Answered(result) => return Ok(Answered::Json(result)),
+            Started::Running { execution_id, name } => (execution_id, name),
+        };
+        let token = relay::progress_token(&params).cloned();
+        let call = StreamedCall {
+            identity: &identity,
             request_id,
-        },
-        &backend,
-    )
-    .await;
+            traceparent,
+            rpc_id: id.clone(),
+            token,
+            session: session.as_deref(),
+            name: &name,
+            execution_id: &execution_id,
+        };
+        return relay_call(env, call)
+            .await
+            .map(Answered::Stream)
+            .map_err(api);
+    }
+    let result = respond(&mcp_request, &backend).await;
     timings.lap("forward", at, now_ms());
-    result.map(Some)
+    result.map(Answered::Json)
 }
 
 /// The answer steps as signed envelopes to the action workers, as the caller.

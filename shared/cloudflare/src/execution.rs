@@ -27,11 +27,15 @@
 //!   `tasks/result` once it is terminal, and cancels with `tasks/cancel`. After a restart the
 //!   alarm resumes polling from the stored id, the credential read again from D1 (it is never
 //!   stored here); only a call without a task ends as `RESTARTED`. See `execution_tasks.rs`.
+//! - A server→client request during the call is journalled and waits for a watcher's
+//!   `/answer` only for a call started with `ask_watchers` (`shared::background::ask`); the
+//!   waiting senders live in memory (a restart ends the call anyway).
 //! - `/cancel` makes the journal final (`cancelled`) before anything else, so the call's
 //!   result, arriving later or never, is dropped; then the running call sends
 //!   `notifications/cancelled` upstream.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 
 use futures::channel::{mpsc, oneshot};
 use mcp_client::events::CallEvents;
@@ -41,6 +45,7 @@ use mcp_client::{CallOptions, McpClient};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use shared::actions::call_tool::{capped_json, truncate, MAX_STORED_ERROR, MAX_STORED_OUTPUT};
+use shared::background::ask::{self, Answering};
 use shared::background::journal::{self, Event, EventKind, Journal, Outcome};
 use shared::background::{
     self, may_act, stream, webhook, Handoff, Viewing, DELIVERY_RETRY_MS, HEARTBEAT_MS, RESTARTED,
@@ -89,7 +94,15 @@ pub struct Execution {
     last_push: Cell<u64>,
     /// A webhook attempt is in flight (one at a time, whatever alarms overlap).
     webhook_busy: Cell<bool>,
+    /// Server→client requests waiting for a watcher's answer, by their random id
+    /// (`shared::background::ask`).
+    asking: RefCell<HashMap<String, oneshot::Sender<Asked>>>,
+    /// The running call's `ask_watchers`.
+    ask_watchers: Cell<bool>,
 }
+
+/// A watcher's answer to a server→client request: JSON-RPC `result` or `error`.
+type Asked = Result<Value, Value>;
 
 /// The webhook delivery's state (`meta` key `webhook`).
 #[derive(Default, serde::Serialize, Deserialize)]
@@ -128,6 +141,8 @@ impl DurableObject for Execution {
             schema_ready: Cell::new(false),
             webhook_busy: Cell::new(false),
             last_push: Cell::new(0),
+            asking: RefCell::new(HashMap::new()),
+            ask_watchers: Cell::new(false),
         }
     }
 
@@ -146,6 +161,10 @@ impl DurableObject for Execution {
                     _ => self.cancel_by(&viewing).await,
                 },
                 Err(e) => Err(Error::internal(format!("bad viewing request: {e}"))),
+            },
+            "/answer" => match req.json::<Answering>().await {
+                Ok(answering) => self.answer(&answering),
+                Err(e) => Err(Error::internal(format!("bad answer request: {e}"))),
             },
             _ => Err(Error::NotFound(format!("no such execution path {path}"))),
         };
@@ -366,6 +385,26 @@ impl Execution {
         Ok(response)
     }
 
+    /// A watcher's answer to a waiting server→client request (see `shared::background::ask`).
+    fn answer(&self, answering: &Answering) -> Result<(u16, Value), Error> {
+        let viewing = Viewing {
+            viewer: answering.viewer.clone(),
+            last_event_id: None,
+            wait_ms: None,
+        };
+        let (record, _) = self.visible(&viewing)?;
+        let answer = ask::answer_of(&answering.response)?;
+        let waiting = self.asking.borrow_mut().remove(&answering.request_id);
+        match waiting.map(|tx| tx.send(answer)) {
+            Some(Ok(())) => Ok((200, json!({ "success": true, "execution_id": record.id }))),
+            _ => Err(Error::NotFound(format!(
+                "execution '{}' has no request '{}' waiting for an answer",
+                record.id,
+                answering.request_id.chars().take(64).collect::<String>()
+            ))),
+        }
+    }
+
     async fn cancel_by(&self, viewing: &Viewing) -> Result<(u16, Value), Error> {
         let (record, journal) = self.visible(viewing)?;
         if !journal.is_running() {
@@ -554,6 +593,7 @@ impl Execution {
     async fn run(&self, handoff: Handoff) -> Result<(), Error> {
         self.arm(HEARTBEAT_MS).await?;
         *self.redactor.borrow_mut() = Redactor::new(handoff.secrets.clone());
+        self.ask_watchers.set(handoff.ask_watchers);
         let bindings = Bindings::new(&self.env);
         let http = bindings.http();
         let cache = bindings.cache()?;
@@ -704,6 +744,44 @@ struct Sink<'o> {
 }
 
 impl CallEvents for Sink<'_> {
+    fn ask<'s>(&'s self, method: &str, params: &Value) -> Option<mcp_client::events::Asked<'s>> {
+        let object = self.object;
+        if !ask::ASKED_METHODS.contains(&method) || !object.ask_watchers.get() {
+            return None;
+        }
+        let request_id = shared::repo::new_id();
+        let params = object.redactor.borrow().value(params.clone());
+        let (tx, rx) = oneshot::channel::<Asked>();
+        object.asking.borrow_mut().insert(request_id.clone(), tx);
+        match object.record_event(|j, now| j.request(&request_id, method, &params, now)) {
+            Ok(Some(_)) => {}
+            _ => {
+                object.asking.borrow_mut().remove(&request_id);
+                return None;
+            }
+        }
+        let (method, params_for_default) = (method.to_string(), params);
+        Some(Box::pin(async move {
+            let timeout =
+                worker::Delay::from(std::time::Duration::from_millis(ask::ASK_TIMEOUT_MS));
+            match futures::future::select(rx, timeout).await {
+                futures::future::Either::Left((Ok(answer), _)) => answer,
+                _ => {
+                    object.asking.borrow_mut().remove(&request_id);
+                    let fallback = mcp_client::jsonrpc::answer_server_request(
+                        &Value::Null,
+                        &method,
+                        &params_for_default,
+                    );
+                    match fallback.get("result") {
+                        Some(result) => Ok(result.clone()),
+                        None => Err(fallback["error"].clone()),
+                    }
+                }
+            }
+        }))
+    }
+
     fn progress(&self, progress: f64, total: Option<f64>, message: Option<&str>) {
         let message = message.map(|m| self.object.redactor.borrow().text(m));
         let recorded = self

@@ -3,17 +3,21 @@
 //! and the actions that read or steer a running execution: `get_execution` (the object's
 //! state and events; an execution no object holds is read from D1 as before),
 //! `watch_execution` (the object's event stream, passed through unbuffered) and
-//! `cancel_execution`; and `call_tool`'s stated wait ([`Background::wait`], the object's
-//! `/wait`). The object decides who may see what (`shared::background::may_act`).
+//! `cancel_execution`, `answer_execution` (a watcher's answer to a server→client request the
+//! call waits on, `shared::background::ask`); and `call_tool`'s stated wait
+//! ([`Background::wait`], the object's `/wait`). The object decides who may see what
+//! (`shared::background::may_act`).
 
 use futures::future::LocalBoxFuture;
 use serde::Serialize;
 use serde_json::Value;
 use shared::actions::Reply;
 use shared::api::{ActionRequest, MAX_ID_LEN};
+use shared::background::ask::Answering;
 use shared::background::journal::Event;
 use shared::background::{
-    stream, Background, Handoff, Viewing, CANCEL_URL, START_URL, STATE_URL, WAIT_URL, WATCH_URL,
+    stream, Background, Handoff, Viewing, ANSWER_URL, CANCEL_URL, START_URL, STATE_URL, WAIT_URL,
+    WATCH_URL,
 };
 use shared::identity::Identity;
 use shared::{Error, Result};
@@ -214,5 +218,28 @@ pub async fn cancel(
         wait_ms: None,
     };
     let answer = post(&stub, CANCEL_URL, &viewing).await?;
+    reply_of(answer, request_id).await
+}
+
+/// `answer_execution`: `request_id` (the journal `request` event's) and `response`
+/// (`{"result"}` or `{"error"}`).
+pub async fn answer(
+    env: &Env,
+    viewer: &Identity,
+    req: &ActionRequest,
+    request_id: &str,
+) -> Result<Reply> {
+    let id = execution_id(req)?;
+    let asked = req.required_str("request_id", MAX_ID_LEN)?.to_string();
+    let response = req.body.get("response").cloned().unwrap_or(Value::Null);
+    // Refused here, before the object is woken; the object checks it again.
+    let _ = shared::background::ask::answer_of(&response)?;
+    let stub = objects(env)?.stub(id)?;
+    let answering = Answering {
+        viewer: viewer.clone(),
+        request_id: asked,
+        response,
+    };
+    let answer = post(&stub, ANSWER_URL, &answering).await?;
     reply_of(answer, request_id).await
 }

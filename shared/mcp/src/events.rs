@@ -29,7 +29,17 @@ pub trait CallEvents {
     fn progress(&self, progress: f64, total: Option<f64>, message: Option<&str>);
     /// `level` as the server wrote it (`debug` … `emergency`); `data` is any JSON.
     fn log(&self, level: &str, logger: Option<&str>, data: &Value);
+    /// A server→client request during the call (`elicitation/create`,
+    /// `sampling/createMessage`…) that the holder of the call may have someone answer: the
+    /// answer's JSON-RPC `result` (`Ok`) or `error` object (`Err`). `None` (the default): it is
+    /// answered at once, as without a holder (`crate::jsonrpc::answer_server_request`).
+    fn ask<'s>(&'s self, _method: &str, _params: &Value) -> Option<Asked<'s>> {
+        None
+    }
 }
+
+/// What [`CallEvents::ask`] answers, later.
+pub type Asked<'s> = futures::future::LocalBoxFuture<'s, Result<Value, Value>>;
 
 /// Passes one notification to `sink` when it is one it wants.
 pub fn dispatch(sink: &dyn CallEvents, token: Option<&str>, method: &str, params: &Value) {

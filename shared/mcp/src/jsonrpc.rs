@@ -82,6 +82,23 @@ pub fn answer_server_request(id: &Value, method: &str, params: &Value) -> Value 
     }
 }
 
+/// The answer to a server→client request: the call's sink's when it asks someone
+/// ([`crate::events::CallEvents::ask`]), else [`answer_server_request`]'s.
+pub async fn answer_asking(
+    sink: Option<&dyn crate::events::CallEvents>,
+    id: &Value,
+    method: &str,
+    params: &Value,
+) -> Value {
+    match sink.and_then(|s| s.ask(method, params)) {
+        Some(asked) => match asked.await {
+            Ok(result) => response_ok(id, result),
+            Err(error) => json!({ "jsonrpc": "2.0", "id": id, "error": error }),
+        },
+        None => answer_server_request(id, method, params),
+    }
+}
+
 /// Parses one body: a single message or a batch (array) of messages.
 pub fn parse_body(bytes: &[u8]) -> Result<Vec<Incoming>, String> {
     let value: Value = serde_json::from_slice(bytes).map_err(|e| {

@@ -140,7 +140,7 @@ impl LegacySse {
                     method: m,
                     params,
                 } => {
-                    let answer = jsonrpc::answer_server_request(&id, &m, &params);
+                    let answer = jsonrpc::answer_asking(wire.events(), &id, &m, &params).await;
                     let _ = self.post(wire, &m, &answer).await;
                 }
                 Incoming::Notification { method: m, params } => wire.notified(&m, &params),

@@ -10,7 +10,8 @@
 //!   (progress, logging) and empty priming events before it are read and passed to the
 //!   call's sink if it has one (`crate::events`), else skipped; server→client
 //!   requests are answered at once (see [`jsonrpc::answer_server_request`]) so the server never
-//!   waits on us.
+//!   waits on us, unless the call's sink asks someone (`crate::events::CallEvents::ask`,
+//!   bounded by its own timeout).
 //! - A 404 on a request that carried a session id, or a 400 that names a missing session, is
 //!   [`Failure::SessionLost`]: the caller re-initializes once.
 //! - With [`Streamable::request_listening`] the standalone `GET` stream is open for the duration
@@ -205,7 +206,7 @@ impl Streamable {
         method: &str,
         params: &Value,
     ) {
-        let answer = jsonrpc::answer_server_request(id, method, params);
+        let answer = jsonrpc::answer_asking(wire.events(), id, method, params).await;
         if let Ok(mut resp) = wire
             .send(wire.post(&wire.endpoint.url, &self.headers(), &answer))
             .await

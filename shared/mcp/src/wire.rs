@@ -140,6 +140,11 @@ impl<'a, H: HttpClient> Wire<'a, H> {
         self.events.set(Some(sink));
     }
 
+    /// The call's sink, if one is set.
+    pub fn events(&self) -> Option<&'a dyn CallEvents> {
+        self.events.get()
+    }
+
     pub fn has_events(&self) -> bool {
         self.events.get().is_some()
     }

@@ -79,6 +79,7 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
     };
     // Refused before a confirmation token is used up.
     let plan = background::wait::plan_of(req, call.tool.long_running)?;
+    let ask_watchers = req.optional_bool("ask_watchers")?.unwrap_or(false);
     let direct = DirectLedger {
         db: s.db,
         cache: s.cache,
@@ -98,9 +99,9 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
     };
     match plan {
         Plan::Sync => {}
-        Plan::Async => return run_in_background(ctx, &call, ledger, ask, None).await,
+        Plan::Async => return run_in_background(ctx, &call, ledger, ask, None, ask_watchers).await,
         Plan::Wait(seconds) => {
-            return run_in_background(ctx, &call, ledger, ask, Some(seconds)).await
+            return run_in_background(ctx, &call, ledger, ask, Some(seconds), ask_watchers).await
         }
     }
     let cache_key = call.cache_key(ctx.team());
@@ -439,6 +440,7 @@ async fn run_in_background<D, C, H: Upstream>(
     ledger: &dyn Ledger,
     ask: Admit,
     wait_seconds: Option<u64>,
+    ask_watchers: bool,
 ) -> Result<Reply> {
     let s = &ctx.services;
     let background = ctx.background.ok_or_else(|| {
@@ -470,6 +472,7 @@ async fn run_in_background<D, C, H: Upstream>(
         idempotent: retry::idempotent_from_annotations(call.tool.annotations.as_ref()),
         timeout_ms,
         secrets: call.upstream.secrets.clone(),
+        ask_watchers,
     };
     if let Err(err) = background.start(&handoff).await {
         let now_ms = s.http.now_ms();

@@ -23,6 +23,9 @@ crate::text_enum::text_enum! {
         Progress = "progress",
         /// The server's `notifications/message`: `{level, logger?, data}`.
         Log = "log",
+        /// A server→client request relayed to a watcher (`/mcp`'s streamed call):
+        /// `{request_id, method, params}`; answered with `answer_execution`.
+        Request = "request",
         /// Final: the tool's result (`{status: success|error, result, duration_ms}`; a result
         /// with `isError` is `error` with the tool's own result).
         Result = "result",
@@ -35,7 +38,10 @@ crate::text_enum::text_enum! {
 
 impl EventKind {
     pub fn is_final(self) -> bool {
-        !matches!(self, EventKind::Progress | EventKind::Log)
+        !matches!(
+            self,
+            EventKind::Progress | EventKind::Log | EventKind::Request
+        )
     }
 }
 
@@ -131,6 +137,19 @@ impl Journal {
             body["logger"] = json!(logger);
         }
         self.next(EventKind::Log, body, at_ms)
+    }
+
+    /// A server→client request waiting for a watcher's answer under `request_id`; `None`
+    /// once the journal is final.
+    pub fn request(
+        &mut self,
+        request_id: &str,
+        method: &str,
+        params: &Value,
+        at_ms: u64,
+    ) -> Option<Event> {
+        let data = json!({ "request_id": request_id, "method": method, "params": params });
+        self.next(EventKind::Request, data, at_ms)
     }
 
     /// The one final event; `None` when the journal already has one (the first end wins).

@@ -25,6 +25,7 @@
 //! - A background call's time budget is the tool's `async_timeout_seconds` (an admin setting,
 //!   1..=[`MAX_ASYNC_TIMEOUT_SECS`]), else its `timeout_seconds`.
 
+pub mod ask;
 pub mod journal;
 pub mod stream;
 pub mod wait;
@@ -60,6 +61,7 @@ pub const START_URL: &str = "https://execution.internal/start";
 pub const STATE_URL: &str = "https://execution.internal/state";
 pub const WATCH_URL: &str = "https://execution.internal/watch";
 pub const CANCEL_URL: &str = "https://execution.internal/cancel";
+pub const ANSWER_URL: &str = "https://execution.internal/answer";
 pub const WAIT_URL: &str = "https://execution.internal/wait";
 
 crate::text_enum::text_enum! {
@@ -111,6 +113,10 @@ pub struct Handoff {
     pub timeout_ms: u64,
     /// The values to scrub from whatever comes back.
     pub secrets: Vec<String>,
+    /// `call_tool`'s `ask_watchers`: the server's requests during the call wait for a
+    /// watcher's answer (`ask`).
+    #[serde(default)]
+    pub ask_watchers: bool,
 }
 
 impl Handoff {

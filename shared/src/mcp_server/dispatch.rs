@@ -1,5 +1,6 @@
 //! Answers one MCP request over a [`Backend`] (the gateway's forwards to `list_tools` and
-//! `call_tool`): `initialize`, `server/discover`, `ping`, `tools/list`, `tools/call`.
+//! `call_tool`): `initialize`, `server/discover`, `ping`, `logging/setLevel`, `tools/list`,
+//! `tools/call` (with [`start_streamed`] for a call answered as an event stream).
 //!
 //! Invariants:
 //! - `tools/list` lists exactly what `list_tools` lists for the caller (enabled tools of
@@ -79,6 +80,21 @@ pub async fn respond<B: Backend>(req: &Request<'_>, backend: &B) -> Result<Value
             Value::Object(r)
         }
         "ping" => json!({}),
+        "logging/setLevel" => {
+            let level = req.params.get("level").and_then(Value::as_str);
+            if !level.is_some_and(|l| super::relay::LOG_LEVELS.contains(&l)) {
+                return Err(RpcFailure::new(
+                    200,
+                    INVALID_PARAMS,
+                    format!(
+                        "'level' must be one of {}",
+                        super::relay::LOG_LEVELS.join(", ")
+                    ),
+                ));
+            }
+            // Accepted, not kept (stateless): see `super::relay`.
+            json!({})
+        }
         "tools/list" => {
             let listed = backend.tools().await.map_err(api)?;
             json!({ "tools": scoped_tools(&listed, req.scope) })
@@ -124,7 +140,7 @@ fn about(scope: Scope<'_>) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert(
         "capabilities".into(),
-        json!({ "tools": { "listChanged": false } }),
+        json!({ "tools": { "listChanged": false }, "logging": {} }),
     );
     m.insert(
         "serverInfo".into(),
@@ -190,7 +206,17 @@ fn resolve(listed: &Value, scope: Scope<'_>, name: &str) -> Option<(String, Stri
     ))
 }
 
-async fn call<B: Backend>(req: &Request<'_>, backend: &B) -> Result<Value, RpcFailure> {
+/// A `tools/call` ready for `call_tool`, or its answer already.
+enum Prepared {
+    Answered(Value),
+    Call {
+        body: Value,
+        name: String,
+        arguments: Value,
+    },
+}
+
+async fn prepare<B: Backend>(req: &Request<'_>, backend: &B) -> Result<Prepared, RpcFailure> {
     let api = |e: Error| super::message::rpc_error(&e, req.request_id);
     let invalid = |m: &str| RpcFailure::new(200, INVALID_PARAMS, m.to_string());
     let name = req
@@ -227,7 +253,7 @@ async fn call<B: Backend>(req: &Request<'_>, backend: &B) -> Result<Value, RpcFa
     if req.stateless {
         match confirm::answer(req.params) {
             Some(Ok(confirmed)) => token = Some(confirmed),
-            Some(Err(refusal)) => return Ok(text_result(refusal, Map::new())),
+            Some(Err(refusal)) => return Ok(Prepared::Answered(text_result(refusal, Map::new()))),
             None => {}
         }
     }
@@ -235,16 +261,80 @@ async fn call<B: Backend>(req: &Request<'_>, backend: &B) -> Result<Value, RpcFa
         body["confirmation_token"] = json!(token);
     }
     let arguments = body.get("parameters").cloned().unwrap_or(json!({}));
-    let (status, answer) = backend.call(body).await.map_err(api)?;
+    Ok(Prepared::Call {
+        body,
+        name: name.to_string(),
+        arguments,
+    })
+}
+
+/// What `call_tool` answered, as a `tools/call` result.
+fn answered(
+    req: &Request<'_>,
+    name: &str,
+    arguments: &Value,
+    (status, answer): (u16, Value),
+) -> Result<Value, RpcFailure> {
     if status == 200
         && answer["confirmation_required"] == true
         && confirm::can_elicit(req.params, req.stateless)
     {
         if let Some(token) = answer["confirmation_token"].as_str() {
-            return Ok(confirm::ask(name, &arguments, token));
+            return Ok(confirm::ask(name, arguments, token));
         }
     }
     tool_result(status, &answer, name, req.request_id)
+}
+
+async fn call<B: Backend>(req: &Request<'_>, backend: &B) -> Result<Value, RpcFailure> {
+    let api = |e: Error| super::message::rpc_error(&e, req.request_id);
+    match prepare(req, backend).await? {
+        Prepared::Answered(result) => Ok(result),
+        Prepared::Call {
+            body,
+            name,
+            arguments,
+        } => {
+            let answer = backend.call(body).await.map_err(api)?;
+            answered(req, &name, &arguments, answer)
+        }
+    }
+}
+
+/// A `tools/call` started for an event-stream answer (`super::relay`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Started {
+    /// Running in the background: relay this execution's events.
+    Running { execution_id: String, name: String },
+    /// Answered at once (refused, confirmation needed, a cached result…): the JSON answer.
+    Answered(Value),
+}
+
+/// Starts a `tools/call` as a background execution (`call_tool` with `"mode": "async"`);
+/// every check before the upstream call is the synchronous call's.
+pub async fn start_streamed<B: Backend>(
+    req: &Request<'_>,
+    backend: &B,
+) -> Result<Started, RpcFailure> {
+    let api = |e: Error| super::message::rpc_error(&e, req.request_id);
+    let (mut body, name, arguments) = match prepare(req, backend).await? {
+        Prepared::Answered(result) => return Ok(Started::Answered(result)),
+        Prepared::Call {
+            body,
+            name,
+            arguments,
+        } => (body, name, arguments),
+    };
+    body["mode"] = json!("async");
+    body["ask_watchers"] = json!(true);
+    let (status, answer) = backend.call(body).await.map_err(api)?;
+    match (status, answer["execution_id"].as_str()) {
+        (202, Some(id)) => Ok(Started::Running {
+            execution_id: id.to_string(),
+            name,
+        }),
+        _ => answered(req, &name, &arguments, (status, answer)).map(Started::Answered),
+    }
 }
 
 fn text_result(text: String, meta: Map<String, Value>) -> Value {

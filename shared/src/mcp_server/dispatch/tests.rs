@@ -80,7 +80,7 @@ async fn ask(
 }
 
 #[tokio::test(flavor = "current_thread")]
-async fn initialize_negotiates_and_declares_tools_only() {
+async fn initialize_negotiates_and_declares_tools_and_logging() {
     let r = ask(
         &ok_team(),
         Scope::Team,
@@ -90,7 +90,10 @@ async fn initialize_negotiates_and_declares_tools_only() {
     .await
     .unwrap();
     assert_eq!(r["protocolVersion"], "2025-06-18");
-    assert_eq!(r["capabilities"], json!({"tools": {"listChanged": false}}));
+    assert_eq!(
+        r["capabilities"],
+        json!({"tools": {"listChanged": false}, "logging": {}})
+    );
     let r = ask(
         &ok_team(),
         Scope::Team,
@@ -325,4 +328,61 @@ async fn a_stateless_client_with_elicitation_is_asked_and_its_yes_runs_the_call(
     .await
     .unwrap();
     assert_eq!(team.calls.borrow()[1]["confirmation_token"], "v1.tok");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_streamed_call_runs_in_the_background_and_an_immediate_answer_stays_json() {
+    let params = json!({"name": "demo__echo", "arguments": {"message": "hi"},
+                        "_meta": {"progressToken": "p"}});
+    let req = Request {
+        method: "tools/call",
+        params: &params,
+        stateless: false,
+        scope: Scope::Team,
+        request_id: "req-1",
+    };
+    let running = Team::answering(
+        202,
+        json!({"success": true, "execution_id": "ex-9", "status": "running"}),
+    );
+    assert_eq!(
+        start_streamed(&req, &running).await.unwrap(),
+        Started::Running {
+            execution_id: "ex-9".into(),
+            name: "demo__echo".into()
+        }
+    );
+    assert_eq!(running.calls.borrow()[0]["mode"], "async");
+    assert_eq!(running.calls.borrow()[0]["ask_watchers"], true);
+    assert_eq!(running.calls.borrow()[0]["tool_name"], "echo");
+    let refused = Team::answering(
+        400,
+        json!({"code": "validation_error", "message": "bad arguments"}),
+    );
+    match start_streamed(&req, &refused).await.unwrap() {
+        Started::Answered(r) => assert_eq!(r["isError"], true),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn set_level_accepts_the_spec_levels_only() {
+    let ok = ask(
+        &ok_team(),
+        Scope::Team,
+        "logging/setLevel",
+        json!({"level": "debug"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ok, json!({}));
+    let err = ask(
+        &ok_team(),
+        Scope::Team,
+        "logging/setLevel",
+        json!({"level": "loud"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code, INVALID_PARAMS);
 }
