@@ -6,7 +6,9 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+started=$SECONDS
+# Each step says when it starts (seconds since the start), so a slow run shows where it went.
+step() { printf '\n\033[1m== [%ss] %s\033[0m\n' "$((SECONDS - started))" "$*"; }
 
 step "install"
 scripts/install.sh
