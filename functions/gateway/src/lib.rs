@@ -452,14 +452,7 @@ pub(crate) async fn forward_raw(
     if status == 200 && content_type.as_deref() == Some(stream::CONTENT_TYPE) {
         // An event stream (watch_execution) is relayed as it comes, never buffered.
         let body = upstream.stream().or_internal("relaying the event stream")?;
-        let response = Response::from_stream(body).or_internal("relaying the event stream")?;
-        let headers = response.headers();
-        headers
-            .set("content-type", stream::CONTENT_TYPE)
-            .or_internal("relaying the event stream")?;
-        headers
-            .set("cache-control", "no-cache")
-            .or_internal("relaying the event stream")?;
+        let response = edge_cloudflare::event_stream::response(body, "relaying the event stream")?;
         return Ok(Relayed::Stream(response));
     }
     let bytes = upstream

@@ -15,7 +15,7 @@ use edge_cloudflare::{Bindings, WorkerResultExt};
 use futures::StreamExt;
 use serde_json::{json, Value};
 use shared::api::{Action, BackgroundAction};
-use shared::background::{stream, MAX_ASYNC_TIMEOUT_SECS};
+use shared::background::MAX_ASYNC_TIMEOUT_SECS;
 use shared::cache::Cache;
 use shared::gateway::binding_of;
 use shared::identity::Identity;
@@ -121,15 +121,7 @@ pub(crate) async fn relay_call(env: &Env, call: StreamedCall<'_>) -> Result<Resp
             }
         }
     });
-    let response = Response::from_stream(messages).or_internal("the call's event stream")?;
-    let headers = response.headers();
-    headers
-        .set("content-type", stream::CONTENT_TYPE)
-        .or_internal("the call's event stream")?;
-    headers
-        .set("cache-control", "no-cache")
-        .or_internal("the call's event stream")?;
-    Ok(response)
+    edge_cloudflare::event_stream::response(messages, "the call's event stream")
 }
 
 /// The execution a client's cancelled request runs as, taken from KV (`None`: no streamed

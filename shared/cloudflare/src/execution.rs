@@ -374,24 +374,12 @@ impl Execution {
         if journal.is_running() {
             self.watchers.borrow_mut().push(tx);
         }
-        let response = Response::from_stream(rx).or_internal("watch stream")?;
-        let headers = response.headers();
-        headers
-            .set("content-type", stream::CONTENT_TYPE)
-            .or_internal("watch headers")?;
-        headers
-            .set("cache-control", "no-cache")
-            .or_internal("watch headers")?;
-        Ok(response)
+        crate::event_stream::response(rx, "watch stream")
     }
 
     /// A watcher's answer to a waiting server→client request (see `shared::background::ask`).
     fn answer(&self, answering: &Answering) -> Result<(u16, Value), Error> {
-        let viewing = Viewing {
-            viewer: answering.viewer.clone(),
-            last_event_id: None,
-            wait_ms: None,
-        };
+        let viewing = Viewing::by(&answering.viewer);
         let (record, _) = self.visible(&viewing)?;
         let answer = ask::answer_of(&answering.response)?;
         let waiting = self.asking.borrow_mut().remove(&answering.request_id);

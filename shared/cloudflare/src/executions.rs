@@ -105,9 +105,8 @@ impl Background for ExecutionObjects {
         Box::pin(async move {
             let stub = self.stub(execution_id)?;
             let viewing = Viewing {
-                viewer: viewer.clone(),
-                last_event_id: None,
                 wait_ms: Some(wait_ms),
+                ..Viewing::by(viewer)
             };
             let mut answer = post(&stub, WAIT_URL, &viewing).await?;
             if answer.status_code() != 200 {
@@ -157,11 +156,7 @@ pub async fn state(
 ) -> Result<Option<Reply>> {
     let id = execution_id(req)?;
     let stub = objects(env)?.stub(id)?;
-    let viewing = Viewing {
-        viewer: viewer.clone(),
-        last_event_id: None,
-        wait_ms: None,
-    };
+    let viewing = Viewing::by(viewer);
     let answer = post(&stub, STATE_URL, &viewing).await?;
     if answer.status_code() == 404 {
         return Ok(None);
@@ -181,9 +176,8 @@ pub async fn watch(
     let last_event_id = stream::resume_point(None, req.body.get("last_event_id"))?;
     let stub = objects(env)?.stub(id)?;
     let viewing = Viewing {
-        viewer: viewer.clone(),
         last_event_id,
-        wait_ms: None,
+        ..Viewing::by(viewer)
     };
     let mut answer = post(&stub, WATCH_URL, &viewing).await?;
     if answer.status_code() != 200 {
@@ -192,14 +186,7 @@ pub async fn watch(
     let body = answer
         .stream()
         .or_internal("the execution's event stream")?;
-    let response = Response::from_stream(body).or_internal("the execution's event stream")?;
-    let headers = response.headers();
-    headers
-        .set("content-type", stream::CONTENT_TYPE)
-        .or_internal("watch headers")?;
-    headers
-        .set("cache-control", "no-cache")
-        .or_internal("watch headers")?;
+    let response = crate::event_stream::response(body, "the execution's event stream")?;
     Ok(Answer::Response(response))
 }
 
@@ -212,11 +199,7 @@ pub async fn cancel(
 ) -> Result<Reply> {
     let id = execution_id(req)?;
     let stub = objects(env)?.stub(id)?;
-    let viewing = Viewing {
-        viewer: viewer.clone(),
-        last_event_id: None,
-        wait_ms: None,
-    };
+    let viewing = Viewing::by(viewer);
     let answer = post(&stub, CANCEL_URL, &viewing).await?;
     reply_of(answer, request_id).await
 }

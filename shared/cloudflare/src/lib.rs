@@ -27,6 +27,7 @@ pub mod breaker_store;
 pub mod cron;
 pub mod d1;
 pub mod error;
+pub mod event_stream;
 #[cfg(feature = "execution")]
 pub mod execution;
 pub mod executions;

@@ -141,6 +141,17 @@ pub struct Viewing {
     pub wait_ms: Option<u64>,
 }
 
+impl Viewing {
+    /// `viewer` asking for the execution's state, with no resume point and no wait.
+    pub fn by(viewer: &Identity) -> Viewing {
+        Viewing {
+            viewer: viewer.clone(),
+            last_event_id: None,
+            wait_ms: None,
+        }
+    }
+}
+
 /// The execution as the API shows it: the record's public part and the journal's state;
 /// `status` is `running` until the final event. `id` and `execution_id` are the same (`id` is
 /// what the document's `Execution` and the D1 rows name it).
