@@ -9,6 +9,25 @@ cd "$root"
 started=$SECONDS
 # Each step says when it starts (seconds since the start), so a slow run shows where it went.
 step() { printf '\n\033[1m== [%ss] %s\033[0m\n' "$((SECONDS - started))" "$*"; }
+# A step that runs beside the next ones: its output goes to target/<name>.log, printed when awaited.
+declare -A beside=()
+background() {
+  local name=$1
+  shift
+  # Its own process group (setsid), so that stopping it stops what it started.
+  setsid "$@" >"target/$name.log" 2>&1 &
+  beside[$name]=$!
+}
+await() {
+  local rc=0
+  wait "${beside[$1]}" || rc=$?
+  unset "beside[$1]"
+  step "$1 (ran beside the steps above): output of target/$1.log"
+  cat "target/$1.log"
+  [ "$rc" -eq 0 ] || { echo "$1 failed (exit $rc)" >&2; exit "$rc"; }
+}
+# A failing step stops the run: what still runs beside it stops too.
+trap 'for pid in "${beside[@]}"; do kill -- "-$pid" 2>/dev/null || true; done' EXIT
 
 step "install"
 scripts/install.sh
@@ -37,21 +56,23 @@ cargo clippy --workspace --exclude integration --exclude stdio_bridge --target w
 step "native tests: core logic, SQL on SQLite, JWT, MCP client against real servers"
 cargo test --workspace --exclude integration --features shared/native
 
-step "TypeScript client: tsc, node:test unit tests, browser bundle (scripts/check-client.sh)"
-scripts/check-client.sh
+mkdir -p target
+step "TypeScript client: tsc, node:test unit tests, browser bundle (scripts/check-client.sh), beside the wasm builds"
+background client scripts/check-client.sh
 
 step "wasm builds of every worker (fastdev profile)"
-mkdir -p target
 if ! MCP_EDGE_PROFILE=fastdev scripts/build-workers.sh >target/build-workers.log 2>&1; then
   tail -n 60 target/build-workers.log
   exit 1
 fi
 grep '^build-worker' target/build-workers.log
+await client
 
-step "integration tests: all workers under wrangler dev, real MCP servers, D1 checked"
-MCP_EDGE_PREBUILT=1 cargo test -p integration -- --test-threads=1
+step "stdio bridge container (scripts/check-container.sh), beside the integration tests: wrangler deploy --dry-run with [[containers]], Dockerfile lint, the image built and run with Docker, bridge tests against it"
+background container scripts/check-container.sh
 
-step "stdio bridge container: wrangler deploy --dry-run with [[containers]], Dockerfile lint, the image built and run with Docker, bridge tests against it"
-scripts/check-container.sh
+step "integration tests (scripts/integration-tests.sh): all workers under wrangler dev, real MCP servers, D1 checked"
+scripts/integration-tests.sh
+await container
 
 step "all tests passed"
