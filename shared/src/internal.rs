@@ -25,6 +25,7 @@ use sha2::Sha256;
 
 use crate::error::{Error, Result};
 use crate::identity::Identity;
+use crate::ledger::reservation::Reservation;
 
 /// The header that carries the signature.
 pub const SIGNATURE_HEADER: &str = "x-mcp-edge-signature";
@@ -58,6 +59,10 @@ pub struct Envelope {
     /// the upstream servers it calls; `None` from a gateway that predates it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traceparent: Option<String>,
+    /// The `pending` record the team's gate reserved for this `call_tool`
+    /// (`crate::ledger::reservation`); `None`: none (call_tool starts the record itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reservation: Option<Reservation>,
 }
 
 impl std::fmt::Debug for Envelope {
@@ -73,6 +78,7 @@ impl std::fmt::Debug for Envelope {
             .field("request_fields", &fields)
             .field("config_version", &self.config_version)
             .field("traceparent", &self.traceparent)
+            .field("reservation", &self.reservation)
             .finish()
     }
 }
@@ -236,6 +242,7 @@ mod tests {
             request: Value::Object(request.body.clone()),
             config_version: Some("epoch.1".into()),
             traceparent: None,
+            reservation: None,
         };
         for text in [format!("{request:?}"), format!("{envelope:?}")] {
             assert!(!text.contains("key-8a7b6c5d4e"), "{text}");

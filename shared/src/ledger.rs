@@ -8,7 +8,9 @@
 //! D1 write on the call's path. Finished records are flushed to D1 in batches by the object's
 //! alarm ([`flush_statements`]): one D1 transaction per batch whatever its size, so D1's write
 //! rate follows the number of batches, not of calls. Without the object (unit tests, a worker
-//! without the binding) the database itself is the ledger ([`DirectLedger`]).
+//! without the binding) the database itself is the ledger ([`DirectLedger`]). For an admitted
+//! `call_tool` the team's gate writes the `pending` record itself, in the request that admits
+//! the call ([`reservation`]): call_tool's `start` then costs no trip ([`Admit::Reserved`]).
 //!
 //! Invariants:
 //! - A record is started at most once and ends at most once: `finish` only ends a `pending`
@@ -41,11 +43,15 @@ use crate::repo::rollups::{self, ExecutionFact};
 use crate::stmt;
 use crate::time::iso_from_ms;
 
+pub mod reservation;
+
 /// Where the team's object takes a [`StartRequest`], a [`FinishRequest`] and an
 /// [`AdmitRequest`].
 pub const START_URL: &str = "https://rate-limiter.internal/ledger/start";
 pub const FINISH_URL: &str = "https://rate-limiter.internal/ledger/finish";
 pub const ADMIT_URL: &str = "https://rate-limiter.internal/ledger/admit";
+/// Where the team's object drops a reservation that never went upstream ([`DiscardRequest`]).
+pub const DISCARD_URL: &str = "https://rate-limiter.internal/ledger/discard";
 /// `start` of a background execution ([`BackgroundStart`]), counted against the team's cap.
 pub const START_BACKGROUND_URL: &str = "https://rate-limiter.internal/ledger/start-background";
 /// The team's object flushes finished records this long after the first of them ends
@@ -139,6 +145,10 @@ pub enum Admit {
     /// An earlier [`Ledger::admit`] let this call through (a call that redeems a confirmation
     /// between the verdict and the record).
     Admitted,
+    /// The team's gate admitted this call and reserved its record under the record's id
+    /// ([`reservation`]): nothing is asked or stored now; `finish` completes the record (a
+    /// background start completes it at once).
+    Reserved,
 }
 
 /// `start`, as it travels to the team's object.
@@ -191,9 +201,19 @@ pub struct AdmitRequest {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FinishRequest {
     pub end: End,
+    /// The record as call_tool completed it, when the gate reserved it ([`reservation`]):
+    /// stored with the end (the reservation lacked the input, tool and credential).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<Record>,
     pub server_id: String,
     /// The server fault that ended the call, for its breaker; `None` when the server answered.
     pub fault: Option<String>,
+}
+
+/// Which reservation to drop: one still unfinished that the gate made ([`reservation`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DiscardRequest {
+    pub id: String,
 }
 
 /// Where `call_tool` records its calls and where its server's circuit breaker
@@ -220,6 +240,16 @@ pub trait Ledger {
         end: &'a End,
         fault: Option<&'a str>,
     ) -> LocalBoxFuture<'a, Result<()>>;
+    /// The record the team's gate reserved for this request ([`reservation`]): its id is the
+    /// call's execution id, and starting it is [`Admit::Reserved`]. `None`: nothing reserved.
+    fn reserved(&self) -> Option<&str> {
+        None
+    }
+    /// Drops the reservation `id` (a call that never went upstream); a reservation that was
+    /// started, finished or ended meanwhile stays. A ledger may deliver it after the reply.
+    fn discard<'a>(&'a self, _id: &'a str) -> LocalBoxFuture<'a, Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
     /// [`Ledger::start`] of a background execution, counted against the team's `cap` of
     /// running ones (full: 429 `rate_limit`, nothing stored). Only the team's object counts
     /// them; other ledgers refuse background executions.
@@ -266,7 +296,9 @@ impl<D: Database, C: Cache> Ledger for DirectLedger<'_, D, C> {
         Box::pin(async move {
             let gate = match admit {
                 Admit::AskBreaker => self.verdict(&r.server_id, budget_ms, r.started_ms).await,
-                Admit::Admitted => Gate::Allow,
+                // The database holds no reservation (only the team's object makes them):
+                // the row is inserted now.
+                Admit::Admitted | Admit::Reserved => Gate::Allow,
             };
             if matches!(gate, Gate::Reject { .. }) {
                 return Ok(gate);

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod bridge;
 pub mod browser;
 pub mod jwt;
+pub mod objects;
 pub mod proc;
 pub mod servers;
 pub mod stack;

@@ -10,11 +10,17 @@
 //!   reads executions, which flushes first, or until `MAX_BATCH` calls have ended.
 //! - Every answer says where its time went (`Server-Timing`, the action's stages prefixed `a-`);
 //!   the circuit breaker's verdict travels with the ledger's start (no stage of its own).
+//! - The team's gate writes an admitted call's `pending` record in the same request that admits
+//!   it (`shared::ledger::reservation`): while a call runs upstream, the team object's ledger
+//!   holds its record as the gate reserved it (call_tool stored nothing more), and its end
+//!   completes it (input, tool) on its way to D1; a call refused after the gate leaves no
+//!   record behind.
 //! - `list_tools` is answered from the gateway isolate's memory while the team's configuration
 //!   version holds (no forward, still rate-limited), never across teams, and not after a change.
 
 use std::collections::BTreeSet;
 
+use integration::objects::{ledger_rows, LedgerRow};
 use integration::servers::python_streamable;
 use integration::stack::{Answer, Stack, LEDGER_FLUSH_DELAY};
 use serde_json::{json, Value};
@@ -215,6 +221,114 @@ fn call_tool_serves_cached_targets_records_in_the_ledger_and_reports_its_stages(
     stack.await_rows(
         &format!("SELECT id FROM mcp_tool_executions WHERE id IN ({list})"),
         MAX_BATCH,
+    );
+}
+
+/// How long the `sleep` call runs upstream: long enough to look at the ledger meanwhile.
+const SLEEP_SECS: u64 = 3;
+
+/// The team objects' ledger rows once `pick` finds one (or panics with what it saw after 20 s).
+fn await_ledger_row(stack: &Stack, what: &str, pick: impl Fn(&LedgerRow) -> bool) -> LedgerRow {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let rows = ledger_rows(stack.state_dir());
+        if let Some(row) = rows.iter().find(|r| pick(r)) {
+            return row.clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "{what}: {rows:?}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn the_gate_writes_the_pending_record_before_call_tool_runs_and_the_end_completes_it() {
+    let python = python_streamable();
+    let stack = Stack::start(SEED);
+    let admin = stack.token("hana", "team-h", "admin");
+    let member = stack.token("hugo", "team-h", "member");
+    let created = admin_ok(
+        &stack,
+        &admin,
+        json!({"action": "create_server", "name": "py", "server_type": "http",
+               "config": {"url": python.url}, "sync": true}),
+    );
+    let server_id = created.body["server"]["id"].as_str().unwrap().to_string();
+
+    let call = json!({"action": "call_tool", "server_id": server_id, "tool_name": "sleep",
+                      "parameters": {"seconds": SLEEP_SECS}});
+    let answer = std::thread::scope(|scope| {
+        let running = scope.spawn(|| stack.call(&member, call.clone()));
+        // While it sleeps upstream: its record is in the ledger, running, and still the
+        // reservation the gate wrote (no `start` of call_tool's replaced it).
+        let row = await_ledger_row(&stack, "the running call's record", |r| {
+            r.record["tool_name"] == "sleep" && !r.ended
+        });
+        assert!(row.reserved, "written by the gate: {row:?}");
+        assert_eq!(row.record["server_id"], server_id.as_str(), "{row:?}");
+        assert_eq!(row.record["user_id"], "hugo", "{row:?}");
+        let answer = running.join().expect("the call's thread");
+        assert_eq!(
+            answer.body["execution_id"],
+            row.id.as_str(),
+            "{}",
+            answer.text
+        );
+        assert_eq!(
+            answer.header("x-request-id"),
+            row.record["request_id"].as_str(),
+            "the gate reserved it for this very request"
+        );
+        answer
+    });
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let id = answer.body["execution_id"].as_str().unwrap();
+
+    // Its end completed the record: D1 gets the input and the tool, once.
+    let row = &stack.await_rows(
+        &format!(
+            "SELECT status, input, tool_id FROM mcp_tool_executions WHERE id = '{id}' \
+             AND status != 'pending'"
+        ),
+        1,
+    )[0];
+    assert_eq!(row["status"], "success", "{row}");
+    let input: Value = serde_json::from_str(row["input"].as_str().unwrap()).unwrap();
+    assert_eq!(input, json!({"seconds": SLEEP_SECS}), "{row}");
+    assert!(
+        row["tool_id"].as_str().is_some_and(|t| !t.is_empty()),
+        "{row}"
+    );
+
+    // Refused after the gate (no such tool): its reservation is dropped, nothing recorded.
+    let refused = stack.call(
+        &member,
+        json!({"action": "call_tool", "server_id": server_id, "tool_name": "nope"}),
+    );
+    assert_eq!(refused.status, 404, "{}", refused.text);
+    let refused_id = refused.header("x-request-id").unwrap().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let rows = ledger_rows(stack.state_dir());
+        if rows
+            .iter()
+            .all(|r| r.record["request_id"] != refused_id.as_str())
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the refused call's reservation stayed: {rows:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let listed = stack.call(&member, json!({"action": "list_executions", "limit": 200}));
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    let executions = listed.body["executions"].as_array().unwrap();
+    assert_eq!(
+        executions.len(),
+        1,
+        "only the call that ran: {}",
+        listed.text
     );
 }
 

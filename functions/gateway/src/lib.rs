@@ -34,6 +34,7 @@ use shared::identity::{Identity, Role};
 use shared::internal::{
     action_url, is_refused_envelope, Envelope, SIGNATURE_HEADER, SIGNING_KEY_VAR,
 };
+use shared::ledger::reservation::{self, Reservation, ReserveRequest};
 use shared::membership::{keys, requested_team, resolve_team, TEAMS_HINT_MEMO_MS, TEAM_HEADER};
 use shared::timing::{self, Timings};
 use shared::trace::{self, TraceContext};
@@ -231,9 +232,10 @@ async fn handle(
     at = timings.lap("auth", at, now_ms());
     let action = request.action;
     let mut config_version = None;
+    let mut reservation = None;
     let identity = if action.needs_team() {
         let requested = request.optional_str("team_id", shared::api::MAX_ID_LEN)?;
-        let (identity, version) = enter_team(
+        let entered = enter_team(
             env,
             verified,
             requested,
@@ -242,11 +244,13 @@ async fn handle(
             request_id,
             limit_headers,
             timings,
+            reservation::wanted(action, &request),
         )
         .await?;
-        config_version = version;
+        config_version = entered.config_version;
+        reservation = entered.reservation;
         at = now_ms();
-        identity
+        entered.identity
     } else {
         // create_team: the admin worker creates this team, owned by the caller, only if the
         // caller is in no team yet.
@@ -293,6 +297,7 @@ async fn handle(
         request: fields,
         config_version,
         traceparent: Some(trace.header()),
+        reservation,
     };
     let remember = memo_key.as_deref().map(|key| (key, http.now_ms()));
     let forwarded = forward(
@@ -322,9 +327,18 @@ async fn handle(
     forwarded
 }
 
+/// What [`enter_team`] found: who the caller is in the team, the team's configuration version,
+/// and the `call_tool` record the gate reserved, if it was asked to and did.
+pub(crate) struct Entered {
+    pub(crate) identity: Identity,
+    pub(crate) config_version: Option<String>,
+    pub(crate) reservation: Option<Reservation>,
+}
+
 /// The caller's identity in the team they chose (`requested` in the body, `team_header`),
 /// once the team's gate admitted them for `action` (membership, role, rate limit: the
-/// limiter's headers land in `limit_headers`); also the team's configuration version.
+/// limiter's headers land in `limit_headers`); also the team's configuration version and,
+/// for `reserve`, the reserved record (`shared::ledger::reservation`).
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn enter_team(
     env: &Env,
@@ -335,7 +349,8 @@ pub(crate) async fn enter_team(
     request_id: &str,
     limit_headers: &mut Vec<(&'static str, String)>,
     timings: &Timings,
-) -> Result<(Identity, Option<String>), Error> {
+    reserve: Option<ReserveRequest>,
+) -> Result<Entered, Error> {
     let mut at = now_ms();
     let http = FetchHttp::new();
     let cache = Bindings::new(env).cache()?;
@@ -349,8 +364,16 @@ pub(crate) async fn enter_team(
     };
     let choice = resolve_team(&verified, requested, &db, &hints).await?;
     at = timings.lap("team", at, now_ms());
-    let answer =
-        limiter::consult(env, &choice, &verified.user_id, action, request_id, WORKER).await?;
+    let answer = limiter::consult(
+        env,
+        &choice,
+        &verified.user_id,
+        action,
+        request_id,
+        WORKER,
+        reserve,
+    )
+    .await?;
     timings.lap("gate", at, now_ms());
     let role = match answer.admission.into_role(&choice.team_id, action) {
         Ok(role) => role,
@@ -373,7 +396,11 @@ pub(crate) async fn enter_team(
         team_id: choice.team_id,
         role,
     };
-    Ok((identity, answer.config_version))
+    Ok(Entered {
+        identity,
+        config_version: answer.config_version,
+        reservation: answer.reservation,
+    })
 }
 
 /// Signs the envelope (serialised once: the MAC covers exactly the bytes sent), sends it to

@@ -170,7 +170,7 @@ async fn answer(
     let (method, params) = match message::parse(&body)? {
         Incoming::Accepted => {
             if let Some((execution_id, asked, response)) = relay::routed_answer(&body) {
-                let (identity, _) = enter_team(
+                let identity = enter_team(
                     env,
                     verified,
                     None,
@@ -179,9 +179,11 @@ async fn answer(
                     request_id,
                     limit_headers,
                     timings,
+                    None,
                 )
                 .await
-                .map_err(api)?;
+                .map_err(api)?
+                .identity;
                 let answering = Answering {
                     execution_id: &execution_id,
                     request_id: &asked,
@@ -196,7 +198,7 @@ async fn answer(
                     .await
                     .map_err(api)?;
                 if let Some(execution_id) = found {
-                    let (identity, _) = enter_team(
+                    let identity = enter_team(
                         env,
                         verified,
                         None,
@@ -205,9 +207,11 @@ async fn answer(
                         request_id,
                         limit_headers,
                         timings,
+                        None,
                     )
                     .await
-                    .map_err(api)?;
+                    .map_err(api)?
+                    .identity;
                     cancel(env, &identity, request_id, traceparent, &execution_id)
                         .await
                         .map_err(api)?;
@@ -235,7 +239,9 @@ async fn answer(
     } else {
         Action::ListTools
     };
-    let (identity, config_version) = enter_team(
+    // `tools/call` names a tool, whose server is known only after the gate: nothing reserved
+    // (call_tool starts the record itself).
+    let entered = enter_team(
         env,
         verified,
         None,
@@ -244,9 +250,11 @@ async fn answer(
         request_id,
         limit_headers,
         timings,
+        None,
     )
     .await
     .map_err(api)?;
+    let (identity, config_version) = (entered.identity, entered.config_version);
     *who.borrow_mut() = Some(Who {
         action: match method.as_str() {
             "tools/call" => "mcp tools/call",
@@ -338,6 +346,8 @@ impl Forwarder<'_> {
                     request: fields,
                     config_version: self.config_version.map(str::to_string),
                     traceparent: Some(self.traceparent.to_string()),
+                    // `/mcp` learns the server of a tool after its gate: nothing reserved.
+                    reservation: None,
                 };
                 let remember = key.as_deref().map(|k| (k, self.now_ms));
                 let answer = forward_raw(

@@ -41,6 +41,7 @@ async fn send(
         request,
         config_version: None,
         traceparent: Some(traceparent.to_string()),
+        reservation: None,
     };
     forward_raw(
         env,

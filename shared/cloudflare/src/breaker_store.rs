@@ -47,6 +47,11 @@ impl BreakerStore {
         Ok(gate)
     }
 
+    /// Whether `server_id`'s breaker is closed (changes nothing; `Book::is_closed`).
+    pub fn is_closed(&self, sql: &SqlStorage, server_id: &str) -> Result<bool, Error> {
+        self.with_book(sql, |b| b.is_closed(server_id))
+    }
+
     /// How a call to `server_id` went (`fault`: the server fault's text).
     pub fn record(
         &self,

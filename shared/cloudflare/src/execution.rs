@@ -716,6 +716,8 @@ impl Execution {
         end.error = end.error.map(|e| truncate(&e, MAX_STORED_ERROR));
         let finish = FinishRequest {
             end,
+            // Its background start completed any reservation already.
+            record: None,
             server_id: record.server_id.clone(),
             fault,
         };

@@ -4,6 +4,11 @@
 //! Durable Object's storage writes are durable before its answer leaves it), with the
 //! verdict of the server's circuit breaker, which the object keeps too.
 //!
+//! When the team's gate reserved the call's record (`shared::ledger::reservation`), `start`
+//! makes no trip at all ([`Admit::Reserved`]): the record is durable already; `finish` then
+//! carries the completed record with the end, and a call that never went upstream discards
+//! the reservation, after the reply like `finish`.
+//!
 //! `finish` is off the response path: the end is handed to the runtime (`waitUntil`), which
 //! delivers it after the reply has left, with one retry. The record was durable before the
 //! call went upstream, so if the end never arrives (the runtime dropped the worker), the
@@ -17,8 +22,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use shared::breaker::Gate;
 use shared::ledger::{
-    Admit, AdmitRequest, BackgroundStart, BackgroundVerdict, End, FinishRequest, Ledger, Record,
-    StartRequest, ADMIT_URL, FINISH_URL, START_BACKGROUND_URL, START_URL,
+    Admit, AdmitRequest, BackgroundStart, BackgroundVerdict, DiscardRequest, End, FinishRequest,
+    Ledger, Record, StartRequest, ADMIT_URL, DISCARD_URL, FINISH_URL, START_BACKGROUND_URL,
+    START_URL,
 };
 use shared::{Error, Result};
 use worker::{Context, Stub};
@@ -32,6 +38,8 @@ pub struct TeamLedger<'c> {
     stub: Rc<Stub>,
     /// The invocation's context: `finish` is delivered through its `waitUntil`.
     context: &'c Context,
+    /// The record the team's gate reserved for this request (`shared::ledger::reservation`).
+    reserved: Option<String>,
 }
 
 impl<'c> TeamLedger<'c> {
@@ -41,11 +49,13 @@ impl<'c> TeamLedger<'c> {
         bindings: &Bindings<'_>,
         team_id: &str,
         context: &'c Context,
+        reserved: Option<String>,
     ) -> Option<TeamLedger<'c>> {
         let stub = stub(bindings.env(), BINDING, team_id).ok()?;
         Some(TeamLedger {
             stub: Rc::new(stub),
             context,
+            reserved,
         })
     }
 }
@@ -57,22 +67,24 @@ async fn post<T: Serialize, A: DeserializeOwned>(stub: &Stub, url: &str, body: &
         .map_err(|e| Error::internal(format!("team object answer undecodable: {e}")))
 }
 
-/// Delivers an end after the reply, retrying once; a lost end is logged (the object ends the
-/// record at its deadline).
-async fn deliver(stub: Rc<Stub>, finish: FinishRequest) {
-    let mut outcome = post::<_, serde_json::Value>(&stub, FINISH_URL, &finish).await;
+/// Delivers an end (or a discard) after the reply, retrying once; a lost one is logged (the
+/// object ends the record at its deadline).
+async fn deliver<T: Serialize>(stub: Rc<Stub>, url: &'static str, body: T, id: String) {
+    let mut outcome = post::<_, serde_json::Value>(&stub, url, &body).await;
     if outcome.is_err() {
-        outcome = post::<_, serde_json::Value>(&stub, FINISH_URL, &finish).await;
+        outcome = post::<_, serde_json::Value>(&stub, url, &body).await;
     }
     if let Err(err) = outcome {
+        let what = if url == DISCARD_URL {
+            "discarding the reservation"
+        } else {
+            "recording the end"
+        };
         log(
             "error",
             "call_tool",
-            &finish.end.id,
-            &format!(
-                "recording the end of execution {} failed twice: {err}",
-                finish.end.id
-            ),
+            &id,
+            &format!("{what} of execution {id} failed twice: {err}"),
         );
     }
 }
@@ -85,6 +97,10 @@ impl Ledger for TeamLedger<'_> {
         budget_ms: u64,
     ) -> LocalBoxFuture<'a, Result<Gate>> {
         Box::pin(async move {
+            if admit == Admit::Reserved && self.reserved.as_deref() == Some(record.id.as_str()) {
+                // The gate stored the record and found the breaker closed: no trip.
+                return Ok(Gate::Allow);
+            }
             let start = StartRequest {
                 record: record.clone(),
                 admit,
@@ -92,6 +108,21 @@ impl Ledger for TeamLedger<'_> {
             };
             post(&self.stub, START_URL, &start).await
         })
+    }
+
+    fn reserved(&self) -> Option<&str> {
+        self.reserved.as_deref()
+    }
+
+    fn discard<'a>(&'a self, id: &'a str) -> LocalBoxFuture<'a, Result<()>> {
+        let discard = DiscardRequest { id: id.to_string() };
+        self.context.wait_until(deliver(
+            Rc::clone(&self.stub),
+            DISCARD_URL,
+            discard,
+            id.to_string(),
+        ));
+        Box::pin(async { Ok(()) })
     }
 
     fn start_background<'a>(
@@ -133,13 +164,20 @@ impl Ledger for TeamLedger<'_> {
         end: &'a End,
         fault: Option<&'a str>,
     ) -> LocalBoxFuture<'a, Result<()>> {
+        // A reservation is completed by its end: the record travels with it.
+        let reserved = self.reserved.as_deref() == Some(record.id.as_str());
         let finish = FinishRequest {
             end: end.clone(),
+            record: reserved.then(|| record.clone()),
             server_id: record.server_id.clone(),
             fault: fault.map(str::to_string),
         };
-        self.context
-            .wait_until(deliver(Rc::clone(&self.stub), finish));
+        self.context.wait_until(deliver(
+            Rc::clone(&self.stub),
+            FINISH_URL,
+            finish,
+            end.id.clone(),
+        ));
         Box::pin(async { Ok(()) })
     }
 }

@@ -5,12 +5,16 @@
 //! JSON forms; `end IS NULL` while the call runs; `batch` is set when a flush takes the row, and
 //! the row is deleted once D1 holds it. `background(id)` names the records of background
 //! executions (`shared::background`): the running ones are those whose ledger row has no end
-//! yet; the others are deleted whenever they are counted.
+//! yet; the others are deleted whenever they are counted. `reserved(id)` names the records the
+//! team's gate reserved (`shared::ledger::reservation`) that call_tool has not completed yet:
+//! a `start` or a `finish` that carries the record completes one (its row leaves `reserved`),
+//! a discard deletes one still unfinished; the others are deleted whenever the alarm runs.
 //!
 //! Invariants:
-//! - `start` stores the record before answering (a Durable Object's storage writes are durable
-//!   before its answer leaves it) and never replaces a record; `finish` only ends a record
-//!   still running.
+//! - `start` and `reserve` store the record before answering (a Durable Object's storage writes
+//!   are durable before its answer leaves it); `start` replaces only a reservation still
+//!   running (completing it); `finish` only ends a record still running; a discard deletes
+//!   only a reservation never completed nor ended.
 //! - An alarm is always due while the ledger holds anything: at the latest at the earliest
 //!   running record's deadline, within the flush delay (`shared::ledger::flush_delay_ms`) of a
 //!   record ending, and at once when `MAX_BATCH` records have ended since the last flush. The
@@ -92,13 +96,42 @@ impl LedgerState {
                 None,
             )
             .or_internal(STORAGE)?;
+            sql.exec(
+                "CREATE TABLE IF NOT EXISTS reserved (id TEXT PRIMARY KEY)",
+                None,
+            )
+            .or_internal(STORAGE)?;
             self.schema_ready.set(true);
         }
         Ok(())
     }
 
-    /// Stores a started call (once) and makes sure an alarm is due by its deadline.
+    /// Stores a started call (once; a reservation still running is completed by it) and makes
+    /// sure an alarm is due by its deadline.
     pub async fn start(&self, storage: &Storage, record: &Record) -> Result<(), Error> {
+        let sql = storage.sql();
+        self.ensure_schema(&sql)?;
+        let json = serde_json::to_string(record).map_err(Error::internal)?;
+        let id = SqlStorageValue::from(record.id.as_str());
+        if self.complete(&sql, &record.id, Some(&json), Some(record.deadline_ms))? {
+            return self.alarm_by(storage, record.deadline_ms as i64).await;
+        }
+        sql.exec(
+            "INSERT INTO ledger (id, record, deadline_ms) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
+            vec![
+                id,
+                SqlStorageValue::from(json),
+                SqlStorageValue::from(record.deadline_ms as i64),
+            ],
+        )
+        .or_internal(STORAGE)?;
+        self.alarm_by(storage, record.deadline_ms as i64).await
+    }
+
+    /// Stores the record the team's gate reserves for an admitted call
+    /// (`shared::ledger::reservation`), synchronously: it is written before the gate's answer
+    /// leaves the object. The alarm is armed by [`Self::arm_for`] after.
+    pub fn reserve(&self, storage: &Storage, record: &Record) -> Result<(), Error> {
         let sql = storage.sql();
         self.ensure_schema(&sql)?;
         let json = serde_json::to_string(record).map_err(Error::internal)?;
@@ -111,7 +144,71 @@ impl LedgerState {
             ],
         )
         .or_internal(STORAGE)?;
-        self.alarm_by(storage, record.deadline_ms as i64).await
+        sql.exec(
+            "INSERT OR IGNORE INTO reserved (id) VALUES (?)",
+            vec![SqlStorageValue::from(record.id.as_str())],
+        )
+        .or_internal(STORAGE)?;
+        Ok(())
+    }
+
+    /// Makes sure an alarm is due by `deadline_ms` (after [`Self::reserve`]).
+    pub async fn arm_for(&self, storage: &Storage, deadline_ms: u64) -> Result<(), Error> {
+        self.alarm_by(storage, deadline_ms as i64).await
+    }
+
+    /// Drops a reservation that never went upstream: only one still reserved and unfinished.
+    /// Answers whether there was one.
+    pub fn discard(&self, storage: &Storage, id: &str) -> Result<bool, Error> {
+        let sql = storage.sql();
+        self.ensure_schema(&sql)?;
+        let deleted: Vec<serde_json::Value> = sql
+            .exec(
+                "DELETE FROM ledger WHERE id = ? AND end IS NULL AND batch IS NULL \
+                 AND id IN (SELECT id FROM reserved) RETURNING id",
+                vec![SqlStorageValue::from(id)],
+            )
+            .and_then(|c| c.to_array())
+            .or_internal(STORAGE)?;
+        sql.exec(
+            "DELETE FROM reserved WHERE id = ?",
+            vec![SqlStorageValue::from(id)],
+        )
+        .or_internal(STORAGE)?;
+        Ok(!deleted.is_empty())
+    }
+
+    /// Completes the reservation `id` if it is one and still running: its record replaced by
+    /// `record` (and its deadline by `deadline_ms`) when given; it is no longer a reservation.
+    /// Answers whether it was one.
+    fn complete(
+        &self,
+        sql: &SqlStorage,
+        id: &str,
+        record: Option<&str>,
+        deadline_ms: Option<u64>,
+    ) -> Result<bool, Error> {
+        let was: Vec<serde_json::Value> = sql
+            .exec(
+                "DELETE FROM reserved WHERE id = ? RETURNING id",
+                vec![SqlStorageValue::from(id)],
+            )
+            .and_then(|c| c.to_array())
+            .or_internal(STORAGE)?;
+        let was = !was.is_empty();
+        if let (true, Some(record)) = (was, record) {
+            sql.exec(
+                "UPDATE ledger SET record = ?, deadline_ms = coalesce(?, deadline_ms) \
+                 WHERE id = ? AND end IS NULL",
+                vec![
+                    SqlStorageValue::from(record),
+                    deadline_ms.map_or(SqlStorageValue::Null, |d| SqlStorageValue::from(d as i64)),
+                    SqlStorageValue::from(id),
+                ],
+            )
+            .or_internal(STORAGE)?;
+        }
+        Ok(was)
     }
 
     /// The team's running background executions (synchronous: no await between this count
@@ -147,10 +244,21 @@ impl LedgerState {
         Ok(())
     }
 
-    /// Ends a running call and makes sure a flush is due shortly.
-    pub async fn finish(&self, storage: &Storage, end: &End, now_ms: u64) -> Result<(), Error> {
+    /// Ends a running call (completing its record first when it was a reservation and
+    /// `completed` carries it) and makes sure a flush is due shortly.
+    pub async fn finish(
+        &self,
+        storage: &Storage,
+        end: &End,
+        completed: Option<&Record>,
+        now_ms: u64,
+    ) -> Result<(), Error> {
         let sql = storage.sql();
         self.ensure_schema(&sql)?;
+        if let Some(record) = completed.filter(|r| r.id == end.id) {
+            let json = serde_json::to_string(record).map_err(Error::internal)?;
+            self.complete(&sql, &end.id, Some(&json), None)?;
+        }
         let json = serde_json::to_string(end).map_err(Error::internal)?;
         sql.exec(
             "UPDATE ledger SET end = ? WHERE id = ? AND end IS NULL",
@@ -183,6 +291,12 @@ impl LedgerState {
         let sql = storage.sql();
         self.ensure_schema(&sql)?;
         self.end_abandoned(&sql, now_ms)?;
+        // Reservations ended at their deadline (or already flushed) are reservations no more.
+        sql.exec(
+            "DELETE FROM reserved WHERE id NOT IN (SELECT id FROM ledger WHERE end IS NULL)",
+            None,
+        )
+        .or_internal(STORAGE)?;
         let mut flushed = 0;
         let mut failure = None;
         for _ in 0..MAX_BATCHES_PER_ALARM {

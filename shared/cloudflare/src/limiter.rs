@@ -5,13 +5,15 @@
 //! - Limits disabled (`RATE_LIMIT_ENABLED=false`): membership is read from D1 directly
 //!   (`membership::admit_directly`), no rate-limit headers.
 //! - The object answered: its admission (403 when it refuses) and decision (the caller adds the
-//!   headers and refuses with 429 when it says so).
+//!   headers and refuses with 429 when it says so), and for an admitted `call_tool` the
+//!   `pending` record it reserved (`shared::ledger::reservation`).
 //! - The object could not be reached or failed: logged as an error, then, with
 //!   `RATE_LIMIT_FAIL_OPEN=true`, membership is read from D1 directly and the request goes
 //!   through without limits; otherwise it is refused with a 500 (closed is the default: an
 //!   unlimited gateway is the worse failure). Membership never fails open.
 
 use shared::api::Action;
+use shared::ledger::reservation::ReserveRequest;
 use shared::membership::{admit_directly, TeamChoice};
 use shared::ratelimit::{CheckRequest, GateAnswer, RateLimitConfig, CHECK_URL};
 use shared::Error;
@@ -23,7 +25,8 @@ use crate::log::log;
 use crate::team_gate::{post_json, stub};
 
 /// The gate's answer for this request (`decision: None` when no limit applies: disabled, or
-/// failed open).
+/// failed open). `reserve`: the `call_tool` record the object reserves if it admits the call
+/// (`shared::ledger::reservation`; only the object reserves: disabled or failed open, none).
 pub async fn consult(
     env: &Env,
     choice: &TeamChoice,
@@ -31,6 +34,7 @@ pub async fn consult(
     action: Action,
     request_id: &str,
     worker_name: &str,
+    reserve: Option<ReserveRequest>,
 ) -> Result<GateAnswer, Error> {
     let bindings = Bindings::new(env);
     let config = RateLimitConfig::from_vars(|name| bindings.var(name))?;
@@ -40,6 +44,7 @@ pub async fn consult(
             admission: admit_directly(&db, choice, user_id, action).await?,
             decision: None,
             config_version: None,
+            reservation: None,
         })
     };
     if !config.enabled {
@@ -51,6 +56,7 @@ pub async fn consult(
         action: action.name().to_string(),
         request_id: request_id.to_string(),
         claimed_role: choice.claimed_role,
+        reserve,
     };
     match ask(env, &config.binding, &check).await {
         Ok(answer) => Ok(answer),

@@ -6,8 +6,10 @@
 //! Every rule lives in `shared`; this file only loads, asks and stores. Hosted by the gateway
 //! (feature `rate-limiter`, re-exported by the gateway crate).
 //!
-//! The same object is the team's execution ledger (`/ledger/start`, `/ledger/finish` from the
-//! call_tool worker, and the alarm that flushes finished calls to D1 in batches): see
+//! The same object is the team's execution ledger (`/ledger/start`, `/ledger/finish`,
+//! `/ledger/discard` from the call_tool worker, and the alarm that flushes finished calls to D1
+//! in batches; an admitted `call_tool` that asks for it has its `pending` record reserved by
+//! the check itself, `shared::ledger::reservation`, so admission and start are one request): see
 //! `crate::ledger_store` and `shared::ledger`; and it keeps the circuit breakers of the team's
 //! servers, decided in the ledger's `start` (or `/ledger/admit`), fed by its `finish`, closed
 //! by the health checks' `/config-changed` (`crate::breaker_store`, `shared::breaker::book`).
@@ -29,9 +31,10 @@ use serde_json::Value;
 use shared::api::Action;
 use shared::breaker::Gate;
 use shared::identity::Role;
+use shared::ledger::reservation::{self, Reservation};
 use shared::ledger::{
-    Admit, AdmitRequest, BackgroundStart, BackgroundVerdict, FinishRequest, StartRequest,
-    FLUSH_RETRY_MS,
+    Admit, AdmitRequest, BackgroundStart, BackgroundVerdict, DiscardRequest, FinishRequest, Record,
+    StartRequest, FLUSH_RETRY_MS,
 };
 use shared::membership::{admission, Admission, MemberCache, DEFAULT_MEMBERSHIP_CACHE_SECS};
 use shared::ratelimit::{
@@ -99,6 +102,7 @@ impl DurableObject for RateLimiter {
             "/ledger/start" => return self.ledger_start(&mut req).await,
             "/ledger/finish" => return self.ledger_finish(&mut req).await,
             "/ledger/admit" => return self.ledger_admit(&mut req).await,
+            "/ledger/discard" => return self.ledger_discard(&mut req).await,
             "/ledger/flush" => return self.flush_ledger().await,
             "/ledger/start-background" => return self.ledger_start_background(&mut req).await,
             "/config-changed" => return self.config_changed(&mut req).await,
@@ -178,7 +182,8 @@ impl RateLimiter {
                 Date::now().as_millis(),
                 start.budget_ms,
             ),
-            Admit::Admitted => Ok(Gate::Allow),
+            // Reserved: the gate found the breaker closed; this start completes the record.
+            Admit::Admitted | Admit::Reserved => Ok(Gate::Allow),
         };
         let stored = match gate {
             Ok(refused @ Gate::Reject { .. }) => Ok(refused),
@@ -208,6 +213,12 @@ impl RateLimiter {
             Err(err) => return self.ledger_answer::<()>(Err(err), &record.request_id),
         };
         if running >= cap {
+            // Nothing stored for a refused start: a reservation the gate made is dropped.
+            if start.admit == Admit::Reserved {
+                if let Err(err) = self.ledger.discard(&storage, &record.id) {
+                    return self.ledger_answer::<()>(Err(err), &record.request_id);
+                }
+            }
             return Response::from_json(&BackgroundVerdict {
                 verdict: None,
                 running,
@@ -221,7 +232,7 @@ impl RateLimiter {
                 Date::now().as_millis(),
                 start.budget_ms,
             ),
-            Admit::Admitted => Ok(Gate::Allow),
+            Admit::Admitted | Admit::Reserved => Ok(Gate::Allow),
         };
         let stored = match gate {
             Ok(refused @ Gate::Reject { .. }) => Ok(refused),
@@ -255,6 +266,19 @@ impl RateLimiter {
         self.ledger_answer(gate, &admit.server_id)
     }
 
+    /// A reservation that never went upstream dropped (`shared::ledger::reservation`).
+    async fn ledger_discard(&self, req: &mut Request) -> worker::Result<Response> {
+        let discard: DiscardRequest = match req.json().await {
+            Ok(d) => d,
+            Err(e) => return Response::error(format!("bad discard request: {e}"), 400),
+        };
+        let dropped = self.ledger.discard(&self.state.storage(), &discard.id);
+        self.ledger_answer(
+            dropped.map(|dropped| serde_json::json!({"discarded": dropped})),
+            &discard.id,
+        )
+    }
+
     /// The record ended and the server's breaker fed (a failure of one does not skip the
     /// other).
     async fn ledger_finish(&self, req: &mut Request) -> worker::Result<Response> {
@@ -274,7 +298,12 @@ impl RateLimiter {
         }
         let stored = self
             .ledger
-            .finish(&self.state.storage(), &finish.end, now)
+            .finish(
+                &self.state.storage(),
+                &finish.end,
+                finish.record.as_ref(),
+                now,
+            )
             .await;
         self.ledger_answer(
             stored.map(|()| serde_json::json!({"recorded": true})),
@@ -335,6 +364,7 @@ impl RateLimiter {
                 admission: admitted,
                 decision: None,
                 config_version: Some(self.config_version()),
+                reservation: None,
             });
         };
         if !config.enabled {
@@ -342,6 +372,7 @@ impl RateLimiter {
                 admission: admitted,
                 decision: None,
                 config_version: Some(self.config_version()),
+                reservation: None,
             });
         }
 
@@ -355,17 +386,85 @@ impl RateLimiter {
             .map(|c| self.load(&sql, c, &check.request_id))
             .collect::<Result<Vec<_>, Error>>()?;
         let decision = decide(&charges, &mut windows, now);
+        let mut reserved = None;
         if decision.allowed {
             for (charge, window) in charges.iter().zip(&windows) {
                 store(&sql, charge, window)?;
             }
+            reserved = self.reserve(check, action, now);
         }
         self.sweep(&sql, now)?;
+        let reservation = match reserved {
+            Some(record) => self.armed(&record, &check.request_id).await,
+            None => None,
+        };
         Ok(GateAnswer {
             admission: admitted,
             decision: Some(decision),
             config_version: Some(self.config_version()),
+            reservation,
         })
+    }
+
+    /// The record of an admitted `call_tool` that asked for one, reserved in the ledger
+    /// (synchronously: stored before the answer leaves) when its server's breaker is closed
+    /// (`shared::ledger::reservation`). A failure is logged and reserves nothing: call_tool
+    /// then starts the record itself.
+    fn reserve(&self, check: &CheckRequest, action: Action, now: u64) -> Option<Record> {
+        let wanted = check
+            .reserve
+            .as_ref()
+            .filter(|_| action == Action::CallTool)?;
+        let storage = self.state.storage();
+        let stored = self
+            .breakers
+            .is_closed(&storage.sql(), &wanted.server_id)
+            .and_then(|closed| {
+                if !closed {
+                    return Ok(None);
+                }
+                let record = reservation::record(
+                    &shared::repo::new_id(),
+                    &check.team_id,
+                    &check.user_id,
+                    &check.request_id,
+                    wanted,
+                    now,
+                );
+                self.ledger
+                    .reserve(&storage, &record)
+                    .map(|()| Some(record))
+            });
+        stored.unwrap_or_else(|err| {
+            log(
+                "error",
+                WORKER,
+                &check.request_id,
+                &format!("reserving the call's record: {err}"),
+            );
+            None
+        })
+    }
+
+    /// The reservation of `record`, once an alarm is due by its deadline (else it is dropped:
+    /// a record without an alarm would never be ended if its worker stopped).
+    async fn armed(&self, record: &Record, request_id: &str) -> Option<Reservation> {
+        let storage = self.state.storage();
+        match self.ledger.arm_for(&storage, record.deadline_ms).await {
+            Ok(()) => Some(Reservation {
+                execution_id: record.id.clone(),
+            }),
+            Err(err) => {
+                log(
+                    "error",
+                    WORKER,
+                    request_id,
+                    &format!("arming the ledger's alarm for a reservation: {err}"),
+                );
+                let _ = self.ledger.discard(&storage, &record.id);
+                None
+            }
+        }
     }
 
     fn config_version(&self) -> String {

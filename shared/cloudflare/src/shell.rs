@@ -163,7 +163,11 @@ where
     let cache = bindings.cache()?;
     let settings = bindings.settings();
     let request_id = envelope.request_id.as_str();
-    let ledger = TeamLedger::for_team(&bindings, &envelope.identity.team_id, context);
+    let reserved = envelope
+        .reservation
+        .as_ref()
+        .map(|r| r.execution_id.clone());
+    let ledger = TeamLedger::for_team(&bindings, &envelope.identity.team_id, context, reserved);
     let targets = envelope.config_version.as_deref().map(|version| Versioned {
         cache: isolate_targets(),
         version,

@@ -10,6 +10,11 @@
 //!   call answers `confirmation_required` (HTTP 200, `success: false`) with that token.
 //! - A cacheable tool's successful result is served from KV for a short time (`cached: true`,
 //!   the `execution_id` of the call that produced it, no new row); see `crate::result_cache`.
+//! - When the team's gate reserved the call's `pending` record (`crate::ledger::reservation`:
+//!   admission and the ledger's start in one request to the team's object), the call runs
+//!   under that record's id and stores nothing before going upstream (its end completes the
+//!   record); a call that never goes upstream (refused, cached, confirmation asked) discards
+//!   it, so a refused call still leaves no execution.
 //! - Once the `pending` row exists, the call ends with that row in exactly one final state
 //!   (`success`, `error`, `timeout`) and the tool's statistics updated, whatever upstream did.
 //! - The server's credential values are scrubbed from the result, the error and the stored
@@ -29,6 +34,8 @@
 //! - A tool that reports `isError` is a completed call: HTTP 200 with `success: false` and the
 //!   tool's own result, so the model in the PWA can read what went wrong. Transport failures
 //!   and timeouts are 502/504 with the execution id in `details`.
+
+use std::cell::Cell;
 
 use serde_json::{json, Map, Value};
 
@@ -69,6 +76,34 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
     req: &ActionRequest,
 ) -> Result<Reply> {
     let s = &ctx.services;
+    let direct = DirectLedger {
+        db: s.db,
+        cache: s.cache,
+        team_id: ctx.team(),
+        now_ms: s.http.now_ms(),
+    };
+    let ledger = ctx.ledger.unwrap_or(&direct);
+    let taken = Cell::new(false);
+    let reply = steps(ctx, req, ledger, &taken).await;
+    // A record the gate reserved for a call that never went upstream is dropped (after the
+    // reply, where the ledger can): a refused call leaves no execution.
+    if let (Some(id), false) = (ledger.reserved(), taken.get()) {
+        if let Err(e) = ledger.discard(id).await {
+            ctx.log(&format!("discarding the reservation {id} failed: {e}"));
+        }
+    }
+    reply
+}
+
+/// [`call_tool`]'s steps; `taken` is set once the ledger holds the call's record as started
+/// (the gate's reservation included), so that it is not discarded.
+async fn steps<D: Database, C: Cache, H: Upstream>(
+    ctx: &Ctx<'_, D, C, H>,
+    req: &ActionRequest,
+    ledger: &dyn Ledger,
+    taken: &Cell<bool>,
+) -> Result<Reply> {
+    let s = &ctx.services;
     let (clock, t) = (s.http, ctx.timings);
     let mut at = clock.now_precise_ms();
     let admitted = admit(ctx, req).await;
@@ -80,36 +115,38 @@ pub async fn call_tool<D: Database, C: Cache, H: Upstream>(
     // Refused before a confirmation token is used up.
     let plan = background::wait::plan_of(req, call.tool.long_running)?;
     let ask_watchers = req.optional_bool("ask_watchers")?.unwrap_or(false);
-    let direct = DirectLedger {
-        db: s.db,
-        cache: s.cache,
-        team_id: ctx.team(),
-        now_ms: s.http.now_ms(),
-    };
-    let ledger = ctx.ledger.unwrap_or(&direct);
+    // A reservation means the gate found the breaker closed and stored the record already.
+    let reserved = ledger.reserved().is_some();
     let ask = if call.needs_redemption() {
         let confirmed = confirm(ctx, &call, ledger).await;
         at = t.lap("breaker", at, clock.now_precise_ms());
         if let Some(refusal) = confirmed? {
             return Ok(refusal);
         }
-        Admit::Admitted
+        if reserved {
+            Admit::Reserved
+        } else {
+            Admit::Admitted
+        }
+    } else if reserved {
+        Admit::Reserved
     } else {
         Admit::AskBreaker
     };
-    match plan {
-        Plan::Sync => {}
-        Plan::Async => return run_in_background(ctx, &call, ledger, ask, None, ask_watchers).await,
-        Plan::Wait(seconds) => {
-            return run_in_background(ctx, &call, ledger, ask, Some(seconds), ask_watchers).await
-        }
+    let background_plan = match plan {
+        Plan::Sync => None,
+        Plan::Async => Some(None),
+        Plan::Wait(seconds) => Some(Some(seconds)),
+    };
+    if let Some(wait) = background_plan {
+        return run_in_background(ctx, &call, ledger, ask, wait, ask_watchers, taken).await;
     }
     let cache_key = call.cache_key(ctx.team());
     if let Some(hit) = cached(ctx, &call, &cache_key).await {
         t.lap("cache", at, clock.now_precise_ms());
         return Ok(hit);
     }
-    let ran = match run(ctx, &call, ledger, ask).await? {
+    let ran = match run(ctx, &call, ledger, ask, taken).await? {
         Started::Ran(ran) => ran,
         Started::Refused(refusal) => return Ok(refusal),
     };
@@ -251,17 +288,21 @@ async fn admit<'r, D: Database, C: Cache, H: Upstream>(
     Ok(Admission::Admitted(Box::new(call)))
 }
 
-/// For a call that redeems a confirmation: the circuit breaker's verdict (an open one answers
-/// at once: nothing recorded or sent), then the token redeemed, in that order: a refused call
+/// For a call that redeems a confirmation: the circuit breaker's verdict unless the gate
+/// reserved the record (an open one answers at once: nothing recorded or sent), then the token
+/// redeemed, in that order: a refused call
 /// must not use the token up.
 async fn confirm<D: Database, C: Cache, H: Upstream>(
     ctx: &Ctx<'_, D, C, H>,
     call: &Admitted<'_>,
     ledger: &dyn Ledger,
 ) -> Result<Option<Reply>> {
-    let gate = ledger.admit(&call.server.id, call.timeout_ms).await?;
-    if let Some(refusal) = refusal(ctx, call, gate) {
-        return Ok(Some(refusal));
+    // A reservation says the breaker was closed when the gate admitted the call.
+    if ledger.reserved().is_none() {
+        let gate = ledger.admit(&call.server.id, call.timeout_ms).await?;
+        if let Some(refusal) = refusal(ctx, call, gate) {
+            return Ok(Some(refusal));
+        }
     }
     if let Some(token) = call.confirmation_token {
         let subject = call.subject(&ctx.identity.user_id, ctx.team());
@@ -344,18 +385,21 @@ async fn run<D: Database, C: Cache, H: Upstream>(
     call: &Admitted<'_>,
     ledger: &dyn Ledger,
     ask: Admit,
+    taken: &Cell<bool>,
 ) -> Result<Started> {
     let s = &ctx.services;
     let start_at = s.http.now_precise_ms();
     let (server, tool, tool_name) = (&call.server, &call.tool, call.tool_name);
     let redactor = &call.upstream.redactor;
 
-    let record = new_record(ctx, call, call.timeout_ms);
+    let record = new_record(ctx, call, ledger, call.timeout_ms);
     let started_ms = record.started_ms;
+    // With a reservation ([`Admit::Reserved`]) the record is durable already: no trip.
     let gate = ledger.start(&record, ask, call.timeout_ms).await?;
     if let Some(refused) = refusal(ctx, call, gate) {
         return Ok(Started::Refused(refused));
     }
+    taken.set(true);
 
     let upstream_at = ctx.timings.lap("start", start_at, s.http.now_precise_ms());
     // The session id from the isolate's memory when it has it, else KV (a memo that
@@ -402,15 +446,17 @@ async fn run<D: Database, C: Cache, H: Upstream>(
 }
 
 /// The ledger's record of a call about to start, with `timeout_ms` as its budget (the record
-/// is abandoned that long plus a margin after it starts).
+/// is abandoned that long plus a margin after it starts); under the id of the record the gate
+/// reserved, if it did (this record completes it).
 fn new_record<D, C, H: Upstream>(
     ctx: &Ctx<'_, D, C, H>,
     call: &Admitted<'_>,
+    ledger: &dyn Ledger,
     timeout_ms: u64,
 ) -> Record {
     let started_ms = ctx.services.http.now_ms();
     Record {
-        id: new_id(),
+        id: ledger.reserved().map_or_else(new_id, str::to_string),
         team_id: ctx.team().to_string(),
         user_id: ctx.identity.user_id.clone(),
         server_id: call.server.id.clone(),
@@ -441,6 +487,7 @@ async fn run_in_background<D, C, H: Upstream>(
     ask: Admit,
     wait_seconds: Option<u64>,
     ask_watchers: bool,
+    taken: &Cell<bool>,
 ) -> Result<Reply> {
     let s = &ctx.services;
     let background = ctx.background.ok_or_else(|| {
@@ -453,14 +500,16 @@ async fn run_in_background<D, C, H: Upstream>(
         .async_timeout_seconds
         .map(|t| t.clamp(1, background::MAX_ASYNC_TIMEOUT_SECS as i64) as u64 * 1000)
         .unwrap_or(call.timeout_ms);
-    let record = new_record(ctx, call, timeout_ms);
+    let record = new_record(ctx, call, ledger, timeout_ms);
     let cap = s.settings.max_running_executions;
+    // A reservation is completed by this start (or dropped by it when the team is full).
     let gate = ledger
         .start_background(&record, ask, timeout_ms, cap)
         .await?;
     if let Some(refused) = refusal(ctx, call, gate) {
         return Ok(refused);
     }
+    taken.set(true);
     let endpoint = &call.upstream.endpoint;
     let handoff = background::Handoff {
         record: record.clone(),
@@ -763,6 +812,16 @@ mod tests {
     use crate::identity::Role;
 
     async fn call(db: &SqliteDb, cache: &MemoryCache, net: &NoNetwork) -> Reply {
+        call_with(db, cache, net, None, "echo").await
+    }
+
+    async fn call_with(
+        db: &SqliteDb,
+        cache: &MemoryCache,
+        net: &NoNetwork,
+        ledger: Option<&dyn Ledger>,
+        tool_name: &str,
+    ) -> Reply {
         let settings = Settings {
             allow_private_upstreams: true,
             ..Settings::default()
@@ -780,13 +839,13 @@ mod tests {
             identity: &who,
             request_id: "req-test",
             timings: &crate::timing::Timings::new(),
-            ledger: None,
+            ledger,
             targets: None,
             sessions: None,
             background: None,
         };
         let req = ActionRequest::parse(
-            json!({"action": "call_tool", "server_id": "srv-a", "tool_name": "echo", "parameters": {"message": "hi"}})
+            json!({"action": "call_tool", "server_id": "srv-a", "tool_name": tool_name, "parameters": {"message": "hi"}})
                 .to_string()
                 .as_bytes(),
         )
@@ -795,6 +854,117 @@ mod tests {
             Ok(reply) => reply,
             Err(e) => Reply::error(&e, "req-test", Map::new()),
         }
+    }
+
+    /// The database as the ledger, holding a record the gate reserved (`reserved`), and
+    /// saying what call_tool asked of it.
+    struct Reserving<'d> {
+        direct: DirectLedger<'d, SqliteDb, MemoryCache>,
+        reserved: &'static str,
+        asked: std::cell::RefCell<Vec<String>>,
+    }
+
+    impl Ledger for Reserving<'_> {
+        fn start<'a>(
+            &'a self,
+            record: &'a Record,
+            admit: Admit,
+            budget_ms: u64,
+        ) -> futures::future::LocalBoxFuture<'a, Result<Gate>> {
+            self.asked
+                .borrow_mut()
+                .push(format!("start {} {admit:?}", record.id));
+            self.direct.start(record, admit, budget_ms)
+        }
+        fn admit<'a>(
+            &'a self,
+            server_id: &'a str,
+            budget_ms: u64,
+        ) -> futures::future::LocalBoxFuture<'a, Result<Gate>> {
+            self.asked.borrow_mut().push("admit".into());
+            self.direct.admit(server_id, budget_ms)
+        }
+        fn finish<'a>(
+            &'a self,
+            record: &'a Record,
+            end: &'a End,
+            fault: Option<&'a str>,
+        ) -> futures::future::LocalBoxFuture<'a, Result<()>> {
+            self.asked
+                .borrow_mut()
+                .push(format!("finish {} input {}", end.id, record.input));
+            self.direct.finish(record, end, fault)
+        }
+        fn reserved(&self) -> Option<&str> {
+            Some(self.reserved)
+        }
+        fn discard<'a>(&'a self, id: &'a str) -> futures::future::LocalBoxFuture<'a, Result<()>> {
+            self.asked.borrow_mut().push(format!("discard {id}"));
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    fn reserving<'d>(db: &'d SqliteDb, cache: &'d MemoryCache) -> Reserving<'d> {
+        Reserving {
+            direct: DirectLedger {
+                db,
+                cache,
+                team_id: "team-a",
+                now_ms: 0,
+            },
+            reserved: "exec-reserved",
+            asked: Default::default(),
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_reserved_call_runs_under_the_gates_record_without_asking_the_breaker_again() {
+        let db = SqliteDb::migrated();
+        db.exec(TWO_TEAMS);
+        let (cache, net) = (MemoryCache::new(), NoNetwork::default());
+        net.now.set(1_795_292_256_000);
+        let ledger = reserving(&db, &cache);
+        let reply = call_with(&db, &cache, &net, Some(&ledger), "echo").await;
+        // It went upstream (the test network refuses) under the reserved id.
+        assert_eq!(reply.status, 502, "{}", reply.body);
+        assert_eq!(reply.body["details"]["execution_id"], "exec-reserved");
+        assert!(net.attempts.get() > 0, "it went upstream");
+        assert_eq!(
+            *ledger.asked.borrow(),
+            vec![
+                "start exec-reserved Reserved".to_string(),
+                // The end carries the completed record: redacted input included.
+                r#"finish exec-reserved input {"message":"hi"}"#.to_string(),
+            ],
+            "no breaker asked, nothing discarded"
+        );
+        assert_eq!(
+            db.scalar("SELECT status FROM mcp_tool_executions WHERE id = 'exec-reserved'"),
+            json!("error")
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_reserved_call_refused_after_the_gate_discards_its_record_and_sends_nothing() {
+        let db = SqliteDb::migrated();
+        db.exec(TWO_TEAMS);
+        let (cache, net) = (MemoryCache::new(), NoNetwork::default());
+        net.now.set(1_795_292_256_000);
+        for (tool, status) in [("secret", 403), ("no-such-tool", 404)] {
+            let ledger = reserving(&db, &cache);
+            let reply = call_with(&db, &cache, &net, Some(&ledger), tool).await;
+            assert_eq!(reply.status, status, "{tool}: {}", reply.body);
+            assert_eq!(
+                *ledger.asked.borrow(),
+                vec!["discard exec-reserved".to_string()],
+                "{tool}: only the discard"
+            );
+        }
+        assert_eq!(net.attempts.get(), 0, "nothing sent");
+        assert_eq!(
+            db.scalar("SELECT count(*) FROM mcp_tool_executions"),
+            json!(0)
+        );
     }
 
     #[tokio::test(flavor = "current_thread")]

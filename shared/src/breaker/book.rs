@@ -64,6 +64,15 @@ impl Book {
         }
     }
 
+    /// Whether `server_id`'s breaker is closed (calls go through without a probe): what the
+    /// team's gate asks before it reserves a call's record (`crate::ledger::reservation`).
+    /// Changes nothing: an open or half-open breaker is decided by the ledger's start.
+    pub fn is_closed(&self, server_id: &str) -> bool {
+        self.states
+            .get(server_id)
+            .is_none_or(|state| state.opened_at_ms.is_none())
+    }
+
     /// How a call to `server_id` went: `fault` is the server fault's text, `None` when the
     /// server answered.
     pub fn record(&mut self, server_id: &str, now_ms: u64, fault: Option<&str>) -> Option<Change> {
@@ -156,6 +165,22 @@ mod tests {
             Some(Change::Forget("srv".into()))
         );
         assert_eq!(book.admit("srv", T0 + 10_060, 5_000).0, Gate::Allow);
+    }
+
+    #[test]
+    fn the_gate_reserves_only_while_closed_and_asking_takes_no_probe() {
+        let mut book = Book::default().with_config(CFG);
+        assert!(book.is_closed("srv"), "no entry: closed");
+        book.record("srv", T0, Some("down"));
+        assert!(book.is_closed("srv"), "counting faults, still closed");
+        book.record("srv", T0, Some("down"));
+        book.record("srv", T0, Some("down"));
+        assert!(!book.is_closed("srv"), "open");
+        // Half-open: asking does not take the probe's lease; the start still gets it.
+        assert!(!book.is_closed("srv"));
+        assert_eq!(book.admit("srv", T0 + 10_000, 5_000).0, Gate::Probe);
+        book.record("srv", T0 + 10_050, None);
+        assert!(book.is_closed("srv"), "a successful probe closes it");
     }
 
     #[test]

@@ -31,6 +31,7 @@ pub use window::{SlidingWindow, Verdict, WindowSpec};
 
 use crate::error::Error;
 use crate::identity::Role;
+use crate::ledger::reservation::{Reservation, ReserveRequest};
 use crate::membership::Admission;
 
 /// What the gateway asks a team's object (the object is already the team's): may this user run
@@ -48,6 +49,10 @@ pub struct CheckRequest {
     /// membership from `team_members` (cached, see `membership`).
     #[serde(default)]
     pub claimed_role: Option<Role>,
+    /// A `call_tool`'s record to reserve in the team's ledger if the request is admitted and
+    /// its server's breaker is closed (`crate::ledger::reservation`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserve: Option<ReserveRequest>,
 }
 
 /// The object's answer: the admission, the rate-limit decision for admitted requests, and the
@@ -59,6 +64,9 @@ pub struct GateAnswer {
     pub decision: Option<Decision>,
     #[serde(default)]
     pub config_version: Option<String>,
+    /// The record reserved for an admitted `call_tool` (durable before this answer left).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reservation: Option<Reservation>,
 }
 
 /// What the admin worker tells a team's object after a membership change: forget the cached
@@ -232,6 +240,10 @@ mod tests {
             action: "call_tool".into(),
             request_id: "r".into(),
             claimed_role: Some(Role::Owner),
+            reserve: Some(ReserveRequest {
+                server_id: "s".into(),
+                tool_name: "echo".into(),
+            }),
         };
         let back: CheckRequest = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
         assert_eq!(back, r);
