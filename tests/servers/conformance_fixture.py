@@ -92,9 +92,16 @@ def build() -> MCPServer:
 
     @server.tool(description="Asks the client's model (sampling).")
     async def test_sampling(prompt: str, ctx: Context) -> str:
+        # The request is tied to this call (`related_request_id`), so the SDK sends it on the
+        # call's own POST stream, as the transport says a request related to a client request
+        # should go (2025-06-18 and 2025-11-25, "Sending Messages to the Server"; the
+        # standalone GET stream is for messages unrelated to any running request). Without it
+        # the SDK puts it on the session's standalone stream, or drops it when none is open:
+        # `ctx.elicit` and `ctx.report_progress` pass the related request themselves.
         answer = await ctx.session.create_message(
             messages=[types.SamplingMessage(role="user", content=types.TextContent(type="text", text=prompt))],
             max_tokens=100,
+            related_request_id=ctx.request_id,
         )
         content = answer.content
         text = getattr(content, "text", None) or str(content)
