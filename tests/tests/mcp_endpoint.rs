@@ -1,13 +1,15 @@
 //! `/mcp` and `/mcp/servers/<name>` under `wrangler dev`, driven by real MCP clients: the
 //! official Python SDK client, the official TypeScript SDK client and MCP Inspector's CLI
-//! (both protocol eras), plus raw JSON-RPC for the statuses. The upstream is our Python SDK
-//! server; the D1 rows are checked afterwards. One stack; scenarios run in order on it.
+//! (both protocol eras), plus raw JSON-RPC for the statuses. The upstreams are our Python SDK
+//! server (`demo`) and the conformance fixture (`fixture`, for a tool that elicits); the SDK
+//! clients each make a call with progress and one whose elicitation their handler answers.
+//! The D1 rows are checked afterwards. One stack; scenarios run in order on it.
 
 use std::process::Command;
 
-use integration::servers::python_streamable;
+use integration::servers::{python_script, python_streamable};
 use integration::stack::{Answer, Stack};
-use integration::{root, tool_path};
+use integration::{free_port, root, tool_path};
 use serde_json::{json, Value};
 
 /// `team-r` has a tiny budget: the rate-limit scenario spends it.
@@ -95,6 +97,20 @@ fn mcp_clients_use_the_teams_tools_through_the_gateway() {
     assert_eq!(created.status, 201, "{}", created.text);
     assert_eq!(created.body["sync"]["success"], true, "{}", created.text);
     let server_id = created.body["server"]["id"].as_str().unwrap().to_string();
+    // The conformance fixture's tools include one that elicits (the SDK clients' scenario).
+    let fixture = python_script(
+        "conformance-fixture",
+        "tests/servers/conformance_fixture.py",
+        &[],
+        free_port(),
+        "/mcp",
+    );
+    let added = stack.call(
+        &admin,
+        json!({"action": "create_server", "name": "fixture", "server_type": "http",
+               "config": {"url": fixture.url, "transport": "streamable_http"}, "sync": true}),
+    );
+    assert_eq!(added.status, 201, "{}", added.text);
     // Memberships are written by the harness on a request of its own, before any client's.
     assert_eq!(
         stack
@@ -312,6 +328,48 @@ fn model_ready_lists_name_tools_as_mcp_does(w: &World) {
     }
 }
 
+/// What the SDK clients do on one session: an echo, a call with progress (`demo__progress`
+/// reports 1, 2, 3 of 3) and a call whose tool elicits (the fixture's `test_elicitation` asks
+/// for a `username` and `email`, both with defaults: only the client's handler can make the
+/// result name `username`). The elicitation call carries a progress token too: under the
+/// default `MCP_STREAM_CALLS = "progress"` only such a call is streamed, and only a streamed
+/// call can ask its client (README "What travels during a call").
+fn sdk_calls(client: &str) -> String {
+    json!([
+        {"tool": "demo__echo", "arguments": {"message": format!("from {client}")}},
+        {"tool": "demo__progress", "arguments": {"steps": 3}, "progress": true},
+        {"tool": "fixture__test_elicitation", "arguments": {"message": "Who are you?"},
+         "progress": true, "answer": {"username": format!("{client}-user"),
+                                      "email": format!("{client}@example.com")}},
+    ])
+    .to_string()
+}
+
+/// The progress and elicitation calls of [`sdk_calls`], as a client reported them.
+fn assert_relayed_progress_and_elicitation(out: &Value, client: &str) {
+    let calls = out["calls"].as_array().unwrap_or_else(|| panic!("{out}"));
+    let progress = &calls[1];
+    assert_eq!(progress["result"]["content"][0]["text"], "done", "{out}");
+    let seen: Vec<f64> = progress["progress"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{out}"))
+        .iter()
+        .filter_map(Value::as_f64)
+        .collect();
+    assert_eq!(seen, [1.0, 2.0, 3.0], "{out}");
+    let elicited = &calls[2];
+    assert_eq!(elicited["elicited"], json!(["Who are you?"]), "{out}");
+    let text = elicited["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        text.starts_with("User response: accept")
+            && text.contains(&format!("{client}-user"))
+            && text.contains(&format!("{client}@example.com")),
+        "{out}"
+    );
+}
+
 fn the_python_sdk_client_lists_and_calls(w: &World) {
     let python = root().join(".venv/bin/python");
     let out = run_client(
@@ -320,8 +378,7 @@ fn the_python_sdk_client_lists_and_calls(w: &World) {
             "tests/clients/py_client.py",
             &w.url("/mcp"),
             &w.member,
-            "demo__echo",
-            r#"{"message": "from python"}"#,
+            &sdk_calls("python"),
         ],
     );
     assert_eq!(out["serverName"], "mcp-edge", "{out}");
@@ -332,7 +389,11 @@ fn the_python_sdk_client_lists_and_calls(w: &World) {
             .contains(&json!("demo__echo")),
         "{out}"
     );
-    assert_eq!(out["result"]["content"][0]["text"], "from python", "{out}");
+    assert_eq!(
+        out["calls"][0]["result"]["content"][0]["text"], "from python",
+        "{out}"
+    );
+    assert_relayed_progress_and_elicitation(&out, "python");
     let rows = w.executions("bob");
     assert!(rows.iter().any(|r| r["input"]
         .as_str()
@@ -346,8 +407,7 @@ fn the_typescript_sdk_client_lists_and_calls(w: &World) {
             "tests/clients/ts_client.mjs",
             &w.url("/mcp"),
             &w.member,
-            "demo__echo",
-            r#"{"message": "from typescript"}"#,
+            &sdk_calls("typescript"),
         ],
     );
     assert_eq!(out["protocolVersion"], "2025-11-25", "{out}");
@@ -359,9 +419,10 @@ fn the_typescript_sdk_client_lists_and_calls(w: &World) {
         "{out}"
     );
     assert_eq!(
-        out["result"]["content"][0]["text"], "from typescript",
+        out["calls"][0]["result"]["content"][0]["text"], "from typescript",
         "{out}"
     );
+    assert_relayed_progress_and_elicitation(&out, "typescript");
 }
 
 fn mcp_inspector_cli_lists_and_calls_in_both_eras(w: &World) {
