@@ -132,7 +132,7 @@ fn mcp_clients_use_the_teams_tools_through_the_gateway() {
         server_id,
     };
     the_handshake_negotiates_and_answers_json(&w);
-    no_token_is_401_with_a_bearer_challenge_and_get_is_405(&w);
+    no_token_is_401_with_a_bearer_challenge_and_delete_is_405(&w);
     a_foreign_origin_is_refused(&w);
     tools_list_namespaces_and_tools_call_runs_through_call_tool(&w);
     model_ready_lists_name_tools_as_mcp_does(&w);
@@ -143,6 +143,7 @@ fn mcp_clients_use_the_teams_tools_through_the_gateway() {
     a_server_endpoint_serves_its_own_names(&w);
     another_team_sees_none_of_the_tools(&w);
     a_tool_that_requires_confirmation_says_how_to_confirm(&w);
+    a_held_stream_hears_the_catalogue_change(&w);
     tools_call_spends_the_call_tool_budget(&w);
 }
 
@@ -205,7 +206,7 @@ fn the_handshake_negotiates_and_answers_json(w: &World) {
     assert_eq!(batch.body["error"]["code"], -32600);
 }
 
-fn no_token_is_401_with_a_bearer_challenge_and_get_is_405(w: &World) {
+fn no_token_is_401_with_a_bearer_challenge_and_delete_is_405(w: &World) {
     let a = w.rpc(
         "/mcp",
         None,
@@ -223,15 +224,23 @@ fn no_token_is_401_with_a_bearer_challenge_and_get_is_405(w: &World) {
         &[],
     );
     assert_eq!(forged.status, 401, "{}", forged.text);
-    let get = w.stack.request(
+    // GET is the standalone stream (`a_held_stream_hears_the_catalogue_change`): the same
+    // bearer; a GET that does not accept an event stream, and DELETE, are 405.
+    let anonymous = w.stack.request(
         "GET",
         "/mcp",
-        Some(&w.member),
+        None,
         None,
         &[("accept", "text/event-stream")],
     );
-    assert_eq!(get.status, 405, "{}", get.text);
-    assert_eq!(get.header("allow"), Some("POST"));
+    assert_eq!(anonymous.status, 401, "{}", anonymous.text);
+    for (method, accept) in [("GET", "application/json"), ("DELETE", "*/*")] {
+        let refused = w
+            .stack
+            .request(method, "/mcp", Some(&w.member), None, &[("accept", accept)]);
+        assert_eq!(refused.status, 405, "{method}: {}", refused.text);
+        assert_eq!(refused.header("allow"), Some("GET, POST"));
+    }
 }
 
 fn a_foreign_origin_is_refused(w: &World) {
@@ -662,6 +671,60 @@ fn a_tool_that_requires_confirmation_says_how_to_confirm(w: &World) {
         json!({"action": "update_tool", "server_id": w.server_id, "tool_name": "echo",
                "requires_confirmation": false}),
     );
+}
+
+/// The TypeScript SDK client holds `/mcp`'s standalone stream (it opens it itself after
+/// `initialize`, as the gateway declares `tools.listChanged`); an admin disables a tool; the
+/// client gets `notifications/tools/list_changed` and its re-list no longer has the tool.
+fn a_held_stream_hears_the_catalogue_change(w: &World) {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let mut child = Command::new("node")
+        .args(["tests/clients/ts_listen.mjs", &w.url("/mcp"), &w.member])
+        .env("PATH", tool_path())
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push(line.clone());
+        if line == "listening" {
+            break;
+        }
+    }
+    assert_eq!(
+        seen.last().map(String::as_str),
+        Some("listening"),
+        "{seen:?}"
+    );
+    let disabled = w.stack.call(
+        &w.admin,
+        json!({"action": "update_tool", "server_id": w.server_id, "tool_name": "add",
+               "is_enabled": false}),
+    );
+    assert_eq!(disabled.status, 200, "{}", disabled.text);
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    let out: Value = rest
+        .iter()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no answer: {rest:?}"));
+    assert!(status.success(), "{out}");
+    assert_eq!(out["listChanged"], true, "{out}");
+    let has_add = |names: &Value| names.as_array().unwrap().contains(&json!("demo__add"));
+    assert!(has_add(&out["before"]), "{out}");
+    assert!(!has_add(&out["after"]), "{out}");
+    let enabled = w.stack.call(
+        &w.admin,
+        json!({"action": "update_tool", "server_id": w.server_id, "tool_name": "add",
+               "is_enabled": true}),
+    );
+    assert_eq!(enabled.status, 200, "{}", enabled.text);
 }
 
 fn tools_call_spends_the_call_tool_budget(w: &World) {
