@@ -144,6 +144,7 @@ fn mcp_clients_use_the_teams_tools_through_the_gateway() {
     another_team_sees_none_of_the_tools(&w);
     a_tool_that_requires_confirmation_says_how_to_confirm(&w);
     a_held_stream_hears_the_catalogue_change(&w);
+    the_clients_log_level_drops_lower_messages_of_streamed_calls(&w);
     tools_call_spends_the_call_tool_budget(&w);
 }
 
@@ -725,6 +726,55 @@ fn a_held_stream_hears_the_catalogue_change(w: &World) {
                "is_enabled": true}),
     );
     assert_eq!(enabled.status, 200, "{}", enabled.text);
+}
+
+/// The messages of an event-stream answer.
+fn sse_messages(text: &str) -> Vec<Value> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .filter_map(|d| serde_json::from_str(d.trim()).ok())
+        .collect()
+}
+
+/// `logging/setLevel` is kept for the caller (KV, no session): a streamed call of the
+/// fixture's `test_tool_with_logging` (three `info` lines) relays none of them at `warning`,
+/// all three at `info`.
+fn the_clients_log_level_drops_lower_messages_of_streamed_calls(w: &World) {
+    let logged_at = |level: &str| {
+        let set = w.rpc(
+            "/mcp",
+            Some(&w.member),
+            json!({"jsonrpc": "2.0", "id": 1, "method": "logging/setLevel",
+                   "params": {"level": level}}),
+            &[],
+        );
+        assert_eq!(set.body["result"], json!({}), "{}", set.text);
+        let called = w.rpc(
+            "/mcp",
+            Some(&w.member),
+            json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                   "params": {"name": "fixture__test_tool_with_logging", "arguments": {},
+                              "_meta": {"progressToken": "levels"}}}),
+            &[],
+        );
+        let messages = sse_messages(&called.text);
+        let last = messages.last().unwrap_or_else(|| panic!("{}", called.text));
+        assert_eq!(last["id"], 2, "{}", called.text);
+        assert_eq!(last["result"]["isError"], false, "{}", called.text);
+        messages
+            .iter()
+            .filter(|m| m["method"] == "notifications/message")
+            .map(|m| {
+                m["params"]["level"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(logged_at("warning"), Vec::<String>::new());
+    assert_eq!(logged_at("info"), ["info", "info", "info"]);
+    assert_eq!(logged_at("debug").len(), 3);
 }
 
 fn tools_call_spends_the_call_tool_budget(w: &World) {

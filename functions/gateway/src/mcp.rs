@@ -23,7 +23,7 @@ use mcp_client::http::Clock;
 use serde_json::{json, Value};
 use shared::api::{Action, ActionRequest, BackgroundAction, MAX_BODY_BYTES};
 use shared::auth::{authenticate, bearer_token, AuthConfig};
-use shared::cache::answers;
+use shared::cache::{answers, Cache};
 use shared::gateway::{binding_of, check_content_type, check_declared_length, read_body};
 use shared::identity::Identity;
 use shared::internal::Envelope;
@@ -368,6 +368,16 @@ async fn answer(
     }
     let result = respond(&mcp_request, &backend).await;
     timings.lap("forward", at, now_ms());
+    if result.is_ok() && method == "logging/setLevel" {
+        // Valid (`respond` checked it): kept for this client's streamed calls (`relay`).
+        if let Some(level) = params["level"].as_str() {
+            let key = relay::level_key(&identity.user_id, session.as_deref());
+            cache
+                .put(&key, level, relay::LEVEL_TTL_SECS)
+                .await
+                .map_err(api)?;
+        }
+    }
     result.map(Answered::Json)
 }
 

@@ -94,7 +94,7 @@ pub async fn respond<B: Backend>(req: &Request<'_>, backend: &B) -> Result<Value
                     ),
                 ));
             }
-            // Accepted, not kept (stateless): see `super::relay`.
+            // Valid: the gateway keeps it in KV for the caller's streamed calls (`super::relay`).
             json!({})
         }
         "tools/list" => {
