@@ -105,12 +105,17 @@ fn mcp_clients_use_the_teams_tools_through_the_gateway() {
         free_port(),
         "/mcp",
     );
-    let added = stack.call(
-        &admin,
-        json!({"action": "create_server", "name": "fixture", "server_type": "http",
-               "config": {"url": fixture.url, "transport": "streamable_http"}, "sync": true}),
-    );
-    assert_eq!(added.status, 201, "{}", added.text);
+    // The same server spoken to as 2026-07-28 (stateless): its questions are input_required
+    // rounds, not server→client requests.
+    for (name, transport) in [("fixture", "streamable_http"), ("modern", "stateless")] {
+        let added = stack.call(
+            &admin,
+            json!({"action": "create_server", "name": name, "server_type": "http",
+                   "config": {"url": fixture.url, "transport": transport}, "sync": true}),
+        );
+        assert_eq!(added.status, 201, "{}", added.text);
+        assert_eq!(added.body["sync"]["success"], true, "{}", added.text);
+    }
     // Memberships are written by the harness on a request of its own, before any client's.
     assert_eq!(
         stack
@@ -339,17 +344,22 @@ fn model_ready_lists_name_tools_as_mcp_does(w: &World) {
 }
 
 /// What the SDK clients do on one session: an echo, a call with progress (`demo__progress`
-/// reports 1, 2, 3 of 3) and a call whose tool elicits (the fixture's `test_elicitation` asks
-/// for a `username` and `email`, both with defaults: only the client's handler can make the
-/// result name `username`). The elicitation call carries a progress token too: under the
-/// default `MCP_STREAM_CALLS = "progress"` only such a call is streamed, and only a streamed
-/// call can ask its client (README "What travels during a call").
+/// reports 1, 2, 3 of 3) and two calls whose tool elicits (the fixture's `test_elicitation`
+/// asks for a `username` and `email`, both with defaults: only the client's handler can make
+/// the result name `username`): once as a server→client request of the handshake era, once
+/// as a 2026-07-28 `input_required` round (`modern__test_elicitation_round`, the same
+/// question through the SDK's resolver). The elicitation calls carry a progress token too:
+/// under the default `MCP_STREAM_CALLS = "progress"` only such a call is streamed, and only a
+/// streamed call can ask its client (README "What travels during a call").
 fn sdk_calls(client: &str) -> String {
     json!([
         {"tool": "demo__echo", "arguments": {"message": format!("from {client}")}},
         {"tool": "demo__progress", "arguments": {"steps": 3}, "progress": true},
         {"tool": "fixture__test_elicitation", "arguments": {"message": "Who are you?"},
          "progress": true, "answer": {"username": format!("{client}-user"),
+                                      "email": format!("{client}@example.com")}},
+        {"tool": "modern__test_elicitation_round", "arguments": {"message": "And in a round?"},
+         "progress": true, "answer": {"username": format!("{client}-round"),
                                       "email": format!("{client}@example.com")}},
     ])
     .to_string()
@@ -367,17 +377,21 @@ fn assert_relayed_progress_and_elicitation(out: &Value, client: &str) {
         .filter_map(Value::as_f64)
         .collect();
     assert_eq!(seen, [1.0, 2.0, 3.0], "{out}");
-    let elicited = &calls[2];
-    assert_eq!(elicited["elicited"], json!(["Who are you?"]), "{out}");
-    let text = elicited["result"]["content"][0]["text"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{out}"));
-    assert!(
-        text.starts_with("User response: accept")
-            && text.contains(&format!("{client}-user"))
-            && text.contains(&format!("{client}@example.com")),
-        "{out}"
-    );
+    for (call, question, user) in [
+        (&calls[2], "Who are you?", "user"),
+        (&calls[3], "And in a round?", "round"),
+    ] {
+        assert_eq!(call["elicited"], json!([question]), "{out}");
+        let text = call["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{out}"));
+        assert!(
+            text.starts_with("User response: accept")
+                && text.contains(&format!("{client}-{user}"))
+                && text.contains(&format!("{client}@example.com")),
+            "{out}"
+        );
+    }
 }
 
 fn the_python_sdk_client_lists_and_calls(w: &World) {
