@@ -14,8 +14,8 @@
 //!
 //! It also tells the gateway's standalone MCP streams when the catalogue moves
 //! (`/catalogue/watch`, `shared::mcp_server::listen`): each open watch gets the current
-//! configuration version at once and every new one as it is made; a watch that broke is
-//! dropped at the next change. Watches live in memory only; the gateway bounds their lifetime.
+//! configuration version at once and every new one as it is made; a watch whose stream was
+//! dropped is forgotten at the next change or the next watch. Watches live in memory only; the gateway bounds their lifetime.
 //!
 //! Exactness: a Durable Object runs one event at a time between awaits. The team's limits are
 //! read (from the in-memory cache or D1) first; from loading the windows to storing them
@@ -342,7 +342,10 @@ impl RateLimiter {
         let (tx, rx) = mpsc::unbounded::<Chunk>();
         let frame = listen::version_frame(&self.config_version()).into_bytes();
         let _ = tx.unbounded_send(Ok(frame));
-        self.catalogue_watchers.borrow_mut().push(tx);
+        let mut watchers = self.catalogue_watchers.borrow_mut();
+        // Watches whose stream was dropped go now too, so quiet teams do not collect them.
+        watchers.retain(|w| !w.is_closed());
+        watchers.push(tx);
         crate::event_stream::response(rx, "catalogue watch")
             .map_err(|e| worker::Error::RustError(e.to_string()))
     }
