@@ -1,7 +1,9 @@
 """The fixture server for the MCP conformance suite's server scenarios (PyPI `mcp` 2.x).
 
 The suite (`@modelcontextprotocol/conformance`, `conformance server`) calls tools by fixed
-names; this server implements the ones its `tools-*` scenarios call, plus `logging/setLevel`.
+names; this server implements the ones its `tools-*` scenarios call, plus `logging/setLevel`,
+and `test_elicitation_round` (the same question through the SDK's resolver, which a
+2026-07-28 client gets as an `input_required` round; `tests/tests/mcp_endpoint.rs`).
 `tests/tests/mcp_conformance.rs` runs the suite against it directly and through the gateway's
 `/mcp/servers/<name>`, side by side.
 
@@ -14,9 +16,10 @@ from __future__ import annotations
 
 import argparse
 import base64
+from typing import Annotated
 
 import mcp_types as types
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context, Elicit, ElicitationResult, MCPServer, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel
 
@@ -44,6 +47,11 @@ def resource() -> types.EmbeddedResource:
 class UserInfo(BaseModel):
     username: str = "conformance"
     email: str = "conformance@example.com"
+
+
+def ask_user(message: str) -> Elicit[UserInfo]:
+    """The resolver of `test_elicitation_round` (module level: annotations are evaluated here)."""
+    return Elicit(message, UserInfo)
 
 
 def build() -> MCPServer:
@@ -92,9 +100,16 @@ def build() -> MCPServer:
 
     @server.tool(description="Asks the client's model (sampling).")
     async def test_sampling(prompt: str, ctx: Context) -> str:
+        # The request is tied to this call (`related_request_id`), so the SDK sends it on the
+        # call's own POST stream, as the transport says a request related to a client request
+        # should go (2025-06-18 and 2025-11-25, "Sending Messages to the Server"; the
+        # standalone GET stream is for messages unrelated to any running request). Without it
+        # the SDK puts it on the session's standalone stream, or drops it when none is open:
+        # `ctx.elicit` and `ctx.report_progress` pass the related request themselves.
         answer = await ctx.session.create_message(
             messages=[types.SamplingMessage(role="user", content=types.TextContent(type="text", text=prompt))],
             max_tokens=100,
+            related_request_id=ctx.request_id,
         )
         content = answer.content
         text = getattr(content, "text", None) or str(content)
@@ -104,6 +119,12 @@ def build() -> MCPServer:
     async def test_elicitation(message: str, ctx: Context) -> str:
         result = await ctx.elicit(message, UserInfo)
         return f"User response: {result.action} {getattr(result, 'data', None)}"
+
+    @server.tool(description="Asks the user through a resolver: an input_required round in 2026-07-28.")
+    async def test_elicitation_round(
+        message: str, answer: Annotated[ElicitationResult[UserInfo], Resolve(ask_user)]
+    ) -> str:
+        return f"User response: {answer.action} {getattr(answer, 'data', None)}"
 
     async def set_level(ctx: object, params: types.SetLevelRequestParams) -> types.EmptyResult:
         return types.EmptyResult()

@@ -1,13 +1,15 @@
 //! `/mcp` and `/mcp/servers/<name>` under `wrangler dev`, driven by real MCP clients: the
 //! official Python SDK client, the official TypeScript SDK client and MCP Inspector's CLI
-//! (both protocol eras), plus raw JSON-RPC for the statuses. The upstream is our Python SDK
-//! server; the D1 rows are checked afterwards. One stack; scenarios run in order on it.
+//! (both protocol eras), plus raw JSON-RPC for the statuses. The upstreams are our Python SDK
+//! server (`demo`) and the conformance fixture (`fixture`, for a tool that elicits); the SDK
+//! clients each make a call with progress and one whose elicitation their handler answers.
+//! The D1 rows are checked afterwards. One stack; scenarios run in order on it.
 
 use std::process::Command;
 
-use integration::servers::python_streamable;
+use integration::servers::{python_script, python_streamable};
 use integration::stack::{Answer, Stack};
-use integration::{root, tool_path};
+use integration::{free_port, root, tool_path};
 use serde_json::{json, Value};
 
 /// `team-r` has a tiny budget: the rate-limit scenario spends it.
@@ -95,6 +97,25 @@ fn mcp_clients_use_the_teams_tools_through_the_gateway() {
     assert_eq!(created.status, 201, "{}", created.text);
     assert_eq!(created.body["sync"]["success"], true, "{}", created.text);
     let server_id = created.body["server"]["id"].as_str().unwrap().to_string();
+    // The conformance fixture's tools include one that elicits (the SDK clients' scenario).
+    let fixture = python_script(
+        "conformance-fixture",
+        "tests/servers/conformance_fixture.py",
+        &[],
+        free_port(),
+        "/mcp",
+    );
+    // The same server spoken to as 2026-07-28 (stateless): its questions are input_required
+    // rounds, not server→client requests.
+    for (name, transport) in [("fixture", "streamable_http"), ("modern", "stateless")] {
+        let added = stack.call(
+            &admin,
+            json!({"action": "create_server", "name": name, "server_type": "http",
+                   "config": {"url": fixture.url, "transport": transport}, "sync": true}),
+        );
+        assert_eq!(added.status, 201, "{}", added.text);
+        assert_eq!(added.body["sync"]["success"], true, "{}", added.text);
+    }
     // Memberships are written by the harness on a request of its own, before any client's.
     assert_eq!(
         stack
@@ -116,7 +137,7 @@ fn mcp_clients_use_the_teams_tools_through_the_gateway() {
         server_id,
     };
     the_handshake_negotiates_and_answers_json(&w);
-    no_token_is_401_with_a_bearer_challenge_and_get_is_405(&w);
+    no_token_is_401_with_a_bearer_challenge_and_delete_is_405(&w);
     a_foreign_origin_is_refused(&w);
     tools_list_namespaces_and_tools_call_runs_through_call_tool(&w);
     model_ready_lists_name_tools_as_mcp_does(&w);
@@ -127,6 +148,8 @@ fn mcp_clients_use_the_teams_tools_through_the_gateway() {
     a_server_endpoint_serves_its_own_names(&w);
     another_team_sees_none_of_the_tools(&w);
     a_tool_that_requires_confirmation_says_how_to_confirm(&w);
+    a_held_stream_hears_the_catalogue_change(&w);
+    the_clients_log_level_drops_lower_messages_of_streamed_calls(&w);
     tools_call_spends_the_call_tool_budget(&w);
 }
 
@@ -189,7 +212,7 @@ fn the_handshake_negotiates_and_answers_json(w: &World) {
     assert_eq!(batch.body["error"]["code"], -32600);
 }
 
-fn no_token_is_401_with_a_bearer_challenge_and_get_is_405(w: &World) {
+fn no_token_is_401_with_a_bearer_challenge_and_delete_is_405(w: &World) {
     let a = w.rpc(
         "/mcp",
         None,
@@ -207,15 +230,23 @@ fn no_token_is_401_with_a_bearer_challenge_and_get_is_405(w: &World) {
         &[],
     );
     assert_eq!(forged.status, 401, "{}", forged.text);
-    let get = w.stack.request(
+    // GET is the standalone stream (`a_held_stream_hears_the_catalogue_change`): the same
+    // bearer; a GET that does not accept an event stream, and DELETE, are 405.
+    let anonymous = w.stack.request(
         "GET",
         "/mcp",
-        Some(&w.member),
+        None,
         None,
         &[("accept", "text/event-stream")],
     );
-    assert_eq!(get.status, 405, "{}", get.text);
-    assert_eq!(get.header("allow"), Some("POST"));
+    assert_eq!(anonymous.status, 401, "{}", anonymous.text);
+    for (method, accept) in [("GET", "application/json"), ("DELETE", "*/*")] {
+        let refused = w
+            .stack
+            .request(method, "/mcp", Some(&w.member), None, &[("accept", accept)]);
+        assert_eq!(refused.status, 405, "{method}: {}", refused.text);
+        assert_eq!(refused.header("allow"), Some("GET, POST"));
+    }
 }
 
 fn a_foreign_origin_is_refused(w: &World) {
@@ -312,6 +343,57 @@ fn model_ready_lists_name_tools_as_mcp_does(w: &World) {
     }
 }
 
+/// What the SDK clients do on one session: an echo, a call with progress (`demo__progress`
+/// reports 1, 2, 3 of 3) and two calls whose tool elicits (the fixture's `test_elicitation`
+/// asks for a `username` and `email`, both with defaults: only the client's handler can make
+/// the result name `username`): once as a server→client request of the handshake era, once
+/// as a 2026-07-28 `input_required` round (`modern__test_elicitation_round`, the same
+/// question through the SDK's resolver). The elicitation calls carry a progress token too:
+/// under the default `MCP_STREAM_CALLS = "progress"` only such a call is streamed, and only a
+/// streamed call can ask its client (README "What travels during a call").
+fn sdk_calls(client: &str) -> String {
+    json!([
+        {"tool": "demo__echo", "arguments": {"message": format!("from {client}")}},
+        {"tool": "demo__progress", "arguments": {"steps": 3}, "progress": true},
+        {"tool": "fixture__test_elicitation", "arguments": {"message": "Who are you?"},
+         "progress": true, "answer": {"username": format!("{client}-user"),
+                                      "email": format!("{client}@example.com")}},
+        {"tool": "modern__test_elicitation_round", "arguments": {"message": "And in a round?"},
+         "progress": true, "answer": {"username": format!("{client}-round"),
+                                      "email": format!("{client}@example.com")}},
+    ])
+    .to_string()
+}
+
+/// The progress and elicitation calls of [`sdk_calls`], as a client reported them.
+fn assert_relayed_progress_and_elicitation(out: &Value, client: &str) {
+    let calls = out["calls"].as_array().unwrap_or_else(|| panic!("{out}"));
+    let progress = &calls[1];
+    assert_eq!(progress["result"]["content"][0]["text"], "done", "{out}");
+    let seen: Vec<f64> = progress["progress"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{out}"))
+        .iter()
+        .filter_map(Value::as_f64)
+        .collect();
+    assert_eq!(seen, [1.0, 2.0, 3.0], "{out}");
+    for (call, question, user) in [
+        (&calls[2], "Who are you?", "user"),
+        (&calls[3], "And in a round?", "round"),
+    ] {
+        assert_eq!(call["elicited"], json!([question]), "{out}");
+        let text = call["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{out}"));
+        assert!(
+            text.starts_with("User response: accept")
+                && text.contains(&format!("{client}-{user}"))
+                && text.contains(&format!("{client}@example.com")),
+            "{out}"
+        );
+    }
+}
+
 fn the_python_sdk_client_lists_and_calls(w: &World) {
     let python = root().join(".venv/bin/python");
     let out = run_client(
@@ -320,8 +402,7 @@ fn the_python_sdk_client_lists_and_calls(w: &World) {
             "tests/clients/py_client.py",
             &w.url("/mcp"),
             &w.member,
-            "demo__echo",
-            r#"{"message": "from python"}"#,
+            &sdk_calls("python"),
         ],
     );
     assert_eq!(out["serverName"], "mcp-edge", "{out}");
@@ -332,7 +413,11 @@ fn the_python_sdk_client_lists_and_calls(w: &World) {
             .contains(&json!("demo__echo")),
         "{out}"
     );
-    assert_eq!(out["result"]["content"][0]["text"], "from python", "{out}");
+    assert_eq!(
+        out["calls"][0]["result"]["content"][0]["text"], "from python",
+        "{out}"
+    );
+    assert_relayed_progress_and_elicitation(&out, "python");
     let rows = w.executions("bob");
     assert!(rows.iter().any(|r| r["input"]
         .as_str()
@@ -346,8 +431,7 @@ fn the_typescript_sdk_client_lists_and_calls(w: &World) {
             "tests/clients/ts_client.mjs",
             &w.url("/mcp"),
             &w.member,
-            "demo__echo",
-            r#"{"message": "from typescript"}"#,
+            &sdk_calls("typescript"),
         ],
     );
     assert_eq!(out["protocolVersion"], "2025-11-25", "{out}");
@@ -359,9 +443,10 @@ fn the_typescript_sdk_client_lists_and_calls(w: &World) {
         "{out}"
     );
     assert_eq!(
-        out["result"]["content"][0]["text"], "from typescript",
+        out["calls"][0]["result"]["content"][0]["text"], "from typescript",
         "{out}"
     );
+    assert_relayed_progress_and_elicitation(&out, "typescript");
 }
 
 fn mcp_inspector_cli_lists_and_calls_in_both_eras(w: &World) {
@@ -601,6 +686,109 @@ fn a_tool_that_requires_confirmation_says_how_to_confirm(w: &World) {
         json!({"action": "update_tool", "server_id": w.server_id, "tool_name": "echo",
                "requires_confirmation": false}),
     );
+}
+
+/// The TypeScript SDK client holds `/mcp`'s standalone stream (it opens it itself after
+/// `initialize`, as the gateway declares `tools.listChanged`); an admin disables a tool; the
+/// client gets `notifications/tools/list_changed` and its re-list no longer has the tool.
+fn a_held_stream_hears_the_catalogue_change(w: &World) {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let mut child = Command::new("node")
+        .args(["tests/clients/ts_listen.mjs", &w.url("/mcp"), &w.member])
+        .env("PATH", tool_path())
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push(line.clone());
+        if line == "listening" {
+            break;
+        }
+    }
+    assert_eq!(
+        seen.last().map(String::as_str),
+        Some("listening"),
+        "{seen:?}"
+    );
+    let disabled = w.stack.call(
+        &w.admin,
+        json!({"action": "update_tool", "server_id": w.server_id, "tool_name": "add",
+               "is_enabled": false}),
+    );
+    assert_eq!(disabled.status, 200, "{}", disabled.text);
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    let out: Value = rest
+        .iter()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no answer: {rest:?}"));
+    assert!(status.success(), "{out}");
+    assert_eq!(out["listChanged"], true, "{out}");
+    let has_add = |names: &Value| names.as_array().unwrap().contains(&json!("demo__add"));
+    assert!(has_add(&out["before"]), "{out}");
+    assert!(!has_add(&out["after"]), "{out}");
+    let enabled = w.stack.call(
+        &w.admin,
+        json!({"action": "update_tool", "server_id": w.server_id, "tool_name": "add",
+               "is_enabled": true}),
+    );
+    assert_eq!(enabled.status, 200, "{}", enabled.text);
+}
+
+/// The messages of an event-stream answer.
+fn sse_messages(text: &str) -> Vec<Value> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .filter_map(|d| serde_json::from_str(d.trim()).ok())
+        .collect()
+}
+
+/// `logging/setLevel` is kept for the caller (KV, no session): a streamed call of the
+/// fixture's `test_tool_with_logging` (three `info` lines) relays none of them at `warning`,
+/// all three at `info`.
+fn the_clients_log_level_drops_lower_messages_of_streamed_calls(w: &World) {
+    let logged_at = |level: &str| {
+        let set = w.rpc(
+            "/mcp",
+            Some(&w.member),
+            json!({"jsonrpc": "2.0", "id": 1, "method": "logging/setLevel",
+                   "params": {"level": level}}),
+            &[],
+        );
+        assert_eq!(set.body["result"], json!({}), "{}", set.text);
+        let called = w.rpc(
+            "/mcp",
+            Some(&w.member),
+            json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                   "params": {"name": "fixture__test_tool_with_logging", "arguments": {},
+                              "_meta": {"progressToken": "levels"}}}),
+            &[],
+        );
+        let messages = sse_messages(&called.text);
+        let last = messages.last().unwrap_or_else(|| panic!("{}", called.text));
+        assert_eq!(last["id"], 2, "{}", called.text);
+        assert_eq!(last["result"]["isError"], false, "{}", called.text);
+        messages
+            .iter()
+            .filter(|m| m["method"] == "notifications/message")
+            .map(|m| {
+                m["params"]["level"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(logged_at("warning"), Vec::<String>::new());
+    assert_eq!(logged_at("info"), ["info", "info", "info"]);
+    assert_eq!(logged_at("debug").len(), 3);
 }
 
 fn tools_call_spends_the_call_tool_budget(w: &World) {

@@ -11,6 +11,7 @@
 pub use edge_cloudflare::rate_limiter::RateLimiter;
 
 mod mcp;
+mod mcp_listen;
 mod mcp_stream;
 
 use edge_cloudflare::fetch::FetchHttp;

@@ -6,10 +6,14 @@
 //! `call_tool` steps are signed envelopes to the action workers (so every rule of those
 //! actions applies unchanged).
 //!
+//! `GET` with `Accept: text/event-stream` (handshake era) is the standalone stream, on which
+//! `notifications/tools/list_changed` comes (`crate::mcp_listen`): the same bearer, team and
+//! gate (charged as `list_tools`).
+//!
 //! Statuses: 202 for notifications and responses; 401 with `WWW-Authenticate: Bearer` for a
-//! missing or bad token; 403 for a refused origin or team; 405 for GET and DELETE (no
-//! standalone stream, no session to end); 429 with the rate-limit headers; errors otherwise
-//! as `shared::mcp_server::message` maps them.
+//! missing or bad token; 403 for a refused origin or team; 405 for DELETE (no session to end)
+//! and for a GET that is not for the standalone stream; 429 with the rate-limit headers;
+//! errors otherwise as `shared::mcp_server::message` maps them.
 
 use std::cell::RefCell;
 
@@ -19,7 +23,7 @@ use mcp_client::http::Clock;
 use serde_json::{json, Value};
 use shared::api::{Action, ActionRequest, BackgroundAction, MAX_BODY_BYTES};
 use shared::auth::{authenticate, bearer_token, AuthConfig};
-use shared::cache::answers;
+use shared::cache::{answers, Cache};
 use shared::gateway::{binding_of, check_content_type, check_declared_length, read_body};
 use shared::identity::Identity;
 use shared::internal::Envelope;
@@ -29,8 +33,8 @@ use shared::mcp_server::dispatch::{
 use shared::mcp_server::message::{self, error_of_answer, rpc_error, Incoming, RpcFailure};
 use shared::mcp_server::origin::OriginPolicy;
 use shared::mcp_server::path::McpPath;
-use shared::mcp_server::relay;
 use shared::mcp_server::version;
+use shared::mcp_server::{listen, relay};
 use shared::membership::TEAM_HEADER;
 use shared::timing::Timings;
 use shared::Error;
@@ -85,7 +89,9 @@ pub(crate) async fn handle(
                 "Bearer realm=\"mcp-edge\", error=\"invalid_token\"",
             )
             .or_internal("mcp answer")?,
-        405 => headers.set("allow", "POST").or_internal("mcp answer")?,
+        405 => headers
+            .set("allow", "GET, POST")
+            .or_internal("mcp answer")?,
         _ => {}
     }
     Ok(response)
@@ -134,19 +140,35 @@ async fn answer(
             "this origin may not call the MCP endpoint (MCP_ALLOWED_ORIGINS)",
         ));
     }
-    if req.method() != Method::Post {
+    let listening = req.method() == Method::Get;
+    if listening
+        && !listen::offered(
+            header("accept").as_deref(),
+            header("mcp-protocol-version").as_deref(),
+        )
+    {
         return Err(RpcFailure::new(
             405,
             message::SERVER_ERROR,
-            "POST JSON-RPC messages here; there is no standalone stream and no session",
+            "GET opens the standalone stream (Accept: text/event-stream; not in 2026-07-28)",
         ));
     }
-    check_declared_length(header("content-length").as_deref()).map_err(api)?;
-    check_content_type(header("content-type").as_deref()).map_err(api)?;
+    if !listening && req.method() != Method::Post {
+        return Err(RpcFailure::new(
+            405,
+            message::SERVER_ERROR,
+            "POST JSON-RPC messages here, or GET the standalone stream; there is no session to end",
+        ));
+    }
+    if !listening {
+        check_declared_length(header("content-length").as_deref()).map_err(api)?;
+        check_content_type(header("content-type").as_deref()).map_err(api)?;
+    }
     let authorization = header("authorization");
     let team_header = header(TEAM_HEADER);
     let accept = header("accept");
     let session = header("mcp-session-id");
+    let last_event_id = header("last-event-id");
     let routing = (
         header("mcp-protocol-version"),
         header("mcp-method"),
@@ -166,6 +188,48 @@ async fn answer(
         .await
         .map_err(api)?;
     timings.lap("auth", at, now_ms());
+
+    if listening {
+        let lifetime = listen::lifetime_ms(var("MCP_LISTEN_SECS").as_deref()).map_err(api)?;
+        let (identity, config_version) = enter_team(
+            env,
+            verified,
+            None,
+            team_header.as_deref(),
+            Action::ListTools,
+            request_id,
+            limit_headers,
+            timings,
+        )
+        .await
+        .map_err(api)?;
+        *who.borrow_mut() = Some(Who {
+            action: "mcp listen",
+            user_id: identity.user_id.clone(),
+            team_id: identity.team_id.clone(),
+        });
+        if let McpPath::Server(name) = path {
+            let backend = Forwarder {
+                env,
+                identity: &identity,
+                config_version: config_version.as_deref(),
+                request_id,
+                traceparent,
+                now_ms: http.now_ms(),
+            };
+            if !backend.has_server(name).await.map_err(api)? {
+                return Err(RpcFailure::new(
+                    404,
+                    message::SERVER_ERROR,
+                    format!("no active server named '{name}' in your team"),
+                ));
+            }
+        }
+        return crate::mcp_listen::open(env, &identity.team_id, last_event_id.as_deref(), lifetime)
+            .await
+            .map(Answered::Stream)
+            .map_err(api);
+    }
 
     let (method, params) = match message::parse(&body)? {
         Incoming::Accepted => {
@@ -312,6 +376,16 @@ async fn answer(
     }
     let result = respond(&mcp_request, &backend).await;
     timings.lap("forward", at, now_ms());
+    if result.is_ok() && method == "logging/setLevel" {
+        // Valid (`respond` checked it): kept for this client's streamed calls (`relay`).
+        if let Some(level) = params["level"].as_str() {
+            let key = relay::level_key(&identity.user_id, session.as_deref());
+            cache
+                .put(&key, level, relay::LEVEL_TTL_SECS)
+                .await
+                .map_err(api)?;
+        }
+    }
     result.map(Answered::Json)
 }
 

@@ -6,7 +6,8 @@
 //!
 //! Invariants:
 //! - Nothing is buffered beyond one chunk: each chunk of the watch stream is sent on as the
-//!   messages it completes. After the response the watch stream is dropped (closed).
+//!   messages it completes. Log messages below the client's `logging/setLevel` (one KV read
+//!   per streamed call, `relay::level_key`) are dropped. After the response the watch stream is dropped (closed).
 //! - The KV entry of a call ([`relay::cancel_key`]) lives for the longest background budget;
 //!   a cancellation reads it, deletes it, and cancels as the caller (so `cancel_execution`'s
 //!   own rule decides, and an unknown or ended call changes nothing).
@@ -71,9 +72,12 @@ pub(crate) struct StreamedCall<'a> {
 /// events as MCP messages.
 pub(crate) async fn relay_call(env: &Env, call: StreamedCall<'_>) -> Result<Response, Error> {
     let key = relay::cancel_key(&call.identity.user_id, call.session, &call.rpc_id);
-    Bindings::new(env)
-        .cache()?
+    let cache = Bindings::new(env).cache()?;
+    cache
         .put(&key, call.execution_id, MAX_ASYNC_TIMEOUT_SECS)
+        .await?;
+    let level = cache
+        .get(&relay::level_key(&call.identity.user_id, call.session))
         .await?;
     let watched = send(
         env,
@@ -100,7 +104,8 @@ pub(crate) async fn relay_call(env: &Env, call: StreamedCall<'_>) -> Result<Resp
         call.name,
         call.execution_id,
         call.request_id,
-    );
+    )
+    .with_min_level(level.as_deref());
     let messages = futures::stream::unfold((Some(body), relay), |(body, mut relay)| async move {
         let mut body = body?;
         loop {

@@ -14,6 +14,11 @@
 //! servers, decided in the ledger's `start` (or `/ledger/admit`), fed by its `finish`, closed
 //! by the health checks' `/config-changed` (`crate::breaker_store`, `shared::breaker::book`).
 //!
+//! It also tells the gateway's standalone MCP streams when the catalogue moves
+//! (`/catalogue/watch`, `shared::mcp_server::listen`): each open watch gets the current
+//! configuration version at once and every new one as it is made; a watch whose stream was
+//! dropped is forgotten at the next change or the next watch. Watches live in memory only; the gateway bounds their lifetime.
+//!
 //! Exactness: a Durable Object runs one event at a time between awaits. The team's limits are
 //! read (from the in-memory cache or D1) first; from loading the windows to storing them
 //! there is no await, and the SQL API is synchronous, so concurrent requests of one team are
@@ -27,6 +32,8 @@
 
 use std::cell::{Cell, RefCell};
 
+use futures::channel::mpsc;
+
 use serde_json::Value;
 use shared::api::Action;
 use shared::breaker::Gate;
@@ -36,6 +43,7 @@ use shared::ledger::{
     Admit, AdmitRequest, BackgroundStart, BackgroundVerdict, DiscardRequest, FinishRequest, Record,
     StartRequest, FLUSH_RETRY_MS,
 };
+use shared::mcp_server::listen;
 use shared::membership::{admission, Admission, MemberCache, DEFAULT_MEMBERSHIP_CACHE_SECS};
 use shared::ratelimit::{
     charges, decide, load_team_row, CachedLimits, Charge, CheckRequest, ConfigChanged,
@@ -78,7 +86,11 @@ pub struct RateLimiter {
     /// every `/config-changed` (`shared::call_target`).
     config_epoch: String,
     config_changes: Cell<u64>,
+    /// Open catalogue watches (the gateway's standalone MCP streams).
+    catalogue_watchers: RefCell<Vec<mpsc::UnboundedSender<Chunk>>>,
 }
+
+type Chunk = Result<Vec<u8>, worker::Error>;
 
 impl DurableObject for RateLimiter {
     fn new(state: State, env: Env) -> Self {
@@ -94,6 +106,7 @@ impl DurableObject for RateLimiter {
             breakers: BreakerStore::default(),
             config_epoch: shared::repo::new_id(),
             config_changes: Cell::new(0),
+            catalogue_watchers: RefCell::new(Vec::new()),
         }
     }
 
@@ -106,6 +119,7 @@ impl DurableObject for RateLimiter {
             "/ledger/flush" => return self.flush_ledger().await,
             "/ledger/start-background" => return self.ledger_start_background(&mut req).await,
             "/config-changed" => return self.config_changed(&mut req).await,
+            "/catalogue/watch" => return self.watch_catalogue(),
             _ => {}
         }
         if req.path() == "/forget" {
@@ -330,6 +344,10 @@ impl RateLimiter {
     async fn config_changed(&self, req: &mut Request) -> worker::Result<Response> {
         let changed: ConfigChanged = req.json().await.unwrap_or_default();
         self.config_changes.set(self.config_changes.get() + 1);
+        let frame = listen::version_frame(&self.config_version()).into_bytes();
+        self.catalogue_watchers
+            .borrow_mut()
+            .retain(|w| w.unbounded_send(Ok(frame.clone())).is_ok());
         let closed = if changed.healthy_servers.is_empty() {
             Ok(0)
         } else {
@@ -346,6 +364,19 @@ impl RateLimiter {
                 Response::error(err.to_string(), 500)
             }
         }
+    }
+
+    /// `/catalogue/watch`: the current configuration version, then each new one.
+    fn watch_catalogue(&self) -> worker::Result<Response> {
+        let (tx, rx) = mpsc::unbounded::<Chunk>();
+        let frame = listen::version_frame(&self.config_version()).into_bytes();
+        let _ = tx.unbounded_send(Ok(frame));
+        let mut watchers = self.catalogue_watchers.borrow_mut();
+        // Watches whose stream was dropped go now too, so quiet teams do not collect them.
+        watchers.retain(|w| !w.is_closed());
+        watchers.push(tx);
+        crate::event_stream::response(rx, "catalogue watch")
+            .map_err(|e| worker::Error::RustError(e.to_string()))
     }
 
     async fn check(&self, check: &CheckRequest) -> Result<GateAnswer, Error> {

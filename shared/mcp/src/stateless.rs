@@ -7,9 +7,12 @@
 //!   `resources/read`, `Mcp-Name` (the spec's `=?base64?…?=` form when the value is not plain
 //!   printable ASCII). Header and body always agree, which servers check.
 //! - A result with `resultType: "input_required"` is retried with the echoed `requestState`
-//!   and our `inputResponses`, at most [`MAX_INPUT_ROUNDS`] times. We answer `roots/list`
-//!   (no roots) and `elicitation/create` (the form's defaults, or decline: see
-//!   [`super::elicit`]); any other input request (sampling…) is a
+//!   and our `inputResponses`, at most [`MAX_INPUT_ROUNDS`] times. Each input request goes
+//!   first to the call's sink when it asks someone ([`crate::events::CallEvents::ask`]: a
+//!   streamed `/mcp` call relays it to its client), as a server→client request would in the
+//!   handshake era; its answer is the response. Otherwise, or when the one asked answers an
+//!   error, we answer `roots/list` (no roots) and `elicitation/create` (the form's defaults,
+//!   or decline: see [`super::elicit`]); any other input request (sampling…) is a
 //!   [`crate::McpError::Protocol`] naming it, since nobody is there to answer.
 //! - A `tools/call` made with the tool's schema also carries its `Mcp-Param-*` headers
 //!   ([`super::param_headers`]), on every `input_required` round.
@@ -115,7 +118,7 @@ pub async fn request_with<H: HttpClient + Clock>(
         if result.get("resultType").and_then(Value::as_str) != Some("input_required") {
             return Ok(result);
         }
-        let responses = answer_input_requests(method, &result)?;
+        let responses = answer_input_requests(wire.events(), method, &result).await?;
         let mut next = jsonrpc::params_object(params);
         next.remove("inputResponses");
         next.remove("requestState");
@@ -137,16 +140,27 @@ pub async fn request_with<H: HttpClient + Clock>(
     )))
 }
 
-fn answer_input_requests(method: &str, result: &Value) -> Result<Map<String, Value>, Failure> {
+async fn answer_input_requests(
+    sink: Option<&dyn crate::events::CallEvents>,
+    method: &str,
+    result: &Value,
+) -> Result<Map<String, Value>, Failure> {
     let mut responses = Map::new();
     if let Some(requests) = result.get("inputRequests").and_then(Value::as_object) {
         for (key, req) in requests {
-            match req.get("method").and_then(Value::as_str).unwrap_or("") {
+            let asked = req.get("method").and_then(Value::as_str).unwrap_or("");
+            let params = req.get("params").unwrap_or(&Value::Null);
+            if let Some(answer) = sink.and_then(|s| s.ask(asked, params)) {
+                if let Ok(response) = answer.await {
+                    responses.insert(key.clone(), response);
+                    continue;
+                }
+            }
+            match asked {
                 "roots/list" => {
                     responses.insert(key.clone(), json!({ "roots": [] }));
                 }
                 "elicitation/create" => {
-                    let params = req.get("params").unwrap_or(&Value::Null);
                     responses.insert(key.clone(), super::elicit::answer(params));
                 }
                 other => {
@@ -236,22 +250,76 @@ mod tests {
         assert_eq!(encode_header_value(" x"), "=?base64?IHg=?=");
     }
 
-    #[test]
-    fn input_requests_we_can_answer_and_those_we_cannot() {
+    #[tokio::test(flavor = "current_thread")]
+    async fn input_requests_we_can_answer_and_those_we_cannot() {
         let roots = json!({"resultType": "input_required",
             "inputRequests": {"r": {"method": "roots/list"}}, "requestState": "s"});
-        let got = answer_input_requests("tools/call", &roots).unwrap();
+        let got = answer_input_requests(None, "tools/call", &roots)
+            .await
+            .unwrap();
         assert_eq!(got["r"], json!({"roots": []}));
-        let elicit = json!({"resultType": "input_required",
-            "inputRequests": {"e": {"method": "elicitation/create", "params": {
-                "message": "m",
-                "requestedSchema": {"type": "object",
-                    "properties": {"n": {"type": "integer", "default": 3}}}}}}});
-        let got = answer_input_requests("tools/call", &elicit).unwrap();
+        let got = answer_input_requests(None, "tools/call", &elicit_form())
+            .await
+            .unwrap();
         assert_eq!(got["e"], json!({"action": "accept", "content": {"n": 3}}));
         let sampling = json!({"resultType": "input_required",
             "inputRequests": {"s": {"method": "sampling/createMessage", "params": {}}}});
-        let err = answer_input_requests("tools/call", &sampling).unwrap_err();
+        let err = answer_input_requests(None, "tools/call", &sampling)
+            .await
+            .unwrap_err();
+        assert!(err
+            .into_error()
+            .to_string()
+            .contains("sampling/createMessage"));
+    }
+
+    fn elicit_form() -> Value {
+        json!({"resultType": "input_required",
+            "inputRequests": {"e": {"method": "elicitation/create", "params": {
+                "message": "m",
+                "requestedSchema": {"type": "object",
+                    "properties": {"n": {"type": "integer", "default": 3}}}}}}})
+    }
+
+    /// Asks "someone": answers elicitations with `answer`, fails sampling.
+    struct Asker {
+        answer: Value,
+        asked: std::cell::RefCell<Vec<(String, Value)>>,
+    }
+
+    impl crate::events::CallEvents for Asker {
+        fn progress(&self, _: f64, _: Option<f64>, _: Option<&str>) {}
+        fn log(&self, _: &str, _: Option<&str>, _: &Value) {}
+        fn ask<'s>(&'s self, method: &str, params: &Value) -> Option<crate::events::Asked<'s>> {
+            self.asked
+                .borrow_mut()
+                .push((method.to_string(), params.clone()));
+            let answer = match method {
+                "elicitation/create" => Ok(self.answer.clone()),
+                _ => Err(json!({"code": -32601, "message": "no"})),
+            };
+            Some(Box::pin(async move { answer }))
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn input_requests_go_to_whoever_the_call_asks_first() {
+        let asker = Asker {
+            answer: json!({"action": "accept", "content": {"n": 7}}),
+            asked: Default::default(),
+        };
+        let got = answer_input_requests(Some(&asker), "tools/call", &elicit_form())
+            .await
+            .unwrap();
+        assert_eq!(got["e"], json!({"action": "accept", "content": {"n": 7}}));
+        assert_eq!(asker.asked.borrow()[0].0, "elicitation/create");
+        assert_eq!(asker.asked.borrow()[0].1["message"], "m");
+        // The one asked failing: answered as without anyone (roots) or refused (sampling).
+        let both = json!({"resultType": "input_required", "inputRequests": {
+            "r": {"method": "roots/list"}, "s": {"method": "sampling/createMessage"}}});
+        let err = answer_input_requests(Some(&asker), "tools/call", &both)
+            .await
+            .unwrap_err();
         assert!(err
             .into_error()
             .to_string()

@@ -1,5 +1,6 @@
 //! Server→client requests during a background call (`elicitation/create`,
-//! `sampling/createMessage`), put to whoever watches the execution and answered with
+//! `sampling/createMessage`; from a 2026-07-28 upstream, the input requests of its
+//! `input_required` rounds), put to whoever watches the execution and answered with
 //! `answer_execution` (`/mcp`'s streamed calls relay them to the MCP client and route its
 //! response back, `crate::mcp_server::relay`).
 //!

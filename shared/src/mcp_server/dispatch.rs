@@ -66,7 +66,7 @@ pub async fn respond<B: Backend>(req: &Request<'_>, backend: &B) -> Result<Value
         "initialize" => {
             check_server(req, backend).await?;
             let requested = req.params.get("protocolVersion").and_then(Value::as_str);
-            let mut r = about(req.scope);
+            let mut r = about(req.scope, true);
             r.insert(
                 "protocolVersion".into(),
                 json!(version::negotiate(requested)),
@@ -75,7 +75,9 @@ pub async fn respond<B: Backend>(req: &Request<'_>, backend: &B) -> Result<Value
         }
         "server/discover" => {
             check_server(req, backend).await?;
-            let mut r = about(req.scope);
+            // 2026-07-28 has no standalone stream (its list changes come on
+            // `subscriptions/listen`, not served here).
+            let mut r = about(req.scope, false);
             r.insert("supportedVersions".into(), json!(version::supported()));
             Value::Object(r)
         }
@@ -92,7 +94,7 @@ pub async fn respond<B: Backend>(req: &Request<'_>, backend: &B) -> Result<Value
                     ),
                 ));
             }
-            // Accepted, not kept (stateless): see `super::relay`.
+            // Valid: the gateway keeps it in KV for the caller's streamed calls (`super::relay`).
             json!({})
         }
         "tools/list" => {
@@ -125,8 +127,9 @@ pub async fn respond<B: Backend>(req: &Request<'_>, backend: &B) -> Result<Value
     Ok(result)
 }
 
-/// `serverInfo`, `capabilities` and `instructions`.
-fn about(scope: Scope<'_>) -> Map<String, Value> {
+/// `serverInfo`, `capabilities` and `instructions`; `list_changed`: the era has the
+/// standalone stream on which `notifications/tools/list_changed` comes (`super::listen`).
+fn about(scope: Scope<'_>, list_changed: bool) -> Map<String, Value> {
     let (name, instructions) = match scope {
         Scope::Team => (
             "mcp-edge".to_string(),
@@ -140,7 +143,7 @@ fn about(scope: Scope<'_>) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert(
         "capabilities".into(),
-        json!({ "tools": { "listChanged": false }, "logging": {} }),
+        json!({ "tools": { "listChanged": list_changed }, "logging": {} }),
     );
     m.insert(
         "serverInfo".into(),

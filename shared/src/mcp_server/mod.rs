@@ -8,7 +8,9 @@
 //! - Stateless: no session id is issued and none is kept; any isolate answers any request
 //!   (the handshake only negotiates a version, every request is checked on its own). The one
 //!   thing kept past a request is in KV, not an isolate: a streamed call's execution id under
-//!   the caller's request id, for a later `notifications/cancelled` ([`relay`]).
+//!   the caller's request id, for a later `notifications/cancelled` ([`relay`]). The
+//!   standalone `GET` stream ([`listen`]) is held by the request that opened it and fed by
+//!   the team's object; nothing records who listens.
 //! - Tool names on `/mcp` come from [`crate::tool_names`] (the same names `list_tools` with a
 //!   `format` gives); on `/mcp/servers/<name>` they are the server's own.
 //! - Every failure is a JSON-RPC error with an HTTP status ([`message::rpc_error`], the one
@@ -17,6 +19,7 @@
 
 pub mod confirm;
 pub mod dispatch;
+pub mod listen;
 pub mod message;
 pub mod origin;
 pub mod path;

@@ -30,9 +30,13 @@
 //!   caller, whose own rule (who may act on the execution) decides. It is relayed whatever
 //!   capabilities the client declared at `initialize` (a stateless gateway does not know them):
 //!   a client without the capability answers an error, which the server gets as is.
-//! - Log messages are relayed at the levels the server sends them (a 2026-07-28 upstream is
-//!   asked for `info` and above); `logging/setLevel` is accepted (`{}`) and not kept, as no
-//!   state outlives a request.
+//! - Log messages below the caller's level are dropped ([`Relay::with_min_level`]): a
+//!   client's `logging/setLevel` is kept in KV under `(user, Mcp-Session-Id header)`
+//!   ([`level_key`], [`LEVEL_TTL_SECS`]), not in an isolate, and read once per streamed call.
+//!   Without one, every level the server sends is relayed (a 2026-07-28 upstream is asked for
+//!   `info` and above). As with cancellation, a user's clients that send no session id share
+//!   one level: the last `setLevel` wins. A level the server names that is not one of
+//!   [`LOG_LEVELS`] is relayed.
 
 use mcp_client::sse::{SseEvent, SseParser};
 use serde_json::{json, Value};
@@ -104,6 +108,21 @@ pub fn progress_token(params: &Value) -> Option<&Value> {
         .filter(|t| t.is_string() || t.is_number())
 }
 
+/// How long a client's `logging/setLevel` is kept (renewed by each `setLevel`).
+pub const LEVEL_TTL_SECS: u64 = 24 * 3600;
+
+/// The KV key of a client's `logging/setLevel` (see the module's invariants).
+pub fn level_key(user_id: &str, session: Option<&str>) -> String {
+    let digest = Sha256::digest(session.unwrap_or_default().as_bytes());
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("mcp:level:{user_id}:{hex}")
+}
+
+/// The rank of a log level in [`LOG_LEVELS`] (`debug` is 0).
+pub fn level_rank(level: &str) -> Option<usize> {
+    LOG_LEVELS.iter().position(|l| *l == level)
+}
+
 /// The KV key under which a streamed call's execution id waits for a cancellation.
 pub fn cancel_key(user_id: &str, session: Option<&str>, request_id: &Value) -> String {
     let material = format!("{}\n{}", session.unwrap_or_default(), request_id);
@@ -163,6 +182,8 @@ pub struct Relay {
     execution_id: String,
     request_id: String,
     done: bool,
+    /// Log messages of a lower rank are dropped.
+    min_level: usize,
 }
 
 impl Relay {
@@ -184,7 +205,15 @@ impl Relay {
             execution_id: execution_id.to_string(),
             request_id: request_id.to_string(),
             done: false,
+            min_level: 0,
         }
+    }
+
+    /// Drops log messages below `level` (the client's `logging/setLevel`; `None` or a name
+    /// that is not a level: none dropped).
+    pub fn with_min_level(mut self, level: Option<&str>) -> Self {
+        self.min_level = level.and_then(level_rank).unwrap_or(0);
+        self
     }
 
     /// Whether the response was sent.
@@ -270,6 +299,10 @@ impl Relay {
                         "params": data["params"] })
             }
             EventKind::Log => {
+                let rank = data["level"].as_str().and_then(level_rank);
+                if rank.is_some_and(|r| r < self.min_level) {
+                    return None;
+                }
                 json!({ "jsonrpc": "2.0", "method": "notifications/message", "params": data })
             }
             EventKind::Result => {
@@ -372,6 +405,31 @@ mod tests {
             "",
             "nothing after the response"
         );
+    }
+
+    #[test]
+    fn log_messages_below_the_clients_level_are_dropped() {
+        let mut j = Journal::new(1_000);
+        let mut events = Vec::new();
+        for level in ["debug", "info", "warning", "error", "loud"] {
+            events.extend(j.log(level, None, &json!(level), 1_100));
+        }
+        events.extend(j.finish(&Outcome::Result(json!({"content": []})), 1_200));
+        let text = events.iter().map(stream::frame).collect::<String>();
+        let levels = |min: Option<&str>| {
+            let mut relay = Relay::new(json!(1), None, "t", "ex", "req").with_min_level(min);
+            messages(&relay.feed(text.as_bytes()))
+                .into_iter()
+                .filter(|m| m["method"] == "notifications/message")
+                .map(|m| m["params"]["level"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(levels(None), ["debug", "info", "warning", "error", "loud"]);
+        assert_eq!(levels(Some("warning")), ["warning", "error", "loud"]);
+        assert_eq!(levels(Some("debug")), levels(None));
+        assert_eq!(levels(Some("nonsense")), levels(None));
+        assert_ne!(level_key("u", None), level_key("u", Some("s")));
+        assert_ne!(level_key("u", None), level_key("v", None));
     }
 
     #[test]

@@ -92,7 +92,7 @@ async fn initialize_negotiates_and_declares_tools_and_logging() {
     assert_eq!(r["protocolVersion"], "2025-06-18");
     assert_eq!(
         r["capabilities"],
-        json!({"tools": {"listChanged": false}, "logging": {}})
+        json!({"tools": {"listChanged": true}, "logging": {}})
     );
     let r = ask(
         &ok_team(),
@@ -126,6 +126,10 @@ async fn discover_lists_every_version_and_stateless_results_say_complete() {
     .unwrap();
     assert_eq!(r["supportedVersions"][0], version::STATELESS);
     assert_eq!(r["resultType"], "complete");
+    assert_eq!(
+        r["capabilities"]["tools"]["listChanged"], false,
+        "no standalone stream in 2026-07-28"
+    );
     assert_eq!(
         (r["ttlMs"].clone(), r["cacheScope"].clone()),
         (json!(0), json!("private"))
