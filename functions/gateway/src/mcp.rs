@@ -191,7 +191,7 @@ async fn answer(
 
     if listening {
         let lifetime = listen::lifetime_ms(var("MCP_LISTEN_SECS").as_deref()).map_err(api)?;
-        let (identity, config_version) = enter_team(
+        let entered = enter_team(
             env,
             verified,
             None,
@@ -200,9 +200,11 @@ async fn answer(
             request_id,
             limit_headers,
             timings,
+            None,
         )
         .await
         .map_err(api)?;
+        let (identity, config_version) = (entered.identity, entered.config_version);
         *who.borrow_mut() = Some(Who {
             action: "mcp listen",
             user_id: identity.user_id.clone(),
