@@ -7,10 +7,12 @@
 //!   caller's team as the single reads are.
 //! - A cached target is served only under the configuration version it was read under: the
 //!   team's Durable Object hands out the version with its admission (the gateway puts it in the
-//!   signed envelope), and every change that can alter a target (admin actions, tool syncs,
-//!   health marks) bumps it, so the next call reads D1 again. A change made behind the API's
-//!   back (SQL) is seen within [`TARGET_CACHE_MS`]. Without a version (the gate not consulted),
-//!   nothing is cached.
+//!   signed envelope), and every change that can alter a target (admin actions, tool syncs
+//!   that changed the catalogue, health marks that moved a server's status) bumps it, so the
+//!   next call reads D1 again. A change made behind the API's back (SQL) is seen within
+//!   [`TARGET_CACHE_MS`], and so are the failure count and last error of a server that stays
+//!   `error` (shown in the refusal). Without a version (the gate not consulted), nothing is
+//!   cached.
 //! - Only complete targets (server and tool found) are cached; refusals are read every time.
 //! - The credential is cached sealed, as stored; it is opened per call.
 

@@ -420,17 +420,42 @@ impl Stack {
         body: Value,
         headers: &[(&str, &str)],
     ) -> (u16, Option<String>, Box<dyn std::io::BufRead + Send>) {
+        self.open_stream_with("POST", path, token, Some(body), headers)
+    }
+
+    /// A `GET` of `path` answered as a reader, unread (e.g. `/mcp`'s standalone stream, read
+    /// as it comes). Dropping the reader drops the connection.
+    pub fn open_get_stream(
+        &self,
+        path: &str,
+        token: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, Box<dyn std::io::BufRead + Send>) {
+        let (status, _, reader) = self.open_stream_with("GET", path, token, None, headers);
+        (status, reader)
+    }
+
+    fn open_stream_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Option<String>, Box<dyn std::io::BufRead + Send>) {
         self.flush_members();
         let mut builder = ureq::http::Request::builder()
-            .method("POST")
+            .method(method)
             .uri(format!("{}{path}", self.base))
-            .header("authorization", format!("Bearer {token}"))
-            .header("content-type", "application/json");
+            .header("authorization", format!("Bearer {token}"));
+        if body.is_some() {
+            builder = builder.header("content-type", "application/json");
+        }
         for (k, v) in headers {
             builder = builder.header(*k, *v);
         }
         let request = builder
-            .body(body.to_string().into_bytes())
+            .body(body.map(|b| b.to_string().into_bytes()).unwrap_or_default())
             .expect("valid request");
         let response = self.agent.run(request).unwrap_or_else(|e| {
             panic!(

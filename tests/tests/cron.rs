@@ -1,8 +1,11 @@
 //! Cron on the sync_tools worker, triggered as Cloudflare would (`/__scheduled`) under
 //! `wrangler dev --test-scheduled`: health checks mark dead servers `error` after N failures
 //! and `connected` again when they answer; stale `pending` executions are closed; a team with
-//! many servers never delays another team's checks, and its own servers rotate over runs.
+//! many servers never delays another team's checks, and its own servers rotate over runs. A
+//! run moves a team's configuration version stamp (read as the event id that opens `GET /mcp`'s
+//! stream) only when a server's status flipped or a sync changed the catalogue.
 
+use std::io::BufRead;
 use std::time::Duration;
 
 use integration::free_port;
@@ -15,12 +18,29 @@ const SEED: &str = "INSERT INTO teams (id, name) VALUES ('team-a', 'Team A');";
 const HEALTH: &str = "*/5 * * * *";
 const SYNC: &str = "0 * * * *";
 
+/// The team's configuration version stamp: the id of the priming event that opens `GET /mcp`'s
+/// standalone stream (read, then the stream is dropped).
+fn stamp(stack: &Stack, token: &str) -> String {
+    let (status, reader) = stack.open_get_stream("/mcp", token, &[("accept", "text/event-stream")]);
+    assert_eq!(status, 200);
+    let mut seen = Vec::new();
+    for line in reader.lines() {
+        let line = line.expect("stream readable");
+        if let Some(id) = line.strip_prefix("id:") {
+            return id.trim().to_string();
+        }
+        seen.push(line);
+    }
+    panic!("the stream ended without a stamp: {seen:?}")
+}
+
 #[test]
 fn cron_checks_health_recovers_servers_and_closes_stale_executions() {
     let python = python_streamable();
     let down_port = free_port();
     let stack = Stack::start(SEED);
     let admin = stack.token("alice", "team-a", "admin");
+    let member = stack.token("bob", "team-a", "member");
     let create = |name: &str, url: &str| {
         let answer = stack.call(
             &admin,
@@ -39,8 +59,10 @@ fn cron_checks_health_recovers_servers_and_closes_stale_executions() {
     ));
 
     let cron = stack.cron_runner();
+    let mut stamps = vec![stamp(&stack, &member)];
     for run in 1..=3 {
         assert_eq!(cron.trigger(HEALTH), 200);
+        stamps.push(stamp(&stack, &member));
         let row = &stack.d1(&format!("SELECT connection_status, consecutive_failures, last_error FROM mcp_servers WHERE id = '{down}'"))[0];
         assert_eq!(
             row["consecutive_failures"],
@@ -63,6 +85,11 @@ fn cron_checks_health_recovers_servers_and_closes_stale_executions() {
     ))[0];
     assert_eq!(up_row["connection_status"], "connected", "{up_row}");
     assert_eq!(up_row["consecutive_failures"], 0);
+    // Run 1 turned `up` connected and run 3 turned `down` error: the stamp moved. Run 2 found
+    // `up` still connected and `down` still pending: nothing cached changed, the stamp stayed.
+    assert_ne!(stamps[1], stamps[0], "run 1 flipped up: {stamps:?}");
+    assert_eq!(stamps[2], stamps[1], "run 2 flipped nothing: {stamps:?}");
+    assert_ne!(stamps[3], stamps[2], "run 3 flipped down: {stamps:?}");
 
     let abandoned =
         &stack.d1("SELECT status, error FROM mcp_tool_executions WHERE id = 'abandoned'")[0];
@@ -80,6 +107,8 @@ fn cron_checks_health_recovers_servers_and_closes_stale_executions() {
     assert_eq!(row["connection_status"], "connected", "{row}");
     assert_eq!(row["consecutive_failures"], 0);
     assert!(row["last_error"].is_null());
+    let revived_stamp = stamp(&stack, &member);
+    assert_ne!(revived_stamp, stamps[3], "down came back");
 
     // The hourly schedule re-syncs every catalogue.
     assert_eq!(cron.trigger(SYNC), 200);
@@ -87,6 +116,15 @@ fn cron_checks_health_recovers_servers_and_closes_stale_executions() {
         "SELECT count(*) AS n FROM mcp_tools WHERE server_id IN ('{up}', '{down}')"
     ))[0];
     assert!(tools["n"].as_u64().unwrap() >= 16, "{tools}");
+    let synced_stamp = stamp(&stack, &member);
+    assert_ne!(synced_stamp, revived_stamp, "the sync added tools");
+    // The next sync lists the same tools: nothing changed, the stamp stays.
+    assert_eq!(cron.trigger(SYNC), 200);
+    assert_eq!(
+        stamp(&stack, &member),
+        synced_stamp,
+        "a sync that found nothing new"
+    );
     drop(revived);
 }
 

@@ -1,7 +1,9 @@
 //! The `#[event(scheduled)]` side of the sync_tools worker: builds the services from the
-//! bindings and runs the cron job the schedule names, then moves every team it checked to a
-//! new configuration version, closing the circuit breakers of the servers that answered
-//! (`crate::team_gate`). Never panics; failures are logged.
+//! bindings and runs the cron job the schedule names, then tells each team it checked
+//! (`crate::team_gate`): the circuit breakers of the servers that answered close, and the team
+//! moves to a new configuration version only if the run changed something cached under it
+//! (`Report::changed_teams`: a server's connection status moved, or a sync changed the
+//! catalogue). A team with neither is not contacted. Never panics; failures are logged.
 
 use worker::Env;
 
@@ -64,7 +66,11 @@ pub async fn run_scheduled(env: &Env, cron: &str) -> Result<Report> {
         for team in &report.team_ids {
             let changed = ConfigChanged {
                 healthy_servers: report.answered.get(team).cloned().unwrap_or_default(),
+                bump: report.changed_teams.contains(team),
             };
+            if !changed.bump && changed.healthy_servers.is_empty() {
+                continue;
+            }
             if let Err(e) = config_changed_with(env, team, &changed).await {
                 log(
                     "error",

@@ -339,15 +339,18 @@ impl RateLimiter {
         }
     }
 
-    /// A new configuration version; the breakers of the servers that answered their health
-    /// checks close.
+    /// A new configuration version (unless the change says `bump: false`: then the version,
+    /// and the catalogue watchers, are left alone); the breakers of the servers that answered
+    /// their health checks close either way.
     async fn config_changed(&self, req: &mut Request) -> worker::Result<Response> {
         let changed: ConfigChanged = req.json().await.unwrap_or_default();
-        self.config_changes.set(self.config_changes.get() + 1);
-        let frame = listen::version_frame(&self.config_version()).into_bytes();
-        self.catalogue_watchers
-            .borrow_mut()
-            .retain(|w| w.unbounded_send(Ok(frame.clone())).is_ok());
+        if changed.bump {
+            self.config_changes.set(self.config_changes.get() + 1);
+            let frame = listen::version_frame(&self.config_version()).into_bytes();
+            self.catalogue_watchers
+                .borrow_mut()
+                .retain(|w| w.unbounded_send(Ok(frame.clone())).is_ok());
+        }
         let closed = if changed.healthy_servers.is_empty() {
             Ok(0)
         } else {

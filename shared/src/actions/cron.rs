@@ -15,6 +15,10 @@
 //! - A check's outcome always lands on the server row (`connection_status`, `last_error`,
 //!   `consecutive_failures`); a server marked `error` turns `connected` on its next success,
 //!   and a successful check closes the server's circuit breaker (`crate::breaker`).
+//! - A team moves to a new configuration version ([`Report::changed_teams`]) only when the run
+//!   may have changed what is cached under it: one of its servers' connection status moved,
+//!   or a sync changed its catalogue (`crate::repo::tools::SyncOutcome::changed`). A check of
+//!   a healthy, unchanged server invalidates nothing and tells no `list_changed` stream.
 //! - No execution stays `pending` past the longest tool timeout plus a margin: it is closed as
 //!   `error` (and counted in the tool's statistics and the analytics rollups, in the same
 //!   batch), so every call ends in a final state.
@@ -25,12 +29,12 @@
 //!   never stops the health checks. The analytics rollups of periods wholly before the same
 //!   cutoff go too (`repo::rollups::delete_before`), in the same slices.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use futures::StreamExt;
 use serde::Serialize;
 
-use super::sync_tools::sync_server;
+use super::sync_tools::sync_server_tracked;
 use super::{drop_team_caches, Services, Upstream};
 use crate::actions::admin::MAX_TOOL_TIMEOUT_SECS;
 use crate::cache::{Cache, CacheSessions};
@@ -226,9 +230,13 @@ pub struct Report {
     pub tools_removed: u64,
     pub stale_executions_closed: usize,
     pub executions_deleted: u64,
-    /// The teams whose servers this run took (their configuration may have changed).
+    /// The teams whose servers this run took.
     #[serde(skip)]
     pub team_ids: Vec<String>,
+    /// The teams for which this run may have changed what is cached under their
+    /// configuration version (see [`check_once`]); only these move to a new version.
+    #[serde(skip)]
+    pub changed_teams: BTreeSet<String>,
     /// Per team, the servers that answered (their circuit breakers close: the worker tells
     /// each team's object with its configuration change, `crate::breaker::book`).
     #[serde(skip)]
@@ -269,17 +277,20 @@ pub async fn run<D: Database, C: Cache, H: Upstream>(
     report.team_ids = all
         .iter()
         .map(|s| s.team_id.clone())
-        .collect::<std::collections::BTreeSet<_>>()
+        .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
     report.teams = report.team_ids.len();
-    let outcomes: Vec<(&Server, Result<(usize, u64)>)> = futures::stream::iter(all.iter())
+    let outcomes: Vec<(&Server, Checked)> = futures::stream::iter(all.iter())
         .map(|server| async move { (server, check_once(services, server, job).await) })
         .buffer_unordered(CONCURRENCY)
         .collect()
         .await;
-    for (server, outcome) in outcomes {
-        match outcome {
+    for (server, checked) in outcomes {
+        if checked.changed {
+            report.changed_teams.insert(server.team_id.clone());
+        }
+        match checked.outcome {
             Ok((synced, removed)) => {
                 report
                     .answered
@@ -294,22 +305,42 @@ pub async fn run<D: Database, C: Cache, H: Upstream>(
         }
     }
     (services.log)(&format!(
-        "cron {job:?}: {} servers of {} teams, {} healthy, {} failed, {} tools synced, {} removed, {} stale executions closed, {} old executions deleted",
-        report.servers, report.teams, report.healthy, report.failed, report.tools_synced, report.tools_removed, report.stale_executions_closed, report.executions_deleted
+        "cron {job:?}: {} servers of {} teams ({} changed), {} healthy, {} failed, {} tools synced, {} removed, {} stale executions closed, {} old executions deleted",
+        report.servers, report.teams, report.changed_teams.len(), report.healthy, report.failed, report.tools_synced, report.tools_removed, report.stale_executions_closed, report.executions_deleted
     ));
     Ok(report)
 }
 
+/// One server's check: its outcome (tools synced and removed; an error when the server did
+/// not answer) and whether it may have changed what is cached under the team's configuration
+/// version.
+struct Checked {
+    outcome: Result<(usize, u64)>,
+    changed: bool,
+}
+
 /// One server's check; its outcome is recorded on the server row either way.
+///
+/// It changes the team's cached views exactly when the server's connection status moves
+/// (`connected` after an answer from any other status, `error` on the failure that reaches
+/// `ERROR_AFTER_FAILURES`), or, for a sync, when the catalogue changed
+/// (`crate::repo::tools::SyncOutcome::changed`). An answer from a server already `connected`,
+/// or another failure of one that stays `pending`/`error`, changes nothing a cached view
+/// relies on (the failure count and last error of a server in `error`, shown in `call_tool`'s
+/// refusal, may lag by `crate::call_target::TARGET_CACHE_MS`).
 async fn check_once<D: Database, C: Cache, H: Upstream>(
     services: &Services<'_, D, C, H>,
     server: &Server,
     job: Job,
-) -> Result<(usize, u64)> {
+) -> Checked {
     match job {
-        Job::SyncTools => sync_server(services, server)
-            .await
-            .map(|o| (o.tools_synced, o.tools_removed)),
+        Job::SyncTools => {
+            let (outcome, changed) = sync_server_tracked(services, server).await;
+            Checked {
+                outcome: outcome.map(|o| (o.tools_synced, o.tools_removed)),
+                changed,
+            }
+        }
         Job::HealthCheck => {
             let pinged = async {
                 // With the server's credential: a server that needs one would refuse the ping.
@@ -328,16 +359,29 @@ async fn check_once<D: Database, C: Cache, H: Upstream>(
             let now = iso_from_ms(services.http.now_ms());
             match pinged {
                 Ok(()) => {
-                    upstream::mark_connected(services, server, &now).await?;
-                    if server.connection_status != ConnectionStatus::Connected {
+                    let changed = server.connection_status != ConnectionStatus::Connected;
+                    let marked = upstream::mark_connected(services, server, &now).await;
+                    if changed {
                         drop_team_caches(services.cache, &server.team_id, None).await;
                     }
-                    Ok((0, 0))
+                    Checked {
+                        outcome: marked.map(|()| (0, 0)),
+                        changed,
+                    }
                 }
                 Err(e) => {
-                    upstream::mark_failed(services, server, "health check", &e, &now).await?;
+                    let after = servers::status_after_failure(
+                        server,
+                        services.settings.error_after_failures,
+                    );
+                    let changed = after != server.connection_status;
+                    let marked =
+                        upstream::mark_failed(services, server, "health check", &e, &now).await;
                     drop_team_caches(services.cache, &server.team_id, None).await;
-                    Err(e)
+                    Checked {
+                        outcome: Err(marked.err().unwrap_or(e)),
+                        changed,
+                    }
                 }
             }
         }
@@ -473,6 +517,218 @@ mod tests {
         )
         .await
         .unwrap()
+    }
+
+    /// An MCP server per URL, in memory: answers `initialize`, `ping` and `tools/list` (its
+    /// current tools) in JSON while `up`, refuses every connection while down.
+    #[derive(Default)]
+    struct Upstreams {
+        now: std::cell::Cell<u64>,
+        down: std::cell::RefCell<std::collections::HashSet<String>>,
+        tools: std::cell::RefCell<HashMap<String, Vec<serde_json::Value>>>,
+    }
+
+    const URL_A: &str = "http://127.0.0.1:9/mcp";
+    const URL_B: &str = "http://127.0.0.1:10/mcp";
+
+    impl Upstreams {
+        fn serving(&self, url: &str, tools: serde_json::Value) {
+            let tools = tools.as_array().unwrap().clone();
+            self.tools.borrow_mut().insert(url.into(), tools);
+        }
+    }
+
+    impl mcp_client::http::HttpClient for Upstreams {
+        async fn send(
+            &self,
+            request: mcp_client::http::HttpRequest,
+        ) -> std::result::Result<mcp_client::http::HttpResponse, mcp_client::McpError> {
+            if self.down.borrow().contains(&request.url) {
+                return Err(mcp_client::McpError::transport(format!(
+                    "connect(): Connection refused ({})",
+                    request.url
+                )));
+            }
+            let message: serde_json::Value =
+                serde_json::from_slice(request.body.as_deref().unwrap_or_default())
+                    .unwrap_or_default();
+            let result = match message["method"].as_str().unwrap_or_default() {
+                "initialize" => json!({"protocolVersion": "2025-06-18",
+                    "capabilities": {"tools": {}}, "serverInfo": {"name": "fake", "version": "1"}}),
+                "ping" => json!({}),
+                "tools/list" => {
+                    json!({"tools": self.tools.borrow().get(&request.url).cloned().unwrap_or_default()})
+                }
+                _ => serde_json::Value::Null,
+            };
+            let (status, body) = if message.get("id").is_none() {
+                (202, Vec::new())
+            } else if result.is_null() {
+                let error = json!({"jsonrpc": "2.0", "id": message["id"],
+                    "error": {"code": -32601, "message": "Method not found"}});
+                (200, error.to_string().into_bytes())
+            } else {
+                let answer = json!({"jsonrpc": "2.0", "id": message["id"], "result": result});
+                (200, answer.to_string().into_bytes())
+            };
+            let chunks: Vec<std::result::Result<Vec<u8>, mcp_client::McpError>> = vec![Ok(body)];
+            Ok(mcp_client::http::HttpResponse {
+                status,
+                headers: vec![("content-type".into(), "application/json".into())],
+                body: Box::pin(futures::stream::iter(chunks)),
+            })
+        }
+    }
+
+    impl mcp_client::http::Clock for Upstreams {
+        fn now_ms(&self) -> u64 {
+            self.now.get()
+        }
+        async fn sleep_ms(&self, ms: u64) {
+            self.now.set(self.now.get() + ms);
+        }
+    }
+
+    /// Team A's `srv-a` at [`URL_A`] and team B's `srv-b` at [`URL_B`], both answering and
+    /// listing the tools the seed holds (`srv-a`: echo and the disabled secret; `srv-b`: echo
+    /// and add).
+    fn answering_world() -> (SqliteDb, MemoryCache, Upstreams, Settings) {
+        let (db, cache, _, settings) = world();
+        db.exec(&format!(
+            "UPDATE mcp_servers SET config = '{{\"url\":\"{URL_B}\"}}' WHERE id = 'srv-b'"
+        ));
+        let net = Upstreams::default();
+        net.now.set(NOW_MS);
+        let schema = json!({"type": "object"});
+        net.serving(
+            URL_A,
+            json!([{"name": "echo", "description": "Echo", "inputSchema": schema},
+                   {"name": "secret", "description": "Disabled", "inputSchema": schema}]),
+        );
+        net.serving(
+            URL_B,
+            json!([{"name": "echo", "description": "Echo", "inputSchema": schema},
+                   {"name": "add", "description": "Add", "inputSchema": schema}]),
+        );
+        (db, cache, net, settings)
+    }
+
+    async fn run_job(
+        db: &SqliteDb,
+        cache: &MemoryCache,
+        net: &Upstreams,
+        settings: &Settings,
+        job: Job,
+    ) -> Report {
+        let services = Services {
+            db,
+            cache,
+            http: net,
+            settings,
+            log: &quiet,
+        };
+        run(&services, job, Retention::default(), Budget::default())
+            .await
+            .unwrap()
+    }
+
+    fn teams(names: &[&str]) -> BTreeSet<String> {
+        names.iter().map(|n| n.to_string()).collect()
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_health_check_of_connected_servers_that_answer_changes_no_team() {
+        let (db, cache, net, settings) = answering_world();
+        db.exec("UPDATE mcp_servers SET connection_status = 'connected'");
+        let report = run_job(&db, &cache, &net, &settings, Job::HealthCheck).await;
+        assert_eq!((report.servers, report.healthy), (2, 2), "{report:?}");
+        assert_eq!(report.changed_teams, teams(&[]), "{report:?}");
+        assert_eq!(
+            report.answered.values().flatten().count(),
+            2,
+            "their breakers still close"
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_health_check_changes_exactly_the_teams_whose_server_status_moved() {
+        let (db, cache, net, settings) = answering_world();
+        // srv-a answers after a failure (pending -> connected); srv-b is connected and answers.
+        db.exec("UPDATE mcp_servers SET connection_status = 'connected' WHERE id = 'srv-b'");
+        let report = run_job(&db, &cache, &net, &settings, Job::HealthCheck).await;
+        assert_eq!(report.changed_teams, teams(&["team-a"]), "{report:?}");
+        assert_eq!(report.healthy, 2);
+
+        // Both stop answering: srv-b's first failure leaves it connected (no change); srv-a's
+        // third reaches ERROR_AFTER_FAILURES (3) and turns it error.
+        net.down
+            .borrow_mut()
+            .extend([URL_A.to_string(), URL_B.to_string()]);
+        db.exec("UPDATE mcp_servers SET consecutive_failures = 2 WHERE id = 'srv-a'");
+        let report = run_job(&db, &cache, &net, &settings, Job::HealthCheck).await;
+        assert_eq!(report.failed, 2);
+        assert_eq!(report.changed_teams, teams(&["team-a"]), "{report:?}");
+        assert_eq!(
+            db.scalar("SELECT group_concat(connection_status) FROM (SELECT connection_status FROM mcp_servers WHERE id IN ('srv-a', 'srv-b') ORDER BY id)"),
+            json!("error,connected")
+        );
+
+        // Failing again changes nothing: srv-a stays error, srv-b's second failure of three.
+        let report = run_job(&db, &cache, &net, &settings, Job::HealthCheck).await;
+        assert_eq!(report.changed_teams, teams(&[]), "{report:?}");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_sync_listing_the_same_tools_changes_no_team() {
+        let (db, cache, net, settings) = answering_world();
+        // The seed's rows predate pinning (no hash): the first sync pins them, a change.
+        let first = run_job(&db, &cache, &net, &settings, Job::SyncTools).await;
+        assert_eq!(
+            first.changed_teams,
+            teams(&["team-a", "team-b"]),
+            "{first:?}"
+        );
+        net.now.set(NOW_MS + 3_600_000);
+        let again = run_job(&db, &cache, &net, &settings, Job::SyncTools).await;
+        assert_eq!((again.servers, again.healthy), (2, 2), "{again:?}");
+        assert_eq!(again.tools_synced, 4);
+        assert_eq!(again.changed_teams, teams(&[]), "{again:?}");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_sync_that_changes_a_tool_changes_its_team_only() {
+        let (db, cache, net, settings) = answering_world();
+        run_job(&db, &cache, &net, &settings, Job::SyncTools).await;
+        let schema = json!({"type": "object"});
+        let mut hour = 0;
+        let mut sync = |listed: serde_json::Value| {
+            net.serving(URL_A, listed);
+            hour += 1;
+            net.now.set(NOW_MS + hour * 3_600_000);
+            run_job(&db, &cache, &net, &settings, Job::SyncTools)
+        };
+        // A changed definition (pending approval), then the same changed one (nothing new).
+        let changed = json!([{"name": "echo", "description": "Echo, louder", "inputSchema": schema},
+                             {"name": "secret", "description": "Disabled", "inputSchema": schema}]);
+        assert_eq!(
+            sync(changed.clone()).await.changed_teams,
+            teams(&["team-a"])
+        );
+        assert_eq!(
+            db.scalar("SELECT approval_state FROM mcp_tools WHERE id = 'tool-a1'"),
+            json!("pending_approval")
+        );
+        assert_eq!(sync(changed).await.changed_teams, teams(&[]));
+        // Back to the approved definition: approved again, a change.
+        let approved = json!([{"name": "echo", "description": "Echo", "inputSchema": schema},
+                              {"name": "secret", "description": "Disabled", "inputSchema": schema}]);
+        assert_eq!(sync(approved).await.changed_teams, teams(&["team-a"]));
+        // A tool removed, then one added.
+        let removed = json!([{"name": "echo", "description": "Echo", "inputSchema": schema}]);
+        assert_eq!(sync(removed).await.changed_teams, teams(&["team-a"]));
+        let added = json!([{"name": "echo", "description": "Echo", "inputSchema": schema},
+                           {"name": "new", "description": "New", "inputSchema": schema}]);
+        assert_eq!(sync(added).await.changed_teams, teams(&["team-a"]));
     }
 
     #[test]

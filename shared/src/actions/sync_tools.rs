@@ -16,7 +16,7 @@ use crate::api::{ActionRequest, MAX_ID_LEN};
 use crate::cache::{Cache, CacheSessions};
 use crate::db::Database;
 use crate::error::Result;
-use crate::repo::servers::{self, Server};
+use crate::repo::servers::{self, ConnectionStatus, Server};
 use crate::repo::tools::{self, SyncOutcome};
 use crate::time::iso_from_ms;
 use crate::upstream::{self, authorized_endpoint, scrub_error};
@@ -94,6 +94,18 @@ pub async fn sync_server<D: Database, C: Cache, H: Upstream>(
     services: &Services<'_, D, C, H>,
     server: &Server,
 ) -> Result<SyncOutcome> {
+    sync_server_tracked(services, server).await.0
+}
+
+/// [`sync_server`], and whether what is cached under the team's configuration version may
+/// differ after it: the catalogue changed ([`SyncOutcome::changed`]) or the server's
+/// connection status moved (`connected` after a success, `error` after the failure that
+/// reaches the threshold). A failure of the catalogue's own writes counts as a change (some
+/// of them may have landed).
+pub async fn sync_server_tracked<D: Database, C: Cache, H: Upstream>(
+    services: &Services<'_, D, C, H>,
+    server: &Server,
+) -> (Result<SyncOutcome>, bool) {
     let listed = async {
         let upstream = authorized_endpoint(services, server).await?;
         upstream.record_use(services).await;
@@ -110,18 +122,30 @@ pub async fn sync_server<D: Database, C: Cache, H: Upstream>(
     }
     .await;
     let now = iso_from_ms(services.http.now_ms());
-    let result = match listed {
+    let (result, changed) = match listed {
         Ok(listed) => {
-            let outcome =
-                tools::sync(services.db, &server.team_id, &server.id, &listed, &now).await?;
-            upstream::mark_connected(services, server, &now).await?;
-            Ok(outcome)
+            let status_moves = server.connection_status != ConnectionStatus::Connected;
+            match tools::sync(services.db, &server.team_id, &server.id, &listed, &now).await {
+                Ok(outcome) => {
+                    let changed = outcome.changed || status_moves;
+                    match upstream::mark_connected(services, server, &now).await {
+                        Ok(()) => (Ok(outcome), changed),
+                        Err(e) => (Err(e), changed),
+                    }
+                }
+                Err(e) => (Err(e), true),
+            }
         }
         Err(e) => {
-            upstream::mark_failed(services, server, "sync", &e, &now).await?;
-            Err(e)
+            let after =
+                servers::status_after_failure(server, services.settings.error_after_failures);
+            let changed = after != server.connection_status;
+            match upstream::mark_failed(services, server, "sync", &e, &now).await {
+                Ok(()) => (Err(e), changed),
+                Err(write) => (Err(write), changed),
+            }
         }
     };
     drop_team_caches(services.cache, &server.team_id, Some(&server.id)).await;
-    result
+    (result, changed)
 }

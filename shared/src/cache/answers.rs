@@ -2,8 +2,8 @@
 //! the action worker or KV while the team's configuration has not changed.
 //!
 //! A key names the team, the team's configuration version (from the team's object, on every
-//! request: any change to the team's servers, tools or credentials, and every cron pass over
-//! them, moves it; `crate::call_target`), the action and the request's fields in canonical
+//! request: any change to the team's servers, tools or credentials moves it, and so does a
+//! cron pass that moved a server's status or changed a catalogue; `crate::call_target`), the action and the request's fields in canonical
 //! order. The gate has admitted the request and charged its rate limit before the memory is
 //! asked, so a served answer costs what the action costs.
 //!

@@ -3,7 +3,8 @@
 //!
 //! The stream follows the team's catalogue version stamp, the one every change to the team's
 //! servers, tools or credentials already moves (`/config-changed` on the team's object:
-//! admin actions, syncs, the scheduled health checks). The team's object pushes the stamp to
+//! admin actions, syncs, and cron runs that moved a server's status or changed a catalogue;
+//! `crate::actions::cron::Report::changed_teams`). The team's object pushes the stamp to
 //! its catalogue watchers ([`version_frame`]); the gateway reads that stream and turns each
 //! new stamp into one `notifications/tools/list_changed` ([`Listen`]). No isolate keeps a
 //! table of streams or sessions: the object holds only its open watch streams, and the
@@ -16,8 +17,8 @@
 //!   the catalogue moved since: one `list_changed` follows at once.
 //! - Each stamp different from the last one seen gives exactly one `list_changed` with
 //!   `id: <stamp>`; a repeated stamp gives nothing. A change may leave the caller's list as it
-//!   was (a credential, a sync that found nothing new, a health check): the client re-lists
-//!   for nothing, never misses a change.
+//!   was (a credential, an admin sync that found nothing new, a server turning `error`): the
+//!   client re-lists for nothing, never misses a change.
 //! - Bounded: a comment every [`HEARTBEAT_MS`] while idle; after the policy's lifetime the
 //!   stream ends with a `retry:` hint (SDK clients reconnect after it, from their last id).
 //! - Stamps are opaque text of at most [`MAX_STAMP_LEN`] visible ASCII characters; anything

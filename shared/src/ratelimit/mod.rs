@@ -77,13 +77,33 @@ pub struct ForgetRequest {
 }
 
 /// What the admin, sync_tools and cron workers tell a team's object after a change to the
-/// team's servers, tools or credentials (a new configuration version); the cron's health
-/// checks also name the servers that answered, whose circuit breakers close
-/// (`crate::breaker::book`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// team's servers, tools or credentials (a new configuration version, when `bump`); the cron
+/// also names the servers that answered, whose circuit breakers close
+/// (`crate::breaker::book`) whether or not the version moves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfigChanged {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub healthy_servers: Vec<String>,
+    /// Whether the team moves to a new configuration version (what cached call targets, the
+    /// isolate's `list_tools` answers and the `list_changed` streams follow). Absent means
+    /// yes; the cron says no when its run changed nothing those caches show
+    /// (`crate::actions::cron::Report::changed_teams`).
+    #[serde(default = "bump_by_default")]
+    pub bump: bool,
+}
+
+fn bump_by_default() -> bool {
+    true
+}
+
+impl Default for ConfigChanged {
+    /// A change: the version moves, no breaker closes.
+    fn default() -> Self {
+        ConfigChanged {
+            healthy_servers: Vec::new(),
+            bump: true,
+        }
+    }
 }
 
 /// The URL the gateway addresses a limiter object by (the host is ignored).
@@ -169,6 +189,23 @@ impl CachedLimits {
 mod tests {
     use super::*;
     use policy::Tier;
+
+    #[test]
+    fn a_config_change_moves_the_version_unless_it_says_not_to() {
+        let read = |text: &str| serde_json::from_str::<ConfigChanged>(text).unwrap();
+        assert!(read("{}").bump, "admin callers send no flag");
+        assert!(ConfigChanged::default().bump);
+        let quiet = read(r#"{"healthy_servers": ["s1"], "bump": false}"#);
+        assert_eq!(
+            (quiet.bump, quiet.healthy_servers),
+            (false, vec!["s1".into()])
+        );
+        let sent = ConfigChanged {
+            healthy_servers: vec![],
+            bump: false,
+        };
+        assert_eq!(read(&serde_json::to_string(&sent).unwrap()), sent);
+    }
 
     fn decision(allowed: bool, scope: Scope) -> Decision {
         Decision {

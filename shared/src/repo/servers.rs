@@ -208,6 +208,16 @@ pub async fn mark_connected<D: Database>(
     Ok(())
 }
 
+/// The connection status [`mark_failed`] leaves `server` in, from its row as read (the
+/// statement's `CASE`): `error` once failures reach `error_after`, else unchanged.
+pub fn status_after_failure(server: &Server, error_after: u32) -> ConnectionStatus {
+    if server.consecutive_failures + 1 >= i64::from(error_after) {
+        ConnectionStatus::Error
+    } else {
+        server.connection_status
+    }
+}
+
 /// Records a failed contact; the server turns `error` once failures reach `error_after`.
 pub async fn mark_failed<D: Database>(
     db: &D,

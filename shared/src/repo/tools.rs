@@ -237,6 +237,10 @@ pub struct SyncOutcome {
     pub tools_removed: u64,
     /// Tools whose definition differs from the approved one after this sync.
     pub tools_pending_approval: usize,
+    /// Whether the sync may have changed what the catalogue shows: a tool added or removed, a
+    /// tool's approval state, approved hash or pending definition moved. Decided from the rows
+    /// the sync already read (no extra read); `synced_at` alone is not a change.
+    pub changed: bool,
 }
 
 /// `text` without control characters (except `\n` and `\t`) or invisible formatting
@@ -311,6 +315,8 @@ struct Pinned {
     #[serde(deserialize_with = "json_from_text")]
     annotations: Option<Value>,
     definition_hash: Option<String>,
+    approval_state: ApprovalState,
+    pending_definition_hash: Option<String>,
 }
 
 impl Pinned {
@@ -341,18 +347,21 @@ pub async fn sync<D: Database>(
 ) -> Result<SyncOutcome> {
     let known: Vec<Pinned> = db
         .query_as(stmt!(
-            "SELECT id, tool_name, title, description, input_schema, annotations, definition_hash \
+            "SELECT id, tool_name, title, description, input_schema, annotations, definition_hash, \
+             approval_state, pending_definition_hash \
              FROM mcp_tools WHERE team_id = ?1 AND server_id = ?2",
             team_id,
             server_id
         ))
         .await?;
     let mut tools_pending_approval = 0;
+    let mut changed = false;
     let mut upserts: Vec<Statement> = Vec::with_capacity(listed.len());
     for def in listed.iter().map(sanitize) {
         let hash = definition_hash(&def);
         let Some(pinned) = known.iter().find(|k| k.tool_name == def.name) else {
             // A concurrent sync may have inserted it: theirs stands, the next sync compares.
+            changed = true;
             upserts.push(stmt!(
                 "INSERT INTO mcp_tools (id, server_id, team_id, tool_name, title, description, input_schema, \
                  annotations, definition_hash, approval_state, synced_at, created_at, updated_at) \
@@ -372,6 +381,13 @@ pub async fn sync<D: Database>(
             continue;
         };
         let approved = pinned.approved_hash();
+        changed |= if hash == approved {
+            pinned.approval_state != ApprovalState::Approved || pinned.definition_hash.is_none()
+        } else {
+            pinned.approval_state != ApprovalState::PendingApproval
+                || pinned.pending_definition_hash.as_deref() != Some(hash.as_str())
+                || pinned.definition_hash.is_none()
+        };
         // Guarded by the hash read: an approval in between wins, the next sync compares again.
         upserts.push(if hash == approved {
             stmt!(
@@ -433,6 +449,7 @@ pub async fn sync<D: Database>(
         tools_synced: listed.len(),
         tools_removed,
         tools_pending_approval,
+        changed: changed || tools_removed > 0,
     })
 }
 
