@@ -9,6 +9,12 @@
 //! Every action that ran writes exactly one structured line (`shared::action_log`: OpenTelemetry
 //! names, the request and trace ids, never a secret), and its upstream requests carry the
 //! envelope's `traceparent`.
+//! - The shell's own work is the `shell` stage of the action's `Server-Timing` (relayed by the
+//!   gateway as `a-shell`): from the moment the envelope's bytes have arrived (reading them is
+//!   the hop's) to the action's start (checking the signature, decoding, building the services),
+//!   plus, after the action, writing its log line and serialising its reply. It is CPU work:
+//!   on Cloudflare, where the clock advances only across I/O, it reads 0; under `wrangler dev`
+//!   the clock runs (in whole milliseconds: take means over many calls).
 
 use serde_json::Map;
 use worker::{Context, Env, Request, Response};
@@ -69,7 +75,11 @@ pub async fn serve_answer<F>(
 where
     F: AsyncFn(&WorkerCtx<'_>, &ActionRequest) -> Result<Answer>,
 {
-    let envelope = match authentic_envelope(&mut req, &env).await {
+    let received = receive(&mut req, &env).await;
+    let shell_at = now_ms();
+    let envelope = match received
+        .and_then(|(key, header, body)| authentic_envelope(&key, header.as_deref(), &body))
+    {
         Ok(e) => e,
         Err(err) => {
             // The key is never part of an error's text; the body is not logged either.
@@ -94,7 +104,10 @@ where
         &env,
         context,
         &envelope,
-        &timings,
+        ShellClock {
+            timings: &timings,
+            since: shell_at,
+        },
         &http,
         action,
     )
@@ -136,8 +149,10 @@ where
         Some(failure) => format!("{worker_name} failed: {failure}"),
         None => format!("{worker_name} -> {}", reply.status),
     };
+    let ending_at = now_ms();
     log_with(level, worker_name, &request_id, &message, fields);
     let mut response = respond(&reply, &request_id)?;
+    timings.add(SHELL_STAGE, now_ms() - ending_at);
     let stages = timings.header();
     if !stages.is_empty() {
         response.headers_mut().set(timing::HEADER, &stages)?;
@@ -150,7 +165,7 @@ async fn run<F>(
     env: &Env,
     context: &Context,
     envelope: &Envelope,
-    timings: &Timings,
+    clock: ShellClock<'_>,
     http: &FetchHttp,
     action: F,
 ) -> Result<Answer>
@@ -184,7 +199,7 @@ where
         },
         identity: &envelope.identity,
         request_id,
-        timings,
+        timings: clock.timings,
         ledger: ledger.as_ref().map(|l| l as &dyn Ledger),
         targets,
         sessions: Some(isolate_sessions()),
@@ -192,11 +207,27 @@ where
             .as_ref()
             .map(|o| o as &dyn shared::background::Background),
     };
+    clock.timings.lap(SHELL_STAGE, clock.since, now_ms());
     action(&ctx, &request).await
 }
 
-/// The envelope, once its signature is checked over the exact bytes received.
-async fn authentic_envelope(req: &mut Request, env: &Env) -> Result<Envelope> {
+/// The request's stages, and when the shell's own work began.
+struct ShellClock<'a> {
+    timings: &'a Timings,
+    since: f64,
+}
+
+/// The action's stage for the shell's own work (see the module doc).
+const SHELL_STAGE: &str = "shell";
+
+/// Milliseconds, as precise as the runtime's clock (which advances across I/O on Cloudflare).
+fn now_ms() -> f64 {
+    worker::js_sys::Date::now()
+}
+
+/// The key, the signature header and the envelope's bytes (read only under a header that can
+/// hold a signature): the hop's part, before the shell's own work.
+async fn receive(req: &mut Request, env: &Env) -> Result<(SigningKey, Option<String>, Vec<u8>)> {
     let key = Bindings::new(env).signing_key()?;
     let header = req.headers().get(SIGNATURE_HEADER).ok().flatten();
     SigningKey::precheck(header.as_deref())?;
@@ -204,9 +235,14 @@ async fn authentic_envelope(req: &mut Request, env: &Env) -> Result<Envelope> {
         Ok(stream) => read_body(stream, MAX_ENVELOPE_BYTES).await?,
         Err(_) => Vec::new(),
     };
+    Ok((key, header, body))
+}
+
+/// The envelope, once its signature is checked over the exact bytes received.
+fn authentic_envelope(key: &SigningKey, header: Option<&str>, body: &[u8]) -> Result<Envelope> {
     let now_secs = worker::Date::now().as_millis() / 1000;
-    key.verify(header.as_deref(), &body, now_secs)?;
-    serde_json::from_slice(&body).map_err(|e| Error::internal(format!("undecodable envelope: {e}")))
+    key.verify(header, body, now_secs)?;
+    serde_json::from_slice(body).map_err(|e| Error::internal(format!("undecodable envelope: {e}")))
 }
 
 /// The isolate's call targets (`shared::call_target`): one cache per isolate, which serves one
