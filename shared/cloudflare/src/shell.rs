@@ -24,7 +24,7 @@ use serde_json::Map;
 use worker::{Context, Env, Request, Response};
 
 use shared::action_log::{self, ActionOutcome};
-use shared::actions::{Ctx, Reply, Services, Settings};
+use shared::actions::{Ctx, Reply, Services};
 use shared::api::ActionRequest;
 use shared::cache::{Memo, SESSION_MEMO_MS};
 use shared::call_target::{TargetCache, Versioned};
@@ -82,7 +82,7 @@ where
     let received = receive(&mut req, &env).await;
     let shell_at = now_ms();
     let body = match received.and_then(|(key, header, body)| {
-        check_signature(&key, header.as_deref(), &body).map(|()| body)
+        check_signature(key, header.as_deref(), &body).map(|()| body)
     }) {
         Ok(body) => body,
         Err(err) => return refuse(worker_name, &err),
@@ -193,7 +193,7 @@ where
             db: &db,
             cache: &cache,
             http,
-            settings: &settings,
+            settings,
             log: &log_line,
         },
         identity: &envelope.identity,
@@ -241,7 +241,10 @@ fn now_ms() -> f64 {
 
 /// The key, the signature header and the envelope's bytes (read only under a header that can
 /// hold a signature): the hop's part, before the shell's own work.
-async fn receive(req: &mut Request, env: &Env) -> Result<(SigningKey, Option<String>, Vec<u8>)> {
+async fn receive(
+    req: &mut Request,
+    env: &Env,
+) -> Result<(&'static SigningKey, Option<String>, Vec<u8>)> {
     let key = Bindings::new(env).signing_key()?;
     let header = req.headers().get(SIGNATURE_HEADER).ok().flatten();
     SigningKey::precheck(header.as_deref())?;
@@ -273,10 +276,6 @@ fn isolate_sessions() -> &'static Memo {
         static SESSIONS: &'static Memo = Box::leak(Box::new(Memo::new(SESSION_MEMO_MS)));
     }
     SESSIONS.with(|m| *m)
-}
-
-pub fn settings_from(env: &Env) -> Settings {
-    Bindings::new(env).settings()
 }
 
 fn respond(reply: &Reply, request_id: &str) -> worker::Result<Response> {
