@@ -14,15 +14,16 @@
 use serde_json::{json, Map, Value};
 
 use crate::actions::Reply;
-use crate::api::Action;
+use crate::api::{Action, ActionRequest};
 use crate::identity::Identity;
 use crate::trace::TraceContext;
 
 /// What the line is made of.
 pub struct ActionOutcome<'a> {
     pub identity: &'a Identity,
-    /// The public request body the envelope carried.
-    pub request: &'a Value,
+    /// The public request the envelope carried, as the action decoded it (`None`: it did not
+    /// decode, and the line says only who called and how it ended).
+    pub request: Option<&'a ActionRequest>,
     pub reply: &'a Reply,
     pub duration_ms: u64,
     /// The upstream server's host (and port) the action last sent a request to, if any.
@@ -47,7 +48,8 @@ pub fn fields(outcome: &ActionOutcome) -> Map<String, Value> {
         reply,
         ..
     } = outcome;
-    let action = request["action"].as_str().and_then(Action::parse);
+    let action = request.map(|r| r.action);
+    let field = |name: &str| request.and_then(|r| r.body.get(name)?.as_str());
     let mut f = Map::new();
     if let Some(action) = action {
         f.insert("mcp_edge.action".into(), json!(action.name()));
@@ -59,10 +61,10 @@ pub fn fields(outcome: &ActionOutcome) -> Map<String, Value> {
     f.insert("user_id".into(), json!(identity.user_id));
     f.insert("http.response.status_code".into(), json!(reply.status));
     f.insert("duration_ms".into(), json!(outcome.duration_ms));
-    if let Some(server_id) = request["server_id"].as_str() {
+    if let Some(server_id) = field("server_id") {
         f.insert("server_id".into(), json!(server_id));
     }
-    if let (Some(Action::CallTool), Some(tool)) = (action, request["tool_name"].as_str()) {
+    if let (Some(Action::CallTool), Some(tool)) = (action, field("tool_name")) {
         f.insert("gen_ai.tool.name".into(), json!(tool));
     }
     if let Some(host) = outcome.upstream {
@@ -142,12 +144,31 @@ mod tests {
         };
         fields(&ActionOutcome {
             identity: &identity(),
-            request: &request,
+            request: Some(&ActionRequest::parse(request.to_string().as_bytes()).unwrap()),
             reply: &reply,
             duration_ms: 12,
             upstream,
             trace: Some(&trace),
         })
+    }
+
+    #[test]
+    fn a_request_that_did_not_decode_leaves_only_who_called_and_how_it_ended() {
+        let f = fields(&ActionOutcome {
+            identity: &identity(),
+            request: None,
+            reply: &Reply::error(&crate::Error::validation("bad"), "r1", Map::new()),
+            duration_ms: 3,
+            upstream: None,
+            trace: None,
+        });
+        assert_eq!(
+            Value::Object(f),
+            json!({
+                "team_id": "t1", "user_id": "u1", "http.response.status_code": 400,
+                "duration_ms": 3, "error.type": "validation_error",
+            })
+        );
     }
 
     #[test]

@@ -16,10 +16,15 @@
 //!   (`internal_error`, 500) on both sides: nothing is ever signed with or accepted under a
 //!   weak or absent key.
 //! - The key never appears in `Debug` output, errors or log lines.
+//! - The request inside is decoded once: an action worker reads the envelope with the request
+//!   left as the signed bytes ([`Received`]: `serde_json`'s `RawValue`, a borrowed slice of
+//!   the body) and builds its `ActionRequest` straight from them, so the bytes the action
+//!   trusts are exactly the bytes the MAC covered, with no `Value` in between.
 //! - Pure: the time is passed in; the worker glue lives in the gateway and `adapters::shell`.
 
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 use sha2::Sha256;
 
@@ -44,13 +49,14 @@ const VERSION: &str = "v1";
 const MAC_HEX_LEN: usize = 64;
 
 /// `Debug` shows the request's field names only (a `set_credential` body carries a
-/// credential's values).
+/// credential's values). `R` is how the request is held: a `Value` where the gateway builds
+/// the envelope, the signed bytes where an action worker reads it ([`Received`]).
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
-pub struct Envelope {
+pub struct Envelope<R = Value> {
     pub request_id: String,
     pub identity: Identity,
     /// The validated public request body.
-    pub request: Value,
+    pub request: R,
     /// The team's configuration version from its gate (`crate::call_target`); `None`: cached
     /// call targets are not used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -63,6 +69,24 @@ pub struct Envelope {
     /// (`crate::ledger::reservation`); `None`: none (call_tool starts the record itself).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reservation: Option<Reservation>,
+}
+
+/// The envelope as an action worker decodes it: everything but the request is decoded, the
+/// request is the slice of the signed body it was sent as (for `ActionRequest::parse`). No
+/// `Debug`: the request's bytes may carry a credential's values.
+pub type Received<'a> = Envelope<&'a RawValue>;
+
+impl<'a> Received<'a> {
+    /// The envelope in `body` (whose signature the caller verified), borrowing its request.
+    pub fn decode(body: &'a [u8]) -> Result<Received<'a>> {
+        serde_json::from_slice(body)
+            .map_err(|e| Error::internal(format!("undecodable envelope: {e}")))
+    }
+
+    /// The request's bytes, exactly as signed.
+    pub fn request_bytes(&self) -> &'a [u8] {
+        self.request.get().as_bytes()
+    }
 }
 
 impl std::fmt::Debug for Envelope {
@@ -251,6 +275,91 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    fn full_envelope(request: Value) -> Envelope {
+        Envelope {
+            request_id: "req-7".into(),
+            identity: Identity {
+                user_id: "u".into(),
+                team_id: "t".into(),
+                role: crate::identity::Role::Member,
+            },
+            request,
+            config_version: Some("epoch.3".into()),
+            traceparent: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()),
+            reservation: Some(Reservation {
+                execution_id: "exec-1".into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn an_action_worker_reads_the_request_as_the_signed_bytes_and_decodes_it_once() {
+        let request = serde_json::json!({"action": "call_tool", "server_id": "s1",
+            "tool_name": "echo", "parameters": {"message": "x\"y", "n": [1, 2.5, null]}});
+        let sent = full_envelope(request.clone());
+        let body = serde_json::to_vec(&sent).unwrap();
+        let k = key();
+        k.verify(Some(&k.sign(&body, NOW)), &body, NOW).unwrap();
+
+        let received = Received::decode(&body).unwrap();
+        // The request's bytes are a slice of the signed body, exactly as the gateway wrote them.
+        let bytes = received.request_bytes();
+        assert_eq!(bytes, serde_json::to_vec(&request).unwrap().as_slice());
+        let offset = bytes.as_ptr() as usize - body.as_ptr() as usize;
+        assert_eq!(&body[offset..offset + bytes.len()], bytes);
+        // Everything else arrives as sent.
+        assert_eq!(
+            (
+                &received.request_id,
+                &received.identity,
+                &received.config_version,
+                &received.traceparent,
+                &received.reservation
+            ),
+            (
+                &sent.request_id,
+                &sent.identity,
+                &sent.config_version,
+                &sent.traceparent,
+                &sent.reservation
+            )
+        );
+        // One parse builds the action's request, the same as the gateway's.
+        let parsed = crate::api::ActionRequest::parse(bytes).unwrap();
+        assert_eq!(parsed.action, crate::api::Action::CallTool);
+        assert_eq!(Value::Object(parsed.body), request);
+    }
+
+    #[test]
+    fn an_envelope_without_the_optional_fields_or_with_a_malformed_request_is_told_apart() {
+        let plain = body();
+        let received = Received::decode(&plain).unwrap();
+        assert_eq!(received.request_bytes(), br#"{"action":"list_servers"}"#);
+        assert_eq!(
+            (
+                received.config_version,
+                received.traceparent,
+                received.reservation
+            ),
+            (None, None, None)
+        );
+        // Not JSON, or no request at all: the envelope itself is undecodable (500) …
+        for bad in [
+            &b"{"[..],
+            br#"{"request_id":"r","identity":{"user_id":"u","team_id":"t","role":"member"}}"#,
+        ] {
+            let Err(err) = Received::decode(bad) else {
+                panic!("decoded {bad:?}")
+            };
+            assert_eq!(err.status(), 500, "{err:?}");
+        }
+        // … while a request the action would refuse decodes, for the action to refuse (400).
+        let odd = br#"{"request_id":"r","identity":{"user_id":"u","team_id":"t","role":"member"},"request":{"action":"no_such"}}"#;
+        let received = Received::decode(odd).unwrap();
+        let err = crate::api::ActionRequest::parse(received.request_bytes()).unwrap_err();
+        assert_eq!(err.status(), 400);
     }
 
     #[test]

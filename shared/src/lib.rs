@@ -38,6 +38,7 @@ pub mod internal;
 pub mod ledger;
 pub mod mcp_server;
 pub mod membership;
+pub mod per_isolate;
 pub mod ratelimit;
 /// The one redactor lives in the MCP client crate, which scrubs upstream text at the wire.
 pub use mcp_client::redact;

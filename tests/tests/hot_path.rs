@@ -8,8 +8,9 @@
 //!   tool's statistics equal to the calls made. With the checked-in flush delay (a minute;
 //!   this test waits longer than any test runs) the calls stay in the object until someone
 //!   reads executions, which flushes first, or until `MAX_BATCH` calls have ended.
-//! - Every answer says where its time went (`Server-Timing`, the action's stages prefixed `a-`);
-//!   the circuit breaker's verdict travels with the ledger's start (no stage of its own).
+//! - Every answer says where its time went (`Server-Timing`, the action's stages prefixed `a-`,
+//!   the action shell's own work apart from the hop as `a-shell`); the circuit breaker's
+//!   verdict travels with the ledger's start (no stage of its own).
 //! - The team's gate writes an admitted call's `pending` record in the same request that admits
 //!   it (`shared::ledger::reservation`): while a call runs upstream, the team object's ledger
 //!   holds its record as the gate reserved it (call_tool stored nothing more), and its end
@@ -85,6 +86,7 @@ fn call_tool_serves_cached_targets_records_in_the_ledger_and_reports_its_stages(
         "gate",
         "forward",
         "total",
+        "a-shell",
         "a-config",
         "a-start",
         "a-upstream",

@@ -1,9 +1,14 @@
 //! The worker's bindings by name, in one place: the D1 database (`DB`), the KV namespace
 //! (`CACHE`), vars and secrets, Durable Object namespaces and Service Bindings. A missing
 //! binding is an internal error naming it (a deployment fault, never the caller's).
+//!
+//! The settings and the internal hop's signing key are derived from the vars and secrets once
+//! per isolate (`shared::per_isolate`: the environment does not change within an isolate's
+//! life, so nothing invalidates them); everything else is read when asked.
 
 use shared::actions::Settings;
 use shared::internal::{SigningKey, SIGNING_KEY_VAR};
+use shared::per_isolate::PerIsolate;
 use shared::Result;
 use worker::{Env, Fetcher, ObjectNamespace};
 
@@ -49,15 +54,20 @@ impl<'a> Bindings<'a> {
     pub fn var(&self, name: &str) -> Option<String> {
         self.env.var(name).ok().map(|v| v.to_string())
     }
-    /// The deployment settings the actions honour, from the vars.
     /// The internal hop's key (secret `INTERNAL_SIGNING_KEY`); missing or short is an internal
-    /// error, never a reason to go unsigned.
-    pub fn signing_key(&self) -> Result<SigningKey> {
-        SigningKey::from_secret(self.var(SIGNING_KEY_VAR).as_deref())
+    /// error, never a reason to go unsigned. Read once per isolate.
+    pub fn signing_key(&self) -> Result<&'static SigningKey> {
+        static KEY: PerIsolate<Result<SigningKey>> = PerIsolate::new();
+        KEY.get_or_build(|| SigningKey::from_secret(self.var(SIGNING_KEY_VAR).as_deref()))
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
-    pub fn settings(&self) -> Settings {
-        Settings::from_vars(|name| self.var(name))
+    /// The deployment settings the actions honour (the credential key ring parsed), from the
+    /// vars and secrets, once per isolate.
+    pub fn settings(&self) -> &'static Settings {
+        static SETTINGS: PerIsolate<Settings> = PerIsolate::new();
+        SETTINGS.get_or_build(|| Settings::from_vars(|name| self.var(name)))
     }
     /// A Durable Object namespace.
     pub fn durable_object(&self, name: &str) -> Result<ObjectNamespace> {

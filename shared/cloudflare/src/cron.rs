@@ -43,7 +43,7 @@ pub async fn run_scheduled(env: &Env, cron: &str) -> Result<Report> {
         db: &db,
         cache: &cache,
         http: &http,
-        settings: &settings,
+        settings,
         log: &log_line,
     };
     let (retention, warning) = Retention::from_setting(

@@ -233,7 +233,7 @@ impl Execution {
             db: &db,
             cache: &cache,
             http: &http,
-            settings: &settings,
+            settings,
             log: &log_line,
         };
         let upstream =

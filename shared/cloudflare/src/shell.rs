@@ -3,24 +3,34 @@
 //! action, and answer the reply or the error contract. A worker crate is then one
 //! `#[event(fetch)]` calling [`serve`] with its action.
 //!
-//! Invariants: nothing of the body is decoded before its signature is verified
-//! (`crate::internal`); an unsigned, forged or stale envelope is a 401 `auth_error`, a missing
-//! or short `INTERNAL_SIGNING_KEY` a 500 `internal_error`; neither runs the action.
-//! Every action that ran writes exactly one structured line (`shared::action_log`: OpenTelemetry
-//! names, the request and trace ids, never a secret), and its upstream requests carry the
-//! envelope's `traceparent`.
+//! Invariants:
+//! - Nothing of the body is decoded before its signature is verified (`crate::internal`); an
+//!   unsigned, forged or stale envelope is a 401 `auth_error`, a missing or short
+//!   `INTERNAL_SIGNING_KEY` a 500 `internal_error`; neither runs the action.
+//! - The request is decoded once, straight from the signed bytes (`shared::internal::Received`
+//!   keeps it as the body's slice; `ActionRequest::parse` builds it): what the action trusts is
+//!   what the MAC covered, with the same validation the gateway applied.
+//! - Every action that ran writes exactly one structured line (`shared::action_log`:
+//!   OpenTelemetry names, the request and trace ids, never a secret), and its upstream requests
+//!   carry the envelope's `traceparent`.
+//! - The shell's own work is the `shell` stage of the action's `Server-Timing` (relayed by the
+//!   gateway as `a-shell`): from the moment the envelope's bytes have arrived (reading them is
+//!   the hop's) to the action's start (checking the signature, decoding, building the services),
+//!   plus, after the action, its log line and serialising its reply. It is CPU work: on
+//!   Cloudflare, where the clock advances only across I/O, it reads 0; under `wrangler dev` the
+//!   clock runs (in whole milliseconds: take means over many calls).
 
 use serde_json::Map;
 use worker::{Context, Env, Request, Response};
 
 use shared::action_log::{self, ActionOutcome};
-use shared::actions::{Ctx, Reply, Services, Settings};
+use shared::actions::{Ctx, Reply, Services};
 use shared::api::ActionRequest;
 use shared::cache::{Memo, SESSION_MEMO_MS};
 use shared::call_target::{TargetCache, Versioned};
 use shared::error::{Error, Result};
 use shared::gateway::read_body;
-use shared::internal::{Envelope, SigningKey, MAX_ENVELOPE_BYTES, SIGNATURE_HEADER};
+use shared::internal::{Received, SigningKey, MAX_ENVELOPE_BYTES, SIGNATURE_HEADER};
 use shared::ledger::Ledger;
 use shared::timing::{self, Timings};
 use shared::trace::TraceContext;
@@ -69,19 +79,20 @@ pub async fn serve_answer<F>(
 where
     F: AsyncFn(&WorkerCtx<'_>, &ActionRequest) -> Result<Answer>,
 {
-    let envelope = match authentic_envelope(&mut req, &env).await {
-        Ok(e) => e,
-        Err(err) => {
-            // The key is never part of an error's text; the body is not logged either.
-            log(
-                if err.status() >= 500 { "error" } else { "warn" },
-                worker_name,
-                "-",
-                &format!("refused envelope: {} {}: {err}", err.status(), err.code()),
-            );
-            return respond(&Reply::error(&err, "-", Map::new()), "-");
-        }
+    let received = receive(&mut req, &env).await;
+    let shell_at = now_ms();
+    let body = match received.and_then(|(key, header, body)| {
+        check_signature(key, header.as_deref(), &body).map(|()| body)
+    }) {
+        Ok(body) => body,
+        Err(err) => return refuse(worker_name, &err),
     };
+    let envelope = match Received::decode(&body) {
+        Ok(e) => e,
+        Err(err) => return refuse(worker_name, &err),
+    };
+    // Decoded once, from the signed bytes (`shared::internal::Received`).
+    let request = ActionRequest::parse(envelope.request_bytes());
     let request_id = envelope.request_id.clone();
     let timings = Timings::new();
     let started = worker::Date::now().as_millis();
@@ -89,17 +100,19 @@ where
         .http()
         .with_traceparent(envelope.traceparent.clone());
     let mut failure = None;
-    let reply = match run(
-        worker_name,
-        &env,
-        context,
-        &envelope,
-        &timings,
-        &http,
-        action,
-    )
-    .await
-    {
+    let ran = match &request {
+        Ok(request) => {
+            let call = Call {
+                envelope: &envelope,
+                request,
+                timings: &timings,
+                shell_at,
+            };
+            run(worker_name, &env, context, call, &http, action).await
+        }
+        Err(err) => Err(err.clone()),
+    };
+    let reply = match ran {
         Ok(Answer::Reply(reply)) => reply,
         Ok(Answer::Response(mut response)) => {
             // A stream: its one line says it started (what it carries is the execution's).
@@ -117,6 +130,7 @@ where
             Reply::error(&err, &request_id, Map::new())
         }
     };
+    let ending_at = now_ms();
     // The action's one line (its fields say what happened; the message repeats the gist).
     let upstream = http.last_host();
     let trace = envelope
@@ -125,7 +139,7 @@ where
         .and_then(TraceContext::from_header);
     let fields = action_log::fields(&ActionOutcome {
         identity: &envelope.identity,
-        request: &envelope.request,
+        request: request.as_ref().ok(),
         reply: &reply,
         duration_ms: worker::Date::now().as_millis().saturating_sub(started),
         upstream: upstream.as_deref(),
@@ -138,6 +152,7 @@ where
     };
     log_with(level, worker_name, &request_id, &message, fields);
     let mut response = respond(&reply, &request_id)?;
+    timings.add(SHELL_STAGE, now_ms() - ending_at);
     let stages = timings.header();
     if !stages.is_empty() {
         response.headers_mut().set(timing::HEADER, &stages)?;
@@ -149,15 +164,14 @@ async fn run<F>(
     worker_name: &'static str,
     env: &Env,
     context: &Context,
-    envelope: &Envelope,
-    timings: &Timings,
+    call: Call<'_>,
     http: &FetchHttp,
     action: F,
 ) -> Result<Answer>
 where
     F: AsyncFn(&WorkerCtx<'_>, &ActionRequest) -> Result<Answer>,
 {
-    let request = ActionRequest::from_value(envelope.request.clone())?;
+    let envelope = call.envelope;
     let bindings = Bindings::new(env);
     let db = bindings.db()?;
     let cache = bindings.cache()?;
@@ -179,12 +193,12 @@ where
             db: &db,
             cache: &cache,
             http,
-            settings: &settings,
+            settings,
             log: &log_line,
         },
         identity: &envelope.identity,
         request_id,
-        timings,
+        timings: call.timings,
         ledger: ledger.as_ref().map(|l| l as &dyn Ledger),
         targets,
         sessions: Some(isolate_sessions()),
@@ -192,11 +206,45 @@ where
             .as_ref()
             .map(|o| o as &dyn shared::background::Background),
     };
-    action(&ctx, &request).await
+    call.timings.lap(SHELL_STAGE, call.shell_at, now_ms());
+    action(&ctx, call.request).await
 }
 
-/// The envelope, once its signature is checked over the exact bytes received.
-async fn authentic_envelope(req: &mut Request, env: &Env) -> Result<Envelope> {
+/// What the action runs on: the envelope, its request (decoded once), the request's stages
+/// and when the shell's own work began.
+struct Call<'a> {
+    envelope: &'a Received<'a>,
+    request: &'a ActionRequest,
+    timings: &'a Timings,
+    shell_at: f64,
+}
+
+/// The answer to an envelope that was not accepted (see the module invariants).
+fn refuse(worker_name: &str, err: &Error) -> worker::Result<Response> {
+    // The key is never part of an error's text; the body is not logged either.
+    log(
+        if err.status() >= 500 { "error" } else { "warn" },
+        worker_name,
+        "-",
+        &format!("refused envelope: {} {}: {err}", err.status(), err.code()),
+    );
+    respond(&Reply::error(err, "-", Map::new()), "-")
+}
+
+/// The action's stage for the shell's own work (see the module doc).
+const SHELL_STAGE: &str = "shell";
+
+/// Milliseconds, as precise as the runtime's clock (which advances across I/O on Cloudflare).
+fn now_ms() -> f64 {
+    worker::js_sys::Date::now()
+}
+
+/// The key, the signature header and the envelope's bytes (read only under a header that can
+/// hold a signature): the hop's part, before the shell's own work.
+async fn receive(
+    req: &mut Request,
+    env: &Env,
+) -> Result<(&'static SigningKey, Option<String>, Vec<u8>)> {
     let key = Bindings::new(env).signing_key()?;
     let header = req.headers().get(SIGNATURE_HEADER).ok().flatten();
     SigningKey::precheck(header.as_deref())?;
@@ -204,9 +252,13 @@ async fn authentic_envelope(req: &mut Request, env: &Env) -> Result<Envelope> {
         Ok(stream) => read_body(stream, MAX_ENVELOPE_BYTES).await?,
         Err(_) => Vec::new(),
     };
-    let now_secs = worker::Date::now().as_millis() / 1000;
-    key.verify(header.as_deref(), &body, now_secs)?;
-    serde_json::from_slice(&body).map_err(|e| Error::internal(format!("undecodable envelope: {e}")))
+    Ok((key, header, body))
+}
+
+/// Whether the signature is genuine and current over the exact bytes received (nothing of
+/// them is decoded before).
+fn check_signature(key: &SigningKey, header: Option<&str>, body: &[u8]) -> Result<()> {
+    key.verify(header, body, worker::Date::now().as_millis() / 1000)
 }
 
 /// The isolate's call targets (`shared::call_target`): one cache per isolate, which serves one
@@ -224,10 +276,6 @@ fn isolate_sessions() -> &'static Memo {
         static SESSIONS: &'static Memo = Box::leak(Box::new(Memo::new(SESSION_MEMO_MS)));
     }
     SESSIONS.with(|m| *m)
-}
-
-pub fn settings_from(env: &Env) -> Settings {
-    Bindings::new(env).settings()
 }
 
 fn respond(reply: &Reply, request_id: &str) -> worker::Result<Response> {

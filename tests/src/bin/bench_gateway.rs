@@ -25,6 +25,7 @@
 
 use integration::bench::contextforge::ContextForge;
 use integration::bench::direct::{echo_calls, Target};
+use integration::bench::gap::Gap;
 use integration::bench::mcp;
 use integration::bench::server_timing::Stages;
 use integration::bench::stats::{repeat, run_threads, timed, Samples};
@@ -518,34 +519,30 @@ fn count_trips(url: &str, calls: usize) -> Option<Result<(traces::Counts, usize)
 /// means of the `Server-Timing` stages (the runtime's clock moves in whole milliseconds: means
 /// over many calls, not medians) and the client's own p50s of this run.
 fn print_gap(stages: &Stages, figures: &Figures) {
-    let m = |name: &str| stages.mean(name).unwrap_or(0.0);
-    let (total, forward, gate) = (m("total"), m("forward"), m("gate"));
-    let action = stages.mean_sum("a-");
-    let upstream = m("a-upstream");
-    let storage = action - upstream;
-    let hop = forward - action;
     let (client, floor, port) = match (figures.gateway_inner_c1, figures.inner_health) {
         (Some(c), Some(h)) => (c, h, "workerd's inner port"),
         _ => (figures.gateway_c1, figures.health, "the proxy port"),
     };
+    let gap = Gap::of(stages, client);
     println!("\n## Where the gap to the direct call goes (c=1, means of the stages above, ms)\n");
     println!("| part | ms |");
     println!("|---|---|");
     let rows = [
-        (format!("outside the gateway's code: HTTP and the invocation (client p50 on {port} − `total`)"), client - total),
-        ("gateway: auth, team choice, routing (`total` − `forward` − `gate`)".to_string(), total - forward - gate),
-        ("gateway: the team object's gate (membership, limits)".to_string(), gate),
-        ("service-binding hop and the action shell (`forward` − Σ `a-*`)".to_string(), hop),
-        ("action: configuration, breaker, ledger start/finish, cache (Σ `a-*` − `a-upstream`)".to_string(), storage),
-        ("action: the upstream call (`a-upstream`)".to_string(), upstream),
-        (format!("… of which beyond the direct call's p50 ({:.2})", figures.direct_c1), upstream - figures.direct_c1),
+        (format!("outside the gateway's code: HTTP and the invocation (client p50 on {port} − `total`)"), gap.outside),
+        ("gateway: auth, team choice, routing (`total` − `forward` − `gate`)".to_string(), gap.gateway),
+        ("gateway: the team object's gate (membership, limits)".to_string(), gap.gate),
+        ("service-binding hop: request, envelope bytes, answer (`forward` − Σ `a-*`)".to_string(), gap.hop),
+        ("action shell: signature, decoding, services, log line, reply (`a-shell`)".to_string(), gap.shell),
+        ("action: configuration, breaker, ledger start/finish, cache (Σ `a-*` − `a-upstream` − `a-shell`)".to_string(), gap.storage),
+        ("action: the upstream call (`a-upstream`)".to_string(), gap.upstream),
+        (format!("… of which beyond the direct call's p50 ({:.2})", figures.direct_c1), gap.upstream - figures.direct_c1),
     ];
     for (part, ms) in rows {
         println!("| {part} | {ms:.2} |");
     }
-    let without_storage = client - figures.direct_c1 - gate - storage;
+    let without_storage = client - figures.direct_c1 - gap.gate - gap.storage;
     println!(
-        "\nOn {port}, the gateway adds {:.2} ms to the direct call; with no storage trip at all (no gate, no ledger) it would still add ≈ {without_storage:.2} ms (the invocation, the hop and the upstream fetch from the runtime), against issue 15's allowance of {floor:.2} + 3 = {:.2} ms there.",
+        "\nOn {port}, the gateway adds {:.2} ms to the direct call; with no storage trip at all (no gate, no ledger) it would still add ≈ {without_storage:.2} ms (the invocation, the hop, the shell and the upstream fetch from the runtime), against issue 15's allowance of {floor:.2} + 3 = {:.2} ms there.",
         client - figures.direct_c1,
         floor + 3.0
     );
