@@ -26,14 +26,15 @@ logs=${MCP_EDGE_TEST_LOGS:-$root/target/integration-logs}
 rm -rf "$logs"
 mkdir -p "$logs"
 
-# Seconds each binary took in a CI run (2 cores, one lane): longest first spreads the lanes evenly.
+# Seconds each binary took in a CI run (2 cores, two lanes, the container check beside them):
+# longest first spreads the lanes evenly.
 # A binary not listed counts as 30.
 declare -A cost=(
-  [openapi_fuzz]=106 [analytics]=83 [rate_limits]=80 [cron]=75 [background]=72
-  [walking_skeleton]=63 [connectors_e2e]=50 [hot_path]=47 [membership]=45 [mcp_conformance]=42
-  [mcp_endpoint]=41 [stdio_e2e]=41 [tool_pinning]=35 [resilience]=33 [server_quota]=24
-  [observability]=22 [security]=22 [stdio_sandbox]=21 [browser]=20 [seed_client]=20
-  [internal_hop]=14 [admin_credentials]=13
+  [openapi_fuzz]=111 [analytics]=105 [admin_credentials]=71 [rate_limits]=66 [cron]=63
+  [background]=62 [hot_path]=54 [walking_skeleton]=46 [membership]=40 [mcp_endpoint]=36
+  [resilience]=32 [mcp_conformance]=32 [stdio_e2e]=31 [tool_pinning]=25 [browser]=22
+  [connectors_e2e]=17 [server_quota]=15 [stdio_sandbox]=13 [seed_client]=13 [security]=13
+  [observability]=13 [internal_hop]=10
   [integration]=1 [bench_gateway]=1 [bench_ratelimit]=1 [load_teams]=1
 )
 
