@@ -8,11 +8,11 @@ pub mod bridge;
 pub mod browser;
 pub mod jwt;
 pub mod objects;
+pub mod ports;
 pub mod proc;
 pub mod servers;
 pub mod stack;
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 
 /// The repository root.
@@ -42,9 +42,4 @@ pub fn tool_path() -> String {
     )
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
+pub use ports::free_port;
