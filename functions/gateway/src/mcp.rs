@@ -188,22 +188,29 @@ async fn answer(
         .await
         .map_err(api)?;
     timings.lap("auth", at, now_ms());
-
-    if listening {
-        let lifetime = listen::lifetime_ms(var("MCP_LISTEN_SECS").as_deref()).map_err(api)?;
-        let entered = enter_team(
+    // The team's gate, as the action API enters it; `/mcp` reserves no `call_tool` record (a
+    // `tools/call` names a tool, whose server is known only after the gate: call_tool starts
+    // the record itself).
+    let team_header = team_header.as_deref();
+    let mut enter = async |verified, action| {
+        enter_team(
             env,
             verified,
             None,
-            team_header.as_deref(),
-            Action::ListTools,
+            team_header,
+            action,
             request_id,
             limit_headers,
             timings,
             None,
         )
         .await
-        .map_err(api)?;
+        .map_err(api)
+    };
+
+    if listening {
+        let lifetime = listen::lifetime_ms(var("MCP_LISTEN_SECS").as_deref()).map_err(api)?;
+        let entered = enter(verified, Action::ListTools).await?;
         let (identity, config_version) = (entered.identity, entered.config_version);
         *who.borrow_mut() = Some(Who {
             action: "mcp listen",
@@ -236,19 +243,11 @@ async fn answer(
     let (method, params) = match message::parse(&body)? {
         Incoming::Accepted => {
             if let Some((execution_id, asked, response)) = relay::routed_answer(&body) {
-                let identity = enter_team(
-                    env,
+                let identity = enter(
                     verified,
-                    None,
-                    team_header.as_deref(),
                     Action::Background(BackgroundAction::AnswerExecution),
-                    request_id,
-                    limit_headers,
-                    timings,
-                    None,
                 )
-                .await
-                .map_err(api)?
+                .await?
                 .identity;
                 let answering = Answering {
                     execution_id: &execution_id,
@@ -264,19 +263,11 @@ async fn answer(
                     .await
                     .map_err(api)?;
                 if let Some(execution_id) = found {
-                    let identity = enter_team(
-                        env,
+                    let identity = enter(
                         verified,
-                        None,
-                        team_header.as_deref(),
                         Action::Background(BackgroundAction::CancelExecution),
-                        request_id,
-                        limit_headers,
-                        timings,
-                        None,
                     )
-                    .await
-                    .map_err(api)?
+                    .await?
                     .identity;
                     cancel(env, &identity, request_id, traceparent, &execution_id)
                         .await
@@ -305,21 +296,7 @@ async fn answer(
     } else {
         Action::ListTools
     };
-    // `tools/call` names a tool, whose server is known only after the gate: nothing reserved
-    // (call_tool starts the record itself).
-    let entered = enter_team(
-        env,
-        verified,
-        None,
-        team_header.as_deref(),
-        action,
-        request_id,
-        limit_headers,
-        timings,
-        None,
-    )
-    .await
-    .map_err(api)?;
+    let entered = enter(verified, action).await?;
     let (identity, config_version) = (entered.identity, entered.config_version);
     *who.borrow_mut() = Some(Who {
         action: match method.as_str() {
