@@ -37,14 +37,14 @@ use mcp_client::ServerEndpoint;
 /// Records on `server`'s row that an attempt to reach it (`what`: "sync", "health check")
 /// failed with `e` (already scrubbed): logged, then its public message as `last_error`, one
 /// more consecutive failure, and status `error` once there are
-/// `Settings::error_after_failures` of them.
+/// `Settings::error_after_failures` of them. Answers the status the row was left in.
 pub async fn mark_failed<D: Database, C, H: Upstream>(
     services: &Services<'_, D, C, H>,
     server: &Server,
     what: &str,
     e: &Error,
     now: &str,
-) -> Result<()> {
+) -> Result<Option<servers::ConnectionStatus>> {
     (services.log)(&format!("{what} of server {} failed: {e}", server.id));
     servers::mark_failed(
         services.db,
@@ -55,6 +55,13 @@ pub async fn mark_failed<D: Database, C, H: Upstream>(
         now,
     )
     .await
+}
+
+/// Whether a [`mark_failed`] moved `server`'s connection status from the row as read. A write
+/// that failed, or found the row gone, counts as moved: what callers cache under the team's
+/// configuration version is then refreshed rather than trusted.
+pub fn status_moved(server: &Server, marked: &Result<Option<servers::ConnectionStatus>>) -> bool {
+    !matches!(marked, Ok(Some(left)) if *left == server.connection_status)
 }
 
 /// Records on `server`'s row that it answered: `connected`, failures reset.

@@ -370,17 +370,12 @@ async fn check_once<D: Database, C: Cache, H: Upstream>(
                     }
                 }
                 Err(e) => {
-                    let after = servers::status_after_failure(
-                        server,
-                        services.settings.error_after_failures,
-                    );
-                    let changed = after != server.connection_status;
                     let marked =
                         upstream::mark_failed(services, server, "health check", &e, &now).await;
                     drop_team_caches(services.cache, &server.team_id, None).await;
                     Checked {
+                        changed: upstream::status_moved(server, &marked),
                         outcome: Err(marked.err().unwrap_or(e)),
-                        changed,
                     }
                 }
             }

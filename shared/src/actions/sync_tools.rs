@@ -137,11 +137,10 @@ pub async fn sync_server_tracked<D: Database, C: Cache, H: Upstream>(
             }
         }
         Err(e) => {
-            let after =
-                servers::status_after_failure(server, services.settings.error_after_failures);
-            let changed = after != server.connection_status;
-            match upstream::mark_failed(services, server, "sync", &e, &now).await {
-                Ok(()) => (Err(e), changed),
+            let marked = upstream::mark_failed(services, server, "sync", &e, &now).await;
+            let changed = upstream::status_moved(server, &marked);
+            match marked {
+                Ok(_) => (Err(e), changed),
                 Err(write) => (Err(write), changed),
             }
         }

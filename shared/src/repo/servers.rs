@@ -208,17 +208,9 @@ pub async fn mark_connected<D: Database>(
     Ok(())
 }
 
-/// The connection status [`mark_failed`] leaves `server` in, from its row as read (the
-/// statement's `CASE`): `error` once failures reach `error_after`, else unchanged.
-pub fn status_after_failure(server: &Server, error_after: u32) -> ConnectionStatus {
-    if server.consecutive_failures + 1 >= i64::from(error_after) {
-        ConnectionStatus::Error
-    } else {
-        server.connection_status
-    }
-}
-
 /// Records a failed contact; the server turns `error` once failures reach `error_after`.
+/// Answers the connection status the statement left the row in (`None`: no such server), so a
+/// caller learns whether the status moved from the write itself.
 pub async fn mark_failed<D: Database>(
     db: &D,
     team_id: &str,
@@ -226,19 +218,24 @@ pub async fn mark_failed<D: Database>(
     error: &str,
     error_after: u32,
     now: &str,
-) -> Result<()> {
-    db.execute(stmt!(
-        "UPDATE mcp_servers SET consecutive_failures = consecutive_failures + 1, last_error = ?3, \
-         connection_status = CASE WHEN consecutive_failures + 1 >= ?4 THEN 'error' ELSE connection_status END, \
-         updated_at = ?5 WHERE team_id = ?1 AND id = ?2",
-        team_id,
-        server_id,
-        error,
-        error_after,
-        now
-    ))
-    .await?;
-    Ok(())
+) -> Result<Option<ConnectionStatus>> {
+    #[derive(serde::Deserialize)]
+    struct Left {
+        connection_status: ConnectionStatus,
+    }
+    let left: Option<Left> = db
+        .query_one(stmt!(
+            "UPDATE mcp_servers SET consecutive_failures = consecutive_failures + 1, last_error = ?3, \
+             connection_status = CASE WHEN consecutive_failures + 1 >= ?4 THEN 'error' ELSE connection_status END, \
+             updated_at = ?5 WHERE team_id = ?1 AND id = ?2 RETURNING connection_status",
+            team_id,
+            server_id,
+            error,
+            error_after,
+            now
+        ))
+        .await?;
+    Ok(left.map(|l| l.connection_status))
 }
 
 pub struct NewServer<'a> {
